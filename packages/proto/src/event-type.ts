@@ -1,0 +1,45 @@
+import type { Event } from "./gen/herald/v1/event.js";
+
+/** The payload cases of an Event, as ts-proto names them (`$case`). */
+export type EventPayloadCase = NonNullable<Event["payload"]>["$case"];
+
+/** Passthrough events are typed `openim.<command>`; every other case has a fixed type. */
+export const PASSTHROUGH_TYPE_PREFIX = "openim.";
+
+const FIXED_TYPE_BY_CASE = {
+  connectionOnline: "conn.online",
+  connectionOffline: "conn.offline",
+  connectionBackground: "conn.background",
+  nodeReset: "node.reset",
+  nodeHeartbeat: "node.heartbeat",
+  messageSent: "msg.sent",
+  roomCreated: "room.created",
+  roomJoined: "room.joined",
+  roomLeft: "room.left",
+  roomDestroyed: "room.destroyed",
+} as const satisfies Record<Exclude<EventPayloadCase, "passthrough">, string>;
+
+/** An event type that does not depend on the payload's content (all but `openim.<command>`). */
+export type FixedEventType = (typeof FIXED_TYPE_BY_CASE)[keyof typeof FIXED_TYPE_BY_CASE];
+
+/** Every fixed event type, in the order of the payload's field numbers. */
+export const EVENT_TYPES: readonly FixedEventType[] = Object.freeze(Object.values(FIXED_TYPE_BY_CASE));
+
+/** An Event without a payload has no type; the gateway rejects it before asking for one. */
+export class MissingEventPayloadError extends Error {
+  override readonly name = "MissingEventPayloadError";
+  readonly eventId: string;
+
+  constructor(eventId: string, options?: ErrorOptions) {
+    super(`event ${JSON.stringify(eventId)} has no payload`, options);
+    this.eventId = eventId;
+  }
+}
+
+/** The type string of an event, derived from its payload case. Throws MissingEventPayloadError. */
+export function eventType(event: Event): string {
+  const payload = event.payload;
+  if (payload === undefined) throw new MissingEventPayloadError(event.id);
+  if (payload.$case === "passthrough") return `${PASSTHROUGH_TYPE_PREFIX}${payload.value.command}`;
+  return FIXED_TYPE_BY_CASE[payload.$case];
+}
