@@ -1,0 +1,32 @@
+import pg from "pg";
+import type { Logger } from "@herald/runtime";
+
+export interface PoolOptions {
+  url: string;
+  log: Logger;
+  /** Upper bound of open connections; the log store writes in batches, so a few suffice. */
+  max?: number;
+  applicationName?: string;
+}
+
+export function createPool(opts: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.max ?? 5,
+    application_name: opts.applicationName ?? "herald",
+    connectionTimeoutMillis: 5_000,
+  });
+  // An idle client that loses its server emits here; without a listener the process would crash.
+  pool.on("error", (err) => opts.log.warn({ err }, "postgres connection lost"));
+  return pool;
+}
+
+/** True when the database answers a trivial query within a second. */
+export async function pingDatabase(pool: pg.Pool): Promise<boolean> {
+  try {
+    await pool.query({ text: "SELECT 1", query_timeout: 1_000 } as pg.QueryConfig);
+    return true;
+  } catch {
+    return false;
+  }
+}
