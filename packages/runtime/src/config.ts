@@ -1,0 +1,61 @@
+import { z } from "zod";
+import { ConfigError } from "./errors.js";
+
+function envInteger(min: number, max: number) {
+  return z.coerce
+    .number({
+      error: (issue) =>
+        issue.code === "invalid_type"
+          ? `expected ${issue.expected === "int" ? "an integer" : "a number"}`
+          : undefined,
+    })
+    .int()
+    .min(min)
+    .max(max);
+}
+
+/** An env flag: "true"/"false", "1"/"0", "yes"/"no", in any case. */
+export const envBoolean: z.ZodType<boolean> = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(["true", "false", "1", "0", "yes", "no"], { error: "expected true/false, 1/0 or yes/no" }))
+  .transform((flag) => flag === "true" || flag === "1" || flag === "yes");
+
+/** What every Herald service reads; services add their own fields with `baseEnvSchema.extend({...})`. */
+export const baseEnvSchema = z.object({
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  NATS_URL: z.string().min(1).default("nats://127.0.0.1:4222"),
+  HTTP_HOST: z.string().min(1).default("0.0.0.0"),
+  HTTP_PORT: envInteger(0, 65535).default(8080),
+  SHUTDOWN_DEADLINE_MS: envInteger(1, 3_600_000).default(10_000),
+  // Prefixes stream and subject names so two installs can share one NATS.
+  HERALD_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]{0,12}$/, { error: "expected up to 12 lowercase letters or digits" })
+    .default(""),
+  STREAM_REPLICAS: envInteger(1, 5).default(1),
+});
+
+export type BaseEnv = z.infer<typeof baseEnvSchema>;
+
+/**
+ * Parses `env` (default `process.env`) with `schema`. An empty variable counts as unset, as
+ * `FOO=` in a compose file means. Throws a ConfigError naming every bad field, never a value
+ * (values may be secrets).
+ */
+export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const setVariables = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ""));
+  const result = schema.safeParse(setVariables);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${issuePath(issue)}: ${issue.message}`);
+  const firstIssue = result.error.issues[0];
+  throw new ConfigError(`invalid configuration: ${problems.join("; ")}`, {
+    field: firstIssue === undefined ? "(unknown)" : issuePath(firstIssue),
+    cause: result.error,
+  });
+}
+
+function issuePath(issue: z.core.$ZodIssue): string {
+  return issue.path.length === 0 ? "(root)" : issue.path.map(String).join(".");
+}

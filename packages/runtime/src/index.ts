@@ -1,0 +1,23 @@
+export {
+  HeraldError,
+  ValidationError,
+  NotFoundError,
+  ConflictError,
+  TerminalError,
+  RetryableError,
+  ConfigError,
+  ensureError,
+  isRetryable,
+  retryDelayMs,
+  deadlineTimeout,
+} from "./errors.js";
+export { baseEnvSchema, loadConfig, envBoolean } from "./config.js";
+export type { BaseEnv } from "./config.js";
+export { createLogger } from "./logger.js";
+export type { Logger } from "./logger.js";
+export { startHealthServer } from "./health.js";
+export type { HealthServer, ReadinessCheck, ReadinessReport } from "./health.js";
+export { createRegistry } from "./metrics.js";
+export type { Registry } from "./metrics.js";
+export { runService } from "./service.js";
+export type { ServiceState, ShutdownStep, StartedService, ServiceContext, ServiceHandle } from "./service.js";
