@@ -1,0 +1,13 @@
+export { busNames, isSubjectToken } from "./names.js";
+export type { BusNames } from "./names.js";
+export { BusConnectError, connectBus } from "./connection.js";
+export type { Bus, BusOptions } from "./connection.js";
+export { applyTopology, streamConfigs, TopologyDriftError } from "./topology.js";
+export type { StreamDeclaration, TopologyOptions } from "./topology.js";
+export { publishEvent } from "./publish.js";
+export type { PublishEventOptions, PublishResult } from "./publish.js";
+export { ensureConsumer } from "./consumer-spec.js";
+export type { ConsumerSpec } from "./consumer-spec.js";
+export { defaultRetryDelayMs, startConsumer } from "./consume.js";
+export type { ConsumerOptions, ConsumerRunner, ConsumerState, Delivery, Handler } from "./consume.js";
+export { startBus } from "./start.js";

@@ -1,0 +1,73 @@
+import { ValidationError } from "@herald/runtime";
+import { describe, expect, it } from "vitest";
+import { busNames, isSubjectToken } from "./names.js";
+
+describe("busNames", () => {
+  it("uses the bare names without a namespace", () => {
+    const n = busNames();
+    expect(n.namespace).toBe("");
+    expect(n.streams).toEqual({ events: "EVENTS", deliveries: "DELIVERIES", attempts: "ATTEMPTS" });
+    expect(n.buckets.config).toBe("CONFIG");
+    expect(n.subjects.event("app1", "conn.online")).toBe("herald.ev.app1.conn.online");
+    expect(n.subjects.events()).toBe("herald.ev.>");
+    expect(n.subjects.events("app1")).toBe("herald.ev.app1.>");
+    expect(n.subjects.delivery("app1", "ep1")).toBe("herald.dl.app1.ep1");
+    expect(n.subjects.deliveries()).toBe("herald.dl.>");
+    expect(n.subjects.attempt("app1")).toBe("herald.at.app1");
+    expect(n.subjects.attempts()).toBe("herald.at.>");
+    expect(n.subjects.before("app1", "sendMsg")).toBe("herald.before.app1.sendMsg");
+    expect(n.subjects.befores()).toBe("herald.before.>");
+  });
+
+  it("prefixes streams, bucket and subjects with a namespace", () => {
+    const n = busNames("t42");
+    expect(n.streams).toEqual({
+      events: "t42_EVENTS",
+      deliveries: "t42_DELIVERIES",
+      attempts: "t42_ATTEMPTS",
+    });
+    expect(n.buckets.config).toBe("t42_CONFIG");
+    expect(n.subjects.event("app1", "room.joined")).toBe("t42.herald.ev.app1.room.joined");
+    expect(n.subjects.events()).toBe("t42.herald.ev.>");
+    expect(n.subjects.deliveries()).toBe("t42.herald.dl.>");
+    expect(n.subjects.attempt("a")).toBe("t42.herald.at.a");
+    expect(n.subjects.befores()).toBe("t42.herald.before.>");
+  });
+
+  it("refuses a namespace that is not [a-z0-9]{1,12}", () => {
+    for (const bad of ["T1", "a.b", "a_b", "abcdefghijklm", " "]) {
+      expect(() => busNames(bad), bad).toThrow(ValidationError);
+    }
+  });
+
+  it("throws ValidationError naming the field for a bad token", () => {
+    const n = busNames();
+    const fieldOf = (f: () => string): string | undefined => {
+      try {
+        f();
+      } catch (err) {
+        return err instanceof ValidationError ? err.field : "not a ValidationError";
+      }
+      return undefined;
+    };
+    expect(fieldOf(() => n.subjects.event("a.b", "x"))).toBe("appId");
+    expect(fieldOf(() => n.subjects.event("app", "conn..online"))).toBe("type");
+    expect(fieldOf(() => n.subjects.event("app", ".online"))).toBe("type");
+    expect(fieldOf(() => n.subjects.event("app", "conn.*"))).toBe("type");
+    expect(fieldOf(() => n.subjects.events(">"))).toBe("appId");
+    expect(fieldOf(() => n.subjects.delivery("app", "ep 1"))).toBe("endpointId");
+    expect(fieldOf(() => n.subjects.attempt(""))).toBe("appId");
+    expect(fieldOf(() => n.subjects.before("app", "send.msg"))).toBe("command");
+    expect(fieldOf(() => n.subjects.event("app", "conn.online"))).toBeUndefined();
+  });
+});
+
+describe("isSubjectToken", () => {
+  it("accepts plain tokens", () => {
+    for (const ok of ["app1", "A-b_c", "ep:1", "日本"]) expect(isSubjectToken(ok), ok).toBe(true);
+  });
+  it("rejects empty, dots, wildcards and whitespace", () => {
+    for (const bad of ["", "a.b", "*", "a>", "a b", "a\tb", "a\nb"])
+      expect(isSubjectToken(bad), bad).toBe(false);
+  });
+});

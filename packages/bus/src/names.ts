@@ -1,0 +1,82 @@
+import { ValidationError } from "@herald/runtime";
+
+/** Every stream, bucket and subject name Herald uses, derived from one optional namespace. */
+export interface BusNames {
+  readonly namespace: string;
+  readonly streams: { readonly events: string; readonly deliveries: string; readonly attempts: string };
+  readonly buckets: { readonly config: string };
+  readonly subjects: {
+    /** herald.ev.<app>.<type>; the type may be dotted ("conn.online"). */
+    event(appId: string, type: string): string;
+    /** herald.ev.> or herald.ev.<app>.> */
+    events(appId?: string): string;
+    /** herald.dl.<app>.<endpoint> */
+    delivery(appId: string, endpointId: string): string;
+    /** herald.dl.> */
+    deliveries(): string;
+    /** herald.at.<app> */
+    attempt(appId: string): string;
+    /** herald.at.> */
+    attempts(): string;
+    /** herald.before.<app>.<command> */
+    before(appId: string, command: string): string;
+    /** herald.before.> */
+    befores(): string;
+  };
+}
+
+const NAMESPACE_PATTERN = /^[a-z0-9]{1,12}$/;
+// Subject tokens must not split (.), match (* >) or break the protocol line (whitespace).
+const FORBIDDEN_IN_TOKEN = /[.*>\s]/;
+
+/** True when `s` can stand as one subject token: non-empty, no '.', '*', '>' or whitespace. */
+export function isSubjectToken(s: string): boolean {
+  return s.length > 0 && !FORBIDDEN_IN_TOKEN.test(s);
+}
+
+function token(field: string, value: string): string {
+  if (!isSubjectToken(value)) {
+    throw new ValidationError(`${field} is not a valid subject token: ${JSON.stringify(value)}`, {
+      field,
+    });
+  }
+  return value;
+}
+
+// An event type is one or more tokens joined by '.', e.g. "conn.online".
+function dottedTokens(field: string, value: string): string {
+  if (!value.split(".").every(isSubjectToken)) {
+    throw new ValidationError(`${field} is not a valid dotted subject: ${JSON.stringify(value)}`, { field });
+  }
+  return value;
+}
+
+/** Names for one installation; `namespace` ("" by default) lets several share one NATS. */
+export function busNames(namespace = ""): BusNames {
+  if (namespace !== "" && !NAMESPACE_PATTERN.test(namespace)) {
+    throw new ValidationError(
+      `namespace must match ${NAMESPACE_PATTERN.source}: ${JSON.stringify(namespace)}`,
+      {
+        field: "namespace",
+      },
+    );
+  }
+  const stream = (base: string): string => (namespace === "" ? base : `${namespace}_${base}`);
+  const root = namespace === "" ? "herald" : `${namespace}.herald`;
+  return {
+    namespace,
+    streams: { events: stream("EVENTS"), deliveries: stream("DELIVERIES"), attempts: stream("ATTEMPTS") },
+    buckets: { config: stream("CONFIG") },
+    subjects: {
+      event: (appId, type) => `${root}.ev.${token("appId", appId)}.${dottedTokens("type", type)}`,
+      events: (appId) => (appId === undefined ? `${root}.ev.>` : `${root}.ev.${token("appId", appId)}.>`),
+      delivery: (appId, endpointId) =>
+        `${root}.dl.${token("appId", appId)}.${token("endpointId", endpointId)}`,
+      deliveries: () => `${root}.dl.>`,
+      attempt: (appId) => `${root}.at.${token("appId", appId)}`,
+      attempts: () => `${root}.at.>`,
+      before: (appId, command) => `${root}.before.${token("appId", appId)}.${token("command", command)}`,
+      befores: () => `${root}.before.>`,
+    },
+  };
+}

@@ -1,0 +1,163 @@
+import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import type { JetStreamManager, StreamConfig, StreamInfo } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { nanos } from "@nats-io/nats-core";
+import type { Bus } from "./connection.js";
+import type { BusNames } from "./names.js";
+
+export interface TopologyOptions {
+  replicas: number;
+  /** Window in which a repeated Nats-Msg-Id is stored once (default 2 min). */
+  duplicateWindowMs?: number;
+  /** How long EVENTS keeps events (default 0: forever, they are the source of truth). */
+  eventsMaxAgeMs?: number;
+  /** How long an unfinished delivery job may wait (default 7 days). */
+  deliveriesMaxAgeMs?: number;
+  /** How long attempt records wait for the log store (default 7 days). */
+  attemptsMaxAgeMs?: number;
+}
+
+/** The fields of a stream that Herald declares; everything else is the server's default. */
+export type StreamDeclaration = Pick<
+  StreamConfig,
+  "name" | "subjects" | "storage" | "retention" | "discard" | "max_age" | "duplicate_window" | "num_replicas"
+>;
+
+/** A stream exists with a setting the server cannot change in place (storage, retention). */
+export class TopologyDriftError extends Error {
+  override readonly name = "TopologyDriftError";
+  constructor(
+    readonly stream: string,
+    readonly field: string,
+    options?: ErrorOptions,
+  ) {
+    super(`stream ${stream} has a different ${field} than declared and cannot be updated in place`, options);
+  }
+}
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 60 * MINUTE_MS;
+const CONFIG_HISTORY = 5;
+// JetStream API error codes (nats-server errors.json).
+const STREAM_NOT_FOUND = 10059;
+const STREAM_NAME_IN_USE = 10058;
+
+export function streamConfigs(names: BusNames, opts: TopologyOptions): StreamDeclaration[] {
+  const duplicateWindow = nanos(opts.duplicateWindowMs ?? 2 * MINUTE_MS);
+  const common = {
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    num_replicas: opts.replicas,
+    duplicate_window: duplicateWindow,
+  };
+  return [
+    {
+      ...common,
+      name: names.streams.events,
+      subjects: [names.subjects.events()],
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(opts.eventsMaxAgeMs ?? 0),
+    },
+    {
+      ...common,
+      name: names.streams.deliveries,
+      subjects: [names.subjects.deliveries()],
+      // A job is work: once acked (or termed) it is gone, so the stream holds only the backlog.
+      retention: RetentionPolicy.Workqueue,
+      max_age: nanos(opts.deliveriesMaxAgeMs ?? 7 * DAY_MS),
+    },
+    {
+      ...common,
+      name: names.streams.attempts,
+      subjects: [names.subjects.attempts()],
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(opts.attemptsMaxAgeMs ?? 7 * DAY_MS),
+    },
+  ];
+}
+
+/** Creates or updates every stream and the CONFIG bucket; safe to run from several services at once. */
+export async function applyTopology(bus: Bus, opts: TopologyOptions): Promise<void> {
+  const jsm = await bus.jsm();
+  for (const declared of streamConfigs(bus.names, opts)) {
+    await ensureStream(jsm, declared, bus);
+  }
+  await ensureConfigBucket(bus, opts);
+}
+
+async function ensureStream(jsm: JetStreamManager, declared: StreamDeclaration, bus: Bus): Promise<void> {
+  // Two tries: a concurrent starter may create the stream between our info and our add.
+  for (let attempt = 1; ; attempt++) {
+    const existing = await streamInfo(jsm, declared.name);
+    if (existing === undefined) {
+      try {
+        await jsm.streams.add(declared);
+        bus.log.info({ stream: declared.name }, "stream created");
+        return;
+      } catch (err) {
+        if (attempt < 2 && isApiError(err, STREAM_NAME_IN_USE)) continue;
+        throw err;
+      }
+    }
+    const drift = streamDrift(existing.config, declared);
+    if (drift.length === 0) return;
+    for (const fixed of ["storage", "retention"] as const) {
+      if (drift.includes(fixed)) throw new TopologyDriftError(declared.name, fixed);
+    }
+    await jsm.streams.update(declared.name, {
+      subjects: declared.subjects,
+      discard: declared.discard,
+      max_age: declared.max_age,
+      duplicate_window: declared.duplicate_window,
+      num_replicas: declared.num_replicas,
+    });
+    bus.log.info({ stream: declared.name, drift }, "stream updated");
+    return;
+  }
+}
+
+/** Names of the declared fields whose live value differs. */
+export function streamDrift(live: StreamConfig, declared: StreamDeclaration): string[] {
+  const drift: string[] = [];
+  const sameSubjects =
+    live.subjects.length === declared.subjects.length &&
+    [...live.subjects].sort().every((s, i) => s === [...declared.subjects].sort()[i]);
+  if (!sameSubjects) drift.push("subjects");
+  for (const field of [
+    "storage",
+    "retention",
+    "discard",
+    "max_age",
+    "duplicate_window",
+    "num_replicas",
+  ] as const) {
+    if (live[field] !== declared[field]) drift.push(field);
+  }
+  return drift;
+}
+
+async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | undefined> {
+  try {
+    return await jsm.streams.info(name);
+  } catch (err) {
+    if (isApiError(err, STREAM_NOT_FOUND)) return undefined;
+    throw err;
+  }
+}
+
+async function ensureConfigBucket(bus: Bus, opts: TopologyOptions): Promise<void> {
+  const bucket = bus.names.buckets.config;
+  // Kvm.create opens an existing bucket as is, so history/replica drift is fixed on its stream below.
+  await new Kvm(bus.js).create(bucket, { history: CONFIG_HISTORY, replicas: opts.replicas });
+  const jsm = await bus.jsm();
+  const stream = `KV_${bucket}`;
+  const { config } = await jsm.streams.info(stream);
+  if (config.max_msgs_per_subject !== CONFIG_HISTORY || config.num_replicas !== opts.replicas) {
+    await jsm.streams.update(stream, { max_msgs_per_subject: CONFIG_HISTORY, num_replicas: opts.replicas });
+    bus.log.info({ bucket }, "KV bucket updated");
+  }
+}
+
+export function isApiError(err: unknown, code: number): boolean {
+  return err instanceof JetStreamApiError && err.code === code;
+}
