@@ -1,0 +1,158 @@
+import type { ServerDuplexStream, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
+import {
+  Decision,
+  DecisionSource,
+  type BeforeRequest,
+  type BeforeResponse,
+  type HeraldServiceServer,
+  type PublishRequest,
+  type PublishResponse,
+  type PublishStreamRequest,
+  type PublishStreamResponse,
+} from "@herald/proto";
+import { ValidationError, ensureError, type Logger } from "@herald/runtime";
+import type { PublishBatch } from "./publisher.js";
+import { validateBefore } from "./events.js";
+import { grpcCode, toServiceError } from "./grpc-errors.js";
+import type { GatewayMetrics } from "./metrics.js";
+import { randomUUID } from "node:crypto";
+
+export interface HeraldServiceOptions {
+  publish: PublishBatch;
+  log: Logger;
+  metrics: GatewayMetrics;
+  /** Batches of one stream being stored at once; the stream is paused beyond it. */
+  streamWindow: number;
+}
+
+/** Open PublishStream calls, so that a drain can end them once their batches are answered. */
+export interface StreamRegistry {
+  endAll(): Promise<void>;
+}
+
+export function createHeraldService(opts: HeraldServiceOptions): {
+  service: HeraldServiceServer;
+  streams: StreamRegistry;
+} {
+  const { log, metrics } = opts;
+  const openStreams = new Set<{ end(): Promise<void> }>();
+
+  async function publishOnce(events: PublishRequest["events"]): Promise<PublishResponse> {
+    const stop = metrics.publishSeconds.startTimer();
+    try {
+      const results = await opts.publish(events);
+      metrics.events.inc({ outcome: "stored" }, results.filter((r) => !r.duplicate).length);
+      metrics.events.inc({ outcome: "duplicate" }, results.filter((r) => r.duplicate).length);
+      stop({ outcome: "ok" });
+      return { results };
+    } catch (err) {
+      stop({ outcome: err instanceof ValidationError ? "invalid" : "error" });
+      throw err;
+    }
+  }
+
+  const service: HeraldServiceServer = {
+    before(call: ServerUnaryCall<BeforeRequest, BeforeResponse>, callback: sendUnaryData<BeforeResponse>) {
+      // No hook is evaluated yet: every valid action goes on, as a disabled hook would.
+      const req = call.request;
+      try {
+        validateBefore(req);
+      } catch (err) {
+        callback(toServiceError(err));
+        return;
+      }
+      callback(null, {
+        decision: Decision.DECISION_CONTINUE,
+        errCode: 0,
+        errMsg: "",
+        errDlt: "",
+        payloadJson: "",
+        source: DecisionSource.DECISION_SOURCE_HOOK_DISABLED,
+        operationId: req.operationId === "" ? randomUUID() : req.operationId,
+      });
+    },
+
+    publish(
+      call: ServerUnaryCall<PublishRequest, PublishResponse>,
+      callback: sendUnaryData<PublishResponse>,
+    ) {
+      publishOnce(call.request.events).then(
+        (res) => callback(null, res),
+        (err: unknown) => {
+          logFailure(log, err, call.request.events.length);
+          callback(toServiceError(err));
+        },
+      );
+    },
+
+    publishStream(call: ServerDuplexStream<PublishStreamRequest, PublishStreamResponse>) {
+      let answered = Promise.resolve();
+      let inFlight = 0;
+      let ending = false;
+      const entry = {
+        end: async () => {
+          ending = true;
+          call.pause();
+          await answered;
+          call.end();
+        },
+      };
+      openStreams.add(entry);
+
+      call.on("data", (req: PublishStreamRequest) => {
+        if (ending) return;
+        inFlight += 1;
+        if (inFlight >= opts.streamWindow) call.pause();
+        // Batches are stored concurrently and answered in the order they came.
+        const result = publishOnce(req.events).then(
+          (res): PublishStreamResponse => ({ batchId: req.batchId, results: res.results, error: undefined }),
+          (err: unknown): PublishStreamResponse => {
+            logFailure(log, err, req.events.length);
+            const e = ensureError(err);
+            const code = grpcCode(e);
+            return {
+              batchId: req.batchId,
+              results: [],
+              error: {
+                code: status[code],
+                message: code === status.INTERNAL ? "internal error" : e.message,
+                field: e instanceof ValidationError ? e.field : "",
+              },
+            };
+          },
+        );
+        answered = answered.then(async () => {
+          const res = await result;
+          inFlight -= 1;
+          if (!call.writableEnded && !call.destroyed) call.write(res);
+          if (!ending && inFlight < opts.streamWindow) call.resume();
+        });
+      });
+      call.on("end", () => {
+        void answered.then(() => {
+          openStreams.delete(entry);
+          if (!call.writableEnded) call.end();
+        });
+      });
+      call.on("error", (err) => {
+        openStreams.delete(entry);
+        log.debug({ err }, "publish stream closed by the client");
+      });
+      call.on("cancelled", () => openStreams.delete(entry));
+    },
+  };
+
+  return {
+    service,
+    streams: { endAll: () => Promise.all([...openStreams].map((s) => s.end())).then(() => undefined) },
+  };
+}
+
+function logFailure(log: Logger, err: unknown, size: number): void {
+  if (err instanceof ValidationError) {
+    log.info({ field: err.field, size }, "publish refused: invalid event");
+  } else {
+    log.warn({ err, size }, "publish failed");
+  }
+}
