@@ -1,0 +1,37 @@
+import { credentials, type ServiceError } from "@grpc/grpc-js";
+import {
+  HeraldServiceClient,
+  PublishRequest,
+  type DeepPartial,
+  type Event,
+  type PublishResponse,
+} from "@herald/proto";
+
+export function heraldClient(address: string): HeraldServiceClient {
+  return new HeraldServiceClient(address, credentials.createInsecure());
+}
+
+export function publish(client: HeraldServiceClient, events: DeepPartial<Event>[]): Promise<PublishResponse> {
+  return new Promise((resolve, reject) =>
+    client.publish(PublishRequest.fromPartial({ events }), (err: ServiceError | null, res) =>
+      err ? reject(err) : resolve(res),
+    ),
+  );
+}
+
+let counter = 0;
+
+/** A connection-online event with a fresh id, for tests that need many valid events. */
+export function onlineEvent(appId: string, overrides: DeepPartial<Event> = {}): DeepPartial<Event> {
+  counter += 1;
+  return {
+    id: `ev-${process.pid}-${Date.now()}-${counter}`,
+    appId,
+    operationId: `op-${counter}`,
+    payload: {
+      $case: "connectionOnline",
+      value: { userId: `u${counter}`, connId: `c${counter}`, platformId: 5, nodeId: "core-1" },
+    },
+    ...overrides,
+  };
+}

@@ -1,0 +1,215 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import {
+  BeforeRequest,
+  Decision,
+  Event,
+  PublishStreamRequest,
+  type HeraldServiceClient,
+  type PublishStreamResponse,
+} from "@herald/proto";
+import { busNames, type BusNames } from "@herald/bus";
+import { startNats, type NatsFixture } from "@herald/testkit";
+import { startService, stopAll, type ServiceProcess } from "./harness.js";
+import { heraldClient, onlineEvent, publish } from "./grpc-client.js";
+
+let nats: NatsFixture;
+let gateway: ServiceProcess;
+let client: HeraldServiceClient;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+let names: BusNames;
+
+beforeAll(async () => {
+  nats = await startNats();
+  names = busNames(nats.namespace);
+  gateway = await startService("gateway", { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace });
+  await gateway.waitReady();
+  client = heraldClient(gateway.grpcAddress);
+  nc = await connect({ servers: nats.url });
+  jsm = await jetstreamManager(nc);
+});
+
+afterAll(async () => {
+  client?.close();
+  await nc?.close();
+  await stopAll(gateway ? [gateway] : []);
+  await nats?.stop();
+});
+
+async function stored(seq: number) {
+  const msg = await jsm.streams.getMessage(names.streams.events, { seq });
+  if (msg === null) throw new Error(`no message at sequence ${seq}`);
+  return { subject: msg.subject, msgId: msg.header?.get("Nats-Msg-Id"), event: Event.decode(msg.data) };
+}
+
+async function streamCount(): Promise<number> {
+  return (await jsm.streams.info(names.streams.events)).state.messages;
+}
+
+function grpcError(promise: Promise<unknown>): Promise<ServiceError> {
+  return promise.then(
+    () => {
+      throw new Error("expected the call to fail");
+    },
+    (err: ServiceError) => err,
+  );
+}
+
+describe("Publish", () => {
+  it("stores each event under herald.ev.<app>.<type> with Nats-Msg-Id = event id, then answers", async () => {
+    const events = [
+      onlineEvent("app1"),
+      {
+        id: "msg-138946",
+        appId: "app1",
+        operationId: "op-msg",
+        payload: {
+          $case: "messageSent" as const,
+          value: { messageId: "138946", fromUserId: "2", toUserId: "3601", type: 0, content: "ok" },
+        },
+      },
+      {
+        id: "pass-1",
+        appId: "app2",
+        payload: {
+          $case: "passthrough" as const,
+          value: { command: "callbackAfterJoinGroupCommand", payloadJson: '{"groupID":"g1"}' },
+        },
+      },
+    ];
+    const res = await publish(client, events);
+    expect(res.results.map((r) => [r.eventId, r.duplicate])).toEqual(events.map((e) => [e.id, false]));
+
+    const [online, message, pass] = await Promise.all(res.results.map((r) => stored(r.streamSeq)));
+    expect(online?.subject).toBe(names.subjects.event("app1", "conn.online"));
+    expect(online?.msgId).toBe(events[0]?.id);
+    expect(online?.event.type).toBe("conn.online");
+    expect(online?.event.operationId).toBe(events[0]?.operationId);
+    expect(online?.event.occurredAt).toBeInstanceOf(Date);
+    // The platform name is filled from OpenIM's platform id.
+    expect(online?.event.payload).toMatchObject({ $case: "connectionOnline", value: { platform: "Web" } });
+    expect(message?.subject).toBe(names.subjects.event("app1", "msg.sent"));
+    expect(message?.event.payload).toMatchObject({ value: { messageId: "138946", content: "ok" } });
+    expect(pass?.subject).toBe(names.subjects.event("app2", "openim.callbackAfterJoinGroupCommand"));
+  });
+
+  it("stores an event published twice with the same id once", async () => {
+    const event = onlineEvent("app1");
+    const before = await streamCount();
+    const first = await publish(client, [event]);
+    const second = await publish(client, [event]);
+    expect(first.results[0]?.duplicate).toBe(false);
+    expect(second.results[0]).toEqual({ ...first.results[0], duplicate: true });
+    expect(await streamCount()).toBe(before + 1);
+  });
+
+  it("refuses a batch with one bad event, stores none of it, and names the field and index", async () => {
+    const before = await streamCount();
+    const bad = onlineEvent("app1", {
+      payload: { $case: "connectionOnline", value: { userId: "", connId: "c1", platformId: 1, nodeId: "n" } },
+    });
+    const err = await grpcError(publish(client, [onlineEvent("app1"), onlineEvent("app1"), bad]));
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.details).toContain("events[2].connection_online.user_id");
+    expect(err.metadata.get("herald-field")).toEqual(["events[2].connection_online.user_id"]);
+    expect(await streamCount()).toBe(before);
+  });
+
+  it.each([
+    ["an app id that is not a subject token", { appId: "app.1" }, "events[0].app_id"],
+    ["an empty event id", { id: "" }, "events[0].id"],
+    ["no payload", { payload: undefined }, "events[0].payload"],
+    ["a type that does not match the payload", { type: "msg.sent" }, "events[0].type"],
+    [
+      "a message to both a user and a group",
+      {
+        payload: {
+          $case: "messageSent" as const,
+          value: { messageId: "1", fromUserId: "a", toUserId: "b", groupId: "g", type: 0 },
+        },
+      },
+      "events[0].message_sent.to_user_id",
+    ],
+    [
+      "an MQTT-chat message type outside 0-5",
+      {
+        payload: {
+          $case: "messageSent" as const,
+          value: { messageId: "1", fromUserId: "a", toUserId: "b", type: 6 },
+        },
+      },
+      "events[0].message_sent.type",
+    ],
+    [
+      "a passthrough whose payload is not a JSON object",
+      { payload: { $case: "passthrough" as const, value: { command: "callbackX", payloadJson: "[1]" } } },
+      "events[0].passthrough.payload_json",
+    ],
+    [
+      "a join with a blank user id",
+      { payload: { $case: "roomJoined" as const, value: { roomId: "r1", userIds: ["u1", " "] } } },
+      "events[0].room_joined.user_ids[1]",
+    ],
+  ])("refuses %s", async (_what, overrides, field) => {
+    const err = await grpcError(publish(client, [onlineEvent("app1", overrides)]));
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.metadata.get("herald-field")).toEqual([field]);
+  });
+
+  it("refuses an empty batch and a batch over the size limit", async () => {
+    const empty = await grpcError(publish(client, []));
+    expect(empty.code).toBe(status.INVALID_ARGUMENT);
+    const huge = await grpcError(
+      publish(client, [onlineEvent("app1", { operationId: "x".repeat(5 * 1024 * 1024) })]),
+    );
+    expect(huge.code).toBe(status.RESOURCE_EXHAUSTED);
+  });
+});
+
+describe("PublishStream", () => {
+  it("answers each batch in order once stored, and reports a bad batch without ending the stream", async () => {
+    const call = client.publishStream();
+    const answers: PublishStreamResponse[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      call.on("data", (res: PublishStreamResponse) => answers.push(res));
+      call.on("end", resolve);
+      call.on("error", reject);
+    });
+    const batches = [1, 2, 3, 4].map((batchId) => ({
+      batchId,
+      events: batchId === 3 ? [onlineEvent("app1", { id: "" })] : [onlineEvent("app1"), onlineEvent("app1")],
+    }));
+    for (const b of batches) call.write(PublishStreamRequest.fromPartial(b));
+    call.end();
+    await done;
+
+    expect(answers.map((a) => a.batchId)).toEqual([1, 2, 3, 4]);
+    expect(answers[2]?.error).toMatchObject({ code: "INVALID_ARGUMENT", field: "events[0].id" });
+    for (const i of [0, 1, 3]) {
+      expect(answers[i]?.error).toBeUndefined();
+      const results = answers[i]?.results ?? [];
+      expect(results).toHaveLength(2);
+      for (const r of results) expect((await stored(r.streamSeq)).msgId).toBe(r.eventId);
+    }
+  });
+});
+
+describe("Before", () => {
+  it("answers continue until hooks are evaluated, carrying the operation id", async () => {
+    const res = await new Promise((resolve, reject) =>
+      client.before(
+        BeforeRequest.fromPartial({
+          appId: "app1",
+          command: "callbackBeforeSendSingleMsgCommand",
+          operationId: "op-77",
+          payloadJson: "{}",
+        }),
+        (err, r) => (err ? reject(err) : resolve(r)),
+      ),
+    );
+    expect(res).toMatchObject({ decision: Decision.DECISION_CONTINUE, operationId: "op-77" });
+  });
+});

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { startNats, startPostgres, waitFor, type NatsFixture, type PostgresFixture } from "@herald/testkit";
+import { startService, stopAll, type ServiceName, type ServiceProcess } from "./harness.js";
+
+const names: ServiceName[] = ["gateway", "evaluator", "presence", "chatroom", "deliverer", "logstore"];
+let nats: NatsFixture;
+let pg: PostgresFixture;
+let services: ServiceProcess[] = [];
+
+beforeAll(async () => {
+  // This test stops and restarts NATS, so it needs a server of its own, never a shared one.
+  [nats, pg] = await Promise.all([startNats({ source: "local" }), startPostgres()]);
+  services = await Promise.all(
+    names.map((name) =>
+      startService(name, { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace, DATABASE_URL: pg.url }),
+    ),
+  );
+  await Promise.all(services.map((s) => s.waitReady()));
+});
+
+afterAll(async () => {
+  await stopAll(services);
+  await nats?.stop();
+  await pg?.stop();
+});
+
+const statuses = () => Promise.all(services.map((s) => s.readyz().catch(() => 0)));
+
+it("reports not ready while NATS is down and ready again once it is back, in every service", async () => {
+  expect(await statuses()).toEqual(names.map(() => 200));
+  for (const s of services) {
+    const body = (await (await fetch(`${s.httpUrl}/readyz`)).json()) as { checks: Record<string, boolean> };
+    expect(body.checks).toMatchObject({ nats: true });
+  }
+
+  await nats.kill();
+  await waitFor(async () => (await statuses()).every((s) => s === 503), {
+    timeoutMs: 20_000,
+    what: "every service to report not ready",
+  });
+  expect(
+    (await Promise.all(services.map((s) => fetch(`${s.httpUrl}/healthz`)))).map((r) => r.status),
+  ).toEqual(names.map(() => 200));
+
+  await nats.start();
+  await waitFor(async () => (await statuses()).every((s) => s === 200), {
+    timeoutMs: 30_000,
+    what: "every service to report ready again",
+  });
+});
+
+it("serves Prometheus metrics from every service", async () => {
+  for (const s of services) {
+    const text = await (await fetch(`${s.httpUrl}/metrics`)).text();
+    expect(text).toContain("process_cpu_user_seconds_total");
+  }
+});
+
+it("shuts every service down cleanly on SIGTERM (exit 0)", async () => {
+  const codes = await Promise.all(services.map((s) => s.stop("SIGTERM")));
+  expect(codes).toEqual(names.map(() => 0));
+});
