@@ -11,3 +11,5 @@ export type { ConsumerSpec } from "./consumer-spec.js";
 export { defaultRetryDelayMs, startConsumer } from "./consume.js";
 export type { ConsumerOptions, ConsumerRunner, ConsumerState, Delivery, Handler } from "./consume.js";
 export { startBus } from "./start.js";
+export { RpcUnavailableError, requestRpc, serveRpc } from "./rpc.js";
+export type { RpcContext, RpcRequestOptions, RpcServer, RpcServerOptions } from "./rpc.js";

@@ -17,6 +17,7 @@ describe("busNames", () => {
     expect(n.subjects.attempts()).toBe("herald.at.>");
     expect(n.subjects.before("app1", "sendMsg")).toBe("herald.before.app1.sendMsg");
     expect(n.subjects.befores()).toBe("herald.before.>");
+    expect(n.subjects.worker("e1")).toBe("herald.worker.e1");
   });
 
   it("prefixes streams, bucket and subjects with a namespace", () => {
@@ -32,6 +33,7 @@ describe("busNames", () => {
     expect(n.subjects.deliveries()).toBe("t42.herald.dl.>");
     expect(n.subjects.attempt("a")).toBe("t42.herald.at.a");
     expect(n.subjects.befores()).toBe("t42.herald.before.>");
+    expect(n.subjects.worker("e1")).toBe("t42.herald.worker.e1");
   });
 
   it("refuses a namespace that is not [a-z0-9]{1,12}", () => {

@@ -22,6 +22,8 @@ export interface BusNames {
     before(appId: string, command: string): string;
     /** herald.before.> */
     befores(): string;
+    /** herald.worker.<instance>: one request/reply worker process, asked whether it is still there. */
+    worker(instanceId: string): string;
   };
 }
 
@@ -77,6 +79,7 @@ export function busNames(namespace = ""): BusNames {
       attempts: () => `${root}.at.>`,
       before: (appId, command) => `${root}.before.${token("appId", appId)}.${token("command", command)}`,
       befores: () => `${root}.before.>`,
+      worker: (instanceId) => `${root}.worker.${token("instanceId", instanceId)}`,
     },
   };
 }

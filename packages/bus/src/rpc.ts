@@ -1,0 +1,201 @@
+import {
+  createInbox,
+  headers as natsHeaders,
+  NoRespondersError,
+  type Msg,
+  type Subscription,
+} from "@nats-io/nats-core";
+import { RetryableError, ensureError, type Logger } from "@herald/runtime";
+import type { Bus } from "./connection.js";
+import { aborted } from "./sleep.js";
+
+// A request/reply over a queue group where a worker may die mid-request (SIGKILL, OOM): the worker
+// acknowledges a request at once and names itself; while the caller waits it asks that worker,
+// now and then, whether it is still there, and NATS answers "no responders" the moment it is
+// gone. The request then goes again to another worker, with the time that is left.
+
+const KIND = "Herald-Rpc";
+const INSTANCE = "Herald-Instance";
+const DEADLINE = "Herald-Deadline-Ms";
+
+/** No worker answered in time, or none is subscribed at all. */
+export class RpcUnavailableError extends RetryableError {
+  override name = "RpcUnavailableError";
+  readonly subject: string;
+  readonly reason: "no_workers" | "timeout";
+
+  constructor(subject: string, reason: "no_workers" | "timeout", detail: string) {
+    super(`${subject}: ${detail}`);
+    this.subject = subject;
+    this.reason = reason;
+  }
+}
+
+export interface RpcRequestOptions {
+  timeoutMs: number;
+  /** How long an unacknowledged request may wait before it is sent again (default 500 ms). */
+  ackTimeoutMs?: number;
+  /** How often a silent worker is checked while it works (default 250 ms). */
+  probeIntervalMs?: number;
+}
+
+/** Sends `data` to one worker of `subject`'s queue group and resolves with its answer. */
+export async function requestRpc(
+  bus: Bus,
+  subject: string,
+  data: Uint8Array,
+  opts: RpcRequestOptions,
+): Promise<Uint8Array> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const ackTimeoutMs = opts.ackTimeoutMs ?? 500;
+  const probeIntervalMs = opts.probeIntervalMs ?? 250;
+  let lastProblem = "no answer";
+  for (;;) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0)
+      throw new RpcUnavailableError(subject, "timeout", `${lastProblem} within ${opts.timeoutMs} ms`);
+    const attempt = await oneAttempt(bus, subject, data, remaining, ackTimeoutMs, probeIntervalMs);
+    if (attempt.kind === "answer") return attempt.data;
+    if (attempt.kind === "no_workers")
+      throw new RpcUnavailableError(subject, "no_workers", "no worker is subscribed");
+    lastProblem = attempt.problem;
+  }
+}
+
+type Attempt =
+  { kind: "answer"; data: Uint8Array } | { kind: "no_workers" } | { kind: "again"; problem: string };
+
+function oneAttempt(
+  bus: Bus,
+  subject: string,
+  data: Uint8Array,
+  remainingMs: number,
+  ackTimeoutMs: number,
+  probeIntervalMs: number,
+): Promise<Attempt> {
+  const { nc } = bus;
+  return new Promise<Attempt>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    let worker: string | undefined;
+    const finish = (a: Attempt) => {
+      clearTimeout(timer);
+      sub.unsubscribe();
+      resolve(a);
+    };
+    const wait = (ms: number, then: () => void) => {
+      clearTimeout(timer);
+      timer = setTimeout(then, Math.max(0, Math.min(ms, remainingMs - (Date.now() - started))));
+    };
+    const started = Date.now();
+    const outOfTime = () => Date.now() - started >= remainingMs;
+
+    const probe = () => {
+      if (outOfTime() || worker === undefined) return finish({ kind: "again", problem: "no answer" });
+      const asked = worker;
+      nc.request(bus.names.subjects.worker(asked), undefined, { timeout: probeIntervalMs * 4 }).then(
+        () => wait(probeIntervalMs, probe),
+        (err: unknown) => {
+          if (isNoResponders(err)) finish({ kind: "again", problem: `worker ${asked} went away` });
+          else wait(probeIntervalMs, probe); // a slow probe is no proof of death
+        },
+      );
+    };
+
+    // Callbacks run only after publish below, so `sub` is always set when they use it.
+    const sub: Subscription = nc.subscribe(createInbox(), {
+      callback: (err, msg: Msg) => {
+        if (err) return finish({ kind: "again", problem: ensureError(err).message });
+        if (msg.headers?.hasError && msg.headers.code === 503) return finish({ kind: "no_workers" });
+        if (msg.headers?.get(KIND) === "accepted") {
+          worker = msg.headers.get(INSTANCE);
+          return wait(probeIntervalMs, probe);
+        }
+        finish({ kind: "answer", data: msg.data });
+      },
+    });
+    const h = natsHeaders();
+    h.set(DEADLINE, String(remainingMs));
+    nc.publish(subject, data, { reply: sub.getSubject(), headers: h });
+    wait(ackTimeoutMs, () => finish({ kind: "again", problem: "no worker acknowledged the request" }));
+  });
+}
+
+function isNoResponders(err: unknown): boolean {
+  return err instanceof NoRespondersError || (err instanceof Error && err.cause instanceof NoRespondersError);
+}
+
+export interface RpcContext {
+  /** Time the caller still waits; work should give up before it. */
+  deadlineMs: number;
+  log: Logger;
+}
+
+export interface RpcServerOptions {
+  bus: Bus;
+  subject: string;
+  queue: string;
+  /** This worker's name, unique among its peers; subject-token safe. */
+  instanceId: string;
+  handle: (data: Uint8Array, ctx: RpcContext) => Promise<Uint8Array>;
+  log: Logger;
+}
+
+export interface RpcServer {
+  /** Takes no more requests, then waits for those in hand (until `signal` aborts). */
+  stop(signal?: AbortSignal): Promise<void>;
+  readonly inFlight: number;
+}
+
+/** Serves requests of `subject` in queue group `queue`; see requestRpc for the protocol. */
+export function serveRpc(opts: RpcServerOptions): RpcServer {
+  const { nc } = opts.bus;
+  const inFlight = new Set<Promise<void>>();
+  const alive = nc.subscribe(opts.bus.names.subjects.worker(opts.instanceId), {
+    callback: (_err, msg) => {
+      msg.respond();
+    },
+  });
+  const accepted = natsHeaders();
+  accepted.set(KIND, "accepted");
+  accepted.set(INSTANCE, opts.instanceId);
+
+  const work = nc.subscribe(opts.subject, {
+    queue: opts.queue,
+    callback: (err, msg) => {
+      if (err || !msg.reply) return;
+      const reply = msg.reply;
+      const answer = (data?: Uint8Array, headers?: typeof accepted) => {
+        try {
+          nc.publish(reply, data, { headers });
+        } catch (e) {
+          // The connection is closing: the caller sends the request elsewhere.
+          opts.log.debug({ err: e }, "rpc answer not sent");
+        }
+      };
+      answer(undefined, accepted);
+      const deadlineMs = Number(msg.headers?.get(DEADLINE) ?? "") || 5_000;
+      const job = opts
+        .handle(msg.data, { deadlineMs, log: opts.log })
+        .then(
+          (data) => answer(data),
+          (e: unknown) =>
+            opts.log.error({ err: e, subject: msg.subject }, "rpc handler failed; the caller will time out"),
+        )
+        .finally(() => inFlight.delete(job));
+      inFlight.add(job);
+    },
+  });
+
+  return {
+    get inFlight() {
+      return inFlight.size;
+    },
+    async stop(signal) {
+      // Unsubscribing the queue member first lets NATS route new requests to the other workers.
+      work.unsubscribe();
+      const drained = Promise.allSettled([...inFlight]);
+      await Promise.race([drained, aborted(signal)]);
+      alive.unsubscribe();
+    },
+  };
+}
