@@ -1,0 +1,11 @@
+export type { HttpRequestSpec, JsonObject } from "./types.js";
+export { OPENIM_HOOKS, findOpenImHook, openImCommand } from "./openim/hooks.js";
+export type { HookKind, OpenImHook, CommandNaming } from "./openim/hooks.js";
+export { renderOpenImBefore, interpretOpenImBefore } from "./openim/before.js";
+export type { UrlStyle, BeforeOutcome, OpenImBeforeInput } from "./openim/before.js";
+export { HERALD_CALLBACK_ERRORS, decideFailure } from "./openim/failure.js";
+export type { CallbackFailure, FailureDecision } from "./openim/failure.js";
+export { OPENIM_BEFORE_MODIFICATIONS } from "./openim/modifications.js";
+export type { ModificationRule, ModifiedFieldType } from "./openim/modifications.js";
+export { openImHookFires } from "./openim/filter.js";
+export type { TypeFilter, HookFiring } from "./openim/filter.js";

@@ -1,0 +1,47 @@
+export type CallbackFailure =
+  /** Decided by the caller, which does the I/O. */
+  | { reason: "timeout" | "network"; detail: string }
+  /** A non-2xx HTTP status. */
+  | { reason: "status"; status: number; detail: string }
+  /** Not a JSON object, or a field of the wrong type. */
+  | { reason: "body"; detail: string }
+  /** The business server answered actionCode != 0. */
+  | { reason: "action"; actionCode: number; detail: string }
+  /** The caller's breaker for this hook is open. */
+  | { reason: "breaker"; detail: string }
+  /** No evaluator answered (the gateway decides this). */
+  | { reason: "unavailable"; detail: string };
+
+/** OpenIM's own codes for the same failures: ErrNetwork and ErrData. */
+export const HERALD_CALLBACK_ERRORS: { readonly network: 90004; readonly data: 90007 } = Object.freeze({
+  network: 90004,
+  data: 90007,
+});
+
+export type FailureDecision =
+  { kind: "continue" } | { kind: "deny"; errCode: number; errMsg: string; errDlt: string };
+
+/** The one place that turns a failed callback into continue (failedContinue) or a deny with Herald's code. */
+export function decideFailure(failure: CallbackFailure, failedContinue: boolean): FailureDecision {
+  if (failedContinue) return { kind: "continue" };
+  return {
+    kind: "deny",
+    errCode: failureErrorCode(failure),
+    errMsg: `callback failed: ${failure.reason}`,
+    errDlt: failure.detail,
+  };
+}
+
+function failureErrorCode(failure: CallbackFailure): number {
+  switch (failure.reason) {
+    case "timeout":
+    case "network":
+    case "breaker":
+    case "unavailable":
+      return HERALD_CALLBACK_ERRORS.network;
+    case "status":
+    case "body":
+    case "action":
+      return HERALD_CALLBACK_ERRORS.data;
+  }
+}
