@@ -1,5 +1,12 @@
 import type { Event } from "./gen/herald/v1/event.js";
 
+/** The payload cases that Herald derives itself; the chat core may not publish them. */
+export const DERIVED_PAYLOAD_CASES: ReadonlySet<string> = new Set([
+  "userOnline",
+  "userOffline",
+  "userBackground",
+]);
+
 /** The payload cases of an Event, as ts-proto names them (`$case`). */
 export type EventPayloadCase = NonNullable<Event["payload"]>["$case"];
 
@@ -17,6 +24,9 @@ const FIXED_TYPE_BY_CASE = {
   roomJoined: "room.joined",
   roomLeft: "room.left",
   roomDestroyed: "room.destroyed",
+  userOnline: "user.online",
+  userOffline: "user.offline",
+  userBackground: "user.background",
 } as const satisfies Record<Exclude<EventPayloadCase, "passthrough">, string>;
 
 /** An event type that does not depend on the payload's content (all but `openim.<command>`). */

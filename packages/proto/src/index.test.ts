@@ -124,6 +124,55 @@ const eventsByCase: Record<EventPayloadCase, { event: Event; type: string }> = {
       value: { command: "callbackAfterJoinGroupCommand", payloadJson: '{"groupID":"g1"}' },
     }),
   },
+  userOnline: {
+    type: "user.online",
+    event: eventOf("e12", {
+      $case: "userOnline",
+      value: {
+        userId: "u1",
+        seq: 3,
+        connId: "c1",
+        platformId: 1,
+        platform: "IOS",
+        isAppBackground: true,
+        nodeId: "n1",
+        clientIp: "10.0.0.1",
+        causeEventId: "e1",
+      },
+    }),
+  },
+  userOffline: {
+    type: "user.offline",
+    event: eventOf("e13", {
+      $case: "userOffline",
+      value: {
+        userId: "u1",
+        seq: 4,
+        connId: "c1",
+        platformId: 1,
+        platform: "IOS",
+        reason: OfflineReason.OFFLINE_REASON_KICKED,
+        nodeId: "n1",
+        nodeReset: true,
+        causeEventId: "e2",
+      },
+    }),
+  },
+  userBackground: {
+    type: "user.background",
+    event: eventOf("e14", {
+      $case: "userBackground",
+      value: {
+        userId: "u1",
+        seq: 5,
+        connId: "c1",
+        platformId: 2,
+        platform: "Android",
+        isAppBackground: false,
+        causeEventId: "e3",
+      },
+    }),
+  },
 };
 const cases = Object.entries(eventsByCase);
 const allEvents = cases.map(([, { event }]) => event);

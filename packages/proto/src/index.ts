@@ -13,6 +13,9 @@ export {
   RoomLeft,
   RoomDestroyed,
   Passthrough,
+  UserOnline,
+  UserOffline,
+  UserBackground,
   OfflineReason,
   offlineReasonFromJSON,
   offlineReasonToJSON,
@@ -78,5 +81,11 @@ export type {
 // Timestamps are plain Dates (useDate=true); durations keep the well-known message shape.
 export { Duration } from "./gen/google/protobuf/duration.js";
 
-export { eventType, EVENT_TYPES, PASSTHROUGH_TYPE_PREFIX, MissingEventPayloadError } from "./event-type.js";
+export {
+  DERIVED_PAYLOAD_CASES,
+  eventType,
+  EVENT_TYPES,
+  PASSTHROUGH_TYPE_PREFIX,
+  MissingEventPayloadError,
+} from "./event-type.js";
 export type { EventPayloadCase, FixedEventType } from "./event-type.js";

@@ -46,6 +46,11 @@ describe("normalizeEvent", () => {
     expect(fieldOf(() => normalizeEvent(bad, 7, now))).toBe("events[7].room_created.status");
   });
 
+  it("refuses the events that only Herald derives", () => {
+    const derived = event({ payload: { $case: "userOnline", value: { userId: "u1", seq: 1 } } });
+    expect(fieldOf(() => normalizeEvent(derived, 2, now))).toBe("events[2].user_online");
+  });
+
   it("accepts a passthrough command as its own type", () => {
     const pass = event({
       payload: {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ValidationError } from "@herald/runtime";
-import { Event, eventType, type BeforeRequest } from "@herald/proto";
+import { DERIVED_PAYLOAD_CASES, Event, eventType, type BeforeRequest } from "@herald/proto";
 
 // OpenIM's platform ids and names (constant.PlatformIDToName).
 const PLATFORM_NAMES: Readonly<Record<number, string>> = {
@@ -74,7 +74,12 @@ const payloadSchemas = {
   roomLeft: z.object({ roomId: entityId, userIds, status: roomStatus }),
   roomDestroyed: z.object({ roomId: entityId, status: roomStatus }),
   passthrough: z.object({ command, payloadJson: jsonObjectText }),
-} satisfies Record<NonNullable<Event["payload"]>["$case"], z.ZodType>;
+} satisfies Record<ChatCorePayloadCase, z.ZodType>;
+
+type ChatCorePayloadCase = Exclude<
+  NonNullable<Event["payload"]>["$case"],
+  "userOnline" | "userOffline" | "userBackground"
+>;
 
 const envelopeSchema = z.object({ id: eventId, appId });
 
@@ -93,7 +98,19 @@ export function normalizeEvent(event: Event, index: number, now: Date): Event {
       index,
     });
   }
-  check(payloadSchemas[payload.$case], payload.value, `${where}.${snake(payload.$case)}`, index);
+  if (DERIVED_PAYLOAD_CASES.has(payload.$case)) {
+    const field = `${where}.${snake(payload.$case)}`;
+    throw new ValidationError(`${field}: is derived by Herald; the chat core cannot publish it`, {
+      field,
+      index,
+    });
+  }
+  check(
+    payloadSchemas[payload.$case as ChatCorePayloadCase],
+    payload.value,
+    `${where}.${snake(payload.$case)}`,
+    index,
+  );
   const type = eventType(event);
   if (event.type !== "" && event.type !== type) {
     throw new ValidationError(`${where}.type: "${event.type}" does not match the payload (${type})`, {

@@ -100,6 +100,11 @@ export interface Event {
     | { $case: "roomLeft"; value: RoomLeft }
     | { $case: "roomDestroyed"; value: RoomDestroyed }
     | { $case: "passthrough"; value: Passthrough }
+    | //
+    /** Derived by Herald (presence); the chat core cannot publish these. */
+    { $case: "userOnline"; value: UserOnline }
+    | { $case: "userOffline"; value: UserOffline }
+    | { $case: "userBackground"; value: UserBackground }
     | undefined;
 }
 
@@ -223,6 +228,56 @@ export interface Passthrough {
   payloadJson: string;
 }
 
+/**
+ * type "user.online", derived by presence: the user's first connection came online. Published
+ * once per change of the user's status, never twice for the same status.
+ */
+export interface UserOnline {
+  userId: string;
+  /**
+   * Increases by one on each change of this user's status (online, offline), so receivers can
+   * order the changes.
+   */
+  seq: number;
+  /** The connection and platform that caused the change. */
+  connId: string;
+  platformId: number;
+  platform: string;
+  isAppBackground: boolean;
+  nodeId: string;
+  clientIp: string;
+  /** The chat-core event that caused it. */
+  causeEventId: string;
+}
+
+/** type "user.offline", derived by presence: the user's last connection went offline. */
+export interface UserOffline {
+  userId: string;
+  seq: number;
+  connId: string;
+  platformId: number;
+  platform: string;
+  reason: OfflineReason;
+  nodeId: string;
+  /** True when the user went offline because their chat-core node was reset. */
+  nodeReset: boolean;
+  causeEventId: string;
+}
+
+/**
+ * type "user.background", derived by presence: the app of an online user's connection moved to
+ * the background or foreground.
+ */
+export interface UserBackground {
+  userId: string;
+  seq: number;
+  connId: string;
+  platformId: number;
+  platform: string;
+  isAppBackground: boolean;
+  causeEventId: string;
+}
+
 function createBaseEvent(): Event {
   return { id: "", appId: "", occurredAt: undefined, operationId: "", type: "", payload: undefined };
 }
@@ -277,6 +332,15 @@ export const Event: MessageFns<Event> = {
         break;
       case "passthrough":
         Passthrough.encode(message.payload.value, writer.uint32(322).fork()).join();
+        break;
+      case "userOnline":
+        UserOnline.encode(message.payload.value, writer.uint32(402).fork()).join();
+        break;
+      case "userOffline":
+        UserOffline.encode(message.payload.value, writer.uint32(410).fork()).join();
+        break;
+      case "userBackground":
+        UserBackground.encode(message.payload.value, writer.uint32(418).fork()).join();
         break;
     }
     return writer;
@@ -426,6 +490,30 @@ export const Event: MessageFns<Event> = {
             message.payload = { $case: "passthrough", value: Passthrough.decode(reader, reader.uint32()) };
             continue;
           }
+          case 50: {
+            if (tag !== 402) {
+              break;
+            }
+
+            message.payload = { $case: "userOnline", value: UserOnline.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 51: {
+            if (tag !== 410) {
+              break;
+            }
+
+            message.payload = { $case: "userOffline", value: UserOffline.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 52: {
+            if (tag !== 418) {
+              break;
+            }
+
+            message.payload = { $case: "userBackground", value: UserBackground.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -499,6 +587,18 @@ export const Event: MessageFns<Event> = {
         ? { $case: "roomDestroyed", value: RoomDestroyed.fromJSON(object.room_destroyed) }
         : isSet(object.passthrough)
         ? { $case: "passthrough", value: Passthrough.fromJSON(object.passthrough) }
+        : isSet(object.userOnline)
+        ? { $case: "userOnline", value: UserOnline.fromJSON(object.userOnline) }
+        : isSet(object.user_online)
+        ? { $case: "userOnline", value: UserOnline.fromJSON(object.user_online) }
+        : isSet(object.userOffline)
+        ? { $case: "userOffline", value: UserOffline.fromJSON(object.userOffline) }
+        : isSet(object.user_offline)
+        ? { $case: "userOffline", value: UserOffline.fromJSON(object.user_offline) }
+        : isSet(object.userBackground)
+        ? { $case: "userBackground", value: UserBackground.fromJSON(object.userBackground) }
+        : isSet(object.user_background)
+        ? { $case: "userBackground", value: UserBackground.fromJSON(object.user_background) }
         : undefined,
     };
   },
@@ -542,6 +642,12 @@ export const Event: MessageFns<Event> = {
       obj.roomDestroyed = RoomDestroyed.toJSON(message.payload.value);
     } else if (message.payload?.$case === "passthrough") {
       obj.passthrough = Passthrough.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "userOnline") {
+      obj.userOnline = UserOnline.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "userOffline") {
+      obj.userOffline = UserOffline.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "userBackground") {
+      obj.userBackground = UserBackground.toJSON(message.payload.value);
     }
     return obj;
   },
@@ -623,6 +729,24 @@ export const Event: MessageFns<Event> = {
       case "passthrough": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
           message.payload = { $case: "passthrough", value: Passthrough.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "userOnline": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "userOnline", value: UserOnline.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "userOffline": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "userOffline", value: UserOffline.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "userBackground": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "userBackground", value: UserBackground.fromPartial(object.payload.value) };
         }
         break;
       }
@@ -2188,6 +2312,657 @@ export const Passthrough: MessageFns<Passthrough> = {
     const message = createBasePassthrough();
     message.command = object.command ?? "";
     message.payloadJson = object.payloadJson ?? "";
+    return message;
+  },
+};
+
+function createBaseUserOnline(): UserOnline {
+  return {
+    userId: "",
+    seq: 0,
+    connId: "",
+    platformId: 0,
+    platform: "",
+    isAppBackground: false,
+    nodeId: "",
+    clientIp: "",
+    causeEventId: "",
+  };
+}
+
+export const UserOnline: MessageFns<UserOnline> = {
+  encode(message: UserOnline, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(16).uint64(message.seq);
+    }
+    if (message.connId !== "") {
+      writer.uint32(26).string(message.connId);
+    }
+    if (message.platformId !== 0) {
+      writer.uint32(32).int32(message.platformId);
+    }
+    if (message.platform !== "") {
+      writer.uint32(42).string(message.platform);
+    }
+    if (message.isAppBackground !== false) {
+      writer.uint32(48).bool(message.isAppBackground);
+    }
+    if (message.nodeId !== "") {
+      writer.uint32(58).string(message.nodeId);
+    }
+    if (message.clientIp !== "") {
+      writer.uint32(66).string(message.clientIp);
+    }
+    if (message.causeEventId !== "") {
+      writer.uint32(74).string(message.causeEventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UserOnline {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUserOnline();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.connId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.platformId = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.platform = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.isAppBackground = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.clientIp = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.causeEventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UserOnline {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      connId: isSet(object.connId)
+        ? globalThis.String(object.connId)
+        : isSet(object.conn_id)
+        ? globalThis.String(object.conn_id)
+        : "",
+      platformId: isSet(object.platformId)
+        ? globalThis.Number(object.platformId)
+        : isSet(object.platform_id)
+        ? globalThis.Number(object.platform_id)
+        : 0,
+      platform: isSet(object.platform) ? globalThis.String(object.platform) : "",
+      isAppBackground: isSet(object.isAppBackground)
+        ? globalThis.Boolean(object.isAppBackground)
+        : isSet(object.is_app_background)
+        ? globalThis.Boolean(object.is_app_background)
+        : false,
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      clientIp: isSet(object.clientIp)
+        ? globalThis.String(object.clientIp)
+        : isSet(object.client_ip)
+        ? globalThis.String(object.client_ip)
+        : "",
+      causeEventId: isSet(object.causeEventId)
+        ? globalThis.String(object.causeEventId)
+        : isSet(object.cause_event_id)
+        ? globalThis.String(object.cause_event_id)
+        : "",
+    };
+  },
+
+  toJSON(message: UserOnline): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    if (message.connId !== "") {
+      obj.connId = message.connId;
+    }
+    if (message.platformId !== 0) {
+      obj.platformId = Math.round(message.platformId);
+    }
+    if (message.platform !== "") {
+      obj.platform = message.platform;
+    }
+    if (message.isAppBackground !== false) {
+      obj.isAppBackground = message.isAppBackground;
+    }
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.clientIp !== "") {
+      obj.clientIp = message.clientIp;
+    }
+    if (message.causeEventId !== "") {
+      obj.causeEventId = message.causeEventId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UserOnline>, I>>(base?: I): UserOnline {
+    return UserOnline.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UserOnline>, I>>(object: I): UserOnline {
+    const message = createBaseUserOnline();
+    message.userId = object.userId ?? "";
+    message.seq = object.seq ?? 0;
+    message.connId = object.connId ?? "";
+    message.platformId = object.platformId ?? 0;
+    message.platform = object.platform ?? "";
+    message.isAppBackground = object.isAppBackground ?? false;
+    message.nodeId = object.nodeId ?? "";
+    message.clientIp = object.clientIp ?? "";
+    message.causeEventId = object.causeEventId ?? "";
+    return message;
+  },
+};
+
+function createBaseUserOffline(): UserOffline {
+  return {
+    userId: "",
+    seq: 0,
+    connId: "",
+    platformId: 0,
+    platform: "",
+    reason: 0,
+    nodeId: "",
+    nodeReset: false,
+    causeEventId: "",
+  };
+}
+
+export const UserOffline: MessageFns<UserOffline> = {
+  encode(message: UserOffline, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(16).uint64(message.seq);
+    }
+    if (message.connId !== "") {
+      writer.uint32(26).string(message.connId);
+    }
+    if (message.platformId !== 0) {
+      writer.uint32(32).int32(message.platformId);
+    }
+    if (message.platform !== "") {
+      writer.uint32(42).string(message.platform);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(48).int32(message.reason);
+    }
+    if (message.nodeId !== "") {
+      writer.uint32(58).string(message.nodeId);
+    }
+    if (message.nodeReset !== false) {
+      writer.uint32(64).bool(message.nodeReset);
+    }
+    if (message.causeEventId !== "") {
+      writer.uint32(74).string(message.causeEventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UserOffline {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUserOffline();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.connId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.platformId = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.platform = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.nodeReset = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.causeEventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UserOffline {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      connId: isSet(object.connId)
+        ? globalThis.String(object.connId)
+        : isSet(object.conn_id)
+        ? globalThis.String(object.conn_id)
+        : "",
+      platformId: isSet(object.platformId)
+        ? globalThis.Number(object.platformId)
+        : isSet(object.platform_id)
+        ? globalThis.Number(object.platform_id)
+        : 0,
+      platform: isSet(object.platform) ? globalThis.String(object.platform) : "",
+      reason: isSet(object.reason) ? offlineReasonFromJSON(object.reason) : 0,
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      nodeReset: isSet(object.nodeReset)
+        ? globalThis.Boolean(object.nodeReset)
+        : isSet(object.node_reset)
+        ? globalThis.Boolean(object.node_reset)
+        : false,
+      causeEventId: isSet(object.causeEventId)
+        ? globalThis.String(object.causeEventId)
+        : isSet(object.cause_event_id)
+        ? globalThis.String(object.cause_event_id)
+        : "",
+    };
+  },
+
+  toJSON(message: UserOffline): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    if (message.connId !== "") {
+      obj.connId = message.connId;
+    }
+    if (message.platformId !== 0) {
+      obj.platformId = Math.round(message.platformId);
+    }
+    if (message.platform !== "") {
+      obj.platform = message.platform;
+    }
+    if (message.reason !== 0) {
+      obj.reason = offlineReasonToJSON(message.reason);
+    }
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.nodeReset !== false) {
+      obj.nodeReset = message.nodeReset;
+    }
+    if (message.causeEventId !== "") {
+      obj.causeEventId = message.causeEventId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UserOffline>, I>>(base?: I): UserOffline {
+    return UserOffline.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UserOffline>, I>>(object: I): UserOffline {
+    const message = createBaseUserOffline();
+    message.userId = object.userId ?? "";
+    message.seq = object.seq ?? 0;
+    message.connId = object.connId ?? "";
+    message.platformId = object.platformId ?? 0;
+    message.platform = object.platform ?? "";
+    message.reason = object.reason ?? 0;
+    message.nodeId = object.nodeId ?? "";
+    message.nodeReset = object.nodeReset ?? false;
+    message.causeEventId = object.causeEventId ?? "";
+    return message;
+  },
+};
+
+function createBaseUserBackground(): UserBackground {
+  return { userId: "", seq: 0, connId: "", platformId: 0, platform: "", isAppBackground: false, causeEventId: "" };
+}
+
+export const UserBackground: MessageFns<UserBackground> = {
+  encode(message: UserBackground, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(16).uint64(message.seq);
+    }
+    if (message.connId !== "") {
+      writer.uint32(26).string(message.connId);
+    }
+    if (message.platformId !== 0) {
+      writer.uint32(32).int32(message.platformId);
+    }
+    if (message.platform !== "") {
+      writer.uint32(42).string(message.platform);
+    }
+    if (message.isAppBackground !== false) {
+      writer.uint32(48).bool(message.isAppBackground);
+    }
+    if (message.causeEventId !== "") {
+      writer.uint32(58).string(message.causeEventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UserBackground {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUserBackground();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.connId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.platformId = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.platform = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.isAppBackground = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.causeEventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UserBackground {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      connId: isSet(object.connId)
+        ? globalThis.String(object.connId)
+        : isSet(object.conn_id)
+        ? globalThis.String(object.conn_id)
+        : "",
+      platformId: isSet(object.platformId)
+        ? globalThis.Number(object.platformId)
+        : isSet(object.platform_id)
+        ? globalThis.Number(object.platform_id)
+        : 0,
+      platform: isSet(object.platform) ? globalThis.String(object.platform) : "",
+      isAppBackground: isSet(object.isAppBackground)
+        ? globalThis.Boolean(object.isAppBackground)
+        : isSet(object.is_app_background)
+        ? globalThis.Boolean(object.is_app_background)
+        : false,
+      causeEventId: isSet(object.causeEventId)
+        ? globalThis.String(object.causeEventId)
+        : isSet(object.cause_event_id)
+        ? globalThis.String(object.cause_event_id)
+        : "",
+    };
+  },
+
+  toJSON(message: UserBackground): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    if (message.connId !== "") {
+      obj.connId = message.connId;
+    }
+    if (message.platformId !== 0) {
+      obj.platformId = Math.round(message.platformId);
+    }
+    if (message.platform !== "") {
+      obj.platform = message.platform;
+    }
+    if (message.isAppBackground !== false) {
+      obj.isAppBackground = message.isAppBackground;
+    }
+    if (message.causeEventId !== "") {
+      obj.causeEventId = message.causeEventId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UserBackground>, I>>(base?: I): UserBackground {
+    return UserBackground.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UserBackground>, I>>(object: I): UserBackground {
+    const message = createBaseUserBackground();
+    message.userId = object.userId ?? "";
+    message.seq = object.seq ?? 0;
+    message.connId = object.connId ?? "";
+    message.platformId = object.platformId ?? 0;
+    message.platform = object.platform ?? "";
+    message.isAppBackground = object.isAppBackground ?? false;
+    message.causeEventId = object.causeEventId ?? "";
     return message;
   },
 };
