@@ -1,0 +1,171 @@
+import { readFile as readFileFromDisk } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { z } from "zod";
+import { APP_ID_PATTERN, commandNamesSchema, readBreaker, urlStyleSchema } from "./app-config.js";
+import type { AppConfig } from "./app-config.js";
+import type { ConfigWarning } from "./errors.js";
+import { httpUrlSchema, readWebhooks } from "./openim-webhooks.js";
+import type { OpenImWebhooks } from "./openim-webhooks.js";
+import { openImHookKey } from "./openim-hooks.js";
+import { asRecord, child, expectRecord, fail, parseAt, rootSite, warn, warnUnknownKeys } from "./site.js";
+import type { Site } from "./site.js";
+import { parseYaml } from "./yaml-source.js";
+
+/** The app id a plain OpenIM webhooks.yml (no `apps:`) is loaded as. */
+export const PLAIN_WEBHOOKS_APP_ID = "default";
+
+type ReadText = (path: string) => Promise<string>;
+
+export interface LoadedConfig {
+  apps: AppConfig[];
+  warnings: ConfigWarning[];
+}
+
+/** Reads Herald's YAML file, or a plain OpenIM webhooks.yml as app "default". */
+export async function loadConfigFile(file: string): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFileFromDisk(file, "utf8");
+  } catch (err) {
+    return fail(rootSite({ file }), `cannot read the file: ${(err as Error).message}`, err);
+  }
+  return parseHeraldConfig(text, { file });
+}
+
+/** Parses Herald's YAML text; `readFile` reads `webhooksFile`s (default: from disk), relative to `file`. */
+export async function parseHeraldConfig(
+  text: string,
+  opts: { file: string; readFile?: ReadText },
+): Promise<LoadedConfig> {
+  const source = parseYaml(text, opts.file);
+  const site = rootSite({ file: opts.file, lineOf: source.lineOf });
+  const readText = opts.readFile ?? ((path: string) => readFileFromDisk(path, "utf8"));
+  const top = asRecord(source.value);
+  if (top === undefined) return fail(site, "expected a mapping with `apps:` or an OpenIM webhooks.yml");
+  if (!("apps" in top) && isPlainWebhooks(top)) {
+    const webhooks = readWebhooks(site, top);
+    const app = toApp(
+      site,
+      PLAIN_WEBHOOKS_APP_ID,
+      { url: undefined },
+      webhooks,
+      readBreaker(site, undefined),
+    );
+    return { apps: [app], warnings: site.warnings };
+  }
+  warnUnknownKeys(site, top, ["apps"]);
+  const appsSite = child(site, "apps");
+  const apps: AppConfig[] = [];
+  if (top["apps"] !== null && top["apps"] !== undefined) {
+    for (const [appId, raw] of Object.entries(expectRecord(appsSite, top["apps"]))) {
+      apps.push(await readApp(child(appsSite, appId), appId, raw, opts.file, readText));
+    }
+  }
+  return { apps, warnings: site.warnings };
+}
+
+function isPlainWebhooks(top: Record<string, unknown>): boolean {
+  return Object.keys(top).some((key) => key === "url" || openImHookKey(key) !== undefined);
+}
+
+const openImScalarsSchema = z.object({
+  url: httpUrlSchema.optional(),
+  urlStyle: urlStyleSchema.optional(),
+  commandNames: commandNamesSchema.optional(),
+  webhooksFile: z
+    .string({ error: "expected a file path" })
+    .min(1, { error: "expected a file path" })
+    .optional(),
+});
+
+async function readApp(
+  site: Site,
+  appId: string,
+  raw: unknown,
+  file: string,
+  readText: ReadText,
+): Promise<AppConfig> {
+  if (!APP_ID_PATTERN.test(appId)) fail(site, "app id must be 1 to 64 of A-Z a-z 0-9 _ -");
+  const app = expectRecord(site, raw);
+  warnUnknownKeys(site, app, ["openim", "breaker"]);
+  const openimSite = child(site, "openim");
+  if (app["openim"] === undefined || app["openim"] === null) fail(openimSite, "required");
+  const openim = expectRecord(openimSite, app["openim"]);
+  warnUnknownKeys(openimSite, openim, ["url", "urlStyle", "commandNames", "webhooks", "webhooksFile"]);
+  const scalars = parseAt(openimSite, openImScalarsSchema, openim);
+  const webhooksSite = child(openimSite, "webhooks");
+  let webhooks: OpenImWebhooks;
+  if (scalars.webhooksFile !== undefined) {
+    if (openim["webhooks"] !== undefined)
+      fail(child(openimSite, "webhooksFile"), "give webhooks or webhooksFile, not both");
+    webhooks = await readWebhooksFile(
+      child(openimSite, "webhooksFile"),
+      webhooksSite,
+      resolve(dirname(file), scalars.webhooksFile),
+      readText,
+    );
+  } else {
+    webhooks = readWebhooks(webhooksSite, openim["webhooks"]);
+  }
+  return toApp(site, appId, scalars, webhooks, readBreaker(child(site, "breaker"), app["breaker"]));
+}
+
+// The file stands in for `webhooks:`, so its fields keep the logical path apps.<id>.openim.webhooks.*.
+async function readWebhooksFile(
+  referenceSite: Site,
+  webhooksSite: Site,
+  path: string,
+  readText: ReadText,
+): Promise<OpenImWebhooks> {
+  let text: string;
+  try {
+    text = await readText(path);
+  } catch (err) {
+    return fail(referenceSite, `cannot read ${path}: ${(err as Error).message}`, err);
+  }
+  const source = parseYaml(text, path);
+  const fileWarnings: Site["warnings"] = [];
+  const site = rootSite({
+    file: path,
+    path: webhooksSite.path,
+    lineOf: source.lineOf,
+    warnings: fileWarnings,
+  });
+  const webhooks = readWebhooks(site, source.value);
+  for (const warning of fileWarnings) {
+    webhooksSite.warnings.push({ path: warning.path, message: `${warning.message} (in ${path})` });
+  }
+  return webhooks;
+}
+
+function toApp(
+  site: Site,
+  appId: string,
+  scalars: { url?: string | undefined; urlStyle?: "path" | "query"; commandNames?: "seed" | "current" },
+  webhooks: OpenImWebhooks,
+  breaker: AppConfig["breaker"],
+): AppConfig {
+  const openimSite = child(site, "openim");
+  const webhooksUrlSite = site.path.length === 0 ? child(site, "url") : child(openimSite, "webhooks", "url");
+  if (scalars.url !== undefined && webhooks.url !== "" && webhooks.url !== scalars.url) {
+    warn(webhooksUrlSite, "ignored: openim.url is used");
+  }
+  const url = scalars.url ?? webhooks.url;
+  if (url === "") {
+    fail(
+      site.path.length === 0 ? webhooksUrlSite : child(openimSite, "url"),
+      "required (openim.url, or url in the webhooks)",
+    );
+  }
+  return {
+    appId,
+    openim: {
+      url,
+      urlStyle: scalars.urlStyle ?? "path",
+      commandNames: scalars.commandNames ?? "seed",
+      hooks: webhooks.hooks,
+    },
+    breaker,
+    source: "file",
+  };
+}

@@ -1,0 +1,133 @@
+import { z } from "zod";
+import { openImHookKey } from "./openim-hooks.js";
+import { child, describe, expectRecord, fail, parseAt, warn } from "./site.js";
+import type { Site } from "./site.js";
+
+/** One hook's settings, complete: every field filled with OpenIM's defaults. */
+export interface HookConfig {
+  enable: boolean;
+  /** Seconds, 0 < timeout <= 60. */
+  timeout: number;
+  /** Before-hooks only: whether a failed call lets the action go on. */
+  failedContinue: boolean;
+  /** Inclusive content-type ranges. */
+  deniedTypes: Array<[number, number]>;
+  allowedTypes: Array<[number, number]>;
+  attentionIds: string[];
+}
+
+export const DEFAULT_TIMEOUT_SECONDS = 5;
+export const MAX_TIMEOUT_SECONDS = 60;
+// OpenIM's HTTP client caps every call at 15 s, so its `timeout: 0` (no per-hook timeout) means 15 s.
+const OPENIM_CLIENT_CAP_SECONDS = 15;
+const MAX_CONTENT_TYPE = 2 ** 31 - 1;
+
+const BEFORE_FIELDS = ["enable", "timeout", "failedContinue", "deniedTypes", "allowedTypes", "attentionIds"];
+const AFTER_FIELDS = ["enable", "timeout", "attentionIds", "deniedTypes", "allowedTypes"];
+
+/** The defaults of OpenIM's shipped webhooks.yml for `hookKey` (enable false). */
+export function defaultHookConfig(hookKey: string): HookConfig {
+  return {
+    enable: false,
+    timeout: DEFAULT_TIMEOUT_SECONDS,
+    failedContinue: openImHookKey(hookKey)?.failedContinue ?? true,
+    deniedTypes: [],
+    allowedTypes: [],
+    attentionIds: [],
+  };
+}
+
+const RANGE_TEXT = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/;
+
+/** 101, "101", "200-500" (v3.8.3) or [200, 500] (Herald's stored form) as an inclusive range. */
+function toTypeRange(value: unknown): [number, number] | string {
+  let low: number | undefined;
+  let high: number | undefined;
+  if (typeof value === "number") {
+    low = high = value;
+  } else if (typeof value === "string") {
+    const match = RANGE_TEXT.exec(value);
+    if (match?.[1] !== undefined) {
+      low = Number(match[1]);
+      high = match[2] === undefined ? low : Number(match[2]);
+    }
+  } else if (Array.isArray(value) && value.length === 2 && value.every((n) => typeof n === "number")) {
+    [low, high] = value as [number, number];
+  }
+  if (low === undefined || high === undefined) {
+    return `expected a content type (101), a range ("200-500") or a pair [200, 500], got ${describe(value)}`;
+  }
+  if (![low, high].every((n) => Number.isInteger(n) && n >= 0 && n <= MAX_CONTENT_TYPE)) {
+    return `content types are integers from 0 to ${MAX_CONTENT_TYPE}, got ${JSON.stringify(value)}`;
+  }
+  if (low > high) return `range ${JSON.stringify(value)} ends before it starts`;
+  return [low, high];
+}
+
+const typeRangesSchema = z.array(
+  z.unknown().transform((value, ctx): [number, number] => {
+    const range = toTypeRange(value);
+    if (typeof range === "string") {
+      ctx.issues.push({ code: "custom", message: range, input: value });
+      return z.NEVER;
+    }
+    return range;
+  }),
+  { error: "expected a list of content types" },
+);
+
+// null stands for an empty YAML value (`deniedTypes:`), which OpenIM reads as the zero value.
+const hookFieldsSchema = z.object({
+  enable: z.boolean({ error: "expected true or false" }).nullish(),
+  timeout: z
+    .number({ error: "expected a number of seconds" })
+    .min(0, { error: `expected seconds, 0 < timeout <= ${MAX_TIMEOUT_SECONDS}` })
+    .max(MAX_TIMEOUT_SECONDS, { error: `expected seconds, 0 < timeout <= ${MAX_TIMEOUT_SECONDS}` })
+    .nullish(),
+  failedContinue: z.boolean({ error: "expected true or false" }).nullish(),
+  deniedTypes: typeRangesSchema.nullish(),
+  allowedTypes: typeRangesSchema.nullish(),
+  // Go's YAML decoder reads a number into a string field, so accept ids written as numbers.
+  attentionIds: z
+    .array(z.union([z.string(), z.number()], { error: "expected a user id" }).transform(String), {
+      error: "expected a list of user ids",
+    })
+    .nullish(),
+});
+
+/**
+ * Reads one hook entry of a webhooks.yml (or of a stored app) into a complete HookConfig.
+ * `strict` (stored values) refuses unknown fields; otherwise they are warnings.
+ */
+export function readHookConfig(site: Site, hookKey: string, raw: unknown, strict = false): HookConfig {
+  const defaults = defaultHookConfig(hookKey);
+  if (raw === null || raw === undefined) return defaults;
+  const record = expectRecord(site, raw);
+  const kind = openImHookKey(hookKey)?.kind ?? "before";
+  const known = kind === "before" ? BEFORE_FIELDS : AFTER_FIELDS;
+  for (const key of Object.keys(record)) {
+    if (known.includes(key)) continue;
+    if (key === "failedContinue") {
+      if (!strict) warn(child(site, key), "failedContinue has no effect on an after-hook");
+    } else if (strict) {
+      fail(child(site, key), "unknown key");
+    } else {
+      warn(child(site, key), "unknown key");
+    }
+  }
+  const fields = parseAt(site, hookFieldsSchema, record);
+  let timeout = fields.timeout ?? defaults.timeout;
+  if (timeout === 0) {
+    warn(child(site, "timeout"), `0 means no per-hook timeout in OpenIM, which caps calls at 15 s: using 15`);
+    timeout = OPENIM_CLIENT_CAP_SECONDS;
+  }
+  return {
+    enable: fields.enable ?? defaults.enable,
+    timeout,
+    failedContinue:
+      kind === "before" ? (fields.failedContinue ?? defaults.failedContinue) : defaults.failedContinue,
+    deniedTypes: fields.deniedTypes ?? defaults.deniedTypes,
+    allowedTypes: fields.allowedTypes ?? defaults.allowedTypes,
+    attentionIds: fields.attentionIds ?? defaults.attentionIds,
+  };
+}

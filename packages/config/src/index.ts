@@ -1,0 +1,14 @@
+export { OPENIM_HOOK_KEYS, openImHookKey } from "./openim-hooks.js";
+export type { HookKind, OpenImHookKey } from "./openim-hooks.js";
+export { ConfigFileError } from "./errors.js";
+export type { ConfigWarning } from "./errors.js";
+export { defaultHookConfig } from "./hook-config.js";
+export type { HookConfig } from "./hook-config.js";
+export { parseOpenImWebhooks } from "./openim-webhooks.js";
+export type { OpenImWebhooks } from "./openim-webhooks.js";
+export { APP_ID_PATTERN, DEFAULT_BREAKER, hookConfig, validateAppConfig } from "./app-config.js";
+export type { AppConfig, BreakerConfig } from "./app-config.js";
+export { PLAIN_WEBHOOKS_APP_ID, loadConfigFile, parseHeraldConfig } from "./herald-file.js";
+export { appKey, applyConfigFile, deleteApp, putApp } from "./store.js";
+export { watchConfig } from "./config-view.js";
+export type { ConfigView } from "./config-view.js";

@@ -1,0 +1,84 @@
+import type { z } from "zod";
+import { ConfigFileError } from "./errors.js";
+import type { ConfigWarning } from "./errors.js";
+
+/** Where a value being read sits: its dotted path for messages, and its path in its YAML document for lines. */
+export interface Site {
+  readonly file: string;
+  readonly path: readonly string[];
+  readonly docPath: readonly PropertyKey[];
+  readonly lineOf: (docPath: readonly PropertyKey[]) => number | undefined;
+  readonly warnings: ConfigWarning[];
+}
+
+export function rootSite(opts: {
+  file: string;
+  path?: readonly string[];
+  lineOf?: Site["lineOf"];
+  warnings?: ConfigWarning[];
+}): Site {
+  return {
+    file: opts.file,
+    path: opts.path ?? [],
+    docPath: [],
+    lineOf: opts.lineOf ?? (() => undefined),
+    warnings: opts.warnings ?? [],
+  };
+}
+
+export function child(site: Site, ...keys: PropertyKey[]): Site {
+  return { ...site, path: [...site.path, ...keys.map(String)], docPath: [...site.docPath, ...keys] };
+}
+
+export function dotted(site: Site): string {
+  return site.path.length === 0 ? "(root)" : site.path.join(".");
+}
+
+export function fail(site: Site, problem: string, cause?: unknown): never {
+  const line = site.lineOf(site.docPath);
+  throw new ConfigFileError(problem, {
+    path: dotted(site),
+    file: site.file,
+    ...(line === undefined ? {} : { line }),
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+export function warn(site: Site, message: string): void {
+  site.warnings.push({ path: dotted(site), message });
+}
+
+/** A plain object (a YAML mapping), or undefined. */
+export function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+/** The mapping at `site`, refusing anything else. */
+export function expectRecord(site: Site, value: unknown): Record<string, unknown> {
+  return asRecord(value) ?? fail(site, `expected a mapping, got ${describe(value)}`);
+}
+
+/** Warns once per key of `record` that is not in `known`. */
+export function warnUnknownKeys(site: Site, record: Record<string, unknown>, known: readonly string[]): void {
+  for (const key of Object.keys(record)) {
+    if (!known.includes(key)) warn(child(site, key), "unknown key");
+  }
+}
+
+/** Parses with `schema`; the first issue becomes a ConfigFileError naming its field. */
+export function parseAt<S extends z.ZodType>(site: Site, schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (issue === undefined) return fail(site, "invalid value", result.error);
+  return fail(child(site, ...issue.path), issue.message, result.error);
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  return `${typeof value} ${JSON.stringify(value)}`;
+}

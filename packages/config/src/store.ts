@@ -1,0 +1,107 @@
+import type { Bus } from "@herald/bus";
+import type { Logger } from "@herald/runtime";
+import { APP_ID_PATTERN, validateAppConfig } from "./app-config.js";
+import { ConfigFileError } from "./errors.js";
+import type { AppConfig } from "./app-config.js";
+
+export type ConfigBucket = Awaited<ReturnType<Bus["kv"]>>;
+
+export const APP_KEY_PREFIX = "apps.";
+
+/** The CONFIG key of an app: `apps.<appId>`. */
+export function appKey(appId: string): string {
+  return `${APP_KEY_PREFIX}${appId}`;
+}
+
+export function configBucket(bus: Bus): Promise<ConfigBucket> {
+  return bus.kv(bus.names.buckets.config);
+}
+
+/** The JSON stored for an app; validation fills defaults and keeps one key order, so equal configs store equal bytes. */
+function storedJson(app: AppConfig): string {
+  return JSON.stringify(validateAppConfig(app, appKey(app.appId)));
+}
+
+/** Writes the app under `apps.<appId>` after validating it (throws ConfigFileError). */
+export async function putApp(bus: Bus, app: AppConfig): Promise<void> {
+  const json = storedJson(app);
+  const kv = await configBucket(bus);
+  await kv.put(appKey(app.appId), json);
+}
+
+export async function deleteApp(bus: Bus, appId: string): Promise<void> {
+  validateAppId(appId);
+  const kv = await configBucket(bus);
+  await kv.delete(appKey(appId));
+}
+
+function validateAppId(appId: string): void {
+  if (!APP_ID_PATTERN.test(appId)) {
+    throw new ConfigFileError("app id must be 1 to 64 of A-Z a-z 0-9 _ -", { path: "appId", file: "" });
+  }
+}
+
+interface StoredApp {
+  json: string;
+  revision: number;
+  source: unknown;
+}
+
+/**
+ * Makes CONFIG match the file: puts each app (source "file") unless its stored JSON is identical, and
+ * deletes stored "file" apps the file no longer names. Apps of source "api" are left alone.
+ */
+export async function applyConfigFile(
+  bus: Bus,
+  apps: AppConfig[],
+  log: Logger,
+): Promise<{ put: string[]; deleted: string[]; unchanged: string[] }> {
+  const kv = await configBucket(bus);
+  const stored = await readStoredApps(kv);
+  const result = { put: [] as string[], deleted: [] as string[], unchanged: [] as string[] };
+  const named = new Set<string>();
+  for (const app of apps) {
+    named.add(app.appId);
+    const json = storedJson({ ...app, source: "file" });
+    if (stored.get(app.appId)?.json === json) {
+      result.unchanged.push(app.appId);
+      continue;
+    }
+    await kv.put(appKey(app.appId), json);
+    result.put.push(app.appId);
+  }
+  for (const [appId, entry] of stored) {
+    if (named.has(appId) || entry.source !== "file") continue;
+    try {
+      // Only if nobody wrote it since we read it: an app re-created meanwhile must survive.
+      await kv.delete(appKey(appId), { previousSeq: entry.revision });
+      result.deleted.push(appId);
+    } catch (err) {
+      log.warn({ err, appId }, "app changed while applying the config file; not deleted");
+    }
+  }
+  log.info(result, "config file applied");
+  return result;
+}
+
+async function readStoredApps(kv: ConfigBucket): Promise<Map<string, StoredApp>> {
+  const keys: string[] = [];
+  for await (const key of await kv.keys(`${APP_KEY_PREFIX}>`)) keys.push(key);
+  const stored = new Map<string, StoredApp>();
+  for (const key of keys) {
+    const entry = await kv.get(key);
+    if (entry === null || entry.operation !== "PUT") continue;
+    const json = entry.string();
+    stored.set(key.slice(APP_KEY_PREFIX.length), { json, revision: entry.revision, source: sourceOf(json) });
+  }
+  return stored;
+}
+
+function sourceOf(json: string): unknown {
+  try {
+    const value: unknown = JSON.parse(json);
+    return typeof value === "object" && value !== null && "source" in value ? value.source : undefined;
+  } catch {
+    return undefined;
+  }
+}
