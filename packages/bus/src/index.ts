@@ -13,3 +13,5 @@ export type { ConsumerOptions, ConsumerRunner, ConsumerState, Delivery, Handler 
 export { startBus } from "./start.js";
 export { RpcUnavailableError, requestRpc, serveRpc } from "./rpc.js";
 export type { RpcContext, RpcRequestOptions, RpcServer, RpcServerOptions } from "./rpc.js";
+export { ATTEMPT_BODY_LIMIT, publishAttempt, truncateBody } from "./attempt.js";
+export type { AttemptRecord } from "./attempt.js";

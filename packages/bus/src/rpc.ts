@@ -1,22 +1,18 @@
-import {
-  createInbox,
-  headers as natsHeaders,
-  NoRespondersError,
-  type Msg,
-  type Subscription,
-} from "@nats-io/nats-core";
-import { RetryableError, ensureError, type Logger } from "@herald/runtime";
+import { createInbox, headers as natsHeaders, NoRespondersError, type Msg } from "@nats-io/nats-core";
+import { RetryableError, type Logger } from "@herald/runtime";
 import type { Bus } from "./connection.js";
 import { aborted } from "./sleep.js";
 
-// A request/reply over a queue group where a worker may die mid-request (SIGKILL, OOM): the worker
-// acknowledges a request at once and names itself; while the caller waits it asks that worker,
-// now and then, whether it is still there, and NATS answers "no responders" the moment it is
-// gone. The request then goes again to another worker, with the time that is left.
+// A request/reply over a queue group where a worker may die mid-request (SIGKILL, OOM): a worker
+// that has not answered within ACK_AFTER_MS acknowledges the request and names itself; while the
+// caller waits it asks that worker, now and then, whether it is still there, and NATS answers
+// "no responders" the moment it is gone. The request then goes again to another worker, with the
+// time that is left. Quick answers (most of them) cost no acknowledgement at all.
 
 const KIND = "Herald-Rpc";
 const INSTANCE = "Herald-Instance";
 const DEADLINE = "Herald-Deadline-Ms";
+const ACK_AFTER_MS = 50;
 
 /** No worker answered in time, or none is subscribed at all. */
 export class RpcUnavailableError extends RetryableError {
@@ -33,7 +29,7 @@ export class RpcUnavailableError extends RetryableError {
 
 export interface RpcRequestOptions {
   timeoutMs: number;
-  /** How long an unacknowledged request may wait before it is sent again (default 500 ms). */
+  /** How long an unacknowledged, unanswered request may wait before it is sent again (default 500 ms). */
   ackTimeoutMs?: number;
   /** How often a silent worker is checked while it works (default 250 ms). */
   probeIntervalMs?: number;
@@ -79,7 +75,7 @@ function oneAttempt(
     let worker: string | undefined;
     const finish = (a: Attempt) => {
       clearTimeout(timer);
-      sub.unsubscribe();
+      close();
       resolve(a);
     };
     const wait = (ms: number, then: () => void) => {
@@ -101,23 +97,64 @@ function oneAttempt(
       );
     };
 
-    // Callbacks run only after publish below, so `sub` is always set when they use it.
-    const sub: Subscription = nc.subscribe(createInbox(), {
-      callback: (err, msg: Msg) => {
-        if (err) return finish({ kind: "again", problem: ensureError(err).message });
-        if (msg.headers?.hasError && msg.headers.code === 503) return finish({ kind: "no_workers" });
-        if (msg.headers?.get(KIND) === "accepted") {
-          worker = msg.headers.get(INSTANCE);
-          return wait(probeIntervalMs, probe);
-        }
-        finish({ kind: "answer", data: msg.data });
-      },
+    const replies = inboxOf(bus);
+    const reply = replies.open((msg: Msg) => {
+      if (msg.headers?.hasError && msg.headers.code === 503) return finish({ kind: "no_workers" });
+      if (msg.headers?.get(KIND) === "accepted") {
+        worker = msg.headers.get(INSTANCE);
+        return wait(probeIntervalMs, probe);
+      }
+      finish({ kind: "answer", data: msg.data });
     });
+    const close = () => replies.close(reply);
     const h = natsHeaders();
     h.set(DEADLINE, String(remainingMs));
-    nc.publish(subject, data, { reply: sub.getSubject(), headers: h });
+    nc.publish(subject, data, { reply, headers: h });
     wait(ackTimeoutMs, () => finish({ kind: "again", problem: "no worker acknowledged the request" }));
   });
+}
+
+/**
+ * One wildcard subscription per connection for every answer, as nats.js does for its own
+ * requests: a subscription per request would cost the server a SUB and an UNSUB each time.
+ */
+class ReplyInbox {
+  readonly #prefix = createInbox();
+  readonly #waiting = new Map<string, (msg: Msg) => void>();
+  #next = 0;
+  #subscribed = false;
+
+  constructor(private readonly bus: Bus) {}
+
+  open(onMessage: (msg: Msg) => void): string {
+    if (!this.#subscribed) {
+      this.bus.nc.subscribe(`${this.#prefix}.*`, {
+        callback: (err, msg) => {
+          if (err) return; // the connection is closing; waiting attempts time out and go again
+          this.#waiting.get(msg.subject)?.(msg);
+        },
+      });
+      this.#subscribed = true;
+    }
+    const subject = `${this.#prefix}.${(this.#next++).toString(36)}`;
+    this.#waiting.set(subject, onMessage);
+    return subject;
+  }
+
+  close(subject: string): void {
+    this.#waiting.delete(subject);
+  }
+}
+
+const inboxes = new WeakMap<Bus, ReplyInbox>();
+
+function inboxOf(bus: Bus): ReplyInbox {
+  let inbox = inboxes.get(bus);
+  if (inbox === undefined) {
+    inbox = new ReplyInbox(bus);
+    inboxes.set(bus, inbox);
+  }
+  return inbox;
 }
 
 function isNoResponders(err: unknown): boolean {
@@ -172,7 +209,7 @@ export function serveRpc(opts: RpcServerOptions): RpcServer {
           opts.log.debug({ err: e }, "rpc answer not sent");
         }
       };
-      answer(undefined, accepted);
+      const ack = setTimeout(() => answer(undefined, accepted), ACK_AFTER_MS);
       const deadlineMs = Number(msg.headers?.get(DEADLINE) ?? "") || 5_000;
       const job = opts
         .handle(msg.data, { deadlineMs, log: opts.log })
@@ -181,7 +218,10 @@ export function serveRpc(opts: RpcServerOptions): RpcServer {
           (e: unknown) =>
             opts.log.error({ err: e, subject: msg.subject }, "rpc handler failed; the caller will time out"),
         )
-        .finally(() => inFlight.delete(job));
+        .finally(() => {
+          clearTimeout(ack);
+          inFlight.delete(job);
+        });
       inFlight.add(job);
     },
   });

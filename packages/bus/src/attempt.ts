@@ -1,0 +1,59 @@
+import { randomUUID } from "node:crypto";
+import { headers as natsHeaders } from "@nats-io/nats-core";
+import type { Bus } from "./connection.js";
+
+/**
+ * One call to a business server, as the log store keeps it: a before-hook evaluation or a
+ * delivery attempt. Published to ATTEMPTS under herald.at.<app>; bodies arrive truncated.
+ */
+export interface AttemptRecord {
+  id: string;
+  kind: "before" | "delivery";
+  appId: string;
+  /** The OpenIM hook key for a before-hook ("beforeSendSingleMsg"). */
+  hook?: string;
+  endpointId?: string;
+  eventId?: string;
+  operationId: string;
+  url: string;
+  requestBody: string;
+  /** 0 when no response came. */
+  status: number;
+  responseBody: string;
+  latencyMs: number;
+  /** What Herald did with it: continue, modify, deny, failed_continue, failed_deny, breaker_open… */
+  outcome: string;
+  error: string;
+  at: string;
+}
+
+export const ATTEMPT_BODY_LIMIT = 4 * 1024;
+
+export function truncateBody(text: string, limit = ATTEMPT_BODY_LIMIT): string {
+  return text.length <= limit ? text : `${text.slice(0, limit)}…[${text.length - limit} more characters]`;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Publishes a record into ATTEMPTS. Core NATS, not a JetStream request: the stream stores it
+ * (deduplicated by its id) without the hot path waiting for an acknowledgement, so a record can
+ * be lost only while JetStream itself is down; the call it describes never waits for it.
+ */
+export function publishAttempt(
+  bus: Bus,
+  record: Omit<AttemptRecord, "id" | "at"> & Partial<AttemptRecord>,
+): void {
+  const full: AttemptRecord = {
+    ...record,
+    id: record.id ?? randomUUID(),
+    at: record.at ?? new Date().toISOString(),
+    requestBody: truncateBody(record.requestBody),
+    responseBody: truncateBody(record.responseBody),
+  };
+  const h = natsHeaders();
+  h.set("Nats-Msg-Id", full.id);
+  bus.nc.publish(bus.names.subjects.attempt(full.appId), encoder.encode(JSON.stringify(full)), {
+    headers: h,
+  });
+}
