@@ -1,15 +1,63 @@
-// Answers before-hooks for the gateway by calling the business servers (the before-hooks issue fills this in).
+// Answers before-hooks for the gateway: calls the app's business server and decides.
+import { randomBytes } from "node:crypto";
+import { Agent } from "undici";
+import { z } from "zod";
+import { BeforeRequest, BeforeResponse } from "@herald/proto";
 import { baseEnvSchema, runService } from "@herald/runtime";
-import { startBus } from "@herald/bus";
+import { publishAttempt, serveRpc, startBus } from "@herald/bus";
+import { watchConfig } from "@herald/config";
+import { Breakers } from "./breaker.js";
+import { createEvaluator } from "./evaluate.js";
+import { createEvaluatorMetrics } from "./metrics.js";
+
+const schema = baseEnvSchema.extend({
+  HTTP_CONNECTIONS_PER_ORIGIN: z.coerce.number().int().min(1).max(1024).default(64),
+});
 
 await runService({
   name: "evaluator",
-  schema: baseEnvSchema,
-  async start({ config, log }) {
+  schema,
+  async start({ config, log, registry }) {
     const bus = await startBus({ config, name: "herald-evaluator", log });
+    const view = await watchConfig(bus, log);
+    // One pool of keep-alive connections per business server origin.
+    const dispatcher = new Agent({
+      connections: config.HTTP_CONNECTIONS_PER_ORIGIN,
+      keepAliveTimeout: 30_000,
+    });
+    const breakers = new Breakers();
+    const metrics = createEvaluatorMetrics(registry, () => breakers.openCount());
+    const evaluate = createEvaluator({
+      config: view,
+      dispatcher,
+      breakers,
+      metrics,
+      log,
+      recordAttempt: (record) => {
+        try {
+          publishAttempt(bus, record);
+        } catch (err) {
+          log.warn({ err, appId: record.appId }, "attempt record not sent");
+        }
+      },
+    });
+    const server = serveRpc({
+      bus,
+      subject: bus.names.subjects.befores(),
+      queue: "evaluator",
+      instanceId: `evaluator-${process.pid}-${randomBytes(3).toString("hex")}`,
+      log,
+      handle: async (data, ctx) =>
+        BeforeResponse.encode(await evaluate(BeforeRequest.decode(data), ctx.deadlineMs)).finish(),
+    });
     return {
       checks: { nats: () => bus.isConnected() },
-      shutdown: [{ name: "nats drain", run: () => bus.drain() }],
+      shutdown: [
+        { name: "stop taking hooks, finish those in hand", run: (signal) => server.stop(signal) },
+        { name: "config watch", run: () => view.close() },
+        { name: "nats drain", run: () => bus.drain() },
+        { name: "http pool", run: () => dispatcher.close() },
+      ],
     };
   },
 });

@@ -1,8 +1,6 @@
 import type { ServerDuplexStream, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import {
-  Decision,
-  DecisionSource,
   type BeforeRequest,
   type BeforeResponse,
   type HeraldServiceServer,
@@ -13,13 +11,13 @@ import {
 } from "@herald/proto";
 import { ValidationError, ensureError, type Logger } from "@herald/runtime";
 import type { PublishBatch } from "./publisher.js";
-import { validateBefore } from "./events.js";
+import type { BeforeHandler } from "./before.js";
 import { grpcCode, toServiceError } from "./grpc-errors.js";
 import type { GatewayMetrics } from "./metrics.js";
-import { randomUUID } from "node:crypto";
 
 export interface HeraldServiceOptions {
   publish: PublishBatch;
+  before: BeforeHandler;
   log: Logger;
   metrics: GatewayMetrics;
   /** Batches of one stream being stored at once; the stream is paused beyond it. */
@@ -54,23 +52,18 @@ export function createHeraldService(opts: HeraldServiceOptions): {
 
   const service: HeraldServiceServer = {
     before(call: ServerUnaryCall<BeforeRequest, BeforeResponse>, callback: sendUnaryData<BeforeResponse>) {
-      // No hook is evaluated yet: every valid action goes on, as a disabled hook would.
-      const req = call.request;
-      try {
-        validateBefore(req);
-      } catch (err) {
-        callback(toServiceError(err));
-        return;
-      }
-      callback(null, {
-        decision: Decision.DECISION_CONTINUE,
-        errCode: 0,
-        errMsg: "",
-        errDlt: "",
-        payloadJson: "",
-        source: DecisionSource.DECISION_SOURCE_HOOK_DISABLED,
-        operationId: req.operationId === "" ? randomUUID() : req.operationId,
-      });
+      const stop = metrics.beforeSeconds.startTimer();
+      opts.before(call.request).then(
+        (res) => {
+          stop();
+          callback(null, res);
+        },
+        (err: unknown) => {
+          stop();
+          if (!(err instanceof ValidationError)) log.error({ err }, "before-hook failed");
+          callback(toServiceError(err));
+        },
+      );
     },
 
     publish(

@@ -11,6 +11,9 @@ import { createPublisher } from "./publisher.js";
 import { createHeraldService } from "./herald-service.js";
 import { startGrpcServer, unimplementedService } from "./grpc-server.js";
 import { createGatewayMetrics } from "./metrics.js";
+import { createBeforeHandler } from "./before.js";
+import { applyConfigFileAndWatch } from "./config-file.js";
+import { watchConfig } from "@herald/config";
 
 const schema = baseEnvSchema.extend({
   GRPC_HOST: z.string().default("0.0.0.0"),
@@ -23,6 +26,9 @@ const schema = baseEnvSchema.extend({
   PUBLISH_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
   PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
   PUBLISH_STREAM_WINDOW: z.coerce.number().int().min(1).max(1024).default(16),
+  HERALD_CONFIG: z.string().optional(),
+  HERALD_CONFIG_POLL_MS: z.coerce.number().int().min(50).default(1000),
+  BEFORE_ANSWER_MARGIN_MS: z.coerce.number().int().min(0).max(10_000).default(500),
 });
 
 await runService({
@@ -30,14 +36,31 @@ await runService({
   schema,
   async start({ config, log, registry }) {
     const bus = await startBus({ config, name: "herald-gateway", log });
+    const configFile = config.HERALD_CONFIG
+      ? await applyConfigFileAndWatch({
+          file: config.HERALD_CONFIG,
+          bus,
+          log,
+          pollMs: config.HERALD_CONFIG_POLL_MS,
+        })
+      : undefined;
+    const view = await watchConfig(bus, log);
+    const metrics = createGatewayMetrics(registry);
     const herald = createHeraldService({
       publish: createPublisher({
         bus,
         maxBatch: config.PUBLISH_MAX_BATCH,
         publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
       }),
+      before: createBeforeHandler({
+        bus,
+        config: view,
+        log,
+        metrics,
+        answerMarginMs: config.BEFORE_ANSWER_MARGIN_MS,
+      }),
       log,
-      metrics: createGatewayMetrics(registry),
+      metrics,
       streamWindow: config.PUBLISH_STREAM_WINDOW,
     });
     const grpc = await startGrpcServer({
@@ -63,6 +86,13 @@ await runService({
             const closed = grpc.shutdown(signal);
             await herald.streams.endAll();
             await closed;
+          },
+        },
+        {
+          name: "config watch",
+          run: async () => {
+            configFile?.close();
+            await view.close();
           },
         },
         { name: "nats drain", run: () => bus.drain() },

@@ -1,0 +1,163 @@
+import { Decision, DecisionSource, type BeforeRequest, type BeforeResponse } from "@herald/proto";
+import {
+  decideFailure,
+  findOpenImHook,
+  interpretOpenImBefore,
+  openImCommand,
+  renderOpenImBefore,
+  type BeforeOutcome,
+  type CallbackFailure,
+  type JsonObject,
+} from "@herald/dialects";
+import { hookConfig, type ConfigView } from "@herald/config";
+import type { AttemptRecord } from "@herald/bus";
+import type { Logger } from "@herald/runtime";
+import type { Dispatcher } from "undici";
+import type { Breakers } from "./breaker.js";
+import { callBusinessServer } from "./http-call.js";
+import type { EvaluatorMetrics } from "./metrics.js";
+
+export interface EvaluatorDeps {
+  config: ConfigView;
+  dispatcher: Dispatcher;
+  breakers: Breakers;
+  metrics: EvaluatorMetrics;
+  log: Logger;
+  /** Records the call for the log store; must not throw and must not hold the answer back. */
+  recordAttempt: (record: Omit<AttemptRecord, "id" | "at">) => void;
+}
+
+type Answer = Pick<BeforeResponse, "decision" | "errCode" | "errMsg" | "errDlt" | "payloadJson" | "source">;
+
+const CONTINUE_DISABLED: Answer = answer(
+  Decision.DECISION_CONTINUE,
+  DecisionSource.DECISION_SOURCE_HOOK_DISABLED,
+);
+
+/**
+ * Answers one before-hook: asks the app's business server (unless the hook's breaker is open)
+ * and turns what came back, or did not, into the chat core's decision.
+ */
+export function createEvaluator(deps: EvaluatorDeps) {
+  const { metrics } = deps;
+  return async function evaluate(req: BeforeRequest, deadlineMs: number): Promise<BeforeResponse> {
+    const hook = findOpenImHook(req.command);
+    const app = deps.config.app(req.appId);
+    // The gateway checked both; config may have changed since, and then the hook is off.
+    const settings = hook && app ? hookConfig(app, hook.key) : undefined;
+    if (!hook || !app || !settings?.enable) return { ...CONTINUE_DISABLED, operationId: req.operationId };
+
+    const breaker = deps.breakers.get(`${app.appId}/${hook.key}`);
+    const command = openImCommand(hook, app.openim.commandNames);
+    const payload = JSON.parse(req.payloadJson) as JsonObject;
+    const spec = renderOpenImBefore({
+      baseUrl: app.openim.url,
+      urlStyle: app.openim.urlStyle,
+      command,
+      operationId: req.operationId,
+      payload,
+    });
+    const record = (
+      status: number,
+      responseBody: string,
+      latencyMs: number,
+      outcome: string,
+      error: string,
+    ) =>
+      deps.recordAttempt({
+        kind: "before",
+        appId: app.appId,
+        hook: hook.key,
+        operationId: req.operationId,
+        url: spec.url,
+        requestBody: spec.body,
+        status,
+        responseBody,
+        latencyMs,
+        outcome,
+        error,
+      });
+
+    if (!breaker.allow(app.breaker)) {
+      const failure: CallbackFailure = {
+        reason: "breaker",
+        detail: `breaker open for ${app.appId}/${hook.key}`,
+      };
+      const out = onFailure(failure, settings.failedContinue, DecisionSource.DECISION_SOURCE_BREAKER_OPEN);
+      metrics.calls.inc({ outcome: "breaker_open" });
+      record(0, "", 0, outcomeName(out, "breaker_open"), failure.detail);
+      return { ...out, operationId: req.operationId };
+    }
+
+    // Leave the gateway a little time to pass the answer on.
+    const timeoutMs = Math.min(settings.timeout * 1000, Math.max(1, deadlineMs - 50));
+    const result = await callBusinessServer(deps.dispatcher, spec, timeoutMs);
+    metrics.callSeconds.observe(result.latencyMs / 1000);
+
+    const outcome: BeforeOutcome = result.ok
+      ? interpretOpenImBefore(hook, payload, { status: result.status, body: result.body })
+      : { kind: "failed", failure: result.failure };
+    if (outcome.kind === "failed" && countsAgainstServer(outcome.failure)) breaker.failure(app.breaker);
+    else breaker.success();
+
+    let out: Answer;
+    let error = "";
+    if (outcome.kind === "failed") {
+      out = onFailure(
+        outcome.failure,
+        settings.failedContinue,
+        DecisionSource.DECISION_SOURCE_CALLBACK_FAILED,
+      );
+      error = `${outcome.failure.reason}: ${outcome.failure.detail}`;
+      deps.log.warn(
+        { appId: app.appId, hook: hook.key, operationID: req.operationId, url: spec.url, error },
+        "before-hook callback failed",
+      );
+    } else {
+      out = fromOutcome(outcome);
+    }
+    const name = outcomeName(out, outcome.kind === "failed" ? "failed" : outcome.kind);
+    metrics.calls.inc({ outcome: name });
+    record(result.status, result.body, result.latencyMs, name, error);
+    return { ...out, operationId: req.operationId };
+  };
+}
+
+// A server that answered on purpose (actionCode != 0) is up; one that times out, refuses,
+// errs or talks nonsense is not.
+function countsAgainstServer(failure: CallbackFailure): boolean {
+  return failure.reason !== "action";
+}
+
+function onFailure(failure: CallbackFailure, failedContinue: boolean, source: DecisionSource): Answer {
+  const d = decideFailure(failure, failedContinue);
+  return d.kind === "continue"
+    ? answer(Decision.DECISION_CONTINUE, source)
+    : { ...answer(Decision.DECISION_DENY, source), errCode: d.errCode, errMsg: d.errMsg, errDlt: d.errDlt };
+}
+
+function fromOutcome(outcome: Exclude<BeforeOutcome, { kind: "failed" }>): Answer {
+  const source = DecisionSource.DECISION_SOURCE_BUSINESS_SERVER;
+  switch (outcome.kind) {
+    case "continue":
+      return answer(Decision.DECISION_CONTINUE, source);
+    case "modify":
+      return { ...answer(Decision.DECISION_MODIFY, source), payloadJson: JSON.stringify(outcome.payload) };
+    case "deny":
+      return {
+        ...answer(Decision.DECISION_DENY, source),
+        errCode: outcome.errCode,
+        errMsg: outcome.errMsg,
+        errDlt: outcome.errDlt,
+      };
+  }
+}
+
+function outcomeName(out: Answer, base: string): string {
+  if (base !== "failed" && base !== "breaker_open") return base;
+  return `${base}_${out.decision === Decision.DECISION_DENY ? "deny" : "continue"}`;
+}
+
+function answer(decision: Decision, source: DecisionSource): Answer {
+  return { decision, source, errCode: 0, errMsg: "", errDlt: "", payloadJson: "" };
+}

@@ -1,0 +1,89 @@
+import { randomUUID } from "node:crypto";
+import { BeforeRequest, BeforeResponse, Decision, DecisionSource } from "@herald/proto";
+import { RpcUnavailableError, requestRpc, type Bus } from "@herald/bus";
+import { hookConfig, type ConfigView } from "@herald/config";
+import { decideFailure, findOpenImHook, openImHookFires, type JsonObject } from "@herald/dialects";
+import { ValidationError, type Logger } from "@herald/runtime";
+import { validateBefore } from "./events.js";
+import type { GatewayMetrics } from "./metrics.js";
+
+export interface BeforeHandlerOptions {
+  bus: Bus;
+  config: ConfigView;
+  log: Logger;
+  metrics: GatewayMetrics;
+  /** Time over the hook's timeout that the gateway waits for the evaluator's answer. */
+  answerMarginMs: number;
+}
+
+/**
+ * The gateway's half of a before-hook: answers at once, with no hop, when the hook is off or
+ * the message is filtered out by config; otherwise asks an evaluator within the hook's timeout,
+ * and when none answers lets failedContinue decide, as for any failed callback.
+ */
+export function createBeforeHandler(opts: BeforeHandlerOptions) {
+  const { bus, metrics } = opts;
+  return async function before(req: BeforeRequest): Promise<BeforeResponse> {
+    validateBefore(req);
+    const hook = findOpenImHook(req.command);
+    if (hook === undefined) {
+      throw new ValidationError(`command: "${req.command}" is not an OpenIM callback command`, {
+        field: "command",
+      });
+    }
+    if (hook.kind !== "before") {
+      throw new ValidationError(`command: ${req.command} is an after-hook; publish it as an event`, {
+        field: "command",
+      });
+    }
+    const operationId = req.operationId === "" ? randomUUID() : req.operationId;
+    const app = opts.config.app(req.appId);
+    const settings = app && hookConfig(app, hook.key);
+    const done = (res: Omit<BeforeResponse, "operationId">) => {
+      metrics.before.inc({ source: DecisionSource[res.source], decision: Decision[res.decision] });
+      return { ...res, operationId };
+    };
+    if (!settings?.enable) {
+      return done(local(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_HOOK_DISABLED));
+    }
+    const fires = openImHookFires(hook, settings, JSON.parse(req.payloadJson) as JsonObject);
+    if (!fires.fires) {
+      return done(local(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_TYPE_FILTERED));
+    }
+
+    const timeoutMs = settings.timeout * 1000 + opts.answerMarginMs;
+    try {
+      const answer = await requestRpc(
+        bus,
+        bus.names.subjects.before(req.appId, hook.command),
+        BeforeRequest.encode({ ...req, operationId }).finish(),
+        { timeoutMs },
+      );
+      return done(BeforeResponse.decode(answer));
+    } catch (err) {
+      if (!(err instanceof RpcUnavailableError)) throw err;
+      opts.log.warn(
+        { appId: req.appId, hook: hook.key, operationID: operationId, reason: err.reason },
+        "no evaluator answered the before-hook",
+      );
+      const d = decideFailure({ reason: "unavailable", detail: err.message }, settings.failedContinue);
+      const source = DecisionSource.DECISION_SOURCE_CALLBACK_FAILED;
+      return done(
+        d.kind === "continue"
+          ? local(Decision.DECISION_CONTINUE, source)
+          : {
+              ...local(Decision.DECISION_DENY, source),
+              errCode: d.errCode,
+              errMsg: d.errMsg,
+              errDlt: d.errDlt,
+            },
+      );
+    }
+  };
+}
+
+function local(decision: Decision, source: DecisionSource): Omit<BeforeResponse, "operationId"> {
+  return { decision, source, errCode: 0, errMsg: "", errDlt: "", payloadJson: "" };
+}
+
+export type BeforeHandler = ReturnType<typeof createBeforeHandler>;
