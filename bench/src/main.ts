@@ -1,8 +1,17 @@
 // pnpm bench: every figure beside the floor it cannot beat, measured in the same run.
-import { benchPublish, printPublish } from "./publish.bench.js";
+import { benchPublish } from "./publish.bench.js";
+import { benchBefore } from "./before.bench.js";
+import { printTable } from "./stats.js";
 
+// BENCH=before,publish picks some; all run by default.
+const only = new Set((process.env.BENCH ?? "before,publish").split(","));
 const started = Date.now();
-printPublish(await benchPublish());
+if (only.has("before"))
+  printTable(
+    "Before-hooks (gRPC Before via gateway and evaluator vs a direct undici POST)",
+    await benchBefore(),
+  );
+if (only.has("publish")) printTable("Event intake (gateway vs raw JetStream publish)", await benchPublish());
 console.log(
   `\nbench finished in ${((Date.now() - started) / 1000).toFixed(1)} s on ${process.platform}/${process.arch}, node ${process.version}`,
 );

@@ -7,7 +7,7 @@ import { Event, PublishStreamRequest, type PublishStreamResponse } from "@herald
 import { busNames } from "@herald/bus";
 import { startNats } from "@herald/testkit";
 import { heraldClient, onlineEvent, publish, startService, stopAll } from "@herald/e2e";
-import { ms, percentile, printTable, type Row } from "./stats.js";
+import { ms, percentile, type Row } from "./stats.js";
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 40_000);
 const BATCH = 100;
@@ -150,8 +150,4 @@ function streamBatches(client: ReturnType<typeof heraldClient>, n: number): Prom
     call.on("error", reject);
     while (sent < Math.min(WINDOW, batches)) send();
   });
-}
-
-export function printPublish(rows: Row[]): void {
-  printTable("Event intake (gateway vs raw JetStream publish)", rows);
 }

@@ -1,6 +1,8 @@
 import { credentials, type ServiceError } from "@grpc/grpc-js";
 import {
+  BeforeRequest,
   HeraldServiceClient,
+  type BeforeResponse,
   PublishRequest,
   type DeepPartial,
   type Event,
@@ -34,4 +36,21 @@ export function onlineEvent(appId: string, overrides: DeepPartial<Event> = {}): 
     },
     ...overrides,
   };
+}
+
+export function before(
+  client: HeraldServiceClient,
+  req: { appId: string; command: string; operationId?: string; payload: object },
+): Promise<BeforeResponse> {
+  return new Promise((resolve, reject) =>
+    client.before(
+      BeforeRequest.fromPartial({
+        appId: req.appId,
+        command: req.command,
+        operationId: req.operationId ?? "",
+        payloadJson: JSON.stringify(req.payload),
+      }),
+      (err: ServiceError | null, res) => (err ? reject(err) : resolve(res)),
+    ),
+  );
 }
