@@ -7,7 +7,7 @@ import path from "node:path";
 import { Agent, request } from "undici";
 import { DecisionSource } from "@herald/proto";
 import { startNats } from "@herald/testkit";
-import { before, heraldClient, startService, stopAll } from "@herald/e2e";
+import { before, beforeStream, heraldClient, startService, stopAll } from "@herald/e2e";
 import { ms, percentile, type Row } from "./stats.js";
 
 const RATE = Number(process.env.BENCH_BEFORE_RATE ?? 1000); // calls per second, open loop
@@ -59,6 +59,16 @@ export async function benchBefore(): Promise<Row[]> {
       });
       await res.body.text();
     };
+    const stream = beforeStream(client);
+    const heraldStream = async () => {
+      const res = await stream.send({
+        appId: "bench",
+        command: "callbackBeforeSendSingleMsgCommand",
+        payload: PAYLOAD,
+      });
+      if (res.response?.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
+        throw new Error("unexpected answer");
+    };
     const herald = async () => {
       const res = await before(client, {
         appId: "bench",
@@ -71,10 +81,14 @@ export async function benchBefore(): Promise<Row[]> {
 
     await closedLoop(direct, 2_000);
     await closedLoop(herald, 2_000);
+    await closedLoop(heraldStream, 2_000);
     const floorRate = await closedLoop(direct, THROUGHPUT_CALLS);
     const heraldRate = await closedLoop(herald, THROUGHPUT_CALLS);
+    const streamRate = await closedLoop(heraldStream, THROUGHPUT_CALLS);
     const floorLat = await openLoop(direct);
     const heraldLat = await openLoop(herald);
+    const streamLat = await openLoop(heraldStream);
+    stream.end();
     client.close();
     await agent.close();
     const p = (s: number[], q: number) => percentile(s, q);
@@ -84,6 +98,26 @@ export async function benchBefore(): Promise<Row[]> {
       { name: `added latency p50 at ${RATE}/s`, unit: "ms", value: p(heraldLat, 50) - p(floorLat, 50) },
       { name: `added latency p99 at ${RATE}/s`, unit: "ms", value: p(heraldLat, 99) - p(floorLat, 99) },
       { name: `throughput, ${CONCURRENCY} in flight`, unit: "calls/s", value: heraldRate, floor: floorRate },
+      {
+        name: `BeforeStream latency p50 at ${RATE}/s`,
+        unit: "ms",
+        value: p(streamLat, 50),
+        floor: p(floorLat, 50),
+      },
+      {
+        name: `BeforeStream latency p99 at ${RATE}/s`,
+        unit: "ms",
+        value: p(streamLat, 99),
+        floor: p(floorLat, 99),
+      },
+      { name: `BeforeStream added latency p50`, unit: "ms", value: p(streamLat, 50) - p(floorLat, 50) },
+      { name: `BeforeStream added latency p99`, unit: "ms", value: p(streamLat, 99) - p(floorLat, 99) },
+      {
+        name: `BeforeStream throughput, ${CONCURRENCY} in flight`,
+        unit: "calls/s",
+        value: streamRate,
+        floor: floorRate,
+      },
     ];
   } finally {
     await stopAll([gateway, evaluator]);

@@ -15,7 +15,7 @@ import {
   type RecordingServer,
 } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
-import { before, heraldClient } from "./grpc-client.js";
+import { before, beforeStream, heraldClient } from "./grpc-client.js";
 
 const CONTINUE = { actionCode: 0, errCode: 0, errMsg: "", errDlt: "", nextCode: "" };
 let nats: NatsFixture;
@@ -173,6 +173,33 @@ describe("the business server decides", () => {
     const [req] = await servers.q!.waitForRequests(1);
     expect(req?.url).toBe("/callbackExample?command=callbackBeforeOfflinePushCommand&contenttype=json");
     expect(req?.json()).toMatchObject({ callbackCommand: "callbackBeforeOfflinePushCommand" });
+  });
+});
+
+describe("BeforeStream", () => {
+  it("answers each request by its id, and refuses a bad one without ending the stream", async () => {
+    // The first request's answer comes last.
+    servers.cont!.fallback((req) =>
+      req.headers["operationid"] === "op-s1"
+        ? { delayMs: 300, body: CONTINUE }
+        : { body: { actionCode: 0, nextCode: 1, errCode: 5003, errMsg: "no" } },
+    );
+    const stream = beforeStream(client);
+    const command = "callbackBeforeSendSingleMsgCommand";
+    const [slow, denied, bad] = await Promise.all([
+      stream.send({ appId: "cont", command, operationId: "op-s1", payload: single }),
+      stream.send({ appId: "cont", command, operationId: "op-s2", payload: single }),
+      stream.send({ appId: "cont", command: "no.such", payload: single }),
+    ]);
+    stream.end();
+    expect(slow?.response).toMatchObject({ decision: Decision.DECISION_CONTINUE, operationId: "op-s1" });
+    expect(denied?.response).toMatchObject({
+      decision: Decision.DECISION_DENY,
+      errCode: 5003,
+      operationId: "op-s2",
+    });
+    expect(bad?.error).toMatchObject({ code: "INVALID_ARGUMENT", field: "command" });
+    expect(bad?.response).toBeUndefined();
   });
 });
 

@@ -1,7 +1,9 @@
 import { credentials, type ServiceError } from "@grpc/grpc-js";
 import {
   BeforeRequest,
+  BeforeStreamRequest,
   HeraldServiceClient,
+  type BeforeStreamResponse,
   type BeforeResponse,
   PublishRequest,
   type DeepPartial,
@@ -53,4 +55,41 @@ export function before(
       (err: ServiceError | null, res) => (err ? reject(err) : resolve(res)),
     ),
   );
+}
+
+/** A BeforeStream client: send() resolves with the answer to that request, matched by its id. */
+export function beforeStream(client: HeraldServiceClient) {
+  const call = client.beforeStream();
+  const waiting = new Map<number, (res: BeforeStreamResponse) => void>();
+  let nextId = 0;
+  call.on("data", (res: BeforeStreamResponse) => {
+    waiting.get(res.requestId)?.(res);
+    waiting.delete(res.requestId);
+  });
+  call.on("error", () => undefined);
+  return {
+    send(req: {
+      appId: string;
+      command: string;
+      operationId?: string;
+      payload: object;
+    }): Promise<BeforeStreamResponse> {
+      const requestId = ++nextId;
+      return new Promise((resolve) => {
+        waiting.set(requestId, resolve);
+        call.write(
+          BeforeStreamRequest.fromPartial({
+            requestId,
+            request: {
+              appId: req.appId,
+              command: req.command,
+              operationId: req.operationId ?? "",
+              payloadJson: JSON.stringify(req.payload),
+            },
+          }),
+        );
+      });
+    },
+    end: () => call.end(),
+  };
 }

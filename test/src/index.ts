@@ -1,4 +1,4 @@
 // The harness that cross-service tests and benchmarks share.
 export { startService, stopAll, type ServiceName, type ServiceProcess } from "./harness.js";
-export { before, heraldClient, onlineEvent, publish } from "./grpc-client.js";
+export { before, beforeStream, heraldClient, onlineEvent, publish } from "./grpc-client.js";
 export { storedMsgIds } from "./stream-contents.js";

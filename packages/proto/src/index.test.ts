@@ -228,6 +228,7 @@ describe("HeraldService over grpc-js", () => {
       received.push(...call.request.events);
       callback(null, { results: resultsFor(call.request.events) });
     },
+    beforeStream: (call) => call.on("end", () => call.end()),
     publishStream: (call) => {
       call.on("data", (request: PublishStreamRequest) => {
         received.push(...request.events);

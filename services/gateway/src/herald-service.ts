@@ -1,7 +1,9 @@
 import type { ServerDuplexStream, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import {
-  type BeforeRequest,
+  BeforeRequest,
+  type BeforeStreamRequest,
+  type BeforeStreamResponse,
   type BeforeResponse,
   type HeraldServiceServer,
   type PublishRequest,
@@ -79,6 +81,57 @@ export function createHeraldService(opts: HeraldServiceOptions): {
       );
     },
 
+    beforeStream(call: ServerDuplexStream<BeforeStreamRequest, BeforeStreamResponse>) {
+      // Each answer goes out as soon as it is decided; the client matches them by request id.
+      let open = 0;
+      let ended = false;
+      let drained = () => {};
+      const finish = () => {
+        if (!ended || open > 0) return;
+        openStreams.delete(entry);
+        drained();
+        if (!call.writableEnded) call.end();
+      };
+      const entry = {
+        end: () =>
+          new Promise<void>((resolve) => {
+            ended = true;
+            call.pause();
+            drained = resolve;
+            finish();
+          }),
+      };
+      openStreams.add(entry);
+      call.on("data", (req: BeforeStreamRequest) => {
+        if (ended) return;
+        open += 1;
+        const stop = metrics.beforeSeconds.startTimer();
+        void opts
+          .before(req.request ?? BeforeRequest.create())
+          .then(
+            (response): BeforeStreamResponse => ({ requestId: req.requestId, response, error: undefined }),
+            (err: unknown): BeforeStreamResponse => {
+              if (!(err instanceof ValidationError)) log.error({ err }, "before-hook failed");
+              return { requestId: req.requestId, response: undefined, error: streamError(err) };
+            },
+          )
+          .then((res) => {
+            stop();
+            open -= 1;
+            if (!call.writableEnded && !call.destroyed) call.write(res);
+            finish();
+          });
+      });
+      call.on("end", () => {
+        ended = true;
+        finish();
+      });
+      call.on("error", (err) => {
+        openStreams.delete(entry);
+        log.debug({ err }, "before stream closed by the client");
+      });
+    },
+
     publishStream(call: ServerDuplexStream<PublishStreamRequest, PublishStreamResponse>) {
       let answered = Promise.resolve();
       let inFlight = 0;
@@ -102,17 +155,7 @@ export function createHeraldService(opts: HeraldServiceOptions): {
           (res): PublishStreamResponse => ({ batchId: req.batchId, results: res.results, error: undefined }),
           (err: unknown): PublishStreamResponse => {
             logFailure(log, err, req.events.length);
-            const e = ensureError(err);
-            const code = grpcCode(e);
-            return {
-              batchId: req.batchId,
-              results: [],
-              error: {
-                code: status[code],
-                message: code === status.INTERNAL ? "internal error" : e.message,
-                field: e instanceof ValidationError ? e.field : "",
-              },
-            };
+            return { batchId: req.batchId, results: [], error: streamError(err) };
           },
         );
         answered = answered.then(async () => {
@@ -139,6 +182,17 @@ export function createHeraldService(opts: HeraldServiceOptions): {
   return {
     service,
     streams: { endAll: () => Promise.all([...openStreams].map((s) => s.end())).then(() => undefined) },
+  };
+}
+
+/** A refusal as a streamed answer carries it: the status name, the message, the bad field. */
+function streamError(err: unknown): { code: string; message: string; field: string } {
+  const e = ensureError(err);
+  const code = grpcCode(e);
+  return {
+    code: status[code],
+    message: code === status.INTERNAL ? "internal error" : e.message,
+    field: e instanceof ValidationError ? e.field : "",
   };
 }
 

@@ -155,6 +155,29 @@ export interface BeforeResponse {
   operationId: string;
 }
 
+export interface BeforeStreamRequest {
+  /** Chosen by the client, echoed in the answer. */
+  requestId: number;
+  request: BeforeRequest | undefined;
+}
+
+export interface BeforeStreamResponse {
+  requestId: number;
+  response:
+    | BeforeResponse
+    | undefined;
+  /** Set instead of response when the request was refused. */
+  error: BeforeError | undefined;
+}
+
+/** Why a streamed before-hook request got no decision. */
+export interface BeforeError {
+  /** A gRPC status code name: INVALID_ARGUMENT (with the bad field), INTERNAL. */
+  code: string;
+  message: string;
+  field: string;
+}
+
 export interface PublishRequest {
   events: Event[];
 }
@@ -505,6 +528,307 @@ export const BeforeResponse: MessageFns<BeforeResponse> = {
     message.payloadJson = object.payloadJson ?? "";
     message.source = object.source ?? 0;
     message.operationId = object.operationId ?? "";
+    return message;
+  },
+};
+
+function createBaseBeforeStreamRequest(): BeforeStreamRequest {
+  return { requestId: 0, request: undefined };
+}
+
+export const BeforeStreamRequest: MessageFns<BeforeStreamRequest> = {
+  encode(message: BeforeStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== 0) {
+      writer.uint32(8).uint64(message.requestId);
+    }
+    if (message.request !== undefined) {
+      BeforeRequest.encode(message.request, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeforeStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeforeStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.requestId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.request = BeforeRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BeforeStreamRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.Number(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.Number(object.request_id)
+        : 0,
+      request: isSet(object.request) ? BeforeRequest.fromJSON(object.request) : undefined,
+    };
+  },
+
+  toJSON(message: BeforeStreamRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== 0) {
+      obj.requestId = Math.round(message.requestId);
+    }
+    if (message.request !== undefined) {
+      obj.request = BeforeRequest.toJSON(message.request);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BeforeStreamRequest>, I>>(base?: I): BeforeStreamRequest {
+    return BeforeStreamRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BeforeStreamRequest>, I>>(object: I): BeforeStreamRequest {
+    const message = createBaseBeforeStreamRequest();
+    message.requestId = object.requestId ?? 0;
+    message.request = (object.request !== undefined && object.request !== null)
+      ? BeforeRequest.fromPartial(object.request)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBeforeStreamResponse(): BeforeStreamResponse {
+  return { requestId: 0, response: undefined, error: undefined };
+}
+
+export const BeforeStreamResponse: MessageFns<BeforeStreamResponse> = {
+  encode(message: BeforeStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== 0) {
+      writer.uint32(8).uint64(message.requestId);
+    }
+    if (message.response !== undefined) {
+      BeforeResponse.encode(message.response, writer.uint32(18).fork()).join();
+    }
+    if (message.error !== undefined) {
+      BeforeError.encode(message.error, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeforeStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeforeStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.requestId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.response = BeforeResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = BeforeError.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BeforeStreamResponse {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.Number(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.Number(object.request_id)
+        : 0,
+      response: isSet(object.response) ? BeforeResponse.fromJSON(object.response) : undefined,
+      error: isSet(object.error) ? BeforeError.fromJSON(object.error) : undefined,
+    };
+  },
+
+  toJSON(message: BeforeStreamResponse): unknown {
+    const obj: any = {};
+    if (message.requestId !== 0) {
+      obj.requestId = Math.round(message.requestId);
+    }
+    if (message.response !== undefined) {
+      obj.response = BeforeResponse.toJSON(message.response);
+    }
+    if (message.error !== undefined) {
+      obj.error = BeforeError.toJSON(message.error);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BeforeStreamResponse>, I>>(base?: I): BeforeStreamResponse {
+    return BeforeStreamResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BeforeStreamResponse>, I>>(object: I): BeforeStreamResponse {
+    const message = createBaseBeforeStreamResponse();
+    message.requestId = object.requestId ?? 0;
+    message.response = (object.response !== undefined && object.response !== null)
+      ? BeforeResponse.fromPartial(object.response)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? BeforeError.fromPartial(object.error)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBeforeError(): BeforeError {
+  return { code: "", message: "", field: "" };
+}
+
+export const BeforeError: MessageFns<BeforeError> = {
+  encode(message: BeforeError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.field !== "") {
+      writer.uint32(26).string(message.field);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BeforeError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBeforeError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BeforeError {
+    return {
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+    };
+  },
+
+  toJSON(message: BeforeError): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BeforeError>, I>>(base?: I): BeforeError {
+    return BeforeError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BeforeError>, I>>(object: I): BeforeError {
+    const message = createBaseBeforeError();
+    message.code = object.code ?? "";
+    message.message = object.message ?? "";
+    message.field = object.field ?? "";
     return message;
   },
 };
@@ -1072,6 +1396,20 @@ export const HeraldServiceService = {
     responseDeserialize: (value: Buffer): BeforeResponse => BeforeResponse.decode(value),
   },
   /**
+   * The same for high rates over one stream: each request carries an id of the client's, and
+   * each answer comes, with that id, as soon as it is decided (not necessarily in order).
+   */
+  beforeStream: {
+    path: "/herald.v1.HeraldService/BeforeStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: BeforeStreamRequest): Buffer => Buffer.from(BeforeStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BeforeStreamRequest => BeforeStreamRequest.decode(value),
+    responseSerialize: (value: BeforeStreamResponse): Buffer =>
+      Buffer.from(BeforeStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BeforeStreamResponse => BeforeStreamResponse.decode(value),
+  },
+  /**
    * Stores a batch of events. Answers only once every event is durable in JetStream. A batch
    * with an invalid event stores nothing and fails with INVALID_ARGUMENT naming the field.
    */
@@ -1101,6 +1439,11 @@ export interface HeraldServiceServer extends UntypedServiceImplementation {
   /** Asks the app's business server whether an action may go on, within the hook's timeout. */
   before: handleUnaryCall<BeforeRequest, BeforeResponse>;
   /**
+   * The same for high rates over one stream: each request carries an id of the client's, and
+   * each answer comes, with that id, as soon as it is decided (not necessarily in order).
+   */
+  beforeStream: handleBidiStreamingCall<BeforeStreamRequest, BeforeStreamResponse>;
+  /**
    * Stores a batch of events. Answers only once every event is durable in JetStream. A batch
    * with an invalid event stores nothing and fails with INVALID_ARGUMENT naming the field.
    */
@@ -1126,6 +1469,16 @@ export interface HeraldServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BeforeResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * The same for high rates over one stream: each request carries an id of the client's, and
+   * each answer comes, with that id, as soon as it is decided (not necessarily in order).
+   */
+  beforeStream(): ClientDuplexStream<BeforeStreamRequest, BeforeStreamResponse>;
+  beforeStream(options: Partial<CallOptions>): ClientDuplexStream<BeforeStreamRequest, BeforeStreamResponse>;
+  beforeStream(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<BeforeStreamRequest, BeforeStreamResponse>;
   /**
    * Stores a batch of events. Answers only once every event is durable in JetStream. A batch
    * with an invalid event stores nothing and fails with INVALID_ARGUMENT naming the field.
