@@ -1,0 +1,69 @@
+import type { Event } from "@herald/proto";
+import type { HttpRequestSpec } from "../types.js";
+import { renderOpenImBefore, type UrlStyle } from "./before.js";
+import { findOpenImHook, openImCommand, type CommandNaming } from "./hooks.js";
+
+export interface OpenImPresenceOptions {
+  baseUrl: string;
+  urlStyle: UrlStyle;
+  naming: CommandNaming;
+}
+
+/**
+ * The afterUserOnline / afterUserOffline request for a derived presence event. Body keys in seed 002's order
+ * (userID, callbackCommand, seq, isAppBackground — online only —, connID), then Herald's platformID, platform,
+ * operationID. Other event types render nothing: OpenIM has no background hook, and a node reset reaches
+ * OpenIM as one user.offline per user.
+ */
+export function renderOpenImPresence(event: Event, opts: OpenImPresenceOptions): HttpRequestSpec | undefined {
+  const payload = event.payload;
+  if (payload?.$case === "userOnline") {
+    const online = payload.value;
+    const command = presenceCommand("afterUserOnline", opts.naming);
+    return renderOpenImBefore({
+      baseUrl: opts.baseUrl,
+      urlStyle: opts.urlStyle,
+      command,
+      operationId: presenceOperationId(event),
+      payload: {
+        userID: online.userId,
+        callbackCommand: command,
+        seq: online.seq,
+        isAppBackground: online.isAppBackground,
+        connID: online.connId,
+        platformID: online.platformId,
+        platform: online.platform,
+      },
+    });
+  }
+  if (payload?.$case === "userOffline") {
+    const offline = payload.value;
+    const command = presenceCommand("afterUserOffline", opts.naming);
+    return renderOpenImBefore({
+      baseUrl: opts.baseUrl,
+      urlStyle: opts.urlStyle,
+      command,
+      operationId: presenceOperationId(event),
+      payload: {
+        userID: offline.userId,
+        callbackCommand: command,
+        seq: offline.seq,
+        connID: offline.connId,
+        platformID: offline.platformId,
+        platform: offline.platform,
+      },
+    });
+  }
+  return undefined;
+}
+
+function presenceCommand(hookKey: "afterUserOnline" | "afterUserOffline", naming: CommandNaming): string {
+  const hook = findOpenImHook(hookKey);
+  if (hook === undefined) throw new Error(`OPENIM_HOOKS lacks ${hookKey}`);
+  return openImCommand(hook, naming);
+}
+
+// OpenIM requires an operationID for tracing; a derived event without one is traced by its own id.
+function presenceOperationId(event: Event): string {
+  return event.operationId === "" ? event.id : event.operationId;
+}
