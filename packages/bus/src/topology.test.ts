@@ -68,6 +68,8 @@ describe("applyTopology", () => {
 
     const kv = await bus.kv(bus.names.buckets.config);
     expect((await kv.status()).history).toBe(5);
+    const presence = await bus.kv(bus.names.buckets.presence);
+    expect((await presence.status()).history).toBe(1);
   });
 
   it("is safe to run from two connections at once", async () => {

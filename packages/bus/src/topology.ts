@@ -38,6 +38,8 @@ export class TopologyDriftError extends Error {
 const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * MINUTE_MS;
 const CONFIG_HISTORY = 5;
+// Presence keeps only the current state of each key; EVENTS is its history.
+const PRESENCE_HISTORY = 1;
 // JetStream API error codes (nats-server errors.json).
 const STREAM_NOT_FOUND = 10059;
 const STREAM_NAME_IN_USE = 10058;
@@ -76,13 +78,14 @@ export function streamConfigs(names: BusNames, opts: TopologyOptions): StreamDec
   ];
 }
 
-/** Creates or updates every stream and the CONFIG bucket; safe to run from several services at once. */
+/** Creates or updates every stream and the CONFIG and PRESENCE buckets; safe to run from several services at once. */
 export async function applyTopology(bus: Bus, opts: TopologyOptions): Promise<void> {
   const jsm = await bus.jsm();
   for (const declared of streamConfigs(bus.names, opts)) {
     await ensureStream(jsm, declared, bus);
   }
-  await ensureConfigBucket(bus, opts);
+  await ensureBucket(bus, bus.names.buckets.config, CONFIG_HISTORY, opts);
+  await ensureBucket(bus, bus.names.buckets.presence, PRESENCE_HISTORY, opts);
 }
 
 async function ensureStream(jsm: JetStreamManager, declared: StreamDeclaration, bus: Bus): Promise<void> {
@@ -145,15 +148,14 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamIn
   }
 }
 
-async function ensureConfigBucket(bus: Bus, opts: TopologyOptions): Promise<void> {
-  const bucket = bus.names.buckets.config;
+async function ensureBucket(bus: Bus, bucket: string, history: number, opts: TopologyOptions): Promise<void> {
   // Kvm.create opens an existing bucket as is, so history/replica drift is fixed on its stream below.
-  await new Kvm(bus.js).create(bucket, { history: CONFIG_HISTORY, replicas: opts.replicas });
+  await new Kvm(bus.js).create(bucket, { history, replicas: opts.replicas });
   const jsm = await bus.jsm();
   const stream = `KV_${bucket}`;
   const { config } = await jsm.streams.info(stream);
-  if (config.max_msgs_per_subject !== CONFIG_HISTORY || config.num_replicas !== opts.replicas) {
-    await jsm.streams.update(stream, { max_msgs_per_subject: CONFIG_HISTORY, num_replicas: opts.replicas });
+  if (config.max_msgs_per_subject !== history || config.num_replicas !== opts.replicas) {
+    await jsm.streams.update(stream, { max_msgs_per_subject: history, num_replicas: opts.replicas });
     bus.log.info({ bucket }, "KV bucket updated");
   }
 }

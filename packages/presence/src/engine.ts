@@ -1,0 +1,115 @@
+import { ensureError, isRetryable, RetryableError, TerminalError } from "@herald/runtime";
+import type { Logger } from "@herald/runtime";
+import { startConsumer } from "@herald/bus";
+import type { Bus, ConsumerRunner, Delivery } from "@herald/bus";
+import { createPresenceProcessor } from "./processor.js";
+import type { PresenceHooks, PresenceProcessor } from "./processor.js";
+import { presenceSubjects } from "./rebuild.js";
+
+export interface PresenceEngineOptions {
+  bus: Bus;
+  log: Logger;
+  /** Grace period for abnormal disconnects, in ms (0: off). */
+  graceMs: number;
+  /** Events folded at once per consumer (events of one user are always folded in order). */
+  concurrency: number;
+  /** How long a fold may take before the server redelivers its event (default 30 s). */
+  ackWaitMs?: number;
+  /** How often the grace sweeper looks for due grace periods (default: a quarter of graceMs, 50 ms-1 s). */
+  sweepMs?: number;
+  hooks?: PresenceHooks;
+}
+
+export interface PresenceEngine {
+  readonly processor: PresenceProcessor;
+  readonly consumers: readonly ConsumerRunner[];
+  /** Stops the sweeper and both consumers, waiting for in-flight folds (or until `signal` aborts). */
+  stop(signal?: AbortSignal): Promise<void>;
+}
+
+/** The durable consumers of the presence service; replicas share them. */
+export function presenceDurables(): { connections: string; nodes: string } {
+  return { connections: "presence-conn", nodes: "presence-node" };
+}
+
+/**
+ * Runs presence in this process: one shared durable consumer per subject family (nats-server 2.9
+ * takes one filter per consumer), and a grace sweeper that every replica runs (CAS makes it safe).
+ */
+export function startPresence(opts: PresenceEngineOptions): PresenceEngine {
+  const { bus, log } = opts;
+  const processor = createPresenceProcessor({
+    bus,
+    log,
+    graceMs: opts.graceMs,
+    ...(opts.hooks === undefined ? {} : { hooks: opts.hooks }),
+  });
+  const subjects = presenceSubjects(bus.names);
+  const durables = presenceDurables();
+  const handle = async (d: Delivery) => {
+    try {
+      await processor.handle(d);
+    } catch (thrown) {
+      // Storage and publish failures cure themselves; only an event that does not decode is dead.
+      const err = ensureError(thrown);
+      if (err instanceof TerminalError || isRetryable(err)) throw err;
+      throw new RetryableError(err.message, { cause: err });
+    }
+  };
+  const consumers = [
+    { durable: durables.connections, filterSubject: subjects.connections },
+    { durable: durables.nodes, filterSubject: subjects.nodes },
+  ].map(({ durable, filterSubject }) =>
+    startConsumer({
+      bus,
+      log,
+      concurrency: opts.concurrency,
+      spec: {
+        stream: bus.names.streams.events,
+        durable,
+        filterSubject,
+        ...(opts.ackWaitMs === undefined ? {} : { ackWaitMs: opts.ackWaitMs }),
+      },
+      handle,
+      retryDelayMs: (n) => Math.min(5_000, 100 * 2 ** Math.max(0, n - 1)),
+    }),
+  );
+
+  const stopping = new AbortController();
+  const sweeper =
+    opts.graceMs > 0
+      ? runSweeper(
+          processor,
+          opts.sweepMs ?? Math.min(1_000, Math.max(50, opts.graceMs / 4)),
+          stopping.signal,
+          log,
+        )
+      : Promise.resolve();
+
+  return {
+    processor,
+    consumers,
+    async stop(signal) {
+      stopping.abort();
+      await Promise.all([...consumers.map((c) => c.stop(signal)), sweeper]);
+      await processor.close();
+    },
+  };
+}
+
+async function runSweeper(processor: PresenceProcessor, everyMs: number, signal: AbortSignal, log: Logger) {
+  while (!signal.aborted) {
+    try {
+      await processor.sweepGrace();
+    } catch (err) {
+      log.warn({ err }, "grace sweep failed; trying again");
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, everyMs);
+      signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
