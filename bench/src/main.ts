@@ -1,10 +1,11 @@
 // pnpm bench: every figure beside the floor it cannot beat, measured in the same run.
 import { benchPublish } from "./publish.bench.js";
 import { benchBefore } from "./before.bench.js";
+import { benchPresence } from "./presence.bench.js";
 import { printTable } from "./stats.js";
 
-// BENCH=before,publish picks some; all run by default.
-const only = new Set((process.env.BENCH ?? "before,publish").split(","));
+// BENCH=before,publish,presence picks some; all run by default.
+const only = new Set((process.env.BENCH ?? "before,publish,presence").split(","));
 const started = Date.now();
 if (only.has("before"))
   printTable(
@@ -12,6 +13,9 @@ if (only.has("before"))
     await benchBefore(),
   );
 if (only.has("publish")) printTable("Event intake (gateway vs raw JetStream publish)", await benchPublish());
+if (only.has("presence")) {
+  printTable("Presence fold (presence service vs raw JetStream publish + consume)", await benchPresence());
+}
 console.log(
   `\nbench finished in ${((Date.now() - started) / 1000).toFixed(1)} s on ${process.platform}/${process.arch}, node ${process.version}`,
 );

@@ -14,6 +14,7 @@ import { createGatewayMetrics } from "./metrics.js";
 import { createBeforeHandler } from "./before.js";
 import { applyConfigFileAndWatch } from "./config-file.js";
 import { watchConfig } from "@herald/config";
+import { createPresenceService } from "./presence-service.js";
 
 const schema = baseEnvSchema.extend({
   GRPC_HOST: z.string().default("0.0.0.0"),
@@ -70,7 +71,7 @@ await runService({
       log,
       services: [
         { definition: HeraldServiceService, implementation: herald.service },
-        unimplementedService("PresenceService", PresenceServiceService),
+        { definition: PresenceServiceService, implementation: createPresenceService(bus, log) },
         unimplementedService("ChatroomService", ChatroomServiceService),
         unimplementedService("DeliveryLogService", DeliveryLogServiceService),
       ],
