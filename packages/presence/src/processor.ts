@@ -10,7 +10,7 @@ import { presenceKeys } from "./keys.js";
 import { KeyedQueue } from "./keyed-queue.js";
 import { NodeResetCache } from "./node-resets.js";
 import { emptyUserState, graceDue, outboxEvents } from "./state.js";
-import { casFold } from "./store.js";
+import { StateCache, casFold } from "./store.js";
 import type { CasFoldResult } from "./store.js";
 
 /** Counters the service keeps; every hook is optional. */
@@ -55,6 +55,7 @@ export function createPresenceProcessor(opts: PresenceProcessorOptions): Presenc
   const resetsPromise = kvPromise.then((kv) => NodeResetCache.start(kv, opts.log));
   const conflict = () => hooks.conflict?.();
   const published = new RecentIds(REPUBLISH_WITHIN_MS);
+  const states = new StateCache();
 
   async function publishDerived(events: readonly Event[]): Promise<void> {
     for (const e of events) {
@@ -115,6 +116,7 @@ export function createPresenceProcessor(opts: PresenceProcessorOptions): Presenc
             ...(resetSeq === undefined ? {} : { nodeResetSeq: resetSeq }),
           }),
         conflict,
+        states,
       );
       await settle(result, `seq:${d.seq}`);
       if (result.changed || d.redelivered) await ensureGraceKey(kv, result);
@@ -146,6 +148,7 @@ export function createPresenceProcessor(opts: PresenceProcessorOptions): Presenc
                   ? { state: emptyUserState(event.appId, userId), changed: false, derived: [] }
                   : foldPresence(state, event, d.seq, now()),
               conflict,
+              states,
             );
             await settle(result, `seq:${d.seq}`);
             // A connection opened on the node after its reset keeps the index.
@@ -208,6 +211,7 @@ export function createPresenceProcessor(opts: PresenceProcessorOptions): Presenc
                 ? { state: emptyUserState(appId, userId), changed: false, derived: [] }
                 : expireGrace(state, at),
             conflict,
+            states,
           );
           if (result.changed || result.state.outbox.cause.startsWith("grace:")) {
             // A sweep that wrote the state may have died before publishing: ids make this a no-op otherwise.

@@ -36,6 +36,34 @@ export async function readUserState(kv: KV, key: string): Promise<StoredState> {
 }
 
 /**
+ * The states this process wrote or read last, with their revisions, so a fold needs no read
+ * when nobody else wrote the key since. A stale entry costs one failed compare-and-set, after
+ * which the key is read again: correctness never rests on the cache.
+ */
+export class StateCache {
+  readonly #entries = new Map<string, StoredState>();
+
+  constructor(private readonly capacity = 100_000) {}
+
+  get(key: string): StoredState | undefined {
+    return this.#entries.get(key);
+  }
+
+  set(key: string, stored: StoredState): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, stored);
+    if (this.#entries.size > this.capacity) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+  }
+
+  forget(key: string): void {
+    this.#entries.delete(key);
+  }
+}
+
+/**
  * Reads, folds and writes one user's state with compare-and-set on the revision, retrying when
  * another writer got there first. Resolves with the fold that was written (or found unchanged).
  */
@@ -44,17 +72,23 @@ export async function casFold(
   key: string,
   fold: (state: UserState | undefined) => FoldResult,
   onConflict: () => void,
+  cache?: StateCache,
 ): Promise<CasFoldResult> {
   for (let attempt = 1; ; attempt++) {
-    const { state, revision } = await readUserState(kv, key);
+    const stored = cache?.get(key) ?? (await readUserState(kv, key));
+    const { state, revision } = stored;
     const result = { ...fold(state), previous: state };
-    if (!result.changed) return result;
+    if (!result.changed) {
+      cache?.set(key, stored);
+      return result;
+    }
     try {
       const data = encodeUserState(result.state);
-      if (revision === 0) await kv.create(key, data);
-      else await kv.update(key, data, revision);
+      const written = revision === 0 ? await kv.create(key, data) : await kv.update(key, data, revision);
+      cache?.set(key, { state: result.state, revision: written });
       return result;
     } catch (err) {
+      cache?.forget(key);
       if (!isWrongRevision(err)) throw err;
       onConflict();
       if (attempt >= CAS_ATTEMPTS) throw new PresenceConflictError(key, attempt, { cause: err });
