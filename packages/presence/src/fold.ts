@@ -96,20 +96,7 @@ export function foldPresence(
       };
       delete change.next.tombstones[v.connId];
       if (current.status === "offline") {
-        change.derive("online", (seq) => ({
-          $case: "userOnline",
-          value: {
-            userId,
-            seq,
-            connId: v.connId,
-            platformId: v.platformId,
-            platform: v.platform,
-            isAppBackground: v.isAppBackground,
-            nodeId: v.nodeId,
-            clientIp: v.clientIp,
-            causeEventId: cause.eventId,
-          } satisfies UserOnline,
-        }));
+        change.derive("online", (seq) => userOnline(userId, seq, v, cause.eventId));
       }
       return change.result();
     }
@@ -191,6 +178,24 @@ export function expireGrace(state: UserState, now: number): FoldResult {
   return change.result();
 }
 
+/** The derived user.online payload for a connection that brought its user online. */
+function userOnline(userId: string, seq: number, v: ConnectionOnlinePayload, causeEventId: string) {
+  return {
+    $case: "userOnline" as const,
+    value: {
+      userId,
+      seq,
+      connId: v.connId,
+      platformId: v.platformId,
+      platform: v.platform,
+      isAppBackground: v.isAppBackground,
+      nodeId: v.nodeId,
+      clientIp: v.clientIp,
+      causeEventId,
+    } satisfies UserOnline,
+  };
+}
+
 /**
  * The online of a connection whose offline was folded first (replicas or a redelivery reordered
  * them). A user who is offline now was online in between: both changes are derived, in order.
@@ -206,20 +211,7 @@ function lateOnline(
   const tomb = next.tombstones[v.connId];
   if (tomb !== undefined) next.tombstones[v.connId] = { seq: tomb.seq, at: tomb.at };
   if (next.status === "online") return change.result();
-  change.derive("online", (seq) => ({
-    $case: "userOnline",
-    value: {
-      userId: next.userId,
-      seq,
-      connId: v.connId,
-      platformId: v.platformId,
-      platform: v.platform,
-      isAppBackground: v.isAppBackground,
-      nodeId: v.nodeId,
-      clientIp: v.clientIp,
-      causeEventId: event.id,
-    } satisfies UserOnline,
-  }));
+  change.derive("online", (seq) => userOnline(next.userId, seq, v, event.id));
   const conn: ConnectionState = { ...v, since: offlineCause.occurredAt, lastSeq: streamSeq };
   change.offlineIfEmpty(v.connId, conn, offlineCause.reason, false, offlineCause);
   return change.result();

@@ -75,10 +75,17 @@ export async function casFold(
   cache?: StateCache,
 ): Promise<CasFoldResult> {
   for (let attempt = 1; ; attempt++) {
-    const stored = cache?.get(key) ?? (await readUserState(kv, key));
+    const cached = cache?.get(key);
+    const stored = cached ?? (await readUserState(kv, key));
     const { state, revision } = stored;
     const result = { ...fold(state), previous: state };
     if (!result.changed) {
+      // "Nothing to do" is only true of the current state: a cached one may be stale (another
+      // replica wrote since), and no compare-and-set would tell. Read it and fold again.
+      if (cached !== undefined) {
+        cache?.forget(key);
+        continue;
+      }
       cache?.set(key, stored);
       return result;
     }
