@@ -7,7 +7,8 @@ import { createLogger } from "@herald/runtime";
 import { startNats, waitFor } from "@herald/testkit";
 import type { NatsFixture } from "@herald/testkit";
 import { Kvm } from "@nats-io/kv";
-import { presenceDurables, startPresence } from "./engine.js";
+import { presenceDurables, startPresence, sweepGraceOnce } from "./engine.js";
+import { createPresenceProcessor } from "./processor.js";
 import type { PresenceEngine } from "./engine.js";
 import { presenceKeys } from "./keys.js";
 import { getUserPresence, listUsers } from "./queries.js";
@@ -165,6 +166,29 @@ describe("presence engine on a real NATS", () => {
     expect(offline).toEqual({ users: [expect.objectContaining({ userId: "carol" })], nextPageToken: "" });
     expect((await listUsers(bus, app, { platformId: 2, pageSize: 10 })).users).toEqual([]);
     await engine.stop();
+  });
+
+  it("does not end a grace period while a reconnect sent in time still waits in the stream", async () => {
+    const app = "backlog";
+    const first = start(1_000);
+    await on(app, "frank", "c1");
+    await off(app, "frank", "c1", OfflineReason.OFFLINE_REASON_DISCONNECT);
+    await drained();
+    await first.stop();
+    // The reconnect is stored within the grace period, but nobody folds it until it has passed.
+    await on(app, "frank", "c2");
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // A sweep now, before anything folds the reconnect, must leave the held connection alone.
+    const sweeper = createPresenceProcessor({ bus, log, graceMs: 1_000 });
+    await sweepGraceOnce(bus, sweeper);
+    await sweeper.close();
+    start(1_000);
+    await drained();
+    await waitFor(async () => (await getUserPresence(bus, app, "frank"))?.connections.length === 1, {
+      timeoutMs: 10_000,
+      what: "frank's held connection to go",
+    });
+    expect(await derivedIds(app)).toEqual([`${app}:frank:presence:1`]);
   });
 
   it("turns a disconnect into one offline once the grace period ends, and none on a quick reconnect", async () => {

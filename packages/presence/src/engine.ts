@@ -79,7 +79,7 @@ export function startPresence(opts: PresenceEngineOptions): PresenceEngine {
   const sweeper =
     opts.graceMs > 0
       ? runSweeper(
-          processor,
+          () => sweepGraceOnce(bus, processor),
           opts.sweepMs ?? Math.min(1_000, Math.max(50, opts.graceMs / 4)),
           stopping.signal,
           log,
@@ -97,10 +97,31 @@ export function startPresence(opts: PresenceEngineOptions): PresenceEngine {
   };
 }
 
-async function runSweeper(processor: PresenceProcessor, everyMs: number, signal: AbortSignal, log: Logger) {
+/**
+ * When a backlog builds up, a reconnect sent in time may still wait in the stream; ending a
+ * grace period then would make the very flap it exists to hide. The time of the oldest event
+ * the connection consumer has not acknowledged bounds what the sweeper may end.
+ */
+async function foldedUntil(bus: Bus, durable: string): Promise<number> {
+  const jsm = await bus.jsm();
+  const stream = bus.names.streams.events;
+  const info = await jsm.consumers.info(stream, durable);
+  if (info.num_pending === 0 && info.num_ack_pending === 0) return Date.now();
+  // The message right after the ack floor, whatever its subject, is no younger than the oldest
+  // unfolded connection event: a safe bound. Without it, end nothing this round.
+  const next = await jsm.streams.getMessage(stream, { seq: info.ack_floor.stream_seq + 1 }).catch(() => null);
+  return next === null ? 0 : next.time.getTime();
+}
+
+/** One sweep of the grace periods, bounded by what the connection consumer has folded. */
+export async function sweepGraceOnce(bus: Bus, processor: PresenceProcessor): Promise<number> {
+  return processor.sweepGrace(await foldedUntil(bus, presenceDurables().connections));
+}
+
+async function runSweeper(sweep: () => Promise<number>, everyMs: number, signal: AbortSignal, log: Logger) {
   while (!signal.aborted) {
     try {
-      await processor.sweepGrace();
+      await sweep();
     } catch (err) {
       log.warn({ err }, "grace sweep failed; trying again");
     }

@@ -34,8 +34,12 @@ export interface PresenceProcessorOptions {
 export interface PresenceProcessor {
   /** Folds one stored event; resolves once the state is written and its derived events are stored. */
   handle(d: Delivery): Promise<void>;
-  /** Ends the grace periods due by now; resolves with the number of users looked at. */
-  sweepGrace(): Promise<number>;
+  /**
+   * Ends the grace periods due by `foldedUntil` (default now): a time before which every stored
+   * connection event has been folded, so no reconnect that came in time is still unread.
+   * Resolves with the number of users looked at.
+   */
+  sweepGrace(foldedUntil?: number): Promise<number>;
   /** Stops following node resets. */
   close(): Promise<void>;
 }
@@ -191,18 +195,19 @@ export function createPresenceProcessor(opts: PresenceProcessorOptions): Presenc
       (await resetsPromise.catch(() => undefined))?.stop();
     },
 
-    async sweepGrace() {
+    async sweepGrace(foldedUntil) {
+      const until = Math.min(now(), foldedUntil ?? Infinity);
       const kv = await kvPromise;
       const keys: string[] = [];
       for await (const k of await kv.keys(presenceKeys.allGrace())) keys.push(k);
       for (const graceKey of keys) {
         const entry = await kv.get(graceKey);
-        if (entry === null || entry.operation !== "PUT" || Number(entry.string()) > now()) continue;
+        if (entry === null || entry.operation !== "PUT" || Number(entry.string()) > until) continue;
         const appId = presenceKeys.appId(graceKey);
         const userId = presenceKeys.lastId(graceKey);
         const key = presenceKeys.user(appId, userId);
         await queue.run(key, async () => {
-          const at = now();
+          const at = until;
           const result = await casFold(
             kv,
             key,
