@@ -121,6 +121,8 @@ export function createPresenceProcessor(opts: PresenceProcessorOptions): Presenc
           }),
         conflict,
         states,
+        // A connection coming online is the likeliest first sight of a user.
+        p?.$case === "connectionOnline",
       );
       await settle(result, `seq:${d.seq}`);
       if (result.changed || d.redelivered) await ensureGraceKey(kv, result);

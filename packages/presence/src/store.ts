@@ -26,6 +26,7 @@ export interface StoredState {
 export type CasFoldResult = FoldResult & { previous: UserState | undefined };
 
 const CAS_ATTEMPTS = 10;
+const ABSENT: StoredState = { state: undefined, revision: 0 };
 
 export async function readUserState(kv: KV, key: string): Promise<StoredState> {
   const entry = await kv.get(key);
@@ -73,16 +74,19 @@ export async function casFold(
   fold: (state: UserState | undefined) => FoldResult,
   onConflict: () => void,
   cache?: StateCache,
+  /** Fold a key missing from the cache as a new one first (create), reading only if it exists. */
+  guessAbsent = false,
 ): Promise<CasFoldResult> {
   for (let attempt = 1; ; attempt++) {
     const cached = cache?.get(key);
-    const stored = cached ?? (await readUserState(kv, key));
+    const guess = cached === undefined && guessAbsent && attempt === 1 ? ABSENT : undefined;
+    const stored = cached ?? guess ?? (await readUserState(kv, key));
     const { state, revision } = stored;
     const result = { ...fold(state), previous: state };
     if (!result.changed) {
       // "Nothing to do" is only true of the current state: a cached one may be stale (another
       // replica wrote since), and no compare-and-set would tell. Read it and fold again.
-      if (cached !== undefined) {
+      if (cached !== undefined || guess !== undefined) {
         cache?.forget(key);
         continue;
       }
@@ -97,7 +101,8 @@ export async function casFold(
     } catch (err) {
       cache?.forget(key);
       if (!isWrongRevision(err)) throw err;
-      onConflict();
+      if (guess === undefined) onConflict(); // a wrong guess is no conflict with anyone
+
       if (attempt >= CAS_ATTEMPTS) throw new PresenceConflictError(key, attempt, { cause: err });
     }
   }
