@@ -49,7 +49,17 @@ export function createEvaluator(deps: EvaluatorDeps) {
 
     const breaker = deps.breakers.get(`${app.appId}/${hook.key}`);
     const command = openImCommand(hook, app.openim.commandNames);
-    const payload = JSON.parse(req.payloadJson) as JsonObject;
+    let payload: JsonObject;
+    try {
+      payload = JSON.parse(req.payloadJson) as JsonObject;
+    } catch {
+      // The gateway checks it; a request that skipped the gateway still gets an answer at once.
+      const failure: CallbackFailure = { reason: "body", detail: "payload_json is not JSON" };
+      return {
+        ...onFailure(failure, settings.failedContinue, DecisionSource.DECISION_SOURCE_CALLBACK_FAILED),
+        operationId: req.operationId,
+      };
+    }
     const spec = renderOpenImBefore({
       baseUrl: app.openim.url,
       urlStyle: app.openim.urlStyle,
