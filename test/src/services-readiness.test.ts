@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startNats, startPostgres, waitFor, type NatsFixture, type PostgresFixture } from "@herald/testkit";
+import { status, type ServiceError } from "@grpc/grpc-js";
 import { startService, stopAll, type ServiceName, type ServiceProcess } from "./harness.js";
+import { heraldClient, onlineEvent, publish } from "./grpc-client.js";
 
 const names: ServiceName[] = ["gateway", "evaluator", "presence", "chatroom", "deliverer", "logstore"];
 let nats: NatsFixture;
@@ -12,7 +14,12 @@ beforeAll(async () => {
   [nats, pg] = await Promise.all([startNats({ source: "local" }), startPostgres()]);
   services = await Promise.all(
     names.map((name) =>
-      startService(name, { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace, DATABASE_URL: pg.url }),
+      startService(name, {
+        NATS_URL: nats.url,
+        HERALD_NAMESPACE: nats.namespace,
+        DATABASE_URL: pg.url,
+        PUBLISH_TIMEOUT_MS: "1000",
+      }),
     ),
   );
   await Promise.all(services.map((s) => s.waitReady()));
@@ -42,11 +49,19 @@ it("reports not ready while NATS is down and ready again once it is back, in eve
     (await Promise.all(services.map((s) => fetch(`${s.httpUrl}/healthz`)))).map((r) => r.status),
   ).toEqual(names.map(() => 200));
 
+  // Publishing meanwhile is refused as retryable: nothing is acknowledged that is not stored.
+  const client = heraldClient(services[0]!.grpcAddress);
+  const refused = await publish(client, [onlineEvent("app1")]).catch((e: ServiceError) => e);
+  expect((refused as ServiceError).code).toBe(status.UNAVAILABLE);
+
   await nats.start();
   await waitFor(async () => (await statuses()).every((s) => s === 200), {
     timeoutMs: 30_000,
     what: "every service to report ready again",
   });
+  const res = await publish(client, [onlineEvent("app1")]);
+  expect(res.results[0]?.duplicate).toBe(false);
+  client.close();
 });
 
 it("serves Prometheus metrics from every service", async () => {
