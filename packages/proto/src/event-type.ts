@@ -5,6 +5,8 @@ export const DERIVED_PAYLOAD_CASES: ReadonlySet<string> = new Set([
   "userOnline",
   "userOffline",
   "userBackground",
+  "roomStatus",
+  "roomRejected",
 ]);
 
 /** The payload cases of an Event, as ts-proto names them (`$case`). */
@@ -27,6 +29,8 @@ const FIXED_TYPE_BY_CASE = {
   userOnline: "user.online",
   userOffline: "user.offline",
   userBackground: "user.background",
+  roomStatus: "room.status",
+  roomRejected: "room.rejected",
 } as const satisfies Record<Exclude<EventPayloadCase, "passthrough">, string>;
 
 /** An event type that does not depend on the payload's content (all but `openim.<command>`). */

@@ -173,6 +173,26 @@ const eventsByCase: Record<EventPayloadCase, { event: Event; type: string }> = {
       },
     }),
   },
+  roomStatus: {
+    type: "room.status",
+    event: eventOf("e15", {
+      $case: "roomStatus",
+      value: { roomId: "r1", userIds: ["u1"], status: 1, kind: 2, time: 1574476797772, causeEventId: "e9" },
+    }),
+  },
+  roomRejected: {
+    type: "room.rejected",
+    event: eventOf("e16", {
+      $case: "roomRejected",
+      value: {
+        roomId: "r1",
+        userIds: ["u3"],
+        reason: "not_a_member",
+        causeEventId: "e9",
+        causeType: "room.left",
+      },
+    }),
+  },
 };
 const cases = Object.entries(eventsByCase);
 const allEvents = cases.map(([, { event }]) => event);

@@ -16,6 +16,8 @@ export {
   UserOnline,
   UserOffline,
   UserBackground,
+  RoomStatus,
+  RoomRejected,
   OfflineReason,
   offlineReasonFromJSON,
   offlineReasonToJSON,

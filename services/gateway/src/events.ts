@@ -78,7 +78,7 @@ const payloadSchemas = {
 
 type ChatCorePayloadCase = Exclude<
   NonNullable<Event["payload"]>["$case"],
-  "userOnline" | "userOffline" | "userBackground"
+  "userOnline" | "userOffline" | "userBackground" | "roomStatus" | "roomRejected"
 >;
 
 const envelopeSchema = z.object({ id: eventId, appId });

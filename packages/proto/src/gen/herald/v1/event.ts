@@ -105,6 +105,10 @@ export interface Event {
     { $case: "userOnline"; value: UserOnline }
     | { $case: "userOffline"; value: UserOffline }
     | { $case: "userBackground"; value: UserBackground }
+    | //
+    /** Derived by Herald (chatroom). */
+    { $case: "roomStatus"; value: RoomStatus }
+    | { $case: "roomRejected"; value: RoomRejected }
     | undefined;
 }
 
@@ -278,6 +282,38 @@ export interface UserBackground {
   causeEventId: string;
 }
 
+/**
+ * type "room.status", derived by the chatroom service: one applied membership change, carrying
+ * exactly what RongCloud's chatroom status sync record needs. Its id is deterministic.
+ */
+export interface RoomStatus {
+  roomId: string;
+  /** Users joined or left; empty for create and destroy. */
+  userIds: string[];
+  /** RongCloud status: 0 by API call, 1 auto-kicked, 2 banned, 3 auto-destroyed. */
+  status: number;
+  /** RongCloud type: 0 create, 1 join, 2 leave, 3 destroy. */
+  kind: number;
+  /** When the change happened (the cause's occurred_at), milliseconds since the epoch. */
+  time: number;
+  causeEventId: string;
+}
+
+/**
+ * type "room.rejected", derived by the chatroom service: a room event that was not applied
+ * (join or leave of a room that does not exist, create of one that exists, leave of a room the
+ * user is not in, join twice).
+ */
+export interface RoomRejected {
+  roomId: string;
+  userIds: string[];
+  /** room_not_found, room_exists, not_a_member, already_a_member, no_users, missing_room_id. */
+  reason: string;
+  causeEventId: string;
+  /** The type of the rejected event ("room.joined"...). */
+  causeType: string;
+}
+
 function createBaseEvent(): Event {
   return { id: "", appId: "", occurredAt: undefined, operationId: "", type: "", payload: undefined };
 }
@@ -341,6 +377,12 @@ export const Event: MessageFns<Event> = {
         break;
       case "userBackground":
         UserBackground.encode(message.payload.value, writer.uint32(418).fork()).join();
+        break;
+      case "roomStatus":
+        RoomStatus.encode(message.payload.value, writer.uint32(426).fork()).join();
+        break;
+      case "roomRejected":
+        RoomRejected.encode(message.payload.value, writer.uint32(434).fork()).join();
         break;
     }
     return writer;
@@ -514,6 +556,22 @@ export const Event: MessageFns<Event> = {
             message.payload = { $case: "userBackground", value: UserBackground.decode(reader, reader.uint32()) };
             continue;
           }
+          case 53: {
+            if (tag !== 426) {
+              break;
+            }
+
+            message.payload = { $case: "roomStatus", value: RoomStatus.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 54: {
+            if (tag !== 434) {
+              break;
+            }
+
+            message.payload = { $case: "roomRejected", value: RoomRejected.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -599,6 +657,14 @@ export const Event: MessageFns<Event> = {
         ? { $case: "userBackground", value: UserBackground.fromJSON(object.userBackground) }
         : isSet(object.user_background)
         ? { $case: "userBackground", value: UserBackground.fromJSON(object.user_background) }
+        : isSet(object.roomStatus)
+        ? { $case: "roomStatus", value: RoomStatus.fromJSON(object.roomStatus) }
+        : isSet(object.room_status)
+        ? { $case: "roomStatus", value: RoomStatus.fromJSON(object.room_status) }
+        : isSet(object.roomRejected)
+        ? { $case: "roomRejected", value: RoomRejected.fromJSON(object.roomRejected) }
+        : isSet(object.room_rejected)
+        ? { $case: "roomRejected", value: RoomRejected.fromJSON(object.room_rejected) }
         : undefined,
     };
   },
@@ -648,6 +714,10 @@ export const Event: MessageFns<Event> = {
       obj.userOffline = UserOffline.toJSON(message.payload.value);
     } else if (message.payload?.$case === "userBackground") {
       obj.userBackground = UserBackground.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "roomStatus") {
+      obj.roomStatus = RoomStatus.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "roomRejected") {
+      obj.roomRejected = RoomRejected.toJSON(message.payload.value);
     }
     return obj;
   },
@@ -747,6 +817,18 @@ export const Event: MessageFns<Event> = {
       case "userBackground": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
           message.payload = { $case: "userBackground", value: UserBackground.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "roomStatus": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "roomStatus", value: RoomStatus.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "roomRejected": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "roomRejected", value: RoomRejected.fromPartial(object.payload.value) };
         }
         break;
       }
@@ -2963,6 +3045,316 @@ export const UserBackground: MessageFns<UserBackground> = {
     message.platform = object.platform ?? "";
     message.isAppBackground = object.isAppBackground ?? false;
     message.causeEventId = object.causeEventId ?? "";
+    return message;
+  },
+};
+
+function createBaseRoomStatus(): RoomStatus {
+  return { roomId: "", userIds: [], status: 0, kind: 0, time: 0, causeEventId: "" };
+}
+
+export const RoomStatus: MessageFns<RoomStatus> = {
+  encode(message: RoomStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    for (const v of message.userIds) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(32).int32(message.kind);
+    }
+    if (message.time !== 0) {
+      writer.uint32(40).int64(message.time);
+    }
+    if (message.causeEventId !== "") {
+      writer.uint32(50).string(message.causeEventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userIds.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.kind = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.time = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.causeEventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoomStatus {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      userIds: globalThis.Array.isArray(object?.userIds)
+        ? object.userIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.user_ids)
+        ? object.user_ids.map((e: any) => globalThis.String(e))
+        : [],
+      status: isSet(object.status) ? globalThis.Number(object.status) : 0,
+      kind: isSet(object.kind) ? globalThis.Number(object.kind) : 0,
+      time: isSet(object.time) ? globalThis.Number(object.time) : 0,
+      causeEventId: isSet(object.causeEventId)
+        ? globalThis.String(object.causeEventId)
+        : isSet(object.cause_event_id)
+        ? globalThis.String(object.cause_event_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RoomStatus): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.userIds?.length) {
+      obj.userIds = message.userIds;
+    }
+    if (message.status !== 0) {
+      obj.status = Math.round(message.status);
+    }
+    if (message.kind !== 0) {
+      obj.kind = Math.round(message.kind);
+    }
+    if (message.time !== 0) {
+      obj.time = Math.round(message.time);
+    }
+    if (message.causeEventId !== "") {
+      obj.causeEventId = message.causeEventId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoomStatus>, I>>(base?: I): RoomStatus {
+    return RoomStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoomStatus>, I>>(object: I): RoomStatus {
+    const message = createBaseRoomStatus();
+    message.roomId = object.roomId ?? "";
+    message.userIds = object.userIds?.map((e) => e) || [];
+    message.status = object.status ?? 0;
+    message.kind = object.kind ?? 0;
+    message.time = object.time ?? 0;
+    message.causeEventId = object.causeEventId ?? "";
+    return message;
+  },
+};
+
+function createBaseRoomRejected(): RoomRejected {
+  return { roomId: "", userIds: [], reason: "", causeEventId: "", causeType: "" };
+}
+
+export const RoomRejected: MessageFns<RoomRejected> = {
+  encode(message: RoomRejected, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    for (const v of message.userIds) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.causeEventId !== "") {
+      writer.uint32(34).string(message.causeEventId);
+    }
+    if (message.causeType !== "") {
+      writer.uint32(42).string(message.causeType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomRejected {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomRejected();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userIds.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.causeEventId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.causeType = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoomRejected {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      userIds: globalThis.Array.isArray(object?.userIds)
+        ? object.userIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.user_ids)
+        ? object.user_ids.map((e: any) => globalThis.String(e))
+        : [],
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      causeEventId: isSet(object.causeEventId)
+        ? globalThis.String(object.causeEventId)
+        : isSet(object.cause_event_id)
+        ? globalThis.String(object.cause_event_id)
+        : "",
+      causeType: isSet(object.causeType)
+        ? globalThis.String(object.causeType)
+        : isSet(object.cause_type)
+        ? globalThis.String(object.cause_type)
+        : "",
+    };
+  },
+
+  toJSON(message: RoomRejected): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.userIds?.length) {
+      obj.userIds = message.userIds;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.causeEventId !== "") {
+      obj.causeEventId = message.causeEventId;
+    }
+    if (message.causeType !== "") {
+      obj.causeType = message.causeType;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RoomRejected>, I>>(base?: I): RoomRejected {
+    return RoomRejected.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoomRejected>, I>>(object: I): RoomRejected {
+    const message = createBaseRoomRejected();
+    message.roomId = object.roomId ?? "";
+    message.userIds = object.userIds?.map((e) => e) || [];
+    message.reason = object.reason ?? "";
+    message.causeEventId = object.causeEventId ?? "";
+    message.causeType = object.causeType ?? "";
     return message;
   },
 };
