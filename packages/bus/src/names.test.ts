@@ -9,6 +9,7 @@ describe("busNames", () => {
     expect(n.streams).toEqual({ events: "EVENTS", deliveries: "DELIVERIES", attempts: "ATTEMPTS" });
     expect(n.buckets.config).toBe("CONFIG");
     expect(n.buckets.presence).toBe("PRESENCE");
+    expect(n.buckets.rooms).toBe("ROOMS");
     expect(n.subjects.event("app1", "conn.online")).toBe("herald.ev.app1.conn.online");
     expect(n.subjects.events()).toBe("herald.ev.>");
     expect(n.subjects.events("app1")).toBe("herald.ev.app1.>");
@@ -30,6 +31,7 @@ describe("busNames", () => {
     });
     expect(n.buckets.config).toBe("t42_CONFIG");
     expect(n.buckets.presence).toBe("t42_PRESENCE");
+    expect(n.buckets.rooms).toBe("t42_ROOMS");
     expect(n.subjects.event("app1", "room.joined")).toBe("t42.herald.ev.app1.room.joined");
     expect(n.subjects.events()).toBe("t42.herald.ev.>");
     expect(n.subjects.deliveries()).toBe("t42.herald.dl.>");

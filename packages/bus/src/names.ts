@@ -4,7 +4,7 @@ import { ValidationError } from "@herald/runtime";
 export interface BusNames {
   readonly namespace: string;
   readonly streams: { readonly events: string; readonly deliveries: string; readonly attempts: string };
-  readonly buckets: { readonly config: string; readonly presence: string };
+  readonly buckets: { readonly config: string; readonly presence: string; readonly rooms: string };
   readonly subjects: {
     /** herald.ev.<app>.<type>; the type may be dotted ("conn.online"). */
     event(appId: string, type: string): string;
@@ -68,7 +68,7 @@ export function busNames(namespace = ""): BusNames {
   return {
     namespace,
     streams: { events: stream("EVENTS"), deliveries: stream("DELIVERIES"), attempts: stream("ATTEMPTS") },
-    buckets: { config: stream("CONFIG"), presence: stream("PRESENCE") },
+    buckets: { config: stream("CONFIG"), presence: stream("PRESENCE"), rooms: stream("ROOMS") },
     subjects: {
       event: (appId, type) => `${root}.ev.${token("appId", appId)}.${dottedTokens("type", type)}`,
       events: (appId) => (appId === undefined ? `${root}.ev.>` : `${root}.ev.${token("appId", appId)}.>`),

@@ -70,6 +70,8 @@ describe("applyTopology", () => {
     expect((await kv.status()).history).toBe(5);
     const presence = await bus.kv(bus.names.buckets.presence);
     expect((await presence.status()).history).toBe(1);
+    const rooms = await bus.kv(bus.names.buckets.rooms);
+    expect((await rooms.status()).history).toBe(1);
   });
 
   it("is safe to run from two connections at once", async () => {

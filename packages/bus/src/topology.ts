@@ -40,6 +40,8 @@ const DAY_MS = 24 * 60 * MINUTE_MS;
 const CONFIG_HISTORY = 5;
 // Presence keeps only the current state of each key; EVENTS is its history.
 const PRESENCE_HISTORY = 1;
+// Chatroom state likewise: EVENTS is the history of every room.
+const ROOMS_HISTORY = 1;
 // JetStream API error codes (nats-server errors.json).
 const STREAM_NOT_FOUND = 10059;
 const STREAM_NAME_IN_USE = 10058;
@@ -78,7 +80,7 @@ export function streamConfigs(names: BusNames, opts: TopologyOptions): StreamDec
   ];
 }
 
-/** Creates or updates every stream and the CONFIG and PRESENCE buckets; safe to run from several services at once. */
+/** Creates or updates every stream and the CONFIG, PRESENCE and ROOMS buckets; safe to run from several services at once. */
 export async function applyTopology(bus: Bus, opts: TopologyOptions): Promise<void> {
   const jsm = await bus.jsm();
   for (const declared of streamConfigs(bus.names, opts)) {
@@ -86,6 +88,7 @@ export async function applyTopology(bus: Bus, opts: TopologyOptions): Promise<vo
   }
   await ensureBucket(bus, bus.names.buckets.config, CONFIG_HISTORY, opts);
   await ensureBucket(bus, bus.names.buckets.presence, PRESENCE_HISTORY, opts);
+  await ensureBucket(bus, bus.names.buckets.rooms, ROOMS_HISTORY, opts);
 }
 
 async function ensureStream(jsm: JetStreamManager, declared: StreamDeclaration, bus: Bus): Promise<void> {
