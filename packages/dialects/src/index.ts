@@ -15,3 +15,5 @@ export type { OpenImPresenceOptions } from "./openim/presence.js";
 export { renderMqttChatPresence } from "./mqttchat/presence.js";
 export { rongCloudPresenceRecord } from "./rongcloud/presence.js";
 export type { RongCloudPresenceRecord } from "./rongcloud/presence.js";
+export { renderRongCloudChatroomBatch, rongCloudChatroomRecord } from "./rongcloud/chatroom.js";
+export type { RongCloudChatroomRecord } from "./rongcloud/chatroom.js";
