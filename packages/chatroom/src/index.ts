@@ -1,0 +1,16 @@
+export { foldRoom, roomChange, roomDerivedId, ROOM_KIND, ROOM_STATUS } from "./fold.js";
+export type { RoomChange, RoomFold, RoomRejectReason } from "./fold.js";
+export { emptyRoomMeta, RECENT_SEQS } from "./state.js";
+export type { RoomMeta, RoomOutbox } from "./state.js";
+export { roomKeys } from "./keys.js";
+export { RoomConflictError, readRoomMeta } from "./store.js";
+export { idleDestroyEvent, kickEvent, kickTimerFor } from "./timers.js";
+export type { ChatroomTimers, IdleTimer, KickTimer } from "./timers.js";
+export { createChatroomProcessor, RoomOrderPendingError } from "./processor.js";
+export type { ChatroomHooks, ChatroomProcessor, ChatroomProcessorOptions } from "./processor.js";
+export { chatroomDurables, chatroomSubjects, startChatroom } from "./engine.js";
+export type { ChatroomEngine, ChatroomEngineOptions } from "./engine.js";
+export { getRoom, listRoomMembers, listUserRooms, MAX_MEMBERS_PAGE } from "./queries.js";
+export type { ListRoomMembersQuery } from "./queries.js";
+export { rebuildChatroom } from "./rebuild.js";
+export type { ChatroomRebuildOptions, ChatroomRebuildReport } from "./rebuild.js";
