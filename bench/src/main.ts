@@ -2,10 +2,11 @@
 import { benchPublish } from "./publish.bench.js";
 import { benchBefore } from "./before.bench.js";
 import { benchPresence } from "./presence.bench.js";
+import { benchChatroom } from "./chatroom.bench.js";
 import { printTable } from "./stats.js";
 
-// BENCH=before,publish,presence picks some; all run by default.
-const only = new Set((process.env.BENCH ?? "before,publish,presence").split(","));
+// BENCH=before,publish,presence,chatroom picks some; all run by default.
+const only = new Set((process.env.BENCH ?? "before,publish,presence,chatroom").split(","));
 const started = Date.now();
 if (only.has("before"))
   printTable(
@@ -15,6 +16,9 @@ if (only.has("before"))
 if (only.has("publish")) printTable("Event intake (gateway vs raw JetStream publish)", await benchPublish());
 if (only.has("presence")) {
   printTable("Presence fold (presence service vs raw JetStream publish + consume)", await benchPresence());
+}
+if (only.has("chatroom")) {
+  printTable("Chatroom joins (chatroom service vs raw JetStream publish + consume)", await benchChatroom());
 }
 console.log(
   `\nbench finished in ${((Date.now() - started) / 1000).toFixed(1)} s on ${process.platform}/${process.arch}, node ${process.version}`,

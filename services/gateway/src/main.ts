@@ -15,6 +15,7 @@ import { createBeforeHandler } from "./before.js";
 import { applyConfigFileAndWatch } from "./config-file.js";
 import { watchConfig } from "@herald/config";
 import { createPresenceService } from "./presence-service.js";
+import { createChatroomService } from "./chatroom-service.js";
 
 const schema = baseEnvSchema.extend({
   GRPC_HOST: z.string().default("0.0.0.0"),
@@ -72,7 +73,7 @@ await runService({
       services: [
         { definition: HeraldServiceService, implementation: herald.service },
         { definition: PresenceServiceService, implementation: createPresenceService(bus, log) },
-        unimplementedService("ChatroomService", ChatroomServiceService),
+        { definition: ChatroomServiceService, implementation: createChatroomService(bus, log) },
         unimplementedService("DeliveryLogService", DeliveryLogServiceService),
       ],
     });
