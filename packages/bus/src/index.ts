@@ -15,3 +15,5 @@ export { RpcUnavailableError, requestRpc, serveRpc } from "./rpc.js";
 export type { RpcContext, RpcRequestOptions, RpcServer, RpcServerOptions } from "./rpc.js";
 export { ATTEMPT_BODY_LIMIT, publishAttempt, truncateBody } from "./attempt.js";
 export type { AttemptRecord } from "./attempt.js";
+export { decodeKeyToken, encodeKeyToken } from "./kv-keys.js";
+export { KeyedQueue } from "./keyed-queue.js";

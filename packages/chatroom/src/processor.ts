@@ -1,12 +1,11 @@
 import { DERIVED_PAYLOAD_CASES, Event } from "@herald/proto";
-import { publishEvent } from "@herald/bus";
+import { publishEvent, KeyedQueue } from "@herald/bus";
 import type { Bus, Delivery } from "@herald/bus";
 import { RetryableError, TerminalError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
 import type { KV } from "@nats-io/kv";
 import { foldRoom, roomChange } from "./fold.js";
 import type { RoomRejectReason } from "./fold.js";
-import { KeyedQueue } from "./keyed-queue.js";
 import { roomKeys } from "./keys.js";
 import { outboxEvents } from "./state.js";
 import type { RoomMeta } from "./state.js";

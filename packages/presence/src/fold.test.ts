@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Event, OfflineReason } from "@herald/proto";
 import { expireGrace, foldPresence } from "./fold.js";
 import type { FoldResult } from "./fold.js";
-import { decodeKeyToken, encodeKeyToken, presenceKeys } from "./keys.js";
+import { presenceKeys } from "./keys.js";
 import { outboxEvents, toUserPresence } from "./state.js";
 import type { UserState } from "./state.js";
 
@@ -200,12 +200,7 @@ describe("foldPresence", () => {
 });
 
 describe("presence keys", () => {
-  it("encodes any id into one valid KV token and back", () => {
-    for (const id of ["plain_id-1", "a.b", "ünï/cødé ✓", "=", "*>"]) {
-      const token = encodeKeyToken(id);
-      expect(token).toMatch(/^[-_=a-zA-Z0-9]+$/);
-      expect(decodeKeyToken(token)).toBe(id);
-    }
+  it("puts any id into one key token and reads it back", () => {
     expect(presenceKeys.lastId(presenceKeys.user("app", "a.b"))).toBe("a.b");
     expect(presenceKeys.appId(presenceKeys.nodeUser("my.app", "n", "u"))).toBe("my.app");
   });

@@ -2,7 +2,7 @@ export { foldPresence, expireGrace, derivedEventId, presenceUserId, TOMBSTONE_TT
 export type { FoldOptions, FoldResult, PresenceAnomaly } from "./fold.js";
 export { emptyUserState, toUserPresence, graceDue } from "./state.js";
 export type { ConnectionState, CauseRef, Outbox, Tombstone, UserState } from "./state.js";
-export { encodeKeyToken, decodeKeyToken, presenceKeys } from "./keys.js";
+export { presenceKeys } from "./keys.js";
 export { PresenceConflictError, readUserState } from "./store.js";
 export { createPresenceProcessor } from "./processor.js";
 export type { PresenceHooks, PresenceProcessor, PresenceProcessorOptions } from "./processor.js";

@@ -1,5 +1,5 @@
 import { Event } from "@herald/proto";
-import { publishEvent } from "@herald/bus";
+import { publishEvent, KeyedQueue } from "@herald/bus";
 import type { Bus, Delivery } from "@herald/bus";
 import { TerminalError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
@@ -7,7 +7,6 @@ import type { KV } from "@nats-io/kv";
 import { expireGrace, foldPresence, presenceUserId } from "./fold.js";
 import type { PresenceAnomaly } from "./fold.js";
 import { presenceKeys } from "./keys.js";
-import { KeyedQueue } from "./keyed-queue.js";
 import { NodeResetCache } from "./node-resets.js";
 import { emptyUserState, graceDue, outboxEvents } from "./state.js";
 import { StateCache, casFold } from "./store.js";
