@@ -22,6 +22,7 @@ async function worker(name: string, subject: string, handle: (data: string) => P
     log,
     handle: async (data) => text.encode(await handle(read.decode(data))),
   });
+  await server.ready;
   return { bus, server };
 }
 
@@ -66,7 +67,7 @@ it("passes the caller's remaining time to the worker", async () => {
     namespace: nats.namespace || "r",
   });
   buses.push(bus);
-  serveRpc({
+  const server = serveRpc({
     bus,
     subject: "rpc.deadline",
     queue: "workers",
@@ -77,6 +78,7 @@ it("passes the caller's remaining time to the worker", async () => {
       return Promise.resolve(new Uint8Array());
     },
   });
+  await server.ready;
   await requestRpc(caller, "rpc.deadline", new Uint8Array(), { timeoutMs: 4_000 });
   expect(seen).toBeGreaterThan(0);
   expect(seen).toBeLessThanOrEqual(4_000);

@@ -178,6 +178,8 @@ export interface RpcServerOptions {
 }
 
 export interface RpcServer {
+  /** Resolves once the server has the subscriptions: requests sent after it reach this worker. */
+  readonly ready: Promise<void>;
   /** Takes no more requests, then waits for those in hand (until `signal` aborts). */
   stop(signal?: AbortSignal): Promise<void>;
   readonly inFlight: number;
@@ -227,6 +229,7 @@ export function serveRpc(opts: RpcServerOptions): RpcServer {
   });
 
   return {
+    ready: nc.flush(),
     get inFlight() {
       return inFlight.size;
     },

@@ -50,6 +50,7 @@ await runService({
       handle: async (data, ctx) =>
         BeforeResponse.encode(await evaluate(BeforeRequest.decode(data), ctx.deadlineMs)).finish(),
     });
+    await server.ready;
     return {
       checks: { nats: () => bus.isConnected() },
       shutdown: [
