@@ -29,6 +29,15 @@ export async function putApp(bus: Bus, app: AppConfig): Promise<void> {
   await kv.put(appKey(app.appId), json);
 }
 
+/** The app as CONFIG holds it now, read directly (a watch may lag by a moment); undefined if absent. */
+export async function readApp(bus: Bus, appId: string): Promise<AppConfig | undefined> {
+  validateAppId(appId);
+  const kv = await configBucket(bus);
+  const entry = await kv.get(appKey(appId));
+  if (entry === null || entry.operation !== "PUT" || entry.length === 0) return undefined;
+  return validateAppConfig(entry.json(), appKey(appId));
+}
+
 export async function deleteApp(bus: Bus, appId: string): Promise<void> {
   validateAppId(appId);
   const kv = await configBucket(bus);

@@ -9,7 +9,7 @@ import {
   type CallbackFailure,
   type JsonObject,
 } from "@herald/dialects";
-import { hookConfig, type ConfigView } from "@herald/config";
+import { hookConfig, type AppConfig, type ConfigView } from "@herald/config";
 import type { AttemptRecord } from "@herald/bus";
 import type { Logger } from "@herald/runtime";
 import type { Dispatcher } from "undici";
@@ -19,6 +19,8 @@ import type { EvaluatorMetrics } from "./metrics.js";
 
 export interface EvaluatorDeps {
   config: ConfigView;
+  /** Reads one app from CONFIG directly, for when the watched view may be behind. */
+  loadApp: (appId: string) => Promise<AppConfig | undefined>;
   dispatcher: Dispatcher;
   breakers: Breakers;
   metrics: EvaluatorMetrics;
@@ -42,10 +44,14 @@ export function createEvaluator(deps: EvaluatorDeps) {
   const { metrics } = deps;
   return async function evaluate(req: BeforeRequest, deadlineMs: number): Promise<BeforeResponse> {
     const hook = findOpenImHook(req.command);
-    const app = deps.config.app(req.appId);
-    // The gateway checked both; config may have changed since, and then the hook is off.
-    const settings = hook && app ? hookConfig(app, hook.key) : undefined;
-    if (!hook || !app || !settings?.enable) return { ...CONTINUE_DISABLED, operationId: req.operationId };
+    // The gateway found the hook enabled; when this view disagrees it may only be behind (a
+    // watch lags by a moment after a change), so the bucket itself decides.
+    const enabled = (app: AppConfig | undefined) =>
+      hook !== undefined && app !== undefined && hookConfig(app, hook.key).enable;
+    let app = deps.config.app(req.appId);
+    if (!enabled(app)) app = await deps.loadApp(req.appId);
+    if (!hook || !app || !enabled(app)) return { ...CONTINUE_DISABLED, operationId: req.operationId };
+    const settings = hookConfig(app, hook.key);
 
     const breaker = deps.breakers.get(`${app.appId}/${hook.key}`);
     const command = openImCommand(hook, app.openim.commandNames);

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { BeforeRequest, BeforeResponse } from "@herald/proto";
 import { baseEnvSchema, runService } from "@herald/runtime";
 import { publishAttempt, serveRpc, startBus } from "@herald/bus";
-import { watchConfig } from "@herald/config";
+import { readApp, watchConfig } from "@herald/config";
 import { Breakers } from "./breaker.js";
 import { createEvaluator } from "./evaluate.js";
 import { createEvaluatorMetrics } from "./metrics.js";
@@ -29,6 +29,7 @@ await runService({
     const metrics = createEvaluatorMetrics(registry, () => breakers.openCount());
     const evaluate = createEvaluator({
       config: view,
+      loadApp: (appId) => readApp(bus, appId),
       dispatcher,
       breakers,
       metrics,
