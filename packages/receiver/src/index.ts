@@ -1,0 +1,17 @@
+export { SignatureError, PayloadError, type SignatureFailure } from "./errors.js";
+export type { IncomingHeaders } from "./headers.js";
+export { verifyStandardWebhook, type VerifyStandardWebhookInput } from "./standard-webhooks.js";
+export { verifyRongCloud, type VerifyRongCloudInput } from "./rongcloud.js";
+export {
+  parseStandardWebhook,
+  parseMqttChat,
+  parseRongCloudChatroomBatch,
+  parseOpenIm,
+  type StandardWebhookPayload,
+  type MqttChatPresence,
+  type MqttChatMessage,
+  type MqttChatCallback,
+  type RongCloudChatroomRecord,
+  type OpenImCallback,
+  type ParseOpenImInput,
+} from "./payloads.js";
