@@ -1,4 +1,3 @@
-import type { sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 import type {
   ChatroomServiceServer,
   GetRoomRequest,
@@ -11,24 +10,13 @@ import type {
 import { getRoom, listRoomMembers, listUserRooms, MAX_MEMBERS_PAGE } from "@herald/chatroom";
 import type { Bus } from "@herald/bus";
 import { NotFoundError, ValidationError, type Logger } from "@herald/runtime";
-import { toServiceError } from "./grpc-errors.js";
+import { queryHandler, required } from "./query-handler.js";
 
 const DEFAULT_PAGE = 100;
 
 /** Chatroom queries, answered from the chatroom state in KV. */
 export function createChatroomService(bus: Bus, log: Logger): ChatroomServiceServer {
-  const answer =
-    <Req, Res>(work: (req: Req) => Promise<Res>) =>
-    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-      work(call.request).then(
-        (res) => callback(null, res),
-        (err: unknown) => {
-          if (!(err instanceof ValidationError) && !(err instanceof NotFoundError))
-            log.error({ err }, "chatroom query failed");
-          callback(toServiceError(err));
-        },
-      );
-    };
+  const answer = queryHandler(log, "chatroom");
   const noRoom = (req: { appId: string; roomId: string }) =>
     new NotFoundError(`room ${req.roomId} of app ${req.appId} does not exist`, {
       resource: "room",
@@ -63,8 +51,4 @@ export function createChatroomService(bus: Bus, log: Logger): ChatroomServiceSer
       return { roomIds: await listUserRooms(bus, req.appId, req.userId) };
     }),
   };
-}
-
-function required(field: string, value: string): void {
-  if (value === "") throw new ValidationError(`${field}: must not be empty`, { field });
 }

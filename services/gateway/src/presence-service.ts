@@ -1,4 +1,3 @@
-import type { sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 import {
   UserStatus,
   type GetUserPresenceRequest,
@@ -10,24 +9,13 @@ import {
 import { getUserPresence, listUsers } from "@herald/presence";
 import type { Bus } from "@herald/bus";
 import { NotFoundError, ValidationError, type Logger } from "@herald/runtime";
-import { toServiceError } from "./grpc-errors.js";
+import { queryHandler, required } from "./query-handler.js";
 
 const MAX_PAGE = 1000;
 
 /** Presence queries, answered from the presence state in KV. */
 export function createPresenceService(bus: Bus, log: Logger): PresenceServiceServer {
-  const answer =
-    <Req, Res>(work: (req: Req) => Promise<Res>) =>
-    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-      work(call.request).then(
-        (res) => callback(null, res),
-        (err: unknown) => {
-          if (!(err instanceof ValidationError) && !(err instanceof NotFoundError))
-            log.error({ err }, "presence query failed");
-          callback(toServiceError(err));
-        },
-      );
-    };
+  const answer = queryHandler(log, "presence");
   return {
     getUserPresence: answer<GetUserPresenceRequest, GetUserPresenceResponse>(async (req) => {
       required("app_id", req.appId);
@@ -62,8 +50,4 @@ export function createPresenceService(bus: Bus, log: Logger): PresenceServiceSer
       });
     }),
   };
-}
-
-function required(field: string, value: string): void {
-  if (value === "") throw new ValidationError(`${field}: must not be empty`, { field });
 }
