@@ -2,38 +2,37 @@
 // service (room meta compare-and-set, one member and one index key per user, a room.status
 // record per event), against the floor of a plain durable consumer that only acks the same
 // messages, in one run.
-import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { headers } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { Event } from "@herald/proto";
-import { busNames, streamConfigs, type BusNames } from "@herald/bus";
+import { busNames } from "@herald/bus";
 import { startNats } from "@herald/testkit";
 import { startService, stopAll } from "@herald/e2e";
-import { ms, type Row } from "./stats.js";
+import {
+  ackedAll,
+  FLOOR_DURABLE,
+  publishStored,
+  secondsUntilAcked,
+  startAckingFloor,
+  type StoredEvent,
+} from "./jetstream-floor.js";
+import type { Row } from "./stats.js";
 
 const TOTAL = Number(process.env.BENCH_CHATROOM_JOINS ?? 10_000);
 const ROOMS = 100;
-const IN_FLIGHT = 512; // publishes awaiting their ack
 const APP = "bench";
 // The chatroom service's durable for room events (see @herald/chatroom chatroomDurables).
 const CHATROOM_DURABLE = "chatroom-rooms";
-const FLOOR_DURABLE = "floor";
 
-interface Stored {
-  id: string;
-  type: string;
-  data: Uint8Array;
-}
-
-function roomEvent(id: string, payload: Event["payload"]): Stored {
+function roomEvent(id: string, payload: Event["payload"]): StoredEvent {
   const event = Event.fromPartial({ id, appId: APP, occurredAt: new Date(), payload });
   const type = payload?.$case === "roomCreated" ? "room.created" : "room.joined";
   return { id, type, data: Event.encode({ ...event, type }).finish() };
 }
 
 /** `n` joins spread over the rooms, `perEvent` users per room.joined; `run` keeps users fresh. */
-function joinEvents(run: string, n: number, perEvent: number): Stored[] {
-  const out: Stored[] = [];
+function joinEvents(run: string, n: number, perEvent: number): StoredEvent[] {
+  const out: StoredEvent[] = [];
   for (let i = 0; i * perEvent < n; i++) {
     const userIds = Array.from({ length: perEvent }, (_, u) => `${run}-u${i * perEvent + u}`);
     out.push(
@@ -44,46 +43,6 @@ function joinEvents(run: string, n: number, perEvent: number): Stored[] {
     );
   }
   return out;
-}
-
-async function publishAll(nc: NatsConnection, names: BusNames, events: Stored[]): Promise<void> {
-  const js = jetstream(nc);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < events.length) {
-        const e = events[next++];
-        if (e === undefined) break;
-        const h = headers();
-        h.set("Nats-Msg-Id", e.id);
-        await js.publish(names.subjects.event(APP, e.type), e.data, { headers: h });
-      }
-    }),
-  );
-}
-
-/** Resolves once the durable has acknowledged everything stored for it. */
-async function acked(jsm: JetStreamManager, stream: string, durable: string): Promise<void> {
-  for (;;) {
-    const info = await jsm.consumers.info(stream, durable).catch(() => undefined);
-    if (info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** Joins per second from the first publish until the durable has acked all of them. */
-async function measure(
-  events: Stored[],
-  joins: number,
-  nc: NatsConnection,
-  names: BusNames,
-  durable: string,
-  jsm: JetStreamManager,
-): Promise<number> {
-  const t = process.hrtime.bigint();
-  await publishAll(nc, names, events);
-  await acked(jsm, names.streams.events, durable);
-  return joins / (ms(process.hrtime.bigint() - t) / 1000);
 }
 
 export async function benchChatroom(): Promise<Row[]> {
@@ -101,42 +60,30 @@ export async function benchChatroom(): Promise<Row[]> {
   try {
     await chatroom.waitReady();
     const jsm = await jetstreamManager(nc);
-    const floorStream = streamConfigs(floorNames, { replicas: 1 }).find(
-      (s) => s.name === floorNames.streams.events,
-    );
-    if (floorStream === undefined) throw new Error("no EVENTS stream declared");
-    await jsm.streams.add(floorStream);
-    await jsm.consumers.add(floorNames.streams.events, {
-      durable_name: FLOOR_DURABLE,
-      ack_policy: AckPolicy.Explicit,
-      filter_subject: floorNames.subjects.events(),
-      max_ack_pending: 1000,
-    });
-    const floorMessages = await (
-      await jetstream(nc).consumers.get(floorNames.streams.events, FLOOR_DURABLE)
-    ).consume({ max_messages: 1000 });
-    void (async () => {
-      for await (const m of floorMessages) m.ack();
-    })();
+    const floorConsumer = await startAckingFloor(nc, jsm, floorNames);
+    const rate = async (events: StoredEvent[], joins: number, into: typeof names, durable: string) =>
+      joins / (await secondsUntilAcked(nc, jsm, into, APP, durable, events));
 
     const creates = Array.from({ length: ROOMS }, (_, r) =>
       roomEvent(`cb-create-${r}`, { $case: "roomCreated", value: { roomId: `room-${r}`, status: 0 } }),
     );
-    await publishAll(nc, names, creates);
-    await acked(jsm, names.streams.events, CHATROOM_DURABLE);
+    await publishStored(nc, names, APP, creates);
+    await ackedAll(jsm, names.streams.events, CHATROOM_DURABLE);
 
     const rows: Row[] = [];
     for (const perEvent of [1, 100]) {
-      const floorEvents = joinEvents(`floor${perEvent}`, TOTAL, perEvent);
-      const floor = await measure(floorEvents, TOTAL, nc, floorNames, FLOOR_DURABLE, jsm);
-      await measure(joinEvents(`warm${perEvent}`, 1_000, perEvent), 1_000, nc, names, CHATROOM_DURABLE, jsm);
-      const herald = await measure(
+      const floor = await rate(
+        joinEvents(`floor${perEvent}`, TOTAL, perEvent),
+        TOTAL,
+        floorNames,
+        FLOOR_DURABLE,
+      );
+      await rate(joinEvents(`warm${perEvent}`, 1_000, perEvent), 1_000, names, CHATROOM_DURABLE);
+      const herald = await rate(
         joinEvents(`run${perEvent}`, TOTAL, perEvent),
         TOTAL,
-        nc,
         names,
         CHATROOM_DURABLE,
-        jsm,
       );
       rows.push({
         name: `chatroom: joins applied (${TOTAL} over ${ROOMS} rooms, ${perEvent} user(s) per room.joined)`,
@@ -145,7 +92,7 @@ export async function benchChatroom(): Promise<Row[]> {
         floor,
       });
     }
-    await floorMessages.close();
+    await floorConsumer.stop();
     return rows;
   } finally {
     await nc.close();
