@@ -1,4 +1,11 @@
-import { ValidationError, ensureError, isRetryable, retryDelayMs } from "@herald/runtime";
+import {
+  RetryableError,
+  TerminalError,
+  ValidationError,
+  ensureError,
+  isRetryable,
+  retryDelayMs,
+} from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Bus } from "./connection.js";
@@ -264,5 +271,22 @@ function toDelivery(m: JsMsg): Delivery {
     deliveryCount: m.info.deliveryCount,
     redelivered: m.redelivered,
     working: () => m.working(),
+  };
+}
+
+/**
+ * For projections: a handler whose only dead letters are TerminalErrors (an event that does not
+ * decode). Any other failure, a refused check included, is a storage or publish problem of the
+ * moment, so the event is retried rather than dead-lettered.
+ */
+export function retryAllButTerminal(handle: Handler): Handler {
+  return async (d, ctx) => {
+    try {
+      await handle(d, ctx);
+    } catch (thrown) {
+      const err = ensureError(thrown);
+      if (err instanceof TerminalError || isRetryable(err)) throw err;
+      throw new RetryableError(err.message, { cause: err });
+    }
   };
 }

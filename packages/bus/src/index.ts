@@ -8,7 +8,7 @@ export { publishEvent } from "./publish.js";
 export type { PublishEventOptions, PublishResult } from "./publish.js";
 export { ensureConsumer } from "./consumer-spec.js";
 export type { ConsumerSpec } from "./consumer-spec.js";
-export { defaultRetryDelayMs, startConsumer } from "./consume.js";
+export { defaultRetryDelayMs, retryAllButTerminal, startConsumer } from "./consume.js";
 export type { ConsumerOptions, ConsumerRunner, ConsumerState, Delivery, Handler } from "./consume.js";
 export { startBus } from "./start.js";
 export { RpcUnavailableError, requestRpc, serveRpc } from "./rpc.js";

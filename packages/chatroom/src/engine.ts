@@ -1,6 +1,5 @@
-import { ensureError, isRetryable, RetryableError, TerminalError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
-import { startConsumer } from "@herald/bus";
+import { retryAllButTerminal, startConsumer } from "@herald/bus";
 import { DeliverPolicy } from "@nats-io/jetstream";
 import type { Bus, BusNames, ConsumerRunner, Delivery } from "@herald/bus";
 import { createChatroomProcessor } from "./processor.js";
@@ -55,16 +54,6 @@ export function startChatroom(opts: ChatroomEngineOptions): ChatroomEngine {
     maxWaiting: Math.max(1, Math.floor(opts.concurrency / 4)),
     ...(opts.hooks === undefined ? {} : { hooks: opts.hooks }),
   });
-  const guarded = (work: (d: Delivery) => Promise<void>) => async (d: Delivery) => {
-    try {
-      await work(d);
-    } catch (thrown) {
-      // Storage and publish failures cure themselves; only an event that does not decode is dead.
-      const err = ensureError(thrown);
-      if (err instanceof TerminalError || isRetryable(err)) throw err;
-      throw new RetryableError(err.message, { cause: err });
-    }
-  };
   const consumers = [
     {
       durable: durables.rooms,
@@ -87,7 +76,8 @@ export function startChatroom(opts: ChatroomEngineOptions): ChatroomEngine {
         filterSubject,
         ...(opts.ackWaitMs === undefined ? {} : { ackWaitMs: opts.ackWaitMs }),
       },
-      handle: guarded(handle),
+      // Storage and publish failures cure themselves; only an event that does not decode is dead.
+      handle: retryAllButTerminal(handle),
       retryDelayMs: (n) => Math.min(5_000, 100 * 2 ** Math.max(0, n - 1)),
     }),
   );

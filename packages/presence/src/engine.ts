@@ -1,6 +1,5 @@
-import { ensureError, isRetryable, RetryableError, TerminalError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
-import { startConsumer } from "@herald/bus";
+import { retryAllButTerminal, startConsumer } from "@herald/bus";
 import type { Bus, ConsumerRunner, Delivery } from "@herald/bus";
 import { createPresenceProcessor } from "./processor.js";
 import type { PresenceHooks, PresenceProcessor } from "./processor.js";
@@ -46,16 +45,8 @@ export function startPresence(opts: PresenceEngineOptions): PresenceEngine {
   });
   const subjects = presenceSubjects(bus.names);
   const durables = presenceDurables();
-  const handle = async (d: Delivery) => {
-    try {
-      await processor.handle(d);
-    } catch (thrown) {
-      // Storage and publish failures cure themselves; only an event that does not decode is dead.
-      const err = ensureError(thrown);
-      if (err instanceof TerminalError || isRetryable(err)) throw err;
-      throw new RetryableError(err.message, { cause: err });
-    }
-  };
+  // Storage and publish failures cure themselves; only an event that does not decode is dead.
+  const handle = retryAllButTerminal((d: Delivery) => processor.handle(d));
   const consumers = [
     { durable: durables.connections, filterSubject: subjects.connections },
     { durable: durables.nodes, filterSubject: subjects.nodes },
