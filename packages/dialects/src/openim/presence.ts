@@ -17,44 +17,25 @@ export interface OpenImPresenceOptions {
  */
 export function renderOpenImPresence(event: Event, opts: OpenImPresenceOptions): HttpRequestSpec | undefined {
   const payload = event.payload;
-  if (payload?.$case === "userOnline") {
-    const online = payload.value;
-    const command = presenceCommand("afterUserOnline", opts.naming);
-    return renderOpenImBefore({
-      baseUrl: opts.baseUrl,
-      urlStyle: opts.urlStyle,
-      command,
-      operationId: presenceOperationId(event),
-      payload: {
-        userID: online.userId,
-        callbackCommand: command,
-        seq: online.seq,
-        isAppBackground: online.isAppBackground,
-        connID: online.connId,
-        platformID: online.platformId,
-        platform: online.platform,
-      },
-    });
-  }
-  if (payload?.$case === "userOffline") {
-    const offline = payload.value;
-    const command = presenceCommand("afterUserOffline", opts.naming);
-    return renderOpenImBefore({
-      baseUrl: opts.baseUrl,
-      urlStyle: opts.urlStyle,
-      command,
-      operationId: presenceOperationId(event),
-      payload: {
-        userID: offline.userId,
-        callbackCommand: command,
-        seq: offline.seq,
-        connID: offline.connId,
-        platformID: offline.platformId,
-        platform: offline.platform,
-      },
-    });
-  }
-  return undefined;
+  if (payload?.$case !== "userOnline" && payload?.$case !== "userOffline") return undefined;
+  const v = payload.value;
+  const online = payload.$case === "userOnline";
+  const command = presenceCommand(online ? "afterUserOnline" : "afterUserOffline", opts.naming);
+  return renderOpenImBefore({
+    baseUrl: opts.baseUrl,
+    urlStyle: opts.urlStyle,
+    command,
+    operationId: presenceOperationId(event),
+    payload: {
+      userID: v.userId,
+      callbackCommand: command,
+      seq: v.seq,
+      ...(online ? { isAppBackground: payload.value.isAppBackground } : {}),
+      connID: v.connId,
+      platformID: v.platformId,
+      platform: v.platform,
+    },
+  });
 }
 
 function presenceCommand(hookKey: "afterUserOnline" | "afterUserOffline", naming: CommandNaming): string {
