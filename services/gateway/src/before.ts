@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { BeforeRequest, BeforeResponse, Decision, DecisionSource } from "@herald/proto";
 import { RpcUnavailableError, requestRpc, type Bus } from "@herald/bus";
 import { hookConfig, type ConfigView } from "@herald/config";
-import { decideFailure, findOpenImHook, openImHookFires, type JsonObject } from "@herald/dialects";
+import { decideFailure, findOpenImHook, openImHookFires } from "@herald/dialects";
 import { ValidationError, type Logger } from "@herald/runtime";
 import { validateBefore } from "./events.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -24,7 +24,7 @@ export interface BeforeHandlerOptions {
 export function createBeforeHandler(opts: BeforeHandlerOptions) {
   const { bus, metrics } = opts;
   return async function before(req: BeforeRequest): Promise<BeforeResponse> {
-    validateBefore(req);
+    const payload = validateBefore(req);
     const hook = findOpenImHook(req.command);
     if (hook === undefined) {
       throw new ValidationError(`command: "${req.command}" is not an OpenIM callback command`, {
@@ -46,7 +46,7 @@ export function createBeforeHandler(opts: BeforeHandlerOptions) {
     if (!settings?.enable) {
       return done(local(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_HOOK_DISABLED));
     }
-    const fires = openImHookFires(hook, settings, JSON.parse(req.payloadJson) as JsonObject);
+    const fires = openImHookFires(hook, settings, payload);
     if (!fires.fires) {
       return done(local(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_TYPE_FILTERED));
     }

@@ -37,7 +37,15 @@ const roomStatus = z
   .min(0, "must be a RongCloud status 0-3")
   .max(3, "must be a RongCloud status 0-3");
 const userIds = z.array(entityId).min(1, "must name at least one user").max(10_000);
-const jsonObjectText = z.string().refine(isJsonObject, "must be a JSON object");
+// Parsed once here: the before-hook path uses the object it yields.
+const jsonObjectText = z.string().transform((text, ctx): Record<string, unknown> => {
+  const value = parseJsonObject(text);
+  if (value === undefined) {
+    ctx.addIssue({ code: "custom", message: "must be a JSON object" });
+    return z.NEVER;
+  }
+  return value;
+});
 const command = z.string().regex(/^[A-Za-z0-9_]{1,64}$/, "must be 1-64 characters of [A-Za-z0-9_]");
 
 const payloadSchemas = {
@@ -131,9 +139,12 @@ export function normalizeEvent(event: Event, index: number, now: Date): Event {
 
 const beforeSchema = z.object({ appId, command, payloadJson: jsonObjectText });
 
-/** Checks a before-hook request; throws ValidationError naming the field (`payload_json`). */
-export function validateBefore(req: BeforeRequest): void {
-  check(beforeSchema, req, "");
+/**
+ * Checks a before-hook request and returns its payload as an object; throws ValidationError
+ * naming the field (`payload_json`).
+ */
+export function validateBefore(req: BeforeRequest): Record<string, unknown> {
+  return check(beforeSchema, req, "").payloadJson;
 }
 
 /** Validates a whole batch before anything of it is stored. */
@@ -150,9 +161,9 @@ export function normalizeBatch(events: readonly Event[], maxBatch: number, now =
   return events.map((event, index) => normalizeEvent(event, index, now));
 }
 
-function check(schema: z.ZodType, value: unknown, where: string, index?: number): void {
+function check<S extends z.ZodType>(schema: S, value: unknown, where: string, index?: number): z.output<S> {
   const result = schema.safeParse(value);
-  if (result.success) return;
+  if (result.success) return result.data;
   const issue = result.error.issues[0];
   const path = issue?.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${snake(String(p))}`)).join("");
   const field = `${where}${path ?? ""}`.replace(/^\./, "");
@@ -163,11 +174,13 @@ function snake(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-function isJsonObject(text: string): boolean {
+function parseJsonObject(text: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === "object" && value !== null && !Array.isArray(value);
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
