@@ -13,8 +13,8 @@ import { hookConfig, type AppConfig, type ConfigView } from "@herald/config";
 import type { AttemptRecord } from "@herald/bus";
 import type { Logger } from "@herald/runtime";
 import type { Dispatcher } from "undici";
+import { callBusinessServer, type CallFailure } from "@herald/egress";
 import type { Breakers } from "./breaker.js";
-import { callBusinessServer } from "./http-call.js";
 import type { EvaluatorMetrics } from "./metrics.js";
 
 export interface EvaluatorDeps {
@@ -50,11 +50,14 @@ export function createEvaluator(deps: EvaluatorDeps) {
       hook !== undefined && app !== undefined && hookConfig(app, hook.key).enable;
     let app = deps.config.app(req.appId);
     if (!enabled(app)) app = await deps.loadApp(req.appId);
-    if (!hook || !app || !enabled(app)) return { ...CONTINUE_DISABLED, operationId: req.operationId };
+    // enabled() is false without openim too; the check here tells the compiler so.
+    const openim = app?.openim;
+    if (!hook || !app || !openim || !enabled(app))
+      return { ...CONTINUE_DISABLED, operationId: req.operationId };
     const settings = hookConfig(app, hook.key);
 
     const breaker = deps.breakers.get(`${app.appId}/${hook.key}`);
-    const command = openImCommand(hook, app.openim.commandNames);
+    const command = openImCommand(hook, openim.commandNames);
     let payload: JsonObject;
     try {
       payload = JSON.parse(req.payloadJson) as JsonObject;
@@ -67,8 +70,8 @@ export function createEvaluator(deps: EvaluatorDeps) {
       };
     }
     const spec = renderOpenImBefore({
-      baseUrl: app.openim.url,
-      urlStyle: app.openim.urlStyle,
+      baseUrl: openim.url,
+      urlStyle: openim.urlStyle,
       command,
       operationId: req.operationId,
       payload,
@@ -112,7 +115,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
 
     const outcome: BeforeOutcome = result.ok
       ? interpretOpenImBefore(hook, payload, { status: result.status, body: result.body })
-      : { kind: "failed", failure: result.failure };
+      : { kind: "failed", failure: toCallbackFailure(result.failure) };
     if (outcome.kind === "failed" && countsAgainstServer(outcome.failure)) breaker.failure(app.breaker);
     else breaker.success();
 
@@ -137,6 +140,12 @@ export function createEvaluator(deps: EvaluatorDeps) {
     record(result.status, result.body, result.latencyMs, name, error);
     return { ...out, operationId: req.operationId };
   };
+}
+
+// A refused destination is unreachable for the chat core too: OpenIM's network family.
+function toCallbackFailure(failure: CallFailure): CallbackFailure {
+  if (failure.reason === "refused") return { reason: "network", detail: failure.detail };
+  return { reason: failure.reason, detail: failure.detail };
 }
 
 // A server that answered on purpose (actionCode != 0) is up; one that times out, refuses,

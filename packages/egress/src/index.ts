@@ -1,0 +1,13 @@
+export { checkAddress, PUBLIC_ONLY, type AddressVerdict, type EgressPolicy } from "./address-policy.js";
+export { DestinationRefusedError, findDestinationRefused } from "./errors.js";
+export { checkDestinationUrl } from "./destination-url.js";
+export { createGuardedAgent, type GuardedAgentOptions } from "./guarded-agent.js";
+export {
+  callBusinessServer,
+  RESPONSE_LIMIT_BYTES,
+  type CallFailure,
+  type CallResult,
+  type OutboundRequest,
+  type ResponseHeaders,
+} from "./call.js";
+export { parseRetryAfter } from "./retry-after.js";
