@@ -1,10 +1,15 @@
 import { z } from "zod";
+import { readStoredEndpoints } from "./endpoint-config.js";
+import type { EndpointConfig } from "./endpoint-config.js";
 import { defaultHookConfig, readHookConfig } from "./hook-config.js";
 import type { HookConfig } from "./hook-config.js";
 import { httpUrlSchema } from "./openim-webhooks.js";
 import { OPENIM_HOOK_KEYS, openImHookKey } from "./openim-hooks.js";
+import { appIdSchema, commandNamesSchema, urlStyleSchema } from "./schemas.js";
 import { child, expectRecord, fail, parseAt, rootSite } from "./site.js";
 import type { Site } from "./site.js";
+
+export { APP_ID_PATTERN, appIdSchema, commandNamesSchema, urlStyleSchema } from "./schemas.js";
 
 export interface BreakerConfig {
   /** Consecutive failures that open the breaker (default 5). */
@@ -15,26 +20,24 @@ export interface BreakerConfig {
 
 export interface AppConfig {
   appId: string;
-  openim: {
+  /** Absent for an app that only has delivery endpoints: then every before-hook is disabled. */
+  openim?: {
     url: string;
     /** path: {url}/{command}?contenttype=json ; query: {url}?command={command}&contenttype=json */
     urlStyle: "path" | "query";
     commandNames: "seed" | "current";
     hooks: Record<string, HookConfig>;
   };
+  /** Where the deliverer sends the app's events; ids unique within the app, ordered by id. */
+  endpoints: EndpointConfig[];
+  /** Lets the app's endpoints reach private, loopback and link-local addresses (off: SSRF guard). */
+  allowPrivateDestinations: boolean;
   breaker: BreakerConfig;
   /** "file" apps are owned by the declarative file; "api" apps by the admin API. */
   source: "file" | "api";
 }
 
-export const APP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const DEFAULT_BREAKER: BreakerConfig = { failureThreshold: 5, openMs: 5_000 };
-
-export const appIdSchema = z
-  .string({ error: "expected an app id" })
-  .regex(APP_ID_PATTERN, { error: "expected 1 to 64 of A-Z a-z 0-9 _ -" });
-export const urlStyleSchema = z.enum(["path", "query"], { error: 'expected "path" or "query"' });
-export const commandNamesSchema = z.enum(["seed", "current"], { error: 'expected "seed" or "current"' });
 
 const breakerSchema = z.strictObject(
   {
@@ -52,12 +55,16 @@ export function readBreaker(site: Site, raw: unknown): BreakerConfig {
 
 const storedAppSchema = z.strictObject({
   appId: appIdSchema,
-  openim: z.strictObject({
-    url: httpUrlSchema,
-    urlStyle: urlStyleSchema.default("path"),
-    commandNames: commandNamesSchema.default("seed"),
-    hooks: z.record(z.string(), z.unknown()).default({}),
-  }),
+  openim: z
+    .strictObject({
+      url: httpUrlSchema,
+      urlStyle: urlStyleSchema.default("path"),
+      commandNames: commandNamesSchema.default("seed"),
+      hooks: z.record(z.string(), z.unknown()).default({}),
+    })
+    .optional(),
+  endpoints: z.unknown().optional(),
+  allowPrivateDestinations: z.boolean({ error: "expected true or false" }).default(false),
   breaker: z.unknown().optional(),
   source: z.enum(["file", "api"], { error: 'expected "file" or "api"' }).default("api"),
 });
@@ -69,10 +76,16 @@ const storedAppSchema = z.strictObject({
 export function validateAppConfig(input: unknown, path?: string): AppConfig {
   const site = rootSite({ file: "", path: path === undefined || path === "" ? [] : path.split(".") });
   const app = parseAt(site, storedAppSchema, input);
-  const hooksSite = child(site, "openim", "hooks");
+  const openim =
+    app.openim === undefined
+      ? undefined
+      : { ...app.openim, hooks: readStoredHooks(child(site, "openim", "hooks"), app.openim.hooks) };
+  // Built key by key in one order (absent openim left out), so equal configs store equal bytes.
   return {
     appId: app.appId,
-    openim: { ...app.openim, hooks: readStoredHooks(hooksSite, app.openim.hooks) },
+    ...(openim === undefined ? {} : { openim }),
+    endpoints: readStoredEndpoints(child(site, "endpoints"), app.endpoints, openim),
+    allowPrivateDestinations: app.allowPrivateDestinations,
     breaker: readBreaker(child(site, "breaker"), app.breaker),
     source: app.source,
   };
@@ -90,7 +103,7 @@ function readStoredHooks(site: Site, raw: Record<string, unknown>): Record<strin
   return hooks;
 }
 
-/** The app's settings for `hookKey`, or OpenIM's defaults for that key (enable false). */
+/** The app's settings for `hookKey`, or OpenIM's defaults for that key (enable false, also without openim). */
 export function hookConfig(app: AppConfig, hookKey: string): HookConfig {
-  return app.openim.hooks[hookKey] ?? defaultHookConfig(hookKey);
+  return app.openim?.hooks[hookKey] ?? defaultHookConfig(hookKey);
 }

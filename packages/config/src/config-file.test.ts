@@ -87,12 +87,14 @@ describe("OpenIM webhooks.yml", () => {
     const app = apps[0]!;
     expect(app.appId).toBe("default");
     expect(app.source).toBe("file");
-    expect(app.openim.url).toBe("http://127.0.0.1:10006/callbackExample");
-    expect(Object.keys(app.openim.hooks)).toEqual(OPENIM_HOOK_KEYS.map((hook) => hook.key));
-    expect(app.openim.hooks["beforeAddBlack"]?.failedContinue).toBe(false);
-    expect(app.openim.hooks["beforeCreateGroupChatConversations"]?.failedContinue).toBe(false);
-    expect(app.openim.hooks["beforeOfflinePush"]?.failedContinue).toBe(true);
-    expect(Object.values(app.openim.hooks).every((hook) => !hook.enable && hook.timeout === 5)).toBe(true);
+    expect(app.openim?.url).toBe("http://127.0.0.1:10006/callbackExample");
+    expect(Object.keys(app.openim?.hooks ?? {})).toEqual(OPENIM_HOOK_KEYS.map((hook) => hook.key));
+    expect(app.openim?.hooks["beforeAddBlack"]?.failedContinue).toBe(false);
+    expect(app.openim?.hooks["beforeCreateGroupChatConversations"]?.failedContinue).toBe(false);
+    expect(app.openim?.hooks["beforeOfflinePush"]?.failedContinue).toBe(true);
+    expect(Object.values(app.openim?.hooks ?? {}).every((hook) => !hook.enable && hook.timeout === 5)).toBe(
+      true,
+    );
   });
 
   it("reads content types as ints (main) and strings and ranges (v3.8.3)", () => {
@@ -176,7 +178,7 @@ describe("Herald's YAML", () => {
       breaker: { failureThreshold: 3, openMs: 1000 },
       source: "file",
     });
-    expect(app1?.openim.hooks["beforeSendSingleMsg"]).toEqual({
+    expect(app1?.openim?.hooks["beforeSendSingleMsg"]).toEqual({
       enable: true,
       timeout: 3,
       failedContinue: false,
@@ -188,7 +190,7 @@ describe("Herald's YAML", () => {
       allowedTypes: [[1, 100]],
       attentionIds: [],
     });
-    expect(app1?.openim.hooks["afterSendSingleMsg"]?.attentionIds).toEqual(["u1", "42"]);
+    expect(app1?.openim?.hooks["afterSendSingleMsg"]?.attentionIds).toEqual(["u1", "42"]);
     // The webhooks' own url stands in for openim.url; urlStyle, commandNames and breaker default.
     expect(app2).toMatchObject({
       appId: "app2",
@@ -258,8 +260,8 @@ describe("Herald's YAML", () => {
       },
     );
     expect(read).toEqual(["/etc/herald/openim/webhooks.yml"]);
-    expect(apps[0]?.openim.url).toBe("http://127.0.0.1:10006/callbackExample");
-    expect(Object.keys(apps[0]?.openim.hooks ?? {})).toEqual([
+    expect(apps[0]?.openim?.url).toBe("http://127.0.0.1:10006/callbackExample");
+    expect(Object.keys(apps[0]?.openim?.hooks ?? {})).toEqual([
       "beforeSendSingleMsg",
       "beforeUpdateUserInfoEx",
       "afterUserOffline",

@@ -38,7 +38,8 @@ describe.skipIf(sharedNats)("the CONFIG view after the NATS server restarts", ()
   it("still sees changes made after the restart", async () => {
     await putApp(bus, app(3));
     view = await watchConfig(bus, log);
-    const timeout = (): number | undefined => view?.app("app1")?.openim.hooks["beforeSendSingleMsg"]?.timeout;
+    const timeout = (): number | undefined =>
+      view?.app("app1")?.openim?.hooks["beforeSendSingleMsg"]?.timeout;
     expect(timeout()).toBe(3);
 
     await nats.kill();

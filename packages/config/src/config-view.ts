@@ -3,15 +3,23 @@ import type { Bus } from "@herald/bus";
 import type { Logger } from "@herald/runtime";
 import { validateAppConfig } from "./app-config.js";
 import type { AppConfig } from "./app-config.js";
+import { ENDPOINT_STATE_KEY_PREFIX, parseEndpointStateKey, validateEndpointState } from "./endpoint-state.js";
+import type { EndpointStateEntry } from "./endpoint-state.js";
 import { APP_KEY_PREFIX, configBucket } from "./store.js";
 import type { ConfigBucket } from "./store.js";
 
-/** An in-memory view of the apps in CONFIG, kept current by a KV watch. */
+/** An in-memory view of the apps and endpoint states in CONFIG, kept current by a KV watch. */
 export interface ConfigView {
   app(appId: string): AppConfig | undefined;
   apps(): AppConfig[];
   /** `app` is undefined when the app was deleted. Returns a function that removes the listener. */
   onChange(listener: (appId: string, app: AppConfig | undefined) => void): () => void;
+  /** The endpoint's state as the deliverer last wrote it; undefined (active) if none. */
+  endpointState(appId: string, endpointId: string): EndpointStateEntry | undefined;
+  /** `entry` is undefined when the state was deleted. Returns a function that removes the listener. */
+  onEndpointStateChange(
+    listener: (appId: string, endpointId: string, entry: EndpointStateEntry | undefined) => void,
+  ): () => void;
   /** Resolves once the initial values are loaded. */
   readonly ready: Promise<void>;
   close(): Promise<void>;
@@ -37,6 +45,11 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
+type StateListener = (appId: string, endpointId: string, entry: EndpointStateEntry | undefined) => void;
+
+// All of CONFIG, dispatched by prefix in apply(): a watch of several filters needs NATS 2.10.
+const WATCHED_KEYS = ">";
+
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 5_000;
 
@@ -58,6 +71,9 @@ class WatchedConfigView implements ConfigView {
   // Last revision applied per key, deletes and refused values included, so a stale read never wins.
   private readonly revisions = new Map<string, number>();
   private readonly listeners = new Set<(appId: string, app: AppConfig | undefined) => void>();
+  // Keyed by the CONFIG key, `endpoints.<appId>.<endpointId>`.
+  private readonly states = new Map<string, EndpointStateEntry>();
+  private readonly stateListeners = new Set<StateListener>();
   private readonly stopping = new AbortController();
   private watcher: Watcher | undefined;
   private readonly watching: Promise<void>;
@@ -86,12 +102,22 @@ class WatchedConfigView implements ConfigView {
     return () => this.listeners.delete(listener);
   }
 
+  endpointState(appId: string, endpointId: string): EndpointStateEntry | undefined {
+    return this.states.get(`${ENDPOINT_STATE_KEY_PREFIX}${appId}.${endpointId}`);
+  }
+
+  onEndpointStateChange(listener: StateListener): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
   async close(): Promise<void> {
     if (!this.stopping.signal.aborted) {
       this.stopping.abort();
       this.watcher?.stop();
     }
     this.listeners.clear();
+    this.stateListeners.clear();
     await Promise.all([this.watching, this.following]);
   }
 
@@ -101,7 +127,7 @@ class WatchedConfigView implements ConfigView {
     for (let failures = 0; !this.stopping.signal.aborted && !this.bus.nc.isClosed();) {
       try {
         const kv = await configBucket(this.bus);
-        const watcher = await kv.watch({ key: `${APP_KEY_PREFIX}>` });
+        const watcher = await kv.watch({ key: WATCHED_KEYS });
         this.watcher = watcher;
         if (this.stopping.signal.aborted) watcher.stop();
         started.resolve();
@@ -142,7 +168,7 @@ class WatchedConfigView implements ConfigView {
   private async loadSnapshot(): Promise<void> {
     const kv = await configBucket(this.bus);
     const keys: string[] = [];
-    for await (const key of await kv.keys(`${APP_KEY_PREFIX}>`)) keys.push(key);
+    for await (const key of await kv.keys(WATCHED_KEYS)) keys.push(key);
     for (const key of keys) {
       const entry = await kv.get(key);
       if (entry !== null) this.apply(entry);
@@ -150,9 +176,15 @@ class WatchedConfigView implements ConfigView {
   }
 
   private apply(entry: Entry): void {
-    if (!entry.key.startsWith(APP_KEY_PREFIX)) return;
+    const isApp = entry.key.startsWith(APP_KEY_PREFIX);
+    if (!isApp && !entry.key.startsWith(ENDPOINT_STATE_KEY_PREFIX)) return;
     if (entry.revision <= (this.revisions.get(entry.key) ?? 0)) return;
     this.revisions.set(entry.key, entry.revision);
+    if (isApp) this.applyApp(entry);
+    else this.applyEndpointState(entry);
+  }
+
+  private applyApp(entry: Entry): void {
     const appId = entry.key.slice(APP_KEY_PREFIX.length);
     if (entry.operation !== "PUT") {
       if (this.current.delete(appId)) this.notify(appId, undefined);
@@ -173,6 +205,47 @@ class WatchedConfigView implements ConfigView {
     }
     this.current.set(appId, app);
     this.notify(appId, app);
+  }
+
+  private applyEndpointState(entry: Entry): void {
+    const ids = parseEndpointStateKey(entry.key);
+    if (ids === undefined) {
+      this.log.error(
+        { key: entry.key, revision: entry.revision },
+        "CONFIG key is not endpoints.<app>.<endpoint>; ignored",
+      );
+      return;
+    }
+    if (entry.operation !== "PUT") {
+      if (this.states.delete(entry.key)) this.notifyState(ids.appId, ids.endpointId, undefined);
+      return;
+    }
+    let state: EndpointStateEntry;
+    try {
+      state = {
+        state: validateEndpointState(JSON.parse(entry.string()), entry.key),
+        revision: entry.revision,
+      };
+    } catch (err) {
+      const path = (err as { path?: unknown }).path;
+      this.log.error(
+        { err, ...ids, path, revision: entry.revision },
+        "invalid endpoint state in CONFIG ignored; keeping the previous value",
+      );
+      return;
+    }
+    this.states.set(entry.key, state);
+    this.notifyState(ids.appId, ids.endpointId, state);
+  }
+
+  private notifyState(appId: string, endpointId: string, entry: EndpointStateEntry | undefined): void {
+    for (const listener of this.stateListeners) {
+      try {
+        listener(appId, endpointId, entry);
+      } catch (err) {
+        this.log.error({ err, appId, endpointId }, "endpoint state listener threw");
+      }
+    }
   }
 
   private notify(appId: string, app: AppConfig | undefined): void {

@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { APP_ID_PATTERN, commandNamesSchema, readBreaker, urlStyleSchema } from "./app-config.js";
 import type { AppConfig } from "./app-config.js";
+import { readFileEndpoints } from "./endpoint-file.js";
 import type { ConfigWarning } from "./errors.js";
 import { httpUrlSchema, readWebhooks } from "./openim-webhooks.js";
 import type { OpenImWebhooks } from "./openim-webhooks.js";
@@ -15,6 +16,7 @@ import { parseYaml } from "./yaml-source.js";
 export const PLAIN_WEBHOOKS_APP_ID = "default";
 
 type ReadText = (path: string) => Promise<string>;
+type OpenImConfig = NonNullable<AppConfig["openim"]>;
 
 export interface LoadedConfig {
   apps: AppConfig[];
@@ -44,13 +46,14 @@ export async function parseHeraldConfig(
   if (top === undefined) return fail(site, "expected a mapping with `apps:` or an OpenIM webhooks.yml");
   if (!("apps" in top) && isPlainWebhooks(top)) {
     const webhooks = readWebhooks(site, top);
-    const app = toApp(
-      site,
-      PLAIN_WEBHOOKS_APP_ID,
-      { url: undefined },
-      webhooks,
-      readBreaker(site, undefined),
-    );
+    const app: AppConfig = {
+      appId: PLAIN_WEBHOOKS_APP_ID,
+      openim: toOpenIm(site, { url: undefined }, webhooks),
+      endpoints: [],
+      allowPrivateDestinations: false,
+      breaker: readBreaker(site, undefined),
+      source: "file",
+    };
     return { apps: [app], warnings: site.warnings };
   }
   warnUnknownKeys(site, top, ["apps"]);
@@ -87,10 +90,37 @@ async function readApp(
 ): Promise<AppConfig> {
   if (!APP_ID_PATTERN.test(appId)) fail(site, "app id must be 1 to 64 of A-Z a-z 0-9 _ -");
   const app = expectRecord(site, raw);
-  warnUnknownKeys(site, app, ["openim", "breaker"]);
+  warnUnknownKeys(site, app, ["openim", "endpoints", "allowPrivateDestinations", "breaker"]);
   const openimSite = child(site, "openim");
-  if (app["openim"] === undefined || app["openim"] === null) fail(openimSite, "required");
-  const openim = expectRecord(openimSite, app["openim"]);
+  const openim =
+    app["openim"] === undefined || app["openim"] === null
+      ? undefined
+      : await readOpenIm(openimSite, app["openim"], file, readText);
+  const endpoints = readFileEndpoints(child(site, "endpoints"), app["endpoints"], openim);
+  // An app with neither would do nothing; most likely its openim: was forgotten.
+  if (openim === undefined && endpoints.length === 0) fail(openimSite, "required (or endpoints)");
+  const allowPrivateDestinations = parseAt(
+    child(site, "allowPrivateDestinations"),
+    z.boolean({ error: "expected true or false" }).nullish(),
+    app["allowPrivateDestinations"],
+  );
+  return {
+    appId,
+    ...(openim === undefined ? {} : { openim }),
+    endpoints,
+    allowPrivateDestinations: allowPrivateDestinations ?? false,
+    breaker: readBreaker(child(site, "breaker"), app["breaker"]),
+    source: "file",
+  };
+}
+
+async function readOpenIm(
+  openimSite: Site,
+  raw: unknown,
+  file: string,
+  readText: ReadText,
+): Promise<OpenImConfig> {
+  const openim = expectRecord(openimSite, raw);
   warnUnknownKeys(openimSite, openim, ["url", "urlStyle", "commandNames", "webhooks", "webhooksFile"]);
   const scalars = parseAt(openimSite, openImScalarsSchema, openim);
   const webhooksSite = child(openimSite, "webhooks");
@@ -107,7 +137,7 @@ async function readApp(
   } else {
     webhooks = readWebhooks(webhooksSite, openim["webhooks"]);
   }
-  return toApp(site, appId, scalars, webhooks, readBreaker(child(site, "breaker"), app["breaker"]));
+  return toOpenIm(openimSite, scalars, webhooks);
 }
 
 // The file stands in for `webhooks:`, so its fields keep the logical path apps.<id>.openim.webhooks.*.
@@ -138,34 +168,25 @@ async function readWebhooksFile(
   return webhooks;
 }
 
-function toApp(
+// `site` is the openim mapping of an app, or the root of a plain webhooks.yml.
+function toOpenIm(
   site: Site,
-  appId: string,
   scalars: { url?: string | undefined; urlStyle?: "path" | "query"; commandNames?: "seed" | "current" },
   webhooks: OpenImWebhooks,
-  breaker: AppConfig["breaker"],
-): AppConfig {
-  const openimSite = child(site, "openim");
-  const webhooksUrlSite = site.path.length === 0 ? child(site, "url") : child(openimSite, "webhooks", "url");
+): OpenImConfig {
+  const plain = site.path.length === 0;
+  const webhooksUrlSite = plain ? child(site, "url") : child(site, "webhooks", "url");
   if (scalars.url !== undefined && webhooks.url !== "" && webhooks.url !== scalars.url) {
     warn(webhooksUrlSite, "ignored: openim.url is used");
   }
   const url = scalars.url ?? webhooks.url;
   if (url === "") {
-    fail(
-      site.path.length === 0 ? webhooksUrlSite : child(openimSite, "url"),
-      "required (openim.url, or url in the webhooks)",
-    );
+    fail(plain ? webhooksUrlSite : child(site, "url"), "required (openim.url, or url in the webhooks)");
   }
   return {
-    appId,
-    openim: {
-      url,
-      urlStyle: scalars.urlStyle ?? "path",
-      commandNames: scalars.commandNames ?? "seed",
-      hooks: webhooks.hooks,
-    },
-    breaker,
-    source: "file",
+    url,
+    urlStyle: scalars.urlStyle ?? "path",
+    commandNames: scalars.commandNames ?? "seed",
+    hooks: webhooks.hooks,
   };
 }

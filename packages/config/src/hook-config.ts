@@ -64,7 +64,8 @@ function toTypeRange(value: unknown): [number, number] | string {
   return [low, high];
 }
 
-const typeRangesSchema = z.array(
+/** Content-type ranges in any of OpenIM's forms, as inclusive pairs. */
+export const typeRangesSchema = z.array(
   z.unknown().transform((value, ctx): [number, number] => {
     const range = toTypeRange(value);
     if (typeof range === "string") {
@@ -74,6 +75,12 @@ const typeRangesSchema = z.array(
     return range;
   }),
   { error: "expected a list of content types" },
+);
+
+// Go's YAML decoder reads a number into a string field, so accept ids written as numbers.
+export const attentionIdsSchema = z.array(
+  z.union([z.string(), z.number()], { error: "expected a user id" }).transform(String),
+  { error: "expected a list of user ids" },
 );
 
 // null stands for an empty YAML value (`deniedTypes:`), which OpenIM reads as the zero value.
@@ -87,12 +94,7 @@ const hookFieldsSchema = z.object({
   failedContinue: z.boolean({ error: "expected true or false" }).nullish(),
   deniedTypes: typeRangesSchema.nullish(),
   allowedTypes: typeRangesSchema.nullish(),
-  // Go's YAML decoder reads a number into a string field, so accept ids written as numbers.
-  attentionIds: z
-    .array(z.union([z.string(), z.number()], { error: "expected a user id" }).transform(String), {
-      error: "expected a list of user ids",
-    })
-    .nullish(),
+  attentionIds: attentionIdsSchema.nullish(),
 });
 
 /**

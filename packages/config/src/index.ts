@@ -12,3 +12,19 @@ export { PLAIN_WEBHOOKS_APP_ID, loadConfigFile, parseHeraldConfig } from "./hera
 export { appKey, applyConfigFile, deleteApp, putApp, readApp } from "./store.js";
 export { watchConfig } from "./config-view.js";
 export type { ConfigView } from "./config-view.js";
+export {
+  DEFAULT_EVENT_TYPES,
+  DEFAULT_RETRY_SCHEDULES_MS,
+  DIALECTS,
+  eventTypeMatches,
+  validateEndpoint,
+} from "./endpoint-config.js";
+export type { Dialect, EndpointConfig, EndpointSecret } from "./endpoint-config.js";
+export {
+  deleteEndpointState,
+  endpointStateKey,
+  readEndpointState,
+  validateEndpointState,
+  writeEndpointState,
+} from "./endpoint-state.js";
+export type { EndpointState, EndpointStateEntry } from "./endpoint-state.js";

@@ -73,6 +73,10 @@ export function parseAt<S extends z.ZodType>(site: Site, schema: S, value: unkno
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   if (issue === undefined) return fail(site, "invalid value", result.error);
+  // Name the unknown key itself, as the file's warnings do.
+  if (issue.code === "unrecognized_keys" && issue.keys[0] !== undefined) {
+    return fail(child(site, ...issue.path, issue.keys[0]), "unknown key", result.error);
+  }
   return fail(child(site, ...issue.path), issue.message, result.error);
 }
 

@@ -55,15 +55,15 @@ describe("the CONFIG view", () => {
     await putApp(bus, app("app1", { timeout: 3 }));
     const view = await watch(bus);
     // Resolved after the initial load, so the value is there without waiting.
-    expect(view.app("app1")?.openim.hooks["beforeSendSingleMsg"]?.timeout).toBe(3);
+    expect(view.app("app1")?.openim?.hooks["beforeSendSingleMsg"]?.timeout).toBe(3);
 
     const changes: Array<[string, number | undefined]> = [];
     view.onChange((appId, changed) =>
-      changes.push([appId, changed?.openim.hooks["beforeSendSingleMsg"]?.timeout]),
+      changes.push([appId, changed?.openim?.hooks["beforeSendSingleMsg"]?.timeout]),
     );
     await putApp(bus, app("app1", { timeout: 7 }));
     await putApp(bus, app("app2"));
-    await waitFor(() => view.app("app1")?.openim.hooks["beforeSendSingleMsg"]?.timeout === 7, {
+    await waitFor(() => view.app("app1")?.openim?.hooks["beforeSendSingleMsg"]?.timeout === 7, {
       what: "the change to app1",
     });
     await waitFor(() => view.app("app2"), { what: "app2" });
@@ -95,8 +95,8 @@ describe("the CONFIG view", () => {
     // A later good write proves the bad ones were seen (the watch delivers in order) and passed over.
     await putApp(bus, app("app3"));
     await waitFor(() => view.app("app3"), { what: "app3" });
-    expect(view.app("app1")?.openim.hooks["beforeSendSingleMsg"]?.timeout).toBe(3);
-    expect(view.app("app1")?.openim.urlStyle).toBe("path");
+    expect(view.app("app1")?.openim?.hooks["beforeSendSingleMsg"]?.timeout).toBe(3);
+    expect(view.app("app1")?.openim?.urlStyle).toBe("path");
     expect(view.app("app2")).toBeUndefined();
   });
 
@@ -129,7 +129,7 @@ describe("applyConfigFile", () => {
         .sort(),
     ).toEqual(["a", "b", "fromApi"]);
     expect(view.app("a")?.source).toBe("file");
-    expect(view.app("b")?.openim.hooks["beforeSendSingleMsg"]?.timeout).toBe(9);
+    expect(view.app("b")?.openim?.hooks["beforeSendSingleMsg"]?.timeout).toBe(9);
     expect(view.app("fromApi")?.source).toBe("api");
 
     const emptied = await applyConfigFile(bus, [], log);
