@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { Bus } from "./connection.js";
+import { publishEvent } from "./publish.js";
 
 /**
  * One call to a business server, as the log store keeps it: a before-hook evaluation or a
@@ -14,6 +15,14 @@ export interface AttemptRecord {
   hook?: string;
   endpointId?: string;
   eventId?: string;
+  /** Deliveries: `<eventId>:<endpointId>`, the same on every attempt (the receiver's idempotency key). */
+  deliveryId?: string;
+  /** Deliveries: 1 for the first attempt. */
+  attempt?: number;
+  /** Deliveries: the event's type ("msg.sent"). */
+  eventType?: string;
+  /** Deliveries: the endpoint's dialect. */
+  dialect?: string;
   operationId: string;
   url: string;
   requestBody: string;
@@ -40,20 +49,35 @@ const encoder = new TextEncoder();
  * (deduplicated by its id) without the hot path waiting for an acknowledgement, so a record can
  * be lost only while JetStream itself is down; the call it describes never waits for it.
  */
-export function publishAttempt(
-  bus: Bus,
-  record: Omit<AttemptRecord, "id" | "at"> & Partial<AttemptRecord>,
-): void {
-  const full: AttemptRecord = {
+export function publishAttempt(bus: Bus, record: NewAttemptRecord): void {
+  const full = completeRecord(record);
+  const h = natsHeaders();
+  h.set("Nats-Msg-Id", full.id);
+  bus.nc.publish(bus.names.subjects.attempt(full.appId), encoder.encode(JSON.stringify(full)), {
+    headers: h,
+  });
+}
+
+/**
+ * Publishes a record and waits for JetStream to store it: for the record that is the only trace of
+ * a dead delivery, which must not be lost even when the stream is briefly unavailable (throws
+ * RetryableError then, and the caller keeps the job).
+ */
+export async function publishAttemptDurably(bus: Bus, record: NewAttemptRecord): Promise<void> {
+  const full = completeRecord(record);
+  await publishEvent(bus, bus.names.subjects.attempt(full.appId), encoder.encode(JSON.stringify(full)), {
+    msgId: full.id,
+  });
+}
+
+export type NewAttemptRecord = Omit<AttemptRecord, "id" | "at"> & Partial<AttemptRecord>;
+
+function completeRecord(record: NewAttemptRecord): AttemptRecord {
+  return {
     ...record,
     id: record.id ?? randomUUID(),
     at: record.at ?? new Date().toISOString(),
     requestBody: truncateBody(record.requestBody),
     responseBody: truncateBody(record.responseBody),
   };
-  const h = natsHeaders();
-  h.set("Nats-Msg-Id", full.id);
-  bus.nc.publish(bus.names.subjects.attempt(full.appId), encoder.encode(JSON.stringify(full)), {
-    headers: h,
-  });
 }

@@ -27,8 +27,22 @@ export interface Delivery {
   working(): void;
 }
 
-/** Resolve: done (ack). Throw retryable: try again later (nak). Throw anything else: dead (term). */
-export type Handler = (d: Delivery, ctx: { signal: AbortSignal; log: Logger }) => Promise<void>;
+/** Not done and not failed: hand the message back, to come again after `delayMs` (a nak with delay). */
+export interface Later {
+  later: true;
+  delayMs: number;
+}
+
+/** The handler's answer for a message whose time has not come (a scheduled retry, a paused endpoint). */
+export function later(delayMs: number): Later {
+  return { later: true, delayMs: Math.max(0, Math.ceil(delayMs)) };
+}
+
+/**
+ * Resolve: done (ack). Resolve with later(): not yet (nak with that delay, nothing logged). Throw retryable:
+ * try again later (nak). Throw anything else: dead (term).
+ */
+export type Handler = (d: Delivery, ctx: { signal: AbortSignal; log: Logger }) => Promise<void | Later>;
 
 export interface ConsumerOptions {
   bus: Bus;
@@ -215,8 +229,9 @@ class ConsumeLoop implements ConsumerRunner {
         await this.dead(m, d, new Error(`out of attempts (${maxDeliver})`), log);
         return;
       }
+      let outcome: void | Later;
       try {
-        await this.opts.handle(d, { signal: this.handlersAbort.signal, log });
+        outcome = await this.opts.handle(d, { signal: this.handlersAbort.signal, log });
       } catch (thrown) {
         const err = ensureError(thrown);
         if (this.handlersAbort.signal.aborted) {
@@ -233,7 +248,8 @@ class ConsumeLoop implements ConsumerRunner {
         }
         return;
       }
-      m.ack();
+      if (outcome === undefined) m.ack();
+      else m.nak(outcome.delayMs);
     } catch (err) {
       // ack/nak/term only throw when the connection is closed; the server redelivers after ack wait.
       log.error({ err }, "could not settle message");
@@ -282,7 +298,7 @@ function toDelivery(m: JsMsg): Delivery {
 export function retryAllButTerminal(handle: Handler): Handler {
   return async (d, ctx) => {
     try {
-      await handle(d, ctx);
+      return await handle(d, ctx);
     } catch (thrown) {
       const err = ensureError(thrown);
       if (err instanceof TerminalError || isRetryable(err)) throw err;

@@ -12,6 +12,8 @@ export interface BusNames {
     events(appId?: string): string;
     /** herald.dl.<app>.<endpoint> */
     delivery(appId: string, endpointId: string): string;
+    /** herald.dl.<app>.<endpoint>.retry: the endpoint's retry lane, so waiting retries never block fresh jobs. */
+    deliveryRetry(appId: string, endpointId: string): string;
     /** herald.dl.> */
     deliveries(): string;
     /** herald.at.<app> */
@@ -74,6 +76,8 @@ export function busNames(namespace = ""): BusNames {
       events: (appId) => (appId === undefined ? `${root}.ev.>` : `${root}.ev.${token("appId", appId)}.>`),
       delivery: (appId, endpointId) =>
         `${root}.dl.${token("appId", appId)}.${token("endpointId", endpointId)}`,
+      deliveryRetry: (appId, endpointId) =>
+        `${root}.dl.${token("appId", appId)}.${token("endpointId", endpointId)}.retry`,
       deliveries: () => `${root}.dl.>`,
       attempt: (appId) => `${root}.at.${token("appId", appId)}`,
       attempts: () => `${root}.at.>`,
