@@ -1,15 +1,38 @@
-// Routes events to endpoints and delivers callbacks (the deliverer issue fills this in).
-import { baseEnvSchema, runService } from "@herald/runtime";
+// Routes events to endpoints and delivers callbacks: signed, batched, retried, recorded.
+import { z } from "zod";
 import { startBus } from "@herald/bus";
+import { watchConfig } from "@herald/config";
+import { baseEnvSchema, envBoolean, runService } from "@herald/runtime";
+import { startFleet } from "./fleet.js";
+import { createDelivererMetrics } from "./metrics.js";
+import { startRouter } from "./router.js";
+
+const schema = baseEnvSchema.extend({
+  /** Lets every app reach 127.0.0.0/8 and ::1: for local development, never in production. */
+  DELIVERY_ALLOW_LOOPBACK: envBoolean.default(false),
+  /** Events the router handles at once. */
+  ROUTER_CONCURRENCY: z.coerce.number().int().min(1).max(4096).default(256),
+});
 
 await runService({
   name: "deliverer",
-  schema: baseEnvSchema,
-  async start({ config, log }) {
+  schema,
+  async start({ config, log, registry }) {
     const bus = await startBus({ config, name: "herald-deliverer", log });
+    const view = await watchConfig(bus, log);
+    let fleetSize = () => 0;
+    const metrics = createDelivererMetrics(registry, () => fleetSize());
+    const fleet = startFleet({ bus, view, log, metrics, allowLoopback: config.DELIVERY_ALLOW_LOOPBACK });
+    fleetSize = () => fleet.size();
+    const router = startRouter({ bus, view, log, metrics, concurrency: config.ROUTER_CONCURRENCY });
     return {
       checks: { nats: () => bus.isConnected() },
-      shutdown: [{ name: "nats drain", run: () => bus.drain() }],
+      shutdown: [
+        { name: "stop routing", run: (signal) => router.stop(signal) },
+        { name: "finish deliveries in hand", run: (signal) => fleet.stop(signal) },
+        { name: "config watch", run: () => view.close() },
+        { name: "nats drain", run: () => bus.drain() },
+      ],
     };
   },
 });

@@ -1,0 +1,40 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+export function createDelivererMetrics(registry: Registry, endpoints: () => number) {
+  return {
+    routed: new Counter({
+      name: "herald_deliverer_jobs_routed_total",
+      help: "Delivery jobs written by the router (one per event and matching endpoint)",
+      registers: [registry],
+    }),
+    attempts: new Counter({
+      name: "herald_deliverer_attempts_total",
+      help: "Delivery attempts by dialect and verdict (delivered, retry, dead)",
+      labelNames: ["dialect", "verdict"] as const,
+      registers: [registry],
+    }),
+    attemptSeconds: new Histogram({
+      name: "herald_deliverer_attempt_seconds",
+      help: "Time of the HTTP call to the business server",
+      labelNames: ["dialect"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    stateChanges: new Counter({
+      name: "herald_deliverer_endpoint_state_changes_total",
+      help: "Endpoints paused or disabled by the deliverer",
+      labelNames: ["state"] as const,
+      registers: [registry],
+    }),
+    endpoints: new Gauge({
+      name: "herald_deliverer_endpoints",
+      help: "Endpoints this deliverer is sending to",
+      registers: [registry],
+      collect() {
+        this.set(endpoints());
+      },
+    }),
+  };
+}
+
+export type DelivererMetrics = ReturnType<typeof createDelivererMetrics>;

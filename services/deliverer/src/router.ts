@@ -1,0 +1,75 @@
+import { publishEvent, startConsumer } from "@herald/bus";
+import type { Bus, ConsumerRunner, Delivery } from "@herald/bus";
+import type { ConfigView } from "@herald/config";
+import { Event } from "@herald/proto";
+import { TerminalError } from "@herald/runtime";
+import type { Logger } from "@herald/runtime";
+import { deliveryIdOf, jobHeaders } from "./job.js";
+import type { DelivererMetrics } from "./metrics.js";
+import { routeEvent } from "./routes.js";
+
+export const ROUTER_DURABLE = "deliverer-router";
+
+export interface RouterOptions {
+  bus: Bus;
+  view: ConfigView;
+  log: Logger;
+  metrics: DelivererMetrics;
+  /** Events routed at once. */
+  concurrency: number;
+}
+
+/**
+ * Turns each event into one job per endpoint that takes it, on herald.dl.<app>.<endpoint> with
+ * Nats-Msg-Id `<eventId>:<endpointId>`, so an event routed twice (a redelivery after a crash) makes
+ * each job once. The event is acknowledged only after every job is stored. Starts from the first
+ * event in the stream, so events published before the first deliverer ever ran are delivered too.
+ */
+export function startRouter(opts: RouterOptions): ConsumerRunner {
+  const { bus, view, metrics } = opts;
+  const prefix = bus.names.subjects.events().slice(0, -1); // "herald.ev."
+  return startConsumer({
+    bus,
+    log: opts.log.child({ component: "router" }),
+    concurrency: opts.concurrency,
+    spec: {
+      stream: bus.names.streams.events,
+      durable: ROUTER_DURABLE,
+      filterSubject: bus.names.subjects.events(),
+      maxAckPending: opts.concurrency * 2,
+    },
+    handle: async (d: Delivery) => {
+      const rest = d.subject.slice(prefix.length);
+      const dot = rest.indexOf(".");
+      const appId = rest.slice(0, dot);
+      const type = rest.slice(dot + 1);
+      const app = view.app(appId);
+      if (app === undefined) return;
+      let targets;
+      try {
+        targets = routeEvent(app, type, d.data);
+      } catch (err) {
+        throw new TerminalError(`event at ${d.subject} #${d.seq} does not decode`, { cause: err });
+      }
+      if (targets.length === 0) return;
+      const eventId = d.headers["Nats-Msg-Id"] ?? Event.decode(d.data).id;
+      await Promise.all(
+        targets.map((endpoint) => {
+          const deliveryId = deliveryIdOf(eventId, endpoint.id);
+          return publishEvent(bus, bus.names.subjects.delivery(appId, endpoint.id), d.data, {
+            msgId: deliveryId,
+            headers: jobHeaders({
+              deliveryId,
+              eventId,
+              eventType: type,
+              attemptsMade: 0,
+              notBefore: 0,
+              trigger: "event",
+            }),
+          });
+        }),
+      );
+      metrics.routed.inc(targets.length);
+    },
+  });
+}

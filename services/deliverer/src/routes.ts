@@ -1,0 +1,149 @@
+import type { AppConfig, Dialect, EndpointConfig } from "@herald/config";
+import { eventTypeMatches, hookConfig, validateEndpoint } from "@herald/config";
+import { findOpenImHook, openImHookFires, parsePassthroughPayload } from "@herald/dialects";
+import type { JsonObject, OpenImHook, TypeFilter } from "@herald/dialects";
+import { Event, PASSTHROUGH_TYPE_PREFIX } from "@herald/proto";
+
+/** The event types each dialect can render; an endpoint is sent only what its dialect can say. */
+const RENDERED_TYPES: Readonly<Record<Exclude<Dialect, "standard">, readonly string[]>> = {
+  openim: ["user.online", "user.offline", "msg.sent", `${PASSTHROUGH_TYPE_PREFIX}*`],
+  mqttchat: ["user.online", "user.offline", "node.reset", "msg.sent"],
+  rongcloud: ["user.online", "user.offline", "room.status"],
+};
+
+export function dialectRenders(dialect: Dialect, type: string): boolean {
+  return dialect === "standard" || eventTypeMatches(RENDERED_TYPES[dialect], type);
+}
+
+/**
+ * The endpoint an app gets from its OpenIM webhooks.yml: the after-hooks it enables, sent to its
+ * `openim.url` in its URL style, as OpenIM itself would (but retried). An explicit endpoint with the
+ * same id replaces it.
+ */
+export const OPENIM_WEBHOOKS_ENDPOINT_ID = "openim";
+
+// The after-hooks Herald can send, by the event type that triggers them.
+const AFTER_HOOKS_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
+  "msg.sent": ["afterSendSingleMsg", "afterSendGroupMsg"],
+  "user.online": ["afterUserOnline"],
+  "user.offline": ["afterUserOffline"],
+};
+
+const endpointsCache = new WeakMap<AppConfig, readonly EndpointConfig[]>();
+
+/** Every endpoint of an app: its own, and the one its webhooks.yml implies. Cached per config value. */
+export function endpointsOf(app: AppConfig): readonly EndpointConfig[] {
+  let endpoints = endpointsCache.get(app);
+  if (endpoints === undefined) {
+    const implied = openImWebhooksEndpoint(app);
+    endpoints =
+      implied === undefined || app.endpoints.some((e) => e.id === implied.id)
+        ? app.endpoints
+        : [...app.endpoints, implied];
+    endpointsCache.set(app, endpoints);
+  }
+  return endpoints;
+}
+
+function openImWebhooksEndpoint(app: AppConfig): EndpointConfig | undefined {
+  if (app.openim === undefined) return undefined;
+  const enabled = Object.entries(app.openim.hooks).filter(
+    ([key, hook]) => hook.enable && findOpenImHook(key)?.kind === "after",
+  );
+  if (enabled.length === 0) return undefined;
+  const timeoutSeconds = Math.max(...enabled.map(([, hook]) => hook.timeout));
+  return validateEndpoint({
+    id: OPENIM_WEBHOOKS_ENDPOINT_ID,
+    url: app.openim.url,
+    dialect: "openim",
+    openim: { urlStyle: app.openim.urlStyle, commandNames: app.openim.commandNames },
+    timeoutMs: timeoutSeconds * 1000,
+  });
+}
+
+/**
+ * The endpoints that take an event: the type matches the endpoint's types and its dialect, and the
+ * payload passes its filter. The payload is decoded only when some filter needs it.
+ */
+export function routeEvent(app: AppConfig, type: string, data: Uint8Array): EndpointConfig[] {
+  let event: Event | undefined;
+  const decoded = (): Event => (event ??= Event.decode(data));
+  const targets: EndpointConfig[] = [];
+  for (const endpoint of endpointsOf(app)) {
+    if (!eventTypeMatches(endpoint.eventTypes, type) || !dialectRenders(endpoint.dialect, type)) continue;
+    const fires =
+      endpoint.id === OPENIM_WEBHOOKS_ENDPOINT_ID && isImplied(app, endpoint)
+        ? afterHookFires(app, type, decoded)
+        : filterPasses(endpoint.filter, type, decoded);
+    if (fires) targets.push(endpoint);
+  }
+  return targets;
+}
+
+function isImplied(app: AppConfig, endpoint: EndpointConfig): boolean {
+  return !app.endpoints.includes(endpoint);
+}
+
+function afterHookFires(app: AppConfig, type: string, decoded: () => Event): boolean {
+  const hook = afterHookOf(type, decoded);
+  if (hook === undefined) return false;
+  const config = hookConfig(app, hook.key);
+  if (!config.enable) return false;
+  return firesFor(hook, config, decoded());
+}
+
+function afterHookOf(type: string, decoded: () => Event): OpenImHook | undefined {
+  if (type.startsWith(PASSTHROUGH_TYPE_PREFIX)) {
+    const hook = findOpenImHook(type.slice(PASSTHROUGH_TYPE_PREFIX.length));
+    return hook?.kind === "after" ? hook : undefined;
+  }
+  const keys = AFTER_HOOKS_BY_TYPE[type];
+  if (keys === undefined) return undefined;
+  if (type === "msg.sent") {
+    const payload = decoded().payload;
+    const isGroup = payload?.$case === "messageSent" && payload.value.groupId !== "";
+    return findOpenImHook(isGroup ? "afterSendGroupMsg" : "afterSendSingleMsg");
+  }
+  return findOpenImHook(keys[0] ?? "");
+}
+
+function filterPasses(filter: EndpointConfig["filter"], type: string, decoded: () => Event): boolean {
+  const empty =
+    filter.deniedTypes.length === 0 && filter.allowedTypes.length === 0 && filter.attentionIds.length === 0;
+  if (empty) return true;
+  const hook = afterHookOf(type, decoded) ?? findOpenImHook("afterUserOnline");
+  return hook === undefined || firesFor(hook, filter, decoded());
+}
+
+function firesFor(hook: OpenImHook, filter: TypeFilter, event: Event): boolean {
+  const payload = filterFields(event);
+  return payload === undefined || openImHookFires(hook, filter, payload).fires;
+}
+
+// The fields OpenIM's filters read (contentType; sendID, recvID, groupID, userID), from any event.
+function filterFields(event: Event): JsonObject | undefined {
+  const payload = event.payload;
+  switch (payload?.$case) {
+    case "messageSent": {
+      const sent = payload.value;
+      return {
+        contentType: sent.contentType,
+        sendID: sent.fromUserId,
+        recvID: sent.toUserId,
+        groupID: sent.groupId,
+      };
+    }
+    case "userOnline":
+    case "userOffline":
+    case "userBackground":
+      return { userID: payload.value.userId };
+    case "passthrough":
+      try {
+        return parsePassthroughPayload(event.id, payload.value.payloadJson);
+      } catch {
+        return undefined; // rendering will report it, as a dead delivery
+      }
+    default:
+      return undefined;
+  }
+}

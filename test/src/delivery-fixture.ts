@@ -1,0 +1,148 @@
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { pino } from "pino";
+import type { DeepPartial, Event, HeraldServiceClient } from "@herald/proto";
+import { busNames, connectBus, type AttemptRecord, type Bus, type BusNames } from "@herald/bus";
+import { putApp, writeEndpointState, type AppConfig, type EndpointState } from "@herald/config";
+import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
+import { startService, stopAll, type ServiceName, type ServiceProcess } from "./harness.js";
+import { heraldClient } from "./grpc-client.js";
+
+/**
+ * NATS, a gateway and deliverers (and whatever else a test names), each its own process, plus a bus
+ * connection for writing config and reading ATTEMPTS as an operator would.
+ */
+export interface DeliveryStack {
+  nats: NatsFixture;
+  names: BusNames;
+  env: Record<string, string> & { NATS_URL: string };
+  gateway: ServiceProcess;
+  deliverers: ServiceProcess[];
+  others: ServiceProcess[];
+  client: HeraldServiceClient;
+  bus: Bus;
+  nc: NatsConnection;
+  startDeliverer(extraEnv?: Record<string, string>): Promise<ServiceProcess>;
+  stop(): Promise<void>;
+}
+
+export async function startDeliveryStack(
+  opts: { env?: Record<string, string>; also?: ServiceName[]; deliverers?: number } = {},
+): Promise<DeliveryStack> {
+  const nats = await startNats();
+  const env = {
+    NATS_URL: nats.url,
+    HERALD_NAMESPACE: nats.namespace,
+    DELIVERY_ALLOW_LOOPBACK: "true",
+    ...opts.env,
+  };
+  const gateway = await startService("gateway", env);
+  const others = await Promise.all((opts.also ?? []).map((name) => startService(name, env)));
+  await Promise.all([gateway, ...others].map((s) => s.waitReady()));
+  const deliverers: ServiceProcess[] = [];
+  const startDeliverer = async (extraEnv: Record<string, string> = {}) => {
+    const deliverer = await startService("deliverer", { ...env, ...extraEnv });
+    await deliverer.waitReady();
+    deliverers.push(deliverer);
+    return deliverer;
+  };
+  for (let i = 0; i < (opts.deliverers ?? 1); i++) await startDeliverer();
+  const bus = await connectBus({
+    servers: nats.url,
+    name: "test-operator",
+    namespace: nats.namespace,
+    log: pino({ level: "silent" }),
+  });
+  const nc = await connect({ servers: nats.url });
+  const client = heraldClient(gateway.grpcAddress);
+  return {
+    nats,
+    names: busNames(nats.namespace),
+    env,
+    gateway,
+    deliverers,
+    others,
+    client,
+    bus,
+    nc,
+    startDeliverer,
+    async stop() {
+      client.close();
+      await nc.close();
+      await bus.drain().catch(() => undefined);
+      await stopAll([gateway, ...others, ...deliverers]);
+      await nats.stop();
+    },
+  };
+}
+
+/** Writes an app (its endpoints filled with defaults) and waits until the deliverers can have seen it. */
+export async function configureApp(
+  stack: DeliveryStack,
+  app: { appId: string; endpoints: unknown[] } & Partial<Omit<AppConfig, "endpoints">>,
+): Promise<void> {
+  await putApp(stack.bus, app as AppConfig);
+  // The CONFIG watch delivers within milliseconds; consumers are created right after.
+  await waitFor(async () => (await consumerCount(stack)) >= 2 * app.endpoints.length, {
+    timeoutMs: 10_000,
+    what: `consumers for the endpoints of ${app.appId}`,
+  });
+}
+
+async function consumerCount(stack: DeliveryStack): Promise<number> {
+  const jsm = await jetstreamManager(stack.nc);
+  let n = 0;
+  for await (const _ of jsm.consumers.list(stack.names.streams.deliveries)) n++;
+  return n;
+}
+
+export async function setEndpointState(
+  stack: DeliveryStack,
+  appId: string,
+  endpointId: string,
+  state: EndpointState,
+): Promise<void> {
+  await writeEndpointState(stack.bus, appId, endpointId, state);
+}
+
+let counter = 0;
+
+/** A msg.sent event with a fresh id. */
+export function messageEvent(appId: string, overrides: DeepPartial<Event> = {}): DeepPartial<Event> {
+  counter += 1;
+  return {
+    id: `msg-${process.pid}-${Date.now()}-${counter}`,
+    appId,
+    operationId: `op-msg-${counter}`,
+    occurredAt: new Date(1_700_000_000_000 + counter * 1000),
+    payload: {
+      $case: "messageSent",
+      value: {
+        messageId: String(9000 + counter),
+        fromUserId: "1",
+        toUserId: "2",
+        content: `hello ${counter}`,
+        type: 0,
+        p1: "a",
+        p2: "b",
+        p3: "c",
+        contentType: 101,
+        sentAt: new Date(1_700_000_000_000 + counter * 1000),
+      },
+    },
+    ...overrides,
+  };
+}
+
+/** Every attempt record in ATTEMPTS so far, oldest first. */
+export async function attemptRecords(stack: DeliveryStack): Promise<AttemptRecord[]> {
+  const jsm = await jetstreamManager(stack.nc);
+  const stream = stack.names.streams.attempts;
+  const { state } = await jsm.streams.info(stream);
+  const records: AttemptRecord[] = [];
+  for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
+    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (msg !== null) records.push(msg.json<AttemptRecord>());
+  }
+  return records.filter((r) => r.kind === "delivery");
+}
