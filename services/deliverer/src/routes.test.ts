@@ -1,0 +1,112 @@
+import { describe, expect, it } from "vitest";
+import { validateAppConfig } from "@herald/config";
+import { Event, type DeepPartial } from "@herald/proto";
+import { endpointsOf, OPENIM_WEBHOOKS_ENDPOINT_ID, routeEvent } from "./routes.js";
+
+const SECRET = `whsec_${Buffer.alloc(32, 1).toString("base64")}`;
+
+function encode(event: DeepPartial<Event>): Uint8Array {
+  return Event.encode(Event.fromPartial({ id: "e1", appId: "a", ...event })).finish();
+}
+
+const message = (fields: Record<string, unknown>) =>
+  encode({
+    payload: {
+      $case: "messageSent",
+      value: { fromUserId: "u1", toUserId: "u2", contentType: 101, ...fields },
+    },
+  });
+
+const ids = (app: Parameters<typeof routeEvent>[0], type: string, data: Uint8Array) =>
+  routeEvent(app, type, data).map((e) => e.id);
+
+describe("routeEvent", () => {
+  const app = validateAppConfig({
+    appId: "a",
+    endpoints: [
+      {
+        id: "all",
+        url: "https://example.com/all",
+        dialect: "standard",
+        secrets: [{ value: SECRET }],
+        eventTypes: ["*"],
+      },
+      { id: "presence", url: "https://example.com/p", dialect: "mqttchat", eventTypes: ["user.*"] },
+      { id: "messages", url: "https://example.com/m", dialect: "mqttchat", eventTypes: ["msg.sent"] },
+      {
+        id: "rooms",
+        url: "https://example.com/r",
+        dialect: "rongcloud",
+        rongcloud: { appKey: "k", appSecret: "s" },
+      },
+      {
+        id: "filtered",
+        url: "https://example.com/f",
+        dialect: "openim",
+        filter: { deniedTypes: [[110, 120]], allowedTypes: [], attentionIds: ["u9"] },
+      },
+    ],
+  });
+
+  it("sends each endpoint the types it takes and its dialect can say", () => {
+    expect(ids(app, "msg.sent", message({}))).toEqual(["all", "messages"]);
+    expect(
+      ids(app, "user.online", encode({ payload: { $case: "userOnline", value: { userId: "u1" } } })),
+    ).toEqual(["all", "presence", "rooms"]);
+    // mqttchat takes user.* here, but has no background callback.
+    expect(ids(app, "user.background", encode({ payload: { $case: "userBackground", value: {} } }))).toEqual([
+      "all",
+    ]);
+    expect(ids(app, "conn.online", encode({}))).toEqual(["all"]);
+  });
+
+  it("applies OpenIM's filters: denied content types and attention ids", () => {
+    expect(ids(app, "msg.sent", message({ fromUserId: "u9" }))).toEqual(["all", "filtered", "messages"]);
+    expect(ids(app, "msg.sent", message({ fromUserId: "u9", contentType: 115 }))).toEqual([
+      "all",
+      "messages",
+    ]);
+  });
+});
+
+describe("the endpoint implied by webhooks.yml", () => {
+  const withHooks = (hooks: Record<string, unknown>, endpoints: unknown[] = []) =>
+    validateAppConfig({
+      appId: "a",
+      openim: { url: "https://im.example.com/cb", urlStyle: "query", hooks },
+      endpoints,
+    });
+
+  it("exists only when an after-hook is enabled, in the app's URL style", () => {
+    expect(endpointsOf(withHooks({ beforeSendSingleMsg: { enable: true } }))).toEqual([]);
+    const [implied] = endpointsOf(withHooks({ afterSendSingleMsg: { enable: true, timeout: 3 } }));
+    expect(implied).toMatchObject({
+      id: OPENIM_WEBHOOKS_ENDPOINT_ID,
+      url: "https://im.example.com/cb",
+      dialect: "openim",
+      timeoutMs: 3000,
+      openim: { urlStyle: "query" },
+    });
+  });
+
+  it("routes only what the enabled hooks cover, with each hook's filters", () => {
+    const app = withHooks({
+      afterSendSingleMsg: { enable: true, deniedTypes: [115] },
+      afterUserOnline: { enable: false },
+    });
+    expect(ids(app, "msg.sent", message({}))).toEqual(["openim"]);
+    expect(ids(app, "msg.sent", message({ contentType: 115 }))).toEqual([]);
+    expect(ids(app, "msg.sent", message({ groupId: "g1" }))).toEqual([]); // afterSendGroupMsg is off
+    expect(
+      ids(app, "user.online", encode({ payload: { $case: "userOnline", value: { userId: "u1" } } })),
+    ).toEqual([]);
+  });
+
+  it("gives way to an explicit endpoint with the same id", () => {
+    const app = withHooks({ afterSendSingleMsg: { enable: true } }, [
+      { id: "openim", url: "https://other.example.com/", dialect: "openim", eventTypes: ["user.*"] },
+    ]);
+    expect(endpointsOf(app).map((e) => e.url)).toEqual(["https://other.example.com/"]);
+    expect(ids(app, "msg.sent", message({}))).toEqual([]);
+  });
+});
