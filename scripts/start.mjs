@@ -38,6 +38,8 @@ async function main() {
       HTTP_PORT: String(httpPort),
       GRPC_HOST: "127.0.0.1",
       GRPC_PORT: String(grpcPort),
+      // One machine is local development: business servers on loopback are allowed.
+      DELIVERY_ALLOW_LOOPBACK: process.env.DELIVERY_ALLOW_LOOPBACK ?? "true",
     });
   }
   await Promise.all(SERVICES.map((name) => waitReady(name, `${health[name]}/readyz`)));
