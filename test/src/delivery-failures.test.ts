@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { publishDeliveryJob } from "@herald/bus";
 import { readEndpointState } from "@herald/config";
 import { freePort, startRecordingServer, waitFor, type RecordingServer } from "@herald/testkit";
 import { publish } from "./grpc-client.js";
@@ -87,6 +88,30 @@ describe("retries", () => {
     const [first, second, third] = requests.map((r) => r.receivedAt);
     expect(second! - first!).toBeGreaterThanOrEqual(300);
     expect(third! - second!).toBeGreaterThanOrEqual(600);
+  });
+
+  it("replays a dead delivery from its record alone, under the same delivery id", async () => {
+    const dead = (await attemptRecords(stack)).find((r) => r.appId === "retry" && r.outcome === "dead");
+    expect(dead?.event).toBeDefined();
+    server.fallback({ status: 200 });
+    await publishDeliveryJob(stack.bus, {
+      appId: dead!.appId,
+      endpointId: dead!.endpointId!,
+      eventId: dead!.eventId!,
+      eventType: dead!.eventType!,
+      deliveryId: dead!.deliveryId!,
+      trigger: "replay",
+      event: Buffer.from(dead!.event!, "base64"),
+    });
+    const records = await recordsOf("retry", 4);
+    expect(records[3]).toMatchObject({
+      outcome: "delivered",
+      trigger: "replay",
+      attempt: 1,
+      deliveryId: dead!.deliveryId,
+    });
+    const replayed = at("/retry")[3];
+    expect(replayed?.headers["webhook-id"]).toBe(dead!.deliveryId);
   });
 
   it("waits as long as Retry-After asks when that is longer than the schedule", async () => {

@@ -23,6 +23,13 @@ export interface AttemptRecord {
   eventType?: string;
   /** Deliveries: the endpoint's dialect. */
   dialect?: string;
+  /** Deliveries: "event" (routed), "replay" or "test". */
+  trigger?: string;
+  /**
+   * Dead deliveries: the event, protobuf as base64, so the record alone is enough to replay it
+   * (publishDeliveryJob), whatever EVENTS still holds.
+   */
+  event?: string;
   operationId: string;
   url: string;
   requestBody: string;

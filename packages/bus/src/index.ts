@@ -17,3 +17,5 @@ export { ATTEMPT_BODY_LIMIT, publishAttempt, publishAttemptDurably, truncateBody
 export type { AttemptRecord, NewAttemptRecord } from "./attempt.js";
 export { decodeKeyToken, encodeKeyToken } from "./kv-keys.js";
 export { KeyedQueue } from "./keyed-queue.js";
+export { JOB_HEADERS, deliveryIdOf, jobHeaders, publishDeliveryJob, readJob } from "./delivery-job.js";
+export type { Job, JobTrigger } from "./delivery-job.js";

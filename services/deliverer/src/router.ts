@@ -1,10 +1,9 @@
-import { publishEvent, startConsumer } from "@herald/bus";
+import { publishDeliveryJob, startConsumer } from "@herald/bus";
 import type { Bus, ConsumerRunner, Delivery } from "@herald/bus";
 import type { ConfigView } from "@herald/config";
 import { Event } from "@herald/proto";
 import { TerminalError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
-import { deliveryIdOf, jobHeaders } from "./job.js";
 import type { DelivererMetrics } from "./metrics.js";
 import { routeEvent } from "./routes.js";
 
@@ -54,20 +53,16 @@ export function startRouter(opts: RouterOptions): ConsumerRunner {
       if (targets.length === 0) return;
       const eventId = d.headers["Nats-Msg-Id"] ?? Event.decode(d.data).id;
       await Promise.all(
-        targets.map((endpoint) => {
-          const deliveryId = deliveryIdOf(eventId, endpoint.id);
-          return publishEvent(bus, bus.names.subjects.delivery(appId, endpoint.id), d.data, {
-            msgId: deliveryId,
-            headers: jobHeaders({
-              deliveryId,
-              eventId,
-              eventType: type,
-              attemptsMade: 0,
-              notBefore: 0,
-              trigger: "event",
-            }),
-          });
-        }),
+        targets.map((endpoint) =>
+          publishDeliveryJob(bus, {
+            appId,
+            endpointId: endpoint.id,
+            eventId,
+            eventType: type,
+            trigger: "event",
+            event: d.data,
+          }),
+        ),
       );
       metrics.routed.inc(targets.length);
     },

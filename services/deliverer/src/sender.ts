@@ -1,6 +1,14 @@
 import type { Agent } from "undici";
-import { later, publishAttempt, publishAttemptDurably, publishEvent, startConsumer } from "@herald/bus";
-import type { Bus, ConsumerRunner, Delivery, Later, NewAttemptRecord } from "@herald/bus";
+import {
+  jobHeaders,
+  later,
+  publishAttempt,
+  publishAttemptDurably,
+  publishEvent,
+  readJob,
+  startConsumer,
+} from "@herald/bus";
+import type { Bus, ConsumerRunner, Delivery, Job, Later, NewAttemptRecord } from "@herald/bus";
 import type { AppConfig, ConfigView, EndpointConfig, EndpointState } from "@herald/config";
 import type { HttpRequestSpec } from "@herald/dialects";
 import { callBusinessServer, createGuardedAgent } from "@herald/egress";
@@ -9,8 +17,6 @@ import { ensureError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
 import { Batcher } from "./batcher.js";
 import { EndpointStateCell } from "./endpoint-state.js";
-import { jobHeaders, readJob } from "./job.js";
-import type { Job } from "./job.js";
 import type { DelivererMetrics } from "./metrics.js";
 import { renderRongCloudBatch, renderSingle, rongCloudRecord } from "./render.js";
 import type { RongCloudRecord } from "./render.js";
@@ -213,7 +219,7 @@ export class EndpointSender {
         return;
       }
       case "dead":
-        await publishAttemptDurably(this.deps.bus, { ...record, outcome: "dead", error: verdict.error });
+        await publishAttemptDurably(this.deps.bus, deadRecord(record, job, verdict.error));
         if (verdict.disable !== undefined) await this.disable(verdict.disable, now);
         else await this.exhausted(now);
         return;
@@ -236,6 +242,7 @@ export class EndpointSender {
       attempt,
       eventType: job.eventType,
       dialect: this.endpoint.dialect,
+      trigger: job.trigger,
       operationId: event === undefined || event.operationId === "" ? job.eventId : event.operationId,
       url: request?.url ?? this.endpoint.url,
       requestBody: request?.body ?? "",
@@ -257,7 +264,7 @@ export class EndpointSender {
   ): Promise<void> {
     this.deps.metrics.attempts.inc({ dialect: this.endpoint.dialect, verdict: "dead" });
     const record = this.record(job, attempt, event, request, undefined);
-    await publishAttemptDurably(this.deps.bus, { ...record, outcome: "dead", error });
+    await publishAttemptDurably(this.deps.bus, deadRecord(record, job, error));
   }
 
   // Mass timeouts pause the endpoint; after the pause, the first answer decides: another timeout
@@ -317,6 +324,10 @@ export class EndpointSender {
       await this.disable(`failing since ${current.failingSince} with no success`, now);
     }
   }
+}
+
+function deadRecord(record: NewAttemptRecord, job: Job, error: string): NewAttemptRecord {
+  return { ...record, outcome: "dead", error, event: Buffer.from(job.event).toString("base64") };
 }
 
 function activeState(now: number): EndpointState {

@@ -1,4 +1,8 @@
-import type { Delivery } from "@herald/bus";
+import { randomUUID } from "node:crypto";
+import type { Bus } from "./connection.js";
+import type { Delivery } from "./consume.js";
+import { publishEvent } from "./publish.js";
+import type { PublishResult } from "./publish.js";
 
 /**
  * A delivery job is the event's own protobuf bytes on herald.dl.<app>.<endpoint> (a retry: on the
@@ -73,4 +77,21 @@ export function readJob(d: Delivery, appId: string, endpointId: string): Job | u
 function nonNegativeInt(text: string | undefined): number {
   const n = Number(text ?? 0);
   return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
+
+/**
+ * Writes the first job of a delivery: routed from an event (Nats-Msg-Id = the delivery id, so routing
+ * twice makes one job), or a replay / test from the admin API (a fresh Nats-Msg-Id, so it is never
+ * mistaken for the original, while the delivery id the receiver sees stays the same).
+ */
+export function publishDeliveryJob(
+  bus: Bus,
+  job: Omit<Job, "deliveryId" | "attemptsMade" | "notBefore"> & { deliveryId?: string },
+): Promise<PublishResult> {
+  const deliveryId = job.deliveryId ?? deliveryIdOf(job.eventId, job.endpointId);
+  const msgId = job.trigger === "event" ? deliveryId : `${job.trigger}:${deliveryId}:${randomUUID()}`;
+  return publishEvent(bus, bus.names.subjects.delivery(job.appId, job.endpointId), job.event, {
+    msgId,
+    headers: jobHeaders({ ...job, deliveryId, attemptsMade: 0, notBefore: 0 }),
+  });
 }
