@@ -76,24 +76,31 @@ export async function startDeliveryStack(
   };
 }
 
-/** Writes an app (its endpoints filled with defaults) and waits until the deliverers can have seen it. */
+/** Writes an app (its endpoints filled with defaults) and waits until a deliverer sends to each endpoint. */
 export async function configureApp(
   stack: DeliveryStack,
-  app: { appId: string; endpoints: unknown[] } & Partial<Omit<AppConfig, "endpoints">>,
+  app: { appId: string; endpoints: Array<{ id: string } & Record<string, unknown>> } & Partial<
+    Omit<AppConfig, "endpoints">
+  >,
 ): Promise<void> {
-  await putApp(stack.bus, app as AppConfig);
-  // The CONFIG watch delivers within milliseconds; consumers are created right after.
-  await waitFor(async () => (await consumerCount(stack)) >= 2 * app.endpoints.length, {
+  await putApp(stack.bus, app as unknown as AppConfig);
+  const wanted = app.endpoints.map((e) => `dl-${app.appId.length}-${app.appId}-${e.id}`);
+  // The CONFIG watch delivers within milliseconds; each endpoint's consumers are created right after.
+  const ready = async () => {
+    const names = new Set(await consumerNames(stack));
+    return wanted.every((name) => names.has(name));
+  };
+  await waitFor(ready, {
     timeoutMs: 10_000,
     what: `consumers for the endpoints of ${app.appId}`,
   });
 }
 
-async function consumerCount(stack: DeliveryStack): Promise<number> {
+async function consumerNames(stack: DeliveryStack): Promise<string[]> {
   const jsm = await jetstreamManager(stack.nc);
-  let n = 0;
-  for await (const _ of jsm.consumers.list(stack.names.streams.deliveries)) n++;
-  return n;
+  const names: string[] = [];
+  for await (const info of jsm.consumers.list(stack.names.streams.deliveries)) names.push(info.name);
+  return names;
 }
 
 export async function setEndpointState(

@@ -62,14 +62,16 @@ function renderOrUndefined(
         body,
       };
     }
-    case "standard":
-      return renderStandardWebhook({
+    case "standard": {
+      const spec = renderStandardWebhook({
         event,
         msgId: deliveryId,
         timestampSeconds: Math.floor(now.getTime() / 1000),
         secrets: signingSecrets(endpoint, now),
         url: endpoint.url,
       });
+      return withHeader(spec, DELIVERY_ID_HEADER, deliveryId);
+    }
     case "rongcloud":
       throw new TerminalError("rongcloud jobs are sent in batches");
   }
