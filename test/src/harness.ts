@@ -11,8 +11,10 @@ export type ServiceName = "gateway" | "evaluator" | "presence" | "chatroom" | "d
 export interface ServiceProcess {
   readonly name: ServiceName;
   readonly httpUrl: string;
-  /** The gateway's gRPC address (host:port); empty for the other services. */
+  /** The gRPC address (host:port) of the gateway and the log store; empty for the other services. */
   readonly grpcAddress: string;
+  /** The gateway's admin API and panel (http://127.0.0.1:<port>); empty for the other services. */
+  readonly adminUrl: string;
   readonly child: ChildProcess;
   /** Every line the process wrote, stdout and stderr. */
   readonly lines: string[];
@@ -33,7 +35,8 @@ export async function startService(
   env: { NATS_URL: string; HERALD_NAMESPACE?: string; DATABASE_URL?: string } & Record<string, string>,
 ): Promise<ServiceProcess> {
   const httpPort = await freePort();
-  const grpcPort = name === "gateway" ? await freePort() : 0;
+  const grpcPort = name === "gateway" || name === "logstore" ? await freePort() : 0;
+  const adminPort = name === "gateway" ? await freePort() : 0;
   const child = spawn(
     process.execPath,
     ["--conditions=@herald/source", "--import", tsx, path.join(root, "services", name, "src/main.ts")],
@@ -46,6 +49,8 @@ export async function startService(
         HTTP_PORT: String(httpPort),
         GRPC_HOST: "127.0.0.1",
         GRPC_PORT: String(grpcPort),
+        ADMIN_HOST: "127.0.0.1",
+        ADMIN_PORT: String(adminPort),
         SHUTDOWN_DEADLINE_MS: "10000",
         ...env,
       },
@@ -67,6 +72,7 @@ export async function startService(
     name,
     httpUrl,
     grpcAddress: grpcPort === 0 ? "" : `127.0.0.1:${grpcPort}`,
+    adminUrl: adminPort === 0 ? "" : `http://127.0.0.1:${adminPort}`,
     child,
     lines,
     exited,

@@ -76,6 +76,11 @@ export {
   ListAttemptsResponse,
   GetEventDeliveriesRequest,
   GetEventDeliveriesResponse,
+  GetEndpointActivityRequest,
+  GetEndpointActivityResponse,
+  ListDeadDeliveriesRequest,
+  ListDeadDeliveriesResponse,
+  DeadDelivery,
 } from "./gen/herald/v1/query.js";
 export type {
   PresenceServiceServer,

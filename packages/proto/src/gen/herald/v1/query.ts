@@ -16,6 +16,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
+import { Event } from "./event.js";
 
 export const protobufPackage = "herald.v1";
 
@@ -152,7 +153,10 @@ export interface Attempt {
   eventId: string;
   url: string;
   statusCode: number;
-  /** delivered, retrying, dead, failed. */
+  /**
+   * Deliveries: delivered, retry, dead. Before-hooks: continue, modify, deny, failed_continue,
+   * failed_deny, breaker_open_*.
+   */
   outcome: string;
   error: string;
   latencyMs: number;
@@ -160,18 +164,36 @@ export interface Attempt {
   at: Date | undefined;
   requestBody: string;
   responseBody: string;
+  /** delivery or before. */
+  kind: string;
+  /** <event id>:<endpoint id>, the same on every attempt and replay. */
+  deliveryId: string;
+  /** Before-hooks: the OpenIM hook key. */
+  hook: string;
+  operationId: string;
+  dialect: string;
+  eventType: string;
+  /** event, replay or test. */
+  trigger: string;
 }
 
 export interface ListAttemptsRequest {
   appId: string;
   endpointId: string;
   eventId: string;
+  /** Attempts for events that name this user (sender, receiver, presence, room member). */
   userId: string;
   outcome: string;
   from: Date | undefined;
-  to: Date | undefined;
+  to:
+    | Date
+    | undefined;
+  /** Default 50, at most 500. */
   pageSize: number;
   pageToken: string;
+  /** delivery or before; empty: both. */
+  kind: string;
+  deliveryId: string;
 }
 
 export interface ListAttemptsResponse {
@@ -186,6 +208,44 @@ export interface GetEventDeliveriesRequest {
 
 export interface GetEventDeliveriesResponse {
   attempts: Attempt[];
+  /** The event as stored; unset when the log store has not seen it. */
+  event: Event | undefined;
+}
+
+export interface GetEndpointActivityRequest {
+  appId: string;
+  endpointId: string;
+  /** Attempts of each list; default 20, at most 200. */
+  limit: number;
+}
+
+export interface GetEndpointActivityResponse {
+  lastAttempts: Attempt[];
+  /** Attempts that were not delivered (retry or dead), newest first. */
+  lastErrors: Attempt[];
+}
+
+export interface ListDeadDeliveriesRequest {
+  appId: string;
+  endpointId: string;
+  since:
+    | Date
+    | undefined;
+  /** Default 1000, at most 10000. */
+  limit: number;
+}
+
+export interface DeadDelivery {
+  deliveryId: string;
+  eventId: string;
+  eventType: string;
+  /** The event, protobuf-encoded: enough to send it again. */
+  event: Buffer;
+  lastAttempt: Attempt | undefined;
+}
+
+export interface ListDeadDeliveriesResponse {
+  deliveries: DeadDelivery[];
 }
 
 function createBaseConnection(): Connection {
@@ -1701,6 +1761,13 @@ function createBaseAttempt(): Attempt {
     at: undefined,
     requestBody: "",
     responseBody: "",
+    kind: "",
+    deliveryId: "",
+    hook: "",
+    operationId: "",
+    dialect: "",
+    eventType: "",
+    trigger: "",
   };
 }
 
@@ -1744,6 +1811,27 @@ export const Attempt: MessageFns<Attempt> = {
     }
     if (message.responseBody !== "") {
       writer.uint32(106).string(message.responseBody);
+    }
+    if (message.kind !== "") {
+      writer.uint32(114).string(message.kind);
+    }
+    if (message.deliveryId !== "") {
+      writer.uint32(122).string(message.deliveryId);
+    }
+    if (message.hook !== "") {
+      writer.uint32(130).string(message.hook);
+    }
+    if (message.operationId !== "") {
+      writer.uint32(138).string(message.operationId);
+    }
+    if (message.dialect !== "") {
+      writer.uint32(146).string(message.dialect);
+    }
+    if (message.eventType !== "") {
+      writer.uint32(154).string(message.eventType);
+    }
+    if (message.trigger !== "") {
+      writer.uint32(162).string(message.trigger);
     }
     return writer;
   },
@@ -1865,6 +1953,62 @@ export const Attempt: MessageFns<Attempt> = {
             message.responseBody = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.deliveryId = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.hook = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.operationId = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.dialect = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.eventType = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.trigger = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1920,6 +2064,25 @@ export const Attempt: MessageFns<Attempt> = {
         : isSet(object.response_body)
         ? globalThis.String(object.response_body)
         : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      deliveryId: isSet(object.deliveryId)
+        ? globalThis.String(object.deliveryId)
+        : isSet(object.delivery_id)
+        ? globalThis.String(object.delivery_id)
+        : "",
+      hook: isSet(object.hook) ? globalThis.String(object.hook) : "",
+      operationId: isSet(object.operationId)
+        ? globalThis.String(object.operationId)
+        : isSet(object.operation_id)
+        ? globalThis.String(object.operation_id)
+        : "",
+      dialect: isSet(object.dialect) ? globalThis.String(object.dialect) : "",
+      eventType: isSet(object.eventType)
+        ? globalThis.String(object.eventType)
+        : isSet(object.event_type)
+        ? globalThis.String(object.event_type)
+        : "",
+      trigger: isSet(object.trigger) ? globalThis.String(object.trigger) : "",
     };
   },
 
@@ -1964,6 +2127,27 @@ export const Attempt: MessageFns<Attempt> = {
     if (message.responseBody !== "") {
       obj.responseBody = message.responseBody;
     }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.deliveryId !== "") {
+      obj.deliveryId = message.deliveryId;
+    }
+    if (message.hook !== "") {
+      obj.hook = message.hook;
+    }
+    if (message.operationId !== "") {
+      obj.operationId = message.operationId;
+    }
+    if (message.dialect !== "") {
+      obj.dialect = message.dialect;
+    }
+    if (message.eventType !== "") {
+      obj.eventType = message.eventType;
+    }
+    if (message.trigger !== "") {
+      obj.trigger = message.trigger;
+    }
     return obj;
   },
 
@@ -1985,6 +2169,13 @@ export const Attempt: MessageFns<Attempt> = {
     message.at = object.at ?? undefined;
     message.requestBody = object.requestBody ?? "";
     message.responseBody = object.responseBody ?? "";
+    message.kind = object.kind ?? "";
+    message.deliveryId = object.deliveryId ?? "";
+    message.hook = object.hook ?? "";
+    message.operationId = object.operationId ?? "";
+    message.dialect = object.dialect ?? "";
+    message.eventType = object.eventType ?? "";
+    message.trigger = object.trigger ?? "";
     return message;
   },
 };
@@ -2000,6 +2191,8 @@ function createBaseListAttemptsRequest(): ListAttemptsRequest {
     to: undefined,
     pageSize: 0,
     pageToken: "",
+    kind: "",
+    deliveryId: "",
   };
 }
 
@@ -2031,6 +2224,12 @@ export const ListAttemptsRequest: MessageFns<ListAttemptsRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(74).string(message.pageToken);
+    }
+    if (message.kind !== "") {
+      writer.uint32(82).string(message.kind);
+    }
+    if (message.deliveryId !== "") {
+      writer.uint32(90).string(message.deliveryId);
     }
     return writer;
   },
@@ -2120,6 +2319,22 @@ export const ListAttemptsRequest: MessageFns<ListAttemptsRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.deliveryId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2167,6 +2382,12 @@ export const ListAttemptsRequest: MessageFns<ListAttemptsRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      deliveryId: isSet(object.deliveryId)
+        ? globalThis.String(object.deliveryId)
+        : isSet(object.delivery_id)
+        ? globalThis.String(object.delivery_id)
+        : "",
     };
   },
 
@@ -2199,6 +2420,12 @@ export const ListAttemptsRequest: MessageFns<ListAttemptsRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.deliveryId !== "") {
+      obj.deliveryId = message.deliveryId;
+    }
     return obj;
   },
 
@@ -2216,6 +2443,8 @@ export const ListAttemptsRequest: MessageFns<ListAttemptsRequest> = {
     message.to = object.to ?? undefined;
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.kind = object.kind ?? "";
+    message.deliveryId = object.deliveryId ?? "";
     return message;
   },
 };
@@ -2403,13 +2632,16 @@ export const GetEventDeliveriesRequest: MessageFns<GetEventDeliveriesRequest> = 
 };
 
 function createBaseGetEventDeliveriesResponse(): GetEventDeliveriesResponse {
-  return { attempts: [] };
+  return { attempts: [], event: undefined };
 }
 
 export const GetEventDeliveriesResponse: MessageFns<GetEventDeliveriesResponse> = {
   encode(message: GetEventDeliveriesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.attempts) {
       Attempt.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.event !== undefined) {
+      Event.encode(message.event, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -2435,6 +2667,14 @@ export const GetEventDeliveriesResponse: MessageFns<GetEventDeliveriesResponse> 
             message.attempts.push(Attempt.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.event = Event.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2450,6 +2690,7 @@ export const GetEventDeliveriesResponse: MessageFns<GetEventDeliveriesResponse> 
   fromJSON(object: any): GetEventDeliveriesResponse {
     return {
       attempts: globalThis.Array.isArray(object?.attempts) ? object.attempts.map((e: any) => Attempt.fromJSON(e)) : [],
+      event: isSet(object.event) ? Event.fromJSON(object.event) : undefined,
     };
   },
 
@@ -2457,6 +2698,9 @@ export const GetEventDeliveriesResponse: MessageFns<GetEventDeliveriesResponse> 
     const obj: any = {};
     if (message.attempts?.length) {
       obj.attempts = message.attempts.map((e) => Attempt.toJSON(e));
+    }
+    if (message.event !== undefined) {
+      obj.event = Event.toJSON(message.event);
     }
     return obj;
   },
@@ -2467,6 +2711,556 @@ export const GetEventDeliveriesResponse: MessageFns<GetEventDeliveriesResponse> 
   fromPartial<I extends Exact<DeepPartial<GetEventDeliveriesResponse>, I>>(object: I): GetEventDeliveriesResponse {
     const message = createBaseGetEventDeliveriesResponse();
     message.attempts = object.attempts?.map((e) => Attempt.fromPartial(e)) || [];
+    message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    return message;
+  },
+};
+
+function createBaseGetEndpointActivityRequest(): GetEndpointActivityRequest {
+  return { appId: "", endpointId: "", limit: 0 };
+}
+
+export const GetEndpointActivityRequest: MessageFns<GetEndpointActivityRequest> = {
+  encode(message: GetEndpointActivityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appId !== "") {
+      writer.uint32(10).string(message.appId);
+    }
+    if (message.endpointId !== "") {
+      writer.uint32(18).string(message.endpointId);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).int32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEndpointActivityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEndpointActivityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.endpointId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEndpointActivityRequest {
+    return {
+      appId: isSet(object.appId)
+        ? globalThis.String(object.appId)
+        : isSet(object.app_id)
+        ? globalThis.String(object.app_id)
+        : "",
+      endpointId: isSet(object.endpointId)
+        ? globalThis.String(object.endpointId)
+        : isSet(object.endpoint_id)
+        ? globalThis.String(object.endpoint_id)
+        : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: GetEndpointActivityRequest): unknown {
+    const obj: any = {};
+    if (message.appId !== "") {
+      obj.appId = message.appId;
+    }
+    if (message.endpointId !== "") {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetEndpointActivityRequest>, I>>(base?: I): GetEndpointActivityRequest {
+    return GetEndpointActivityRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetEndpointActivityRequest>, I>>(object: I): GetEndpointActivityRequest {
+    const message = createBaseGetEndpointActivityRequest();
+    message.appId = object.appId ?? "";
+    message.endpointId = object.endpointId ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetEndpointActivityResponse(): GetEndpointActivityResponse {
+  return { lastAttempts: [], lastErrors: [] };
+}
+
+export const GetEndpointActivityResponse: MessageFns<GetEndpointActivityResponse> = {
+  encode(message: GetEndpointActivityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.lastAttempts) {
+      Attempt.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.lastErrors) {
+      Attempt.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEndpointActivityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEndpointActivityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.lastAttempts.push(Attempt.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.lastErrors.push(Attempt.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEndpointActivityResponse {
+    return {
+      lastAttempts: globalThis.Array.isArray(object?.lastAttempts)
+        ? object.lastAttempts.map((e: any) => Attempt.fromJSON(e))
+        : globalThis.Array.isArray(object?.last_attempts)
+        ? object.last_attempts.map((e: any) => Attempt.fromJSON(e))
+        : [],
+      lastErrors: globalThis.Array.isArray(object?.lastErrors)
+        ? object.lastErrors.map((e: any) => Attempt.fromJSON(e))
+        : globalThis.Array.isArray(object?.last_errors)
+        ? object.last_errors.map((e: any) => Attempt.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetEndpointActivityResponse): unknown {
+    const obj: any = {};
+    if (message.lastAttempts?.length) {
+      obj.lastAttempts = message.lastAttempts.map((e) => Attempt.toJSON(e));
+    }
+    if (message.lastErrors?.length) {
+      obj.lastErrors = message.lastErrors.map((e) => Attempt.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetEndpointActivityResponse>, I>>(base?: I): GetEndpointActivityResponse {
+    return GetEndpointActivityResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetEndpointActivityResponse>, I>>(object: I): GetEndpointActivityResponse {
+    const message = createBaseGetEndpointActivityResponse();
+    message.lastAttempts = object.lastAttempts?.map((e) => Attempt.fromPartial(e)) || [];
+    message.lastErrors = object.lastErrors?.map((e) => Attempt.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListDeadDeliveriesRequest(): ListDeadDeliveriesRequest {
+  return { appId: "", endpointId: "", since: undefined, limit: 0 };
+}
+
+export const ListDeadDeliveriesRequest: MessageFns<ListDeadDeliveriesRequest> = {
+  encode(message: ListDeadDeliveriesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appId !== "") {
+      writer.uint32(10).string(message.appId);
+    }
+    if (message.endpointId !== "") {
+      writer.uint32(18).string(message.endpointId);
+    }
+    if (message.since !== undefined) {
+      Timestamp.encode(toTimestamp(message.since), writer.uint32(26).fork()).join();
+    }
+    if (message.limit !== 0) {
+      writer.uint32(32).int32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDeadDeliveriesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDeadDeliveriesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.endpointId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.since = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDeadDeliveriesRequest {
+    return {
+      appId: isSet(object.appId)
+        ? globalThis.String(object.appId)
+        : isSet(object.app_id)
+        ? globalThis.String(object.app_id)
+        : "",
+      endpointId: isSet(object.endpointId)
+        ? globalThis.String(object.endpointId)
+        : isSet(object.endpoint_id)
+        ? globalThis.String(object.endpoint_id)
+        : "",
+      since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListDeadDeliveriesRequest): unknown {
+    const obj: any = {};
+    if (message.appId !== "") {
+      obj.appId = message.appId;
+    }
+    if (message.endpointId !== "") {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.since !== undefined) {
+      obj.since = message.since.toISOString();
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDeadDeliveriesRequest>, I>>(base?: I): ListDeadDeliveriesRequest {
+    return ListDeadDeliveriesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDeadDeliveriesRequest>, I>>(object: I): ListDeadDeliveriesRequest {
+    const message = createBaseListDeadDeliveriesRequest();
+    message.appId = object.appId ?? "";
+    message.endpointId = object.endpointId ?? "";
+    message.since = object.since ?? undefined;
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseDeadDelivery(): DeadDelivery {
+  return { deliveryId: "", eventId: "", eventType: "", event: Buffer.alloc(0), lastAttempt: undefined };
+}
+
+export const DeadDelivery: MessageFns<DeadDelivery> = {
+  encode(message: DeadDelivery, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deliveryId !== "") {
+      writer.uint32(10).string(message.deliveryId);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(18).string(message.eventId);
+    }
+    if (message.eventType !== "") {
+      writer.uint32(26).string(message.eventType);
+    }
+    if (message.event.length !== 0) {
+      writer.uint32(34).bytes(message.event);
+    }
+    if (message.lastAttempt !== undefined) {
+      Attempt.encode(message.lastAttempt, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeadDelivery {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeadDelivery();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deliveryId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.eventType = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.event = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.lastAttempt = Attempt.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeadDelivery {
+    return {
+      deliveryId: isSet(object.deliveryId)
+        ? globalThis.String(object.deliveryId)
+        : isSet(object.delivery_id)
+        ? globalThis.String(object.delivery_id)
+        : "",
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      eventType: isSet(object.eventType)
+        ? globalThis.String(object.eventType)
+        : isSet(object.event_type)
+        ? globalThis.String(object.event_type)
+        : "",
+      event: isSet(object.event) ? Buffer.from(bytesFromBase64(object.event)) : Buffer.alloc(0),
+      lastAttempt: isSet(object.lastAttempt)
+        ? Attempt.fromJSON(object.lastAttempt)
+        : isSet(object.last_attempt)
+        ? Attempt.fromJSON(object.last_attempt)
+        : undefined,
+    };
+  },
+
+  toJSON(message: DeadDelivery): unknown {
+    const obj: any = {};
+    if (message.deliveryId !== "") {
+      obj.deliveryId = message.deliveryId;
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.eventType !== "") {
+      obj.eventType = message.eventType;
+    }
+    if (message.event.length !== 0) {
+      obj.event = base64FromBytes(message.event);
+    }
+    if (message.lastAttempt !== undefined) {
+      obj.lastAttempt = Attempt.toJSON(message.lastAttempt);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeadDelivery>, I>>(base?: I): DeadDelivery {
+    return DeadDelivery.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeadDelivery>, I>>(object: I): DeadDelivery {
+    const message = createBaseDeadDelivery();
+    message.deliveryId = object.deliveryId ?? "";
+    message.eventId = object.eventId ?? "";
+    message.eventType = object.eventType ?? "";
+    message.event = object.event ?? Buffer.alloc(0);
+    message.lastAttempt = (object.lastAttempt !== undefined && object.lastAttempt !== null)
+      ? Attempt.fromPartial(object.lastAttempt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListDeadDeliveriesResponse(): ListDeadDeliveriesResponse {
+  return { deliveries: [] };
+}
+
+export const ListDeadDeliveriesResponse: MessageFns<ListDeadDeliveriesResponse> = {
+  encode(message: ListDeadDeliveriesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deliveries) {
+      DeadDelivery.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDeadDeliveriesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDeadDeliveriesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deliveries.push(DeadDelivery.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDeadDeliveriesResponse {
+    return {
+      deliveries: globalThis.Array.isArray(object?.deliveries)
+        ? object.deliveries.map((e: any) => DeadDelivery.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListDeadDeliveriesResponse): unknown {
+    const obj: any = {};
+    if (message.deliveries?.length) {
+      obj.deliveries = message.deliveries.map((e) => DeadDelivery.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDeadDeliveriesResponse>, I>>(base?: I): ListDeadDeliveriesResponse {
+    return ListDeadDeliveriesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDeadDeliveriesResponse>, I>>(object: I): ListDeadDeliveriesResponse {
+    const message = createBaseListDeadDeliveriesResponse();
+    message.deliveries = object.deliveries?.map((e) => DeadDelivery.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2641,9 +3435,13 @@ export const ChatroomServiceClient = makeGenericClientConstructor(
   serviceName: string;
 };
 
-/** Every delivery attempt on record. */
+/**
+ * Every call to a business server on record (delivery attempts and before-hook evaluations),
+ * served by the log store from Postgres.
+ */
 export type DeliveryLogServiceService = typeof DeliveryLogServiceService;
 export const DeliveryLogServiceService = {
+  /** Attempts, newest first, filtered and paged. */
   listAttempts: {
     path: "/herald.v1.DeliveryLogService/ListAttempts" as const,
     requestStream: false as const,
@@ -2654,6 +3452,7 @@ export const DeliveryLogServiceService = {
       Buffer.from(ListAttemptsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListAttemptsResponse => ListAttemptsResponse.decode(value),
   },
+  /** An event as stored, with every attempt to deliver it. */
   getEventDeliveries: {
     path: "/herald.v1.DeliveryLogService/GetEventDeliveries" as const,
     requestStream: false as const,
@@ -2665,14 +3464,51 @@ export const DeliveryLogServiceService = {
       Buffer.from(GetEventDeliveriesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetEventDeliveriesResponse => GetEventDeliveriesResponse.decode(value),
   },
+  /** Per endpoint of an app: the last attempts (payloads) and the last errors. */
+  getEndpointActivity: {
+    path: "/herald.v1.DeliveryLogService/GetEndpointActivity" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetEndpointActivityRequest): Buffer =>
+      Buffer.from(GetEndpointActivityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetEndpointActivityRequest => GetEndpointActivityRequest.decode(value),
+    responseSerialize: (value: GetEndpointActivityResponse): Buffer =>
+      Buffer.from(GetEndpointActivityResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetEndpointActivityResponse => GetEndpointActivityResponse.decode(value),
+  },
+  /**
+   * Deliveries of an endpoint that died since a time and were not delivered after: what a bulk
+   * replay sends again.
+   */
+  listDeadDeliveries: {
+    path: "/herald.v1.DeliveryLogService/ListDeadDeliveries" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListDeadDeliveriesRequest): Buffer =>
+      Buffer.from(ListDeadDeliveriesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListDeadDeliveriesRequest => ListDeadDeliveriesRequest.decode(value),
+    responseSerialize: (value: ListDeadDeliveriesResponse): Buffer =>
+      Buffer.from(ListDeadDeliveriesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListDeadDeliveriesResponse => ListDeadDeliveriesResponse.decode(value),
+  },
 } as const;
 
 export interface DeliveryLogServiceServer extends UntypedServiceImplementation {
+  /** Attempts, newest first, filtered and paged. */
   listAttempts: handleUnaryCall<ListAttemptsRequest, ListAttemptsResponse>;
+  /** An event as stored, with every attempt to deliver it. */
   getEventDeliveries: handleUnaryCall<GetEventDeliveriesRequest, GetEventDeliveriesResponse>;
+  /** Per endpoint of an app: the last attempts (payloads) and the last errors. */
+  getEndpointActivity: handleUnaryCall<GetEndpointActivityRequest, GetEndpointActivityResponse>;
+  /**
+   * Deliveries of an endpoint that died since a time and were not delivered after: what a bulk
+   * replay sends again.
+   */
+  listDeadDeliveries: handleUnaryCall<ListDeadDeliveriesRequest, ListDeadDeliveriesResponse>;
 }
 
 export interface DeliveryLogServiceClient extends Client {
+  /** Attempts, newest first, filtered and paged. */
   listAttempts(
     request: ListAttemptsRequest,
     callback: (error: ServiceError | null, response: ListAttemptsResponse) => void,
@@ -2688,6 +3524,7 @@ export interface DeliveryLogServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAttemptsResponse) => void,
   ): ClientUnaryCall;
+  /** An event as stored, with every attempt to deliver it. */
   getEventDeliveries(
     request: GetEventDeliveriesRequest,
     callback: (error: ServiceError | null, response: GetEventDeliveriesResponse) => void,
@@ -2702,6 +3539,41 @@ export interface DeliveryLogServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetEventDeliveriesResponse) => void,
+  ): ClientUnaryCall;
+  /** Per endpoint of an app: the last attempts (payloads) and the last errors. */
+  getEndpointActivity(
+    request: GetEndpointActivityRequest,
+    callback: (error: ServiceError | null, response: GetEndpointActivityResponse) => void,
+  ): ClientUnaryCall;
+  getEndpointActivity(
+    request: GetEndpointActivityRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetEndpointActivityResponse) => void,
+  ): ClientUnaryCall;
+  getEndpointActivity(
+    request: GetEndpointActivityRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetEndpointActivityResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deliveries of an endpoint that died since a time and were not delivered after: what a bulk
+   * replay sends again.
+   */
+  listDeadDeliveries(
+    request: ListDeadDeliveriesRequest,
+    callback: (error: ServiceError | null, response: ListDeadDeliveriesResponse) => void,
+  ): ClientUnaryCall;
+  listDeadDeliveries(
+    request: ListDeadDeliveriesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListDeadDeliveriesResponse) => void,
+  ): ClientUnaryCall;
+  listDeadDeliveries(
+    request: ListDeadDeliveriesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListDeadDeliveriesResponse) => void,
   ): ClientUnaryCall;
 }
 
@@ -2713,6 +3585,14 @@ export const DeliveryLogServiceClient = makeGenericClientConstructor(
   service: typeof DeliveryLogServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
