@@ -3,10 +3,11 @@ import { benchPublish } from "./publish.bench.js";
 import { benchBefore } from "./before.bench.js";
 import { benchPresence } from "./presence.bench.js";
 import { benchChatroom } from "./chatroom.bench.js";
+import { benchDelivery } from "./delivery.bench.js";
 import { printTable } from "./stats.js";
 
-// BENCH=before,publish,presence,chatroom picks some; all run by default.
-const only = new Set((process.env.BENCH ?? "before,publish,presence,chatroom").split(","));
+// BENCH=before,publish,presence,chatroom,delivery picks some; all run by default.
+const only = new Set((process.env.BENCH ?? "before,publish,presence,chatroom,delivery").split(","));
 const started = Date.now();
 if (only.has("before"))
   printTable(
@@ -19,6 +20,12 @@ if (only.has("presence")) {
 }
 if (only.has("chatroom")) {
   printTable("Chatroom joins (chatroom service vs raw JetStream publish + consume)", await benchChatroom());
+}
+if (only.has("delivery")) {
+  printTable(
+    "Delivery (gateway + deliverer to a business server's 200 vs raw JetStream + direct undici POST)",
+    await benchDelivery(),
+  );
 }
 console.log(
   `\nbench finished in ${((Date.now() - started) / 1000).toFixed(1)} s on ${process.platform}/${process.arch}, node ${process.version}`,

@@ -49,7 +49,8 @@ interface BatchItem {
 
 // Waiting retries hold a pending slot each until their time comes, so the retry lane allows many.
 const RETRY_LANE_MAX_PENDING = 20_000;
-const ACK_WAIT_MARGIN_MS = 30_000;
+// After a crash, jobs the dead process held come back this long after their longest possible attempt.
+const ACK_WAIT_MARGIN_MS = 10_000;
 
 /** The durable consumer of one lane of one endpoint; the length prefix keeps (app, endpoint) pairs apart. */
 export function consumerName(lane: Lane, appId: string, endpointId: string): string {
