@@ -101,6 +101,15 @@ describe("startConsumer", () => {
     expect(seen[0]?.headers["Nats-Msg-Id"]).toMatch(/^app[0-9a-f]+-\d$/);
   });
 
+  it.each([0, 5, 20, 50])("stops cleanly when stopped %i ms after it started, still starting", async (ms) => {
+    const { spec } = scenario();
+    const runner = run({ spec, concurrency: 4, handle: sync(() => undefined) });
+    await new Promise((r) => setTimeout(r, ms));
+    // Without a deadline: a stop that hangs fails the test by its timeout.
+    await runner.stop();
+    expect(runner.state).toBe("stopped");
+  });
+
   it("never runs more handlers at once than its concurrency", async () => {
     const { spec, publish } = scenario();
     let inflight = 0;

@@ -97,6 +97,8 @@ class ConsumeLoop implements ConsumerRunner {
   private readonly handlersAbort = new AbortController();
   private readonly handlersAborted = aborted(this.handlersAbort.signal);
   private readonly inflight = new Set<Promise<void>>();
+  // Resolved whenever a handler finishes, so waiting for a free slot costs the same at any concurrency.
+  private slotFreed: (() => void) | undefined;
   private messages: ConsumerMessages | undefined;
   private readonly loopDone: Promise<void>;
 
@@ -128,6 +130,7 @@ class ConsumeLoop implements ConsumerRunner {
     if (signal?.aborted) {
       this.log.warn({ inflight: this.inflight.size }, "stop deadline passed; abandoning in-flight handlers");
       this.handlersAbort.abort(signal.reason);
+      this.slotFreed?.();
     }
     this.state = "stopped";
     this.log.info("consumer stopped");
@@ -149,7 +152,8 @@ class ConsumeLoop implements ConsumerRunner {
         const messages = await consumer.consume({ max_messages: concurrency });
         this.messages = messages;
         if (this.stopping.signal.aborted) {
-          await messages.close();
+          // Not awaited: close() settles when the iterator ends, and nothing iterates this one.
+          void messages.close().catch(() => undefined);
           break;
         }
         if (this.state === "starting") this.state = "running";
@@ -162,7 +166,10 @@ class ConsumeLoop implements ConsumerRunner {
             m.nak(); // hand it straight to another instance
             break;
           }
-          const settled: Promise<void> = this.settle(m).finally(() => this.inflight.delete(settled));
+          const settled: Promise<void> = this.settle(m).finally(() => {
+            this.inflight.delete(settled);
+            this.slotFreed?.();
+          });
           this.inflight.add(settled);
         }
         const closedWith = await messages.closed();
@@ -214,7 +221,8 @@ class ConsumeLoop implements ConsumerRunner {
 
   private async freeSlot(): Promise<void> {
     while (this.inflight.size >= this.opts.concurrency && !this.handlersAbort.signal.aborted) {
-      await Promise.race([...this.inflight, this.handlersAborted]);
+      // No race with handlersAborted: each race would leave a reaction on that long-lived promise.
+      await new Promise<void>((resolve) => (this.slotFreed = resolve));
     }
   }
 
