@@ -4,10 +4,11 @@ import { benchBefore } from "./before.bench.js";
 import { benchPresence } from "./presence.bench.js";
 import { benchChatroom } from "./chatroom.bench.js";
 import { benchDelivery } from "./delivery.bench.js";
+import { benchLogstore } from "./logstore.bench.js";
 import { printTable } from "./stats.js";
 
-// BENCH=before,publish,presence,chatroom,delivery picks some; all run by default.
-const only = new Set((process.env.BENCH ?? "before,publish,presence,chatroom,delivery").split(","));
+// BENCH=before,publish,presence,chatroom,delivery,logstore picks some; all run by default.
+const only = new Set((process.env.BENCH ?? "before,publish,presence,chatroom,delivery,logstore").split(","));
 const started = Date.now();
 if (only.has("before"))
   printTable(
@@ -25,6 +26,12 @@ if (only.has("delivery")) {
   printTable(
     "Delivery (gateway + deliverer to a business server's 200 vs raw JetStream + direct undici POST)",
     await benchDelivery(),
+  );
+}
+if (only.has("logstore")) {
+  printTable(
+    "Log store (attempt records via ATTEMPTS into Postgres vs plain multi-row INSERTs)",
+    await benchLogstore(),
   );
 }
 console.log(

@@ -1,24 +1,99 @@
-// Writes attempt records and the event log to Postgres (the log store issue fills this in).
+// The log store: writes attempt records (ATTEMPTS) and the event log (EVENTS) to Postgres in
+// batches, keeps daily partitions within retention, and answers DeliveryLogService over gRPC.
 import { z } from "zod";
 import { baseEnvSchema, runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
 import { createPool, migrate, pingDatabase } from "@herald/db";
+import { startGrpcServer } from "./grpc-server.js";
+import { ingestMetrics, startIngest } from "./ingest.js";
+import { createDeliveryLogService } from "./log-service.js";
+import { maintainPartitions } from "./partitions.js";
+import { attemptRow, eventRow } from "./records.js";
+import { attemptWriter, eventWriter } from "./writer.js";
 
 const schema = baseEnvSchema.extend({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"),
-  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(5),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(100).default(10),
+  GRPC_HOST: z.string().min(1).default("0.0.0.0"),
+  GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(50052),
+  LOG_BATCH_MAX_ROWS: z.coerce.number().int().min(1).max(5_000).default(500),
+  LOG_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(50),
+  LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(14),
+  LOG_PARTITION_CHECK_MS: z.coerce.number().int().min(100).max(86_400_000).default(3_600_000),
+  // Daily partitions made ahead of today, so rows never wait for one.
+  LOG_PARTITION_AHEAD_DAYS: z.coerce.number().int().min(1).max(31).default(2),
 });
 
 await runService({
   name: "logstore",
   schema,
-  async start({ config, log }) {
+  async start({ config, log, registry }) {
     await migrate({ url: config.DATABASE_URL, log });
-    const pool = createPool({ url: config.DATABASE_URL, log, max: config.DATABASE_POOL_MAX });
+    const pool = createPool({
+      url: config.DATABASE_URL,
+      log,
+      max: config.DATABASE_POOL_MAX,
+      applicationName: "herald-logstore",
+    });
+    const maintain = () =>
+      maintainPartitions(pool, log, {
+        retentionDays: config.LOG_RETENTION_DAYS,
+        aheadDays: config.LOG_PARTITION_AHEAD_DAYS,
+      }).catch((err: unknown) => {
+        // Rows still land (in DEFAULT) without today's partition; the next round tries again.
+        log.error({ err }, "partition maintenance failed");
+      });
+    await maintain();
+    const maintenance = setInterval(() => void maintain(), config.LOG_PARTITION_CHECK_MS);
+
     const bus = await startBus({ config, name: "herald-logstore", log });
+    const metrics = ingestMetrics(registry);
+    const batch = { batchMaxRows: config.LOG_BATCH_MAX_ROWS, batchLingerMs: config.LOG_BATCH_LINGER_MS };
+    const attempts = startIngest({
+      bus,
+      log,
+      metrics,
+      table: "attempts",
+      stream: bus.names.streams.attempts,
+      filterSubject: bus.names.subjects.attempts(),
+      durable: "logstore-attempts",
+      toRow: attemptRow,
+      write: attemptWriter(pool, log),
+      ...batch,
+    });
+    const events = startIngest({
+      bus,
+      log,
+      metrics,
+      table: "events",
+      stream: bus.names.streams.events,
+      filterSubject: bus.names.subjects.events(),
+      durable: "logstore-events",
+      toRow: eventRow,
+      write: eventWriter(pool, log),
+      ...batch,
+    });
+
+    const grpc = await startGrpcServer({
+      host: config.GRPC_HOST,
+      port: config.GRPC_PORT,
+      service: createDeliveryLogService(pool, log),
+      log,
+    });
+    log.info({ grpcAddress: grpc.address }, "grpc listening");
+
     return {
       checks: { nats: () => bus.isConnected(), postgres: () => pingDatabase(pool) },
       shutdown: [
+        {
+          name: "stop consuming, commit the batches in hand",
+          run: async (signal) => {
+            await Promise.all([attempts.consumer.stop(signal), events.consumer.stop(signal)]);
+            await Promise.all([attempts.batcher.flush(), events.batcher.flush()]);
+          },
+        },
+        { name: "grpc queries", run: (signal) => grpc.shutdown(signal) },
+        { name: "partition maintenance", run: () => Promise.resolve(clearInterval(maintenance)) },
         { name: "nats drain", run: () => bus.drain() },
         { name: "postgres pool", run: () => pool.end() },
       ],
