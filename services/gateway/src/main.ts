@@ -5,7 +5,7 @@ import {
   HeraldServiceService,
   PresenceServiceService,
 } from "@herald/proto";
-import { baseEnvSchema, runService } from "@herald/runtime";
+import { baseEnvSchema, envBoolean, runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
 import { createPublisher } from "./publisher.js";
 import { createHeraldService } from "./herald-service.js";
@@ -16,6 +16,8 @@ import { applyConfigFileAndWatch } from "./config-file.js";
 import { watchConfig } from "@herald/config";
 import { createPresenceService } from "./presence-service.js";
 import { createChatroomService } from "./chatroom-service.js";
+import { startAdminServer } from "./admin/server.js";
+import { connectLogStore } from "./admin/log-store.js";
 
 const schema = baseEnvSchema.extend({
   GRPC_HOST: z.string().default("0.0.0.0"),
@@ -31,6 +33,15 @@ const schema = baseEnvSchema.extend({
   HERALD_CONFIG: z.string().optional(),
   HERALD_CONFIG_POLL_MS: z.coerce.number().int().min(50).default(1000),
   BEFORE_ANSWER_MARGIN_MS: z.coerce.number().int().min(0).max(10_000).default(500),
+  ADMIN_HOST: z.string().min(1).default("0.0.0.0"),
+  ADMIN_PORT: z.coerce.number().int().min(0).max(65535).default(8088),
+  // Unset: the admin API answers 401 to everything (the panel's files are still served).
+  ADMIN_TOKEN: z.string().min(16, { error: "expected at least 16 characters" }).optional(),
+  // host:port of the log store's gRPC server; unset: log routes answer 503.
+  LOGSTORE_ADDRESS: z.string().min(1).optional(),
+  LOGSTORE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  // Endpoint URLs on 127.0.0.1 pass the admin API's SSRF check (as the deliverer's flag of that name).
+  DELIVERY_ALLOW_LOOPBACK: envBoolean.default(false),
 });
 
 await runService({
@@ -78,9 +89,31 @@ await runService({
       ],
     });
     log.info({ grpcAddress: grpc.address }, "grpc listening");
+    const logStore =
+      config.LOGSTORE_ADDRESS === undefined
+        ? undefined
+        : connectLogStore(config.LOGSTORE_ADDRESS, config.LOGSTORE_TIMEOUT_MS);
+    const admin = await startAdminServer({
+      host: config.ADMIN_HOST,
+      port: config.ADMIN_PORT,
+      bus,
+      log,
+      adminToken: config.ADMIN_TOKEN,
+      logStore,
+      allowLoopback: config.DELIVERY_ALLOW_LOOPBACK,
+    });
+    log.info({ adminUrl: admin.url, logStore: config.LOGSTORE_ADDRESS ?? null }, "admin API listening");
     return {
       checks: { nats: () => bus.isConnected() },
       shutdown: [
+        {
+          name: "admin api",
+          run: async () => {
+            // Requests in flight finish first: they may be writing CONFIG or asking the log store.
+            await admin.close();
+            logStore?.close();
+          },
+        },
         {
           name: "grpc intake",
           run: async (signal) => {

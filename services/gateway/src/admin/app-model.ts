@@ -1,0 +1,130 @@
+import { putApp, readApp, validateEndpoint, type AppConfig, type EndpointConfig } from "@herald/config";
+import { findOpenImHook } from "@herald/dialects";
+import { checkDestinationUrl, DestinationRefusedError } from "@herald/egress";
+import { ValidationError } from "@herald/runtime";
+import type { AdminContext } from "./context.js";
+import { appNotFound, notFound } from "./errors.js";
+
+/** The id of the endpoint an app's OpenIM after-hooks imply (the deliverer's OPENIM_WEBHOOKS_ENDPOINT_ID). */
+export const IMPLIED_OPENIM_ID = "openim";
+
+export async function loadApp(ctx: AdminContext, appId: string): Promise<AppConfig> {
+  const app = await readApp(ctx.bus, appId);
+  if (app === undefined) throw appNotFound(appId);
+  return app;
+}
+
+/** Writes an app as the admin API's: validated and filled by putApp, owned by the API from now on. */
+export async function saveApp(ctx: AdminContext, app: AppConfig): Promise<void> {
+  await putApp(ctx.bus, { ...app, source: "api" });
+}
+
+/**
+ * The endpoint the app's OpenIM webhooks.yml implies (after-hooks enabled, sent to openim.url), as the
+ * deliverer derives it in services/deliverer/src/routes.ts; undefined when there is none or an
+ * explicit endpoint has its id.
+ */
+export function impliedEndpoint(app: AppConfig): EndpointConfig | undefined {
+  if (app.openim === undefined || app.endpoints.some((e) => e.id === IMPLIED_OPENIM_ID)) return undefined;
+  const enabled = Object.entries(app.openim.hooks).filter(
+    ([key, hook]) => hook.enable && findOpenImHook(key)?.kind === "after",
+  );
+  if (enabled.length === 0) return undefined;
+  return validateEndpoint({
+    id: IMPLIED_OPENIM_ID,
+    url: app.openim.url,
+    dialect: "openim",
+    openim: { urlStyle: app.openim.urlStyle, commandNames: app.openim.commandNames },
+    timeoutMs: Math.max(...enabled.map(([, hook]) => hook.timeout)) * 1000,
+  });
+}
+
+export interface FoundEndpoint {
+  endpoint: EndpointConfig;
+  /** Derived from the hook settings: read-only here, changed through /hooks. */
+  implied: boolean;
+}
+
+/** Every endpoint the deliverer sends the app's events to, the implied one last. */
+export function endpointsOf(app: AppConfig): FoundEndpoint[] {
+  const implied = impliedEndpoint(app);
+  return [
+    ...app.endpoints.map((endpoint) => ({ endpoint, implied: false })),
+    ...(implied === undefined ? [] : [{ endpoint: implied, implied: true }]),
+  ];
+}
+
+export function findEndpoint(app: AppConfig, endpointId: string): FoundEndpoint {
+  const found = endpointsOf(app).find((e) => e.endpoint.id === endpointId);
+  if (found === undefined) {
+    throw notFound("endpointId", `endpoint ${JSON.stringify(endpointId)} of app ${app.appId} not found`);
+  }
+  return found;
+}
+
+/**
+ * Refuses a URL the deliverer would refuse (SSRF rules: the app's policy, loopback only when the
+ * gateway allows it), at save time rather than at the first delivery.
+ */
+export async function checkUrl(
+  ctx: AdminContext,
+  url: string,
+  allowPrivate: boolean,
+  field = "url",
+): Promise<void> {
+  try {
+    await checkDestinationUrl(url, { allowLoopback: ctx.allowLoopback, allowPrivate });
+  } catch (err) {
+    if (err instanceof ValidationError || err instanceof DestinationRefusedError) {
+      throw new ValidationError(err.message, { field, cause: err });
+    }
+    throw err;
+  }
+}
+
+/** "whsec_…abcd": the prefix and the last 4 characters, enough to tell secrets apart, not to use one. */
+export function redactSecret(value: string): string {
+  const prefix = /^[A-Za-z]+_/.exec(value)?.[0] ?? "";
+  const rest = value.slice(prefix.length);
+  return rest.length <= 8 ? `${prefix}…` : `${prefix}…${rest.slice(-4)}`;
+}
+
+export function redactEndpoint(endpoint: EndpointConfig): EndpointConfig {
+  return {
+    ...endpoint,
+    secrets: endpoint.secrets.map((s) => ({ ...s, value: redactSecret(s.value) })),
+    ...(endpoint.rongcloud === undefined
+      ? {}
+      : { rongcloud: { ...endpoint.rongcloud, appSecret: redactSecret(endpoint.rongcloud.appSecret) } }),
+  };
+}
+
+export function redactApp(app: AppConfig): AppConfig {
+  return { ...app, endpoints: app.endpoints.map(redactEndpoint) };
+}
+
+/**
+ * An endpoint body may carry back the redacted secrets a GET showed (edit and save): each redacted value
+ * that matches one of the stored endpoint's secrets stands for that secret.
+ */
+export function restoreSecrets(input: unknown, stored: EndpointConfig | undefined): unknown {
+  if (stored === undefined || typeof input !== "object" || input === null) return input;
+  const body = { ...(input as Record<string, unknown>) };
+  if (Array.isArray(body["secrets"])) {
+    body["secrets"] = body["secrets"].map((item: unknown) => {
+      const value = (item as { value?: unknown } | null)?.value;
+      const match = stored.secrets.find((s) => typeof value === "string" && redactSecret(s.value) === value);
+      return match === undefined ? item : { ...(item as object), value: match.value };
+    });
+  }
+  const rongcloud = body["rongcloud"] as { appSecret?: unknown } | undefined;
+  if (
+    stored.rongcloud !== undefined &&
+    typeof rongcloud === "object" &&
+    rongcloud !== null &&
+    rongcloud.appSecret === redactSecret(stored.rongcloud.appSecret)
+  ) {
+    body["rongcloud"] = { ...rongcloud, appSecret: stored.rongcloud.appSecret };
+  }
+  return body;
+}

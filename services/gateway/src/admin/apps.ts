@@ -1,0 +1,138 @@
+import { z } from "zod";
+import { deleteApp, deleteEndpointState, readApp, validateAppConfig, type AppConfig } from "@herald/config";
+import { ValidationError } from "@herald/runtime";
+import { createAppKey, deleteAppKey, deleteAppKeys } from "./app-keys.js";
+import { checkUrl, endpointsOf, loadApp, redactApp, restoreSecrets, saveApp } from "./app-model.js";
+import { visibleApp } from "./auth.js";
+import type { AdminApp, AdminContext } from "./context.js";
+import { appBody, appParams, idSchema } from "./schemas.js";
+
+const APPS_PREFIX = "apps.";
+
+/** Apps and their keys. Creating, replacing and deleting apps and keys is for the admin token only. */
+export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
+  app.get("/v1/apps", { schema: { tags: ["apps"], summary: "List apps" } }, async (request) => {
+    const only = visibleApp(request);
+    const ids = only === undefined ? await appIds(ctx) : [only];
+    const apps: AppConfig[] = [];
+    for (const id of ids) {
+      const found = await readApp(ctx.bus, id);
+      if (found !== undefined) apps.push(found);
+    }
+    return {
+      apps: apps.map((a) => ({
+        appId: a.appId,
+        source: a.source,
+        endpointCount: endpointsOf(a).length,
+        hasOpenIm: a.openim !== undefined,
+      })),
+    };
+  });
+
+  app.get(
+    "/v1/apps/:appId",
+    { schema: { tags: ["apps"], summary: "An app, secrets redacted", params: appParams } },
+    async (request) => redactApp(await loadApp(ctx, request.params.appId)),
+  );
+
+  app.put(
+    "/v1/apps/:appId",
+    {
+      config: { adminOnly: true },
+      schema: { tags: ["apps"], summary: "Create or replace an app", params: appParams, body: appBody },
+    },
+    async (request, reply) => {
+      const { appId } = request.params;
+      const body = request.body as Record<string, unknown>;
+      for (const field of ["appId", "source"]) {
+        if (field in body) throw new ValidationError(`${field}: set by the API, not the body`, { field });
+      }
+      const stored = await readApp(ctx.bus, appId);
+      const storedById = new Map(stored?.endpoints.map((e) => [e.id, e]));
+      const endpoints = Array.isArray(body["endpoints"])
+        ? body["endpoints"].map((e: unknown) =>
+            restoreSecrets(e, storedById.get(String((e as { id?: unknown } | null)?.id))),
+          )
+        : body["endpoints"];
+      const candidate = validateAppConfig({ ...body, endpoints, appId, source: "api" });
+      const inputIds = Array.isArray(endpoints) ? endpoints.map((e) => (e as { id?: unknown }).id) : [];
+      await checkNewUrls(ctx, candidate, stored, inputIds);
+      await saveApp(ctx, candidate);
+      reply.code(stored === undefined ? 201 : 200);
+      return redactApp(await loadApp(ctx, appId));
+    },
+  );
+
+  app.delete(
+    "/v1/apps/:appId",
+    { config: { adminOnly: true }, schema: { tags: ["apps"], summary: "Delete an app", params: appParams } },
+    async (request, reply) => {
+      const existing = await loadApp(ctx, request.params.appId);
+      await deleteApp(ctx.bus, existing.appId);
+      await deleteAppKeys(ctx.bus, existing.appId);
+      // A re-created app starts clean: no endpoint disabled by its predecessor's history.
+      for (const { endpoint } of endpointsOf(existing)) {
+        await deleteEndpointState(ctx.bus, existing.appId, endpoint.id);
+      }
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    "/v1/apps/:appId/keys",
+    {
+      config: { adminOnly: true },
+      schema: { tags: ["apps"], summary: "Create an app key (shown once)", params: appParams },
+    },
+    async (request, reply) => {
+      const existing = await loadApp(ctx, request.params.appId);
+      reply.code(201);
+      return createAppKey(ctx.bus, existing.appId);
+    },
+  );
+
+  app.delete(
+    "/v1/apps/:appId/keys/:keyId",
+    {
+      config: { adminOnly: true },
+      schema: {
+        tags: ["apps"],
+        summary: "Revoke an app key",
+        params: z.object({ appId: idSchema, keyId: z.string().regex(/^[0-9a-f]{1,32}$/, "not a key id") }),
+      },
+    },
+    async (request, reply) => {
+      await deleteAppKey(ctx.bus, request.params.appId, request.params.keyId);
+      return reply.code(204).send();
+    },
+  );
+}
+
+async function appIds(ctx: AdminContext): Promise<string[]> {
+  const kv = await ctx.bus.kv(ctx.bus.names.buckets.config);
+  const ids: string[] = [];
+  for await (const key of await kv.keys(`${APPS_PREFIX}>`)) ids.push(key.slice(APPS_PREFIX.length));
+  return ids.sort();
+}
+
+/**
+ * Checks the URLs that are new or changed, or all of them when the app's policy narrows (a stored URL
+ * whose host stopped resolving must not block other edits). Fields name the body's own list index.
+ */
+async function checkNewUrls(
+  ctx: AdminContext,
+  app: AppConfig,
+  stored: AppConfig | undefined,
+  inputIds: unknown[],
+): Promise<void> {
+  const allowPrivate = app.allowPrivateDestinations;
+  const before = new Map(stored?.endpoints.map((e) => [e.id, e.url]));
+  const narrowed = stored !== undefined && stored.allowPrivateDestinations && !allowPrivate;
+  for (const endpoint of app.endpoints) {
+    if (!narrowed && before.get(endpoint.id) === endpoint.url) continue;
+    await checkUrl(ctx, endpoint.url, allowPrivate, `endpoints.${inputIds.indexOf(endpoint.id)}.url`);
+  }
+  if (app.openim !== undefined && (narrowed || app.openim.url !== stored?.openim?.url)) {
+    await checkUrl(ctx, app.openim.url, allowPrivate, "openim.url");
+  }
+}

@@ -1,0 +1,142 @@
+import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
+import type { FastifyError } from "fastify";
+import { ConfigFileError } from "@herald/config";
+import { DestinationRefusedError } from "@herald/egress";
+import {
+  ConfigError,
+  ConflictError,
+  HeraldError,
+  NotFoundError,
+  ValidationError,
+  type Logger,
+} from "@herald/runtime";
+import type { AdminApp } from "./context.js";
+
+/** The `error.code` values of the admin API's error body. */
+export type ErrorCode =
+  | "invalid_argument"
+  | "unauthenticated"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "unavailable"
+  | "internal";
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; field?: string };
+}
+
+/**
+ * A refusal that only makes sense over HTTP (no credentials, wrong role, a dependency down). Everything
+ * else is thrown as Herald's own errors and mapped in one place, `errorReply`.
+ */
+export class AdminHttpError extends HeraldError {
+  override name = "AdminHttpError";
+  readonly status: number;
+  readonly errorCode: ErrorCode;
+  readonly field: string | undefined;
+
+  constructor(
+    status: number,
+    code: ErrorCode,
+    message: string,
+    opts: { field?: string } & ErrorOptions = {},
+  ) {
+    super(message, { code, cause: opts.cause });
+    this.status = status;
+    this.errorCode = code;
+    this.field = opts.field;
+  }
+}
+
+export const unauthenticated = (message: string) => new AdminHttpError(401, "unauthenticated", message);
+export const forbidden = (message: string) => new AdminHttpError(403, "forbidden", message);
+export const unavailable = (message: string, cause?: unknown) =>
+  new AdminHttpError(503, "unavailable", message, { cause });
+
+/**
+ * A missing thing, named by the request field that pointed at it (`appId`, `endpointId`, `openim`...).
+ * An app that a key may not see answers with exactly this, so a key cannot probe for other apps.
+ */
+export function notFound(field: string, message: string): NotFoundError {
+  return new NotFoundError(message, { resource: field, id: "" });
+}
+
+export function appNotFound(appId: string): NotFoundError {
+  return notFound("appId", `app ${JSON.stringify(appId)} not found`);
+}
+
+/** Runs `work`, re-rooting the field of a config error with `fix`, for a body nested differently. */
+export function refield<T>(work: () => T, fix: (field: string) => string): T {
+  try {
+    return work();
+  } catch (err) {
+    if (err instanceof ConfigFileError || err instanceof ValidationError || err instanceof ConfigError) {
+      throw new ValidationError(stripPathPrefix(err.message, err), { field: fix(fieldOf(err)), cause: err });
+    }
+    throw err;
+  }
+}
+
+function fieldOf(err: ConfigFileError | ValidationError | ConfigError): string {
+  return err instanceof ConfigFileError ? err.path : err.field;
+}
+
+// ConfigFileError's message starts with "<path>: "; the field is reported on its own.
+function stripPathPrefix(message: string, err: ConfigFileError | ValidationError | ConfigError): string {
+  const prefix = `${fieldOf(err)}: `;
+  return message.startsWith(prefix) ? message.slice(prefix.length) : message;
+}
+
+/** The status and body for anything a route threw; a 500 only for what nobody classified (a bug). */
+export function errorReply(err: unknown): { status: number; body: ErrorBody } {
+  const reply = (status: number, code: ErrorCode, message: string, field?: string) => ({
+    status,
+    body: { error: { code, message, ...(field === undefined || field === "" ? {} : { field }) } },
+  });
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const issue = err.validation[0];
+    const where = (err as { validationContext?: string }).validationContext;
+    let segments = (issue?.instancePath ?? "").split("/").filter((s) => s !== "");
+    const keys = (issue?.params as { keys?: unknown } | undefined)?.keys;
+    if (issue?.keyword === "unrecognized_keys" && Array.isArray(keys) && typeof keys[0] === "string") {
+      segments = [...segments, keys[0]];
+    }
+    const field = segments.length > 0 ? segments.join(".") : where === "body" ? "body" : undefined;
+    const message = issue?.message ?? "invalid request";
+    return reply(400, "invalid_argument", field === undefined ? message : `${field}: ${message}`, field);
+  }
+  if (err instanceof AdminHttpError) return reply(err.status, err.errorCode, err.message, err.field);
+  if (err instanceof ConfigFileError) {
+    const field = err.path === "(root)" || err.path === "" ? "body" : err.path;
+    return reply(400, "invalid_argument", err.message, field);
+  }
+  if (err instanceof ValidationError || err instanceof ConfigError) {
+    return reply(400, "invalid_argument", err.message, err.field);
+  }
+  if (err instanceof DestinationRefusedError) return reply(400, "invalid_argument", err.message, "url");
+  if (err instanceof NotFoundError) return reply(404, "not_found", err.message, err.resource);
+  if (err instanceof ConflictError) return reply(409, "conflict", err.message);
+  const status = (err as Partial<FastifyError> | undefined)?.statusCode;
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    // Fastify's own refusals: malformed JSON, an unsupported content type, a body too large.
+    const message = (err as Error).message;
+    const code: ErrorCode = status === 404 ? "not_found" : "invalid_argument";
+    return reply(status, code, message, status === 404 ? undefined : "body");
+  }
+  return reply(500, "internal", "internal error");
+}
+
+/** Every error and every unknown route answers with the one error body. */
+export function installErrorHandlers(app: AdminApp, log: Logger): void {
+  app.setErrorHandler((err, request, reply) => {
+    const { status, body } = errorReply(err);
+    if (status === 500) log.error({ err, method: request.method, url: request.url }, "admin API failure");
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` },
+    } satisfies ErrorBody),
+  );
+}

@@ -1,0 +1,149 @@
+import { z } from "zod";
+import { decodeKeyToken, encodeKeyToken } from "@herald/bus";
+import { getRoom, listRoomMembers, listUserRooms, MAX_MEMBERS_PAGE } from "@herald/chatroom";
+import { getUserPresence, listUsers } from "@herald/presence";
+import { Room, RoomMember, UserPresence } from "@herald/proto";
+import { loadApp } from "./app-model.js";
+import type { AdminApp, AdminContext } from "./context.js";
+import { notFound } from "./errors.js";
+import { appParams, idSchema, pageSize, pageToken } from "./schemas.js";
+
+const DEFAULT_PAGE = 100;
+const userId = z.string().min(1).max(128);
+const roomId = z.string().min(1).max(128);
+const pageQuery = (max: number) =>
+  z.object({ pageSize: pageSize(max).optional(), pageToken: pageToken.optional() });
+
+/**
+ * Presence and chatroom state, through the same query functions as the gateway's gRPC services. The app
+ * must exist, so a key cannot tell an unknown app from an app without users.
+ */
+export function registerQueryRoutes(app: AdminApp, ctx: AdminContext): void {
+  app.get(
+    "/v1/apps/:appId/presence/users",
+    {
+      schema: {
+        tags: ["presence"],
+        summary: "Users with their presence, paged",
+        params: appParams,
+        querystring: pageQuery(1000).extend({ status: z.enum(["online", "offline"]).optional() }),
+      },
+    },
+    async (request) => {
+      await loadApp(ctx, request.params.appId);
+      const { status, pageToken: token } = request.query;
+      const page = await listUsers(ctx.bus, request.params.appId, {
+        ...(status === undefined ? {} : { status }),
+        pageSize: request.query.pageSize ?? DEFAULT_PAGE,
+        ...(token === undefined || token === "" ? {} : { pageToken: token }),
+      });
+      return { users: page.users.map((u) => UserPresence.toJSON(u)), nextPageToken: page.nextPageToken };
+    },
+  );
+
+  app.get(
+    "/v1/apps/:appId/presence/users/:userId",
+    {
+      schema: { tags: ["presence"], summary: "One user's presence", params: appParams.extend({ userId }) },
+    },
+    async (request) => {
+      const { appId, userId: user } = request.params;
+      await loadApp(ctx, appId);
+      const presence = await getUserPresence(ctx.bus, appId, user);
+      if (presence === undefined)
+        throw notFound("userId", `user ${user} of app ${appId} has no presence on record`);
+      return UserPresence.toJSON(presence);
+    },
+  );
+
+  app.get(
+    "/v1/apps/:appId/rooms",
+    {
+      schema: {
+        tags: ["chatroom"],
+        summary: "Rooms that exist, paged",
+        params: appParams,
+        querystring: pageQuery(1000),
+      },
+    },
+    async (request) => {
+      const { appId } = request.params;
+      await loadApp(ctx, appId);
+      return listRooms(ctx, appId, request.query.pageSize ?? DEFAULT_PAGE, request.query.pageToken ?? "");
+    },
+  );
+
+  app.get(
+    "/v1/apps/:appId/rooms/:roomId",
+    { schema: { tags: ["chatroom"], summary: "One room", params: appParams.extend({ roomId }) } },
+    async (request) => {
+      const { appId, roomId: room } = request.params;
+      await loadApp(ctx, appId);
+      const found = await getRoom(ctx.bus, appId, room);
+      if (found === undefined) throw notFound("roomId", `room ${room} of app ${appId} does not exist`);
+      return Room.toJSON(found);
+    },
+  );
+
+  app.get(
+    "/v1/apps/:appId/rooms/:roomId/members",
+    {
+      schema: {
+        tags: ["chatroom"],
+        summary: "Members of a room, paged",
+        params: appParams.extend({ roomId }),
+        querystring: pageQuery(MAX_MEMBERS_PAGE),
+      },
+    },
+    async (request) => {
+      const { appId, roomId: room } = request.params;
+      await loadApp(ctx, appId);
+      const token = request.query.pageToken;
+      const page = await listRoomMembers(ctx.bus, appId, room, {
+        pageSize: request.query.pageSize ?? DEFAULT_PAGE,
+        ...(token === undefined || token === "" ? {} : { pageToken: token }),
+      });
+      if (page === undefined) throw notFound("roomId", `room ${room} of app ${appId} does not exist`);
+      return { members: page.members.map((m) => RoomMember.toJSON(m)), nextPageToken: page.nextPageToken };
+    },
+  );
+
+  app.get(
+    "/v1/apps/:appId/users/:userId/rooms",
+    {
+      schema: {
+        tags: ["chatroom"],
+        summary: "The rooms a user is in",
+        params: z.object({ appId: idSchema, userId }),
+      },
+    },
+    async (request) => {
+      await loadApp(ctx, request.params.appId);
+      return { roomIds: await listUserRooms(ctx.bus, request.params.appId, request.params.userId) };
+    },
+  );
+}
+
+/**
+ * Rooms of an app from the ROOMS bucket (there is no room index query): `r.<app>.<room>` keys in the
+ * order of their encoded ids, each checked to exist. The page token is the last encoded id returned.
+ */
+async function listRooms(ctx: AdminContext, appId: string, size: number, after: string) {
+  const kv = await ctx.bus.kv(ctx.bus.names.buckets.rooms);
+  const prefix = `r.${encodeKeyToken(appId)}.`;
+  const tokens: string[] = [];
+  for await (const key of await kv.keys(`${prefix}*`)) {
+    const token = key.slice(prefix.length);
+    if (token > after) tokens.push(token);
+  }
+  tokens.sort();
+  const rooms: Room[] = [];
+  let last = "";
+  for (const token of tokens) {
+    if (rooms.length >= size) return { rooms: rooms.map((r) => Room.toJSON(r)), nextPageToken: last };
+    last = token;
+    const room = await getRoom(ctx.bus, appId, decodeKeyToken(token));
+    if (room !== undefined) rooms.push(room);
+  }
+  return { rooms: rooms.map((r) => Room.toJSON(r)), nextPageToken: "" };
+}

@@ -1,0 +1,106 @@
+import { z } from "zod";
+import { APP_ID_PATTERN, DIALECTS } from "@herald/config";
+
+const ID_TEXT = "expected 1 to 64 of A-Z a-z 0-9 _ -";
+export const idSchema = z.string().regex(APP_ID_PATTERN, { error: ID_TEXT });
+
+export const appParams = z.object({ appId: idSchema });
+export const endpointParams = z.object({ appId: idSchema, endpointId: idSchema });
+
+export const isoTime = z.iso.datetime({
+  offset: true,
+  error: "expected an ISO 8601 time, e.g. 2025-01-31T00:00:00Z",
+});
+
+/** A page size in a query string (text, so coerced). */
+export const pageSize = (max: number) =>
+  z.coerce
+    .number({ error: `expected an integer, 1 to ${max}` })
+    .int({ error: `expected an integer, 1 to ${max}` })
+    .min(1, { error: `expected an integer, 1 to ${max}` })
+    .max(max, { error: `expected an integer, 1 to ${max}` });
+
+export const pageToken = z
+  .string()
+  .regex(/^[A-Za-z0-9_=-]*$/, { error: "not a page token this server gave" });
+
+// Shapes for the OpenAPI document and a first check; @herald/config validates fully (and names the
+// field), so objects stay loose: an unknown key reaches it and is refused there by name.
+const secretSchema = z.looseObject({ value: z.string(), expiresAt: z.string().optional() });
+
+/** An endpoint as the API takes it: id, url and dialect; the rest defaults per dialect. */
+export const endpointBody = z
+  .looseObject({
+    id: idSchema,
+    url: z.string().describe("http(s) URL of the business server; checked against the SSRF rules"),
+    dialect: z.enum(DIALECTS as ["openim", "rongcloud", "mqttchat", "standard"]),
+    eventTypes: z.array(z.string()).optional().describe('"msg.sent", "user.*" or "*"'),
+    filter: z
+      .looseObject({
+        deniedTypes: z.array(z.unknown()).optional(),
+        allowedTypes: z.array(z.unknown()).optional(),
+        attentionIds: z.array(z.unknown()).optional(),
+      })
+      .optional(),
+    secrets: z.array(secretSchema).optional().describe("standard only: whsec_ secrets"),
+    rongcloud: z.looseObject({ appKey: z.string(), appSecret: z.string() }).optional(),
+    openim: z
+      .looseObject({ urlStyle: z.string().optional(), commandNames: z.string().optional() })
+      .optional(),
+    timeoutMs: z.number().optional(),
+    retry: z
+      .looseObject({ scheduleMs: z.array(z.number()).optional(), jitter: z.number().optional() })
+      .optional(),
+    concurrency: z.number().optional(),
+    batch: z
+      .looseObject({ maxRecords: z.number().optional(), maxLingerMs: z.number().optional() })
+      .optional(),
+    pauseOnTimeouts: z
+      .looseObject({
+        count: z.number().optional(),
+        windowMs: z.number().optional(),
+        pauseMs: z.number().optional(),
+      })
+      .optional(),
+    disableAfterFailingMs: z.number().optional(),
+  })
+  .describe("EndpointConfig");
+
+/** PATCH: any top-level field of an endpoint; the id is the path's. */
+export const endpointPatchBody = endpointBody.partial().describe("EndpointConfig fields to replace");
+
+/** The openim block of an app: OpenIM's hook settings. */
+export const openImBody = z.looseObject({
+  url: z.string(),
+  urlStyle: z.enum(["path", "query"]).optional(),
+  commandNames: z.enum(["seed", "current"]).optional(),
+  hooks: z.record(z.string(), z.unknown()).optional().describe("OpenIM webhooks.yml hook keys"),
+});
+
+/** An app as PUT takes it: AppConfig without appId and source (the path and the API set those). */
+export const appBody = z.looseObject({
+  openim: openImBody.optional(),
+  endpoints: z.array(z.unknown()).optional(),
+  allowPrivateDestinations: z.boolean().optional(),
+  breaker: z
+    .looseObject({ failureThreshold: z.number().optional(), openMs: z.number().optional() })
+    .optional(),
+});
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.enum([
+        "invalid_argument",
+        "unauthenticated",
+        "forbidden",
+        "not_found",
+        "conflict",
+        "unavailable",
+        "internal",
+      ]),
+      message: z.string(),
+      field: z.string().optional(),
+    }),
+  })
+  .describe("Error");

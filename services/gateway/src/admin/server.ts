@@ -1,0 +1,81 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import Fastify from "fastify";
+import fastifyStatic from "@fastify/static";
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Bus } from "@herald/bus";
+import type { Logger } from "@herald/runtime";
+import { registerAppRoutes } from "./apps.js";
+import { installAuth } from "./auth.js";
+import type { AdminContext } from "./context.js";
+import { registerEndpointRoutes } from "./endpoints.js";
+import { installErrorHandlers } from "./errors.js";
+import { registerHookRoutes } from "./hooks.js";
+import type { LogStore } from "./log-store.js";
+import { registerLogRoutes } from "./logs.js";
+import { registerOpenApi } from "./openapi.js";
+import { registerQueryRoutes } from "./queries.js";
+
+/** services/gateway/admin-panel, from src/admin or dist/admin alike. */
+export const ADMIN_PANEL_DIR = fileURLToPath(new URL("../../admin-panel/", import.meta.url));
+
+export interface AdminServerOptions {
+  host: string;
+  port: number;
+  bus: Bus;
+  log: Logger;
+  /** Undefined: every /v1 route answers 401 (the API is off). */
+  adminToken: string | undefined;
+  logStore: LogStore | undefined;
+  allowLoopback: boolean;
+  panelDir?: string;
+}
+
+export interface AdminServer {
+  /** http://host:port as bound. */
+  readonly url: string;
+  /** Stops accepting, lets in-flight requests finish. */
+  close(): Promise<void>;
+}
+
+/** The admin HTTP API (under /v1, described at /openapi.json) and the panel's static files (/admin/). */
+export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
+  const log = opts.log.child({ component: "admin" });
+  const app = Fastify({
+    loggerInstance: log,
+    disableRequestLogging: true,
+    bodyLimit: 1024 * 1024,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandlers(app, log);
+  await registerOpenApi(app);
+
+  const ctx: AdminContext = {
+    bus: opts.bus,
+    log,
+    logStore: opts.logStore,
+    allowLoopback: opts.allowLoopback,
+  };
+  installAuth(app, { bus: opts.bus, adminToken: opts.adminToken });
+  registerAppRoutes(app, ctx);
+  registerEndpointRoutes(app, ctx);
+  registerHookRoutes(app, ctx);
+  registerLogRoutes(app, ctx);
+  registerQueryRoutes(app, ctx);
+
+  const panelDir = opts.panelDir ?? ADMIN_PANEL_DIR;
+  if (existsSync(panelDir)) {
+    await app.register(fastifyStatic, { root: panelDir, prefix: "/admin/", redirect: true });
+  } else {
+    log.warn({ panelDir }, "admin panel directory missing; /admin/ will answer 404");
+  }
+
+  await app.listen({ host: opts.host, port: opts.port });
+  const address = app.server.address();
+  const port = typeof address === "object" && address !== null ? address.port : opts.port;
+  return {
+    url: `http://${opts.host}:${port}`,
+    close: () => app.close(),
+  };
+}
