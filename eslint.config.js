@@ -28,6 +28,11 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
+    // The admin panel is plain JavaScript served as is to the browser.
+    files: ["services/gateway/admin-panel/**/*.js"],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     // Scripts and benchmarks are command-line tools: printing is their job.
     files: ["scripts/**", "bench/**", "**/*.mjs"],
     rules: { "no-console": "off" },

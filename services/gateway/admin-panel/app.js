@@ -1,0 +1,184 @@
+// Herald's admin panel: plain DOM, no build step, nothing fetched but the admin API.
+import { api, loadToken, saveToken } from "./api.js";
+import { deliveriesSection } from "./deliveries.js";
+import { h, show } from "./dom.js";
+import { endpointsSection } from "./endpoints.js";
+import { hooksSection } from "./hooks.js";
+import { roomsSection, usersSection } from "./live.js";
+import { button } from "./section.js";
+
+const AUTO_REFRESH_MS = 5_000;
+// After a replay or a test event, look again soon: the deliverer answers in well under a second.
+const ACTIVITY_REFRESH_MS = [700, 2_500];
+
+const tokenForm = document.getElementById("token-form");
+const tokenInput = document.getElementById("token-input");
+const banner = document.getElementById("banner");
+const appsBox = document.getElementById("apps");
+const appView = document.getElementById("app");
+
+/** A message at the top that stays until dismissed: an error must not vanish before it is read. */
+function message(kind, testid, ...content) {
+  const item = h(
+    "div",
+    { class: `message ${kind}`, testid, role: kind === "error" ? "alert" : "status" },
+    h("span", {}, content),
+    button("×", `${testid}-dismiss`, () => item.remove(), { class: "dismiss", title: "Dismiss" }),
+  );
+  banner.prepend(item);
+  // Keep the banner short: the newest few messages are the ones that matter.
+  while (banner.children.length > 5) banner.lastElementChild.remove();
+}
+
+const notify = (...content) => message("notice", "notice", ...content);
+const fail = (err) =>
+  message(
+    "error",
+    "error",
+    typeof err?.describe === "function" ? err.describe() : String(err?.message ?? err),
+  );
+
+let current; // { appId, timers, interval } of the open app
+
+async function loadApps() {
+  try {
+    const { apps = [] } = await api.get("/v1/apps");
+    renderApps(apps);
+  } catch (err) {
+    show(appsBox, h("p", { class: "muted" }, "Could not list the apps."));
+    fail(err);
+  }
+}
+
+function renderApps(apps) {
+  if (apps.length === 0) {
+    show(appsBox, h("p", { class: "muted" }, "No apps."));
+    return;
+  }
+  show(
+    appsBox,
+    h(
+      "ul",
+      {},
+      apps.map((app) =>
+        h(
+          "li",
+          {},
+          h(
+            "a",
+            {
+              href: `#app=${encodeURIComponent(app.appId)}`,
+              class: app.appId === selectedAppId() ? "app-link selected" : "app-link",
+              testid: "app-item",
+              "data-app-id": app.appId,
+            },
+            h("strong", {}, app.appId),
+            h(
+              "span",
+              { class: "small muted" },
+              ` ${app.endpointCount ?? 0} endpoint${app.endpointCount === 1 ? "" : "s"}`,
+              app.hasOpenIm ? " · OpenIM" : "",
+              app.source ? ` · ${app.source}` : "",
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function selectedAppId() {
+  const match = /^#app=(.+)$/.exec(location.hash);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+function closeApp() {
+  if (!current) return;
+  for (const timer of current.timers) clearTimeout(timer);
+  clearInterval(current.interval);
+  current = undefined;
+}
+
+function openApp(appId) {
+  closeApp();
+  const timers = [];
+  const ctx = {
+    appId,
+    notify,
+    fail,
+    onEndpoints: (endpoints) => deliveries.setEndpoints(endpoints),
+    onActivity: () => {
+      for (const ms of ACTIVITY_REFRESH_MS) {
+        timers.push(
+          setTimeout(() => {
+            void deliveries.poll();
+            void endpoints.poll();
+          }, ms),
+        );
+      }
+    },
+  };
+  const endpoints = endpointsSection(ctx);
+  const deliveries = deliveriesSection(ctx);
+  const hooks = hooksSection(ctx);
+  const users = usersSection(ctx);
+  const rooms = roomsSection(ctx);
+  const sections = [endpoints, deliveries, hooks, users, rooms];
+
+  const auto = h("input", { type: "checkbox", testid: "auto-refresh", checked: true });
+  const refreshAll = button("Refresh all", "refresh-all", () => sections.forEach((s) => void s.refresh()));
+  show(
+    appView,
+    h(
+      "div",
+      { class: "app-head" },
+      h("h2", { testid: "app-title" }, appId),
+      h("label", { class: "small" }, auto, ` auto-refresh every ${AUTO_REFRESH_MS / 1000} s`),
+      refreshAll,
+    ),
+    sections.map((s) => s.root),
+  );
+  const interval = setInterval(() => {
+    if (!auto.checked || document.hidden) return;
+    void deliveries.poll();
+    void endpoints.poll();
+  }, AUTO_REFRESH_MS);
+  current = { appId, timers, interval };
+  for (const s of sections) void s.refresh();
+  for (const link of appsBox.querySelectorAll("[data-app-id]")) {
+    link.classList.toggle("selected", link.getAttribute("data-app-id") === appId);
+  }
+}
+
+function route() {
+  const appId = selectedAppId();
+  if (appId === "") {
+    closeApp();
+    show(appView, h("p", { class: "muted" }, "Pick an app."));
+  } else if (current?.appId !== appId && loadToken() !== "") {
+    openApp(appId);
+  }
+}
+
+tokenForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  saveToken(tokenInput.value.trim());
+  tokenInput.value = "";
+  tokenInput.placeholder = "token saved";
+  closeApp();
+  void loadApps().then(route);
+});
+document.getElementById("token-forget").addEventListener("click", () => {
+  saveToken("");
+  tokenInput.placeholder = "admin token or app key";
+  closeApp();
+  show(appsBox, h("p", { class: "muted" }, "Enter a token to list the apps."));
+  show(appView, h("p", { class: "muted" }, "Pick an app."));
+});
+document.getElementById("apps-refresh").addEventListener("click", () => void loadApps());
+window.addEventListener("hashchange", route);
+
+if (loadToken() !== "") {
+  tokenInput.placeholder = "token saved";
+  void loadApps().then(route);
+}

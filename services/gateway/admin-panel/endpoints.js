@@ -1,0 +1,139 @@
+import { api, appPath } from "./api.js";
+import { formatTime, h, show, table } from "./dom.js";
+import { act, button, card } from "./section.js";
+
+/** The state an endpoint is in, and why: what an operator looks at first. */
+function stateCell(state) {
+  const s = state ?? { state: "active", reason: "" };
+  const lines = [h("span", { class: `badge state-${s.state}`, testid: "endpoint-state" }, s.state)];
+  if (s.state === "paused" && s.until)
+    lines.push(h("div", { class: "small" }, `until ${formatTime(s.until)}`));
+  if (s.reason) lines.push(h("div", { class: "small reason", testid: "endpoint-reason" }, s.reason));
+  if (s.since && s.state !== "active")
+    lines.push(h("div", { class: "small muted" }, `since ${formatTime(s.since)}`));
+  if (s.failingSince)
+    lines.push(h("div", { class: "small warn" }, `failing since ${formatTime(s.failingSince)}`));
+  return h("td", {}, lines);
+}
+
+/**
+ * The app's endpoints with their state and the buttons that change it: enable (re-enable),
+ * disable with a reason, rotate a standard secret, send a test event.
+ */
+export function endpointsSection(ctx) {
+  const refreshButton = button("Refresh", "endpoints-refresh", () => void refresh());
+  const section = card({ title: "Endpoints", testid: "endpoints", tools: [refreshButton] });
+  let seq = 0;
+  let shown = ""; // the list last rendered, as JSON
+
+  async function load(background) {
+    const mine = ++seq;
+    try {
+      const { endpoints = [] } = await api.get(appPath(ctx.appId, "endpoints"));
+      if (mine !== seq) return;
+      section.error(null);
+      ctx.onEndpoints(endpoints);
+      const fingerprint = JSON.stringify(endpoints);
+      // A background poll leaves the table alone when nothing changed or a disable form is open.
+      if (background && (fingerprint === shown || section.body.querySelector(".inline-form") !== null))
+        return;
+      shown = fingerprint;
+      render(endpoints);
+    } catch (err) {
+      if (mine === seq) section.error(err);
+    }
+  }
+  const refresh = () => load(false);
+  const poll = () => load(true);
+
+  function render(endpoints) {
+    if (endpoints.length === 0) {
+      show(section.body, h("p", { class: "muted" }, "No endpoints."));
+      return;
+    }
+    show(
+      section.body,
+      table(
+        "endpoint-table",
+        ["Endpoint", "Dialect", "URL", "Event types", "State", "Actions"],
+        endpoints.map((ep) => row(ep)),
+      ),
+    );
+  }
+
+  function row(ep) {
+    const path = (...rest) => appPath(ctx.appId, "endpoints", ep.id, ...rest);
+    const state = ep.state?.state ?? "active";
+    const actions = h("td", { class: "actions" });
+
+    const enable = button(state === "active" ? "Enable" : "Re-enable", "enable-button", null, {
+      disabled: state === "active",
+    });
+    enable.addEventListener(
+      "click",
+      act(enable, ctx.fail, async () => {
+        await api.post(path("enable"));
+        ctx.notify(`Endpoint ${ep.id} enabled.`);
+        await refresh();
+      }),
+    );
+
+    const disable = button("Disable", "disable-button", () => {
+      const reason = h("input", { type: "text", placeholder: "reason (optional)", testid: "disable-reason" });
+      const confirm = button("Confirm disable", "disable-confirm", null, { class: "danger" });
+      confirm.addEventListener(
+        "click",
+        act(confirm, ctx.fail, async () => {
+          await api.post(path("disable"), reason.value.trim() === "" ? {} : { reason: reason.value.trim() });
+          ctx.notify(`Endpoint ${ep.id} disabled.`);
+          await refresh();
+        }),
+      );
+      const cancel = button("Cancel", "disable-cancel", () => show(actions, buttons));
+      show(actions, h("div", { class: "inline-form" }, reason, confirm, cancel));
+      reason.focus();
+    });
+    disable.disabled = state === "disabled";
+
+    const buttons = [enable, disable];
+    if (ep.dialect === "standard") {
+      const rotate = button("Rotate secret", "rotate-button");
+      rotate.addEventListener(
+        "click",
+        act(rotate, ctx.fail, async () => {
+          const { secret } = await api.post(path("rotate-secret"));
+          ctx.notify(
+            `New secret for ${ep.id} (shown once; the old ones keep signing for a day): `,
+            h("code", { testid: "new-secret" }, secret),
+          );
+          await refresh();
+        }),
+      );
+      buttons.push(rotate);
+    }
+    const test = button("Send test event", "test-button");
+    test.addEventListener(
+      "click",
+      act(test, ctx.fail, async () => {
+        const { deliveryId } = await api.post(path("test"));
+        ctx.notify(`Test event queued for ${ep.id}: delivery ${deliveryId}.`);
+        ctx.onActivity();
+      }),
+    );
+    buttons.push(test);
+    show(actions, buttons);
+
+    return h(
+      "tr",
+      { testid: "endpoint-row", "data-endpoint-id": ep.id, "data-state": state },
+      h("td", {}, h("strong", {}, ep.id), ep.implied ? h("span", { class: "tag" }, "implied") : null),
+      h("td", {}, ep.dialect ?? ""),
+      h("td", { class: "url" }, ep.url ?? ""),
+      h("td", { class: "small" }, (ep.eventTypes ?? []).join(", ")),
+      stateCell(ep.state),
+      actions,
+    );
+  }
+
+  return { root: section.root, refresh, poll };
+}

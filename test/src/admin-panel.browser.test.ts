@@ -1,0 +1,213 @@
+import { existsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { pino } from "pino";
+import type { HeraldServiceClient } from "@herald/proto";
+import { busNames, connectBus, type Bus } from "@herald/bus";
+import { putApp, type AppConfig } from "@herald/config";
+import {
+  startNats,
+  startPostgres,
+  startRecordingServer,
+  waitFor,
+  type NatsFixture,
+  type PostgresFixture,
+  type RecordingServer,
+} from "@herald/testkit";
+import { startService, stopAll, type ServiceProcess } from "./harness.js";
+import { heraldClient, publish } from "./grpc-client.js";
+import { messageEvent } from "./delivery-fixture.js";
+
+// Debian's Chromium, installed by .ci/run; playwright-core drives it and downloads nothing.
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+const ADMIN_TOKEN = "admin-panel-test-token";
+const APP_ID = "panel";
+const ENDPOINT_ID = "biz";
+const MARKUP = "<img src=x onerror=document.body.dataset.pwned=1>";
+const SECRET = `whsec_${Buffer.alloc(32, 9).toString("base64")}`;
+
+let nats: NatsFixture;
+let postgres: PostgresFixture;
+let services: ServiceProcess[] = [];
+let gateway: ServiceProcess;
+let server: RecordingServer;
+let bus: Bus;
+let nc: NatsConnection;
+let client: HeraldServiceClient;
+let browser: Browser;
+
+describe.skipIf(!hasChromium)(
+  `admin panel in a browser${hasChromium ? "" : ` (skipped: ${CHROMIUM} is missing; .ci/run installs it)`}`,
+  () => {
+    beforeAll(async () => {
+      nats = await startNats();
+      postgres = await startPostgres();
+      const base = { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace };
+      const logstore = await startService("logstore", { ...base, DATABASE_URL: postgres.url });
+      gateway = await startService("gateway", {
+        ...base,
+        ADMIN_TOKEN,
+        LOGSTORE_ADDRESS: logstore.grpcAddress,
+        DELIVERY_ALLOW_LOOPBACK: "true",
+      });
+      const deliverer = await startService("deliverer", { ...base, DELIVERY_ALLOW_LOOPBACK: "true" });
+      services = [logstore, gateway, deliverer];
+      await Promise.all(services.map((s) => s.waitReady()));
+
+      server = await startRecordingServer();
+      // Markup in a business server's answer must show as text, never run.
+      server.fallback({ status: 500, body: { error: `business server down ${MARKUP}` } });
+      bus = await connectBus({
+        servers: nats.url,
+        name: "test-operator",
+        namespace: nats.namespace,
+        log: pino({ level: "silent" }),
+      });
+      nc = await connect({ servers: nats.url });
+      client = heraldClient(gateway.grpcAddress);
+      await putApp(bus, {
+        appId: APP_ID,
+        endpoints: [
+          {
+            id: ENDPOINT_ID,
+            url: `${server.url}/hook`,
+            dialect: "standard",
+            secrets: [{ value: SECRET }],
+            // No retries: the first failure is dead, so the panel offers a replay.
+            retry: { scheduleMs: [], jitter: 0 },
+          },
+        ],
+      } as unknown as AppConfig);
+      await waitForDeliverer();
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], headless: true });
+    }, 120_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      client?.close();
+      await nc?.close();
+      await bus?.drain().catch(() => undefined);
+      await stopAll(services);
+      await server?.close();
+      await postgres?.stop();
+      await nats?.stop();
+    });
+
+    it("shows a dead delivery, replays it and shows it delivered", async () => {
+      const event = messageEvent(APP_ID);
+      const deliveryId = `${event.id}:${ENDPOINT_ID}`;
+      await publish(client, [event]);
+      await server.waitForRequests(1, { timeoutMs: 10_000 });
+
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on("pageerror", (err) => pageErrors.push(err.message));
+      await page.goto(`${gateway.adminUrl}/admin/`);
+      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
+      await page.getByTestId("token-save").click();
+      await page.locator(`[data-testid="app-item"][data-app-id="${APP_ID}"]`).click();
+
+      const row = (outcome: string) =>
+        page.locator(
+          `[data-testid="delivery-row"][data-delivery-id="${deliveryId}"][data-outcome="${outcome}"]`,
+        );
+      await waitForRow(page, row("dead"), "the dead delivery in the panel");
+      const dead = row("dead").first();
+      await expect(dead.locator("td").nth(6).textContent()).resolves.toBe("500");
+
+      // Opening the row shows what was sent and what came back.
+      await dead.click();
+      const detail = page.locator(`[data-testid="delivery-detail"][data-delivery-id="${deliveryId}"]`);
+      await expect(detail.getByTestId("response-body").textContent()).resolves.toContain(
+        `business server down ${MARKUP}`,
+      );
+      expect(await detail.locator("img").count()).toBe(0);
+      await expect(detail.getByTestId("request-body").textContent()).resolves.toContain("msg.sent");
+
+      server.fallback({ status: 200, body: { ok: true } });
+      await detail.getByTestId("replay-button").click();
+      await waitForRow(page, row("delivered"), "the replayed delivery delivered in the panel");
+
+      const replayed = server.requests.filter((r) => r.headers["herald-delivery-id"] === deliveryId);
+      expect(replayed.length).toBe(2);
+      expect(await page.getByTestId("error").count()).toBe(0);
+      expect(await page.locator("body[data-pwned]").count()).toBe(0);
+      expect(pageErrors).toEqual([]);
+      await page.close();
+    }, 90_000);
+
+    it("disables an endpoint with a reason and re-enables it", async () => {
+      const page = await browser.newPage();
+      await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);
+      // Each page is its own browser context with its own localStorage: the token goes in again.
+      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
+      await page.getByTestId("token-save").click();
+      const endpoint = page.locator(`[data-testid="endpoint-row"][data-endpoint-id="${ENDPOINT_ID}"]`);
+      await expect(endpoint.getByTestId("endpoint-state").textContent()).resolves.toBe("active");
+
+      await endpoint.getByTestId("disable-button").click();
+      await endpoint.getByTestId("disable-reason").fill("maintenance window");
+      await endpoint.getByTestId("disable-confirm").click();
+      const disabled = page.locator(
+        `[data-testid="endpoint-row"][data-endpoint-id="${ENDPOINT_ID}"][data-state="disabled"]`,
+      );
+      await disabled.waitFor({ timeout: 10_000 });
+      await expect(disabled.getByTestId("endpoint-reason").textContent()).resolves.toContain(
+        "maintenance window",
+      );
+
+      await disabled.getByTestId("enable-button").click();
+      await page
+        .locator(`[data-testid="endpoint-row"][data-endpoint-id="${ENDPOINT_ID}"][data-state="active"]`)
+        .waitFor({ timeout: 10_000 });
+      expect(await page.getByTestId("error").count()).toBe(0);
+      await page.close();
+    }, 60_000);
+  },
+);
+
+/** Waits until the deliverer has consumers for the endpoint, so the event is not published into the void. */
+async function waitForDeliverer(): Promise<void> {
+  const names = busNames(nats.namespace);
+  const wanted = `dl-${APP_ID.length}-${APP_ID}-${ENDPOINT_ID}`;
+  const jsm = await jetstreamManager(nc);
+  await waitFor(
+    async () => {
+      for await (const info of jsm.consumers.list(names.streams.deliveries)) {
+        if (info.name === wanted) return true;
+      }
+      return false;
+    },
+    { timeoutMs: 10_000, what: `the deliverer's consumer ${wanted}` },
+  );
+}
+
+/**
+ * Refreshes the deliveries table until `locator` matches: the log store writes attempts a moment
+ * after they happen. On timeout, names what the panel showed (its error lines) and the services' logs.
+ */
+async function waitForRow(page: Page, locator: ReturnType<Page["locator"]>, what: string): Promise<void> {
+  try {
+    await waitFor(
+      async () => {
+        if ((await locator.count()) > 0) return true;
+        await page.getByTestId("deliveries-refresh").click();
+        await page.waitForTimeout(250);
+        return (await locator.count()) > 0;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, what },
+    );
+  } catch (err) {
+    const shown = await page.locator('[role="alert"]:not([hidden])').allTextContents();
+    const rows = await page.getByTestId("delivery-row").allTextContents();
+    const logs = services.flatMap((s) => s.lines.slice(-15).map((line) => `${s.name}: ${line}`));
+    throw new Error(
+      `${(err as Error).message}\npanel errors: ${JSON.stringify(shown)}\nrows: ${JSON.stringify(rows)}\n` +
+        logs.join("\n"),
+      { cause: err },
+    );
+  }
+}
