@@ -2,7 +2,8 @@
 // (unless NATS_URL / DATABASE_URL name real servers), then the six services. Ctrl-C stops it
 // all in order: services drain first, then NATS and Postgres. A second start reuses the data.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import readline from "node:readline";
@@ -26,6 +27,11 @@ async function main() {
   const databaseUrl = process.env.DATABASE_URL || (await startPostgres());
 
   const grpcPort = await pickPort(Number(process.env.GRPC_PORT ?? 50051));
+  // Only the gateway (chat core) and the log store (log queries, asked by the gateway) serve gRPC.
+  const logstoreGrpcPort = await pickPort(Number(process.env.HERALD_LOGSTORE_GRPC_PORT ?? 50052));
+  const grpcPorts = { gateway: grpcPort, logstore: logstoreGrpcPort };
+  const adminPort = await pickPort(Number(process.env.ADMIN_PORT ?? 8088));
+  const adminToken = process.env.ADMIN_TOKEN || adminTokenOnDisk();
   const health = {};
   for (const [i, name] of SERVICES.entries()) {
     const httpPort = await pickPort(8081 + i);
@@ -37,7 +43,15 @@ async function main() {
       HTTP_HOST: "127.0.0.1",
       HTTP_PORT: String(httpPort),
       GRPC_HOST: "127.0.0.1",
-      GRPC_PORT: String(grpcPort),
+      GRPC_PORT: String(grpcPorts[name] ?? 0),
+      ...(name === "gateway"
+        ? {
+            LOGSTORE_ADDRESS: `127.0.0.1:${logstoreGrpcPort}`,
+            ADMIN_HOST: "127.0.0.1",
+            ADMIN_PORT: String(adminPort),
+            ADMIN_TOKEN: adminToken,
+          }
+        : {}),
       // One machine is local development: business servers on loopback are allowed.
       DELIVERY_ALLOW_LOOPBACK: process.env.DELIVERY_ALLOW_LOOPBACK ?? "true",
     });
@@ -49,6 +63,9 @@ async function main() {
       "",
       "Herald is running.",
       `  gRPC for the chat core   127.0.0.1:${grpcPort}   (herald.v1.HeraldService)`,
+      `  gRPC log queries         127.0.0.1:${logstoreGrpcPort}   (herald.v1.DeliveryLogService)`,
+      `  admin panel              http://127.0.0.1:${adminPort}/admin/   (token: ${process.env.ADMIN_TOKEN ? "$ADMIN_TOKEN" : path.relative(process.cwd(), tokenFile())})`,
+      `  admin API                http://127.0.0.1:${adminPort}/v1/apps   (OpenAPI: /openapi.json)`,
       ...SERVICES.map(
         (s) => `  ${s.padEnd(10)} health   ${health[s]}/healthz  ${health[s]}/readyz  ${health[s]}/metrics`,
       ),
@@ -58,6 +75,20 @@ async function main() {
       "",
     ].join("\n"),
   );
+}
+
+// --- admin token ------------------------------------------------------------------------------
+
+function tokenFile() {
+  return path.join(stateDir, "admin-token");
+}
+
+// One token per installation, kept with its data and readable only by its owner.
+function adminTokenOnDisk() {
+  if (existsSync(tokenFile())) return readFileSync(tokenFile(), "utf8").trim();
+  const token = randomBytes(24).toString("base64url");
+  writeFileSync(tokenFile(), `${token}\n`, { mode: 0o600 });
+  return token;
 }
 
 // --- NATS -------------------------------------------------------------------------------------
