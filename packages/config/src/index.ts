@@ -28,3 +28,4 @@ export {
   writeEndpointState,
 } from "./endpoint-state.js";
 export type { EndpointState, EndpointStateEntry } from "./endpoint-state.js";
+export { OPENIM_WEBHOOKS_ENDPOINT_ID, impliedOpenImEndpoint } from "./implied-endpoint.js";

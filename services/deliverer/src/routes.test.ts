@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { validateAppConfig } from "@herald/config";
+import { OPENIM_WEBHOOKS_ENDPOINT_ID, validateAppConfig } from "@herald/config";
 import { Event, type DeepPartial } from "@herald/proto";
-import { endpointsOf, OPENIM_WEBHOOKS_ENDPOINT_ID, routeEvent } from "./routes.js";
+import { endpointsOf, routeEvent } from "./routes.js";
 
 const SECRET = `whsec_${Buffer.alloc(32, 1).toString("base64")}`;
 

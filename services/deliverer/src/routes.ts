@@ -1,5 +1,10 @@
 import type { AppConfig, Dialect, EndpointConfig } from "@herald/config";
-import { eventTypeMatches, hookConfig, validateEndpoint } from "@herald/config";
+import {
+  OPENIM_WEBHOOKS_ENDPOINT_ID,
+  eventTypeMatches,
+  hookConfig,
+  impliedOpenImEndpoint,
+} from "@herald/config";
 import { findOpenImHook, openImHookFires, parsePassthroughPayload } from "@herald/dialects";
 import type { JsonObject, OpenImHook, TypeFilter } from "@herald/dialects";
 import { Event, PASSTHROUGH_TYPE_PREFIX } from "@herald/proto";
@@ -15,13 +20,6 @@ export function dialectRenders(dialect: Dialect, type: string): boolean {
   return dialect === "standard" || eventTypeMatches(RENDERED_TYPES[dialect], type);
 }
 
-/**
- * The endpoint an app gets from its OpenIM webhooks.yml: the after-hooks it enables, sent to its
- * `openim.url` in its URL style, as OpenIM itself would (but retried). An explicit endpoint with the
- * same id replaces it.
- */
-export const OPENIM_WEBHOOKS_ENDPOINT_ID = "openim";
-
 // The after-hooks Herald can send, by the event type that triggers them.
 const AFTER_HOOKS_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
   "msg.sent": ["afterSendSingleMsg", "afterSendGroupMsg"],
@@ -35,30 +33,11 @@ const endpointsCache = new WeakMap<AppConfig, readonly EndpointConfig[]>();
 export function endpointsOf(app: AppConfig): readonly EndpointConfig[] {
   let endpoints = endpointsCache.get(app);
   if (endpoints === undefined) {
-    const implied = openImWebhooksEndpoint(app);
-    endpoints =
-      implied === undefined || app.endpoints.some((e) => e.id === implied.id)
-        ? app.endpoints
-        : [...app.endpoints, implied];
+    const implied = impliedOpenImEndpoint(app);
+    endpoints = implied === undefined ? app.endpoints : [...app.endpoints, implied];
     endpointsCache.set(app, endpoints);
   }
   return endpoints;
-}
-
-function openImWebhooksEndpoint(app: AppConfig): EndpointConfig | undefined {
-  if (app.openim === undefined) return undefined;
-  const enabled = Object.entries(app.openim.hooks).filter(
-    ([key, hook]) => hook.enable && findOpenImHook(key)?.kind === "after",
-  );
-  if (enabled.length === 0) return undefined;
-  const timeoutSeconds = Math.max(...enabled.map(([, hook]) => hook.timeout));
-  return validateEndpoint({
-    id: OPENIM_WEBHOOKS_ENDPOINT_ID,
-    url: app.openim.url,
-    dialect: "openim",
-    openim: { urlStyle: app.openim.urlStyle, commandNames: app.openim.commandNames },
-    timeoutMs: timeoutSeconds * 1000,
-  });
 }
 
 /**

@@ -1,12 +1,8 @@
-import { putApp, readApp, validateEndpoint, type AppConfig, type EndpointConfig } from "@herald/config";
-import { findOpenImHook } from "@herald/dialects";
+import { impliedOpenImEndpoint, putApp, readApp, type AppConfig, type EndpointConfig } from "@herald/config";
 import { checkDestinationUrl, DestinationRefusedError } from "@herald/egress";
 import { ValidationError } from "@herald/runtime";
 import type { AdminContext } from "./context.js";
 import { appNotFound, notFound } from "./errors.js";
-
-/** The id of the endpoint an app's OpenIM after-hooks imply (the deliverer's OPENIM_WEBHOOKS_ENDPOINT_ID). */
-export const IMPLIED_OPENIM_ID = "openim";
 
 export async function loadApp(ctx: AdminContext, appId: string): Promise<AppConfig> {
   const app = await readApp(ctx.bus, appId);
@@ -19,26 +15,6 @@ export async function saveApp(ctx: AdminContext, app: AppConfig): Promise<void> 
   await putApp(ctx.bus, { ...app, source: "api" });
 }
 
-/**
- * The endpoint the app's OpenIM webhooks.yml implies (after-hooks enabled, sent to openim.url), as the
- * deliverer derives it in services/deliverer/src/routes.ts; undefined when there is none or an
- * explicit endpoint has its id.
- */
-export function impliedEndpoint(app: AppConfig): EndpointConfig | undefined {
-  if (app.openim === undefined || app.endpoints.some((e) => e.id === IMPLIED_OPENIM_ID)) return undefined;
-  const enabled = Object.entries(app.openim.hooks).filter(
-    ([key, hook]) => hook.enable && findOpenImHook(key)?.kind === "after",
-  );
-  if (enabled.length === 0) return undefined;
-  return validateEndpoint({
-    id: IMPLIED_OPENIM_ID,
-    url: app.openim.url,
-    dialect: "openim",
-    openim: { urlStyle: app.openim.urlStyle, commandNames: app.openim.commandNames },
-    timeoutMs: Math.max(...enabled.map(([, hook]) => hook.timeout)) * 1000,
-  });
-}
-
 export interface FoundEndpoint {
   endpoint: EndpointConfig;
   /** Derived from the hook settings: read-only here, changed through /hooks. */
@@ -47,7 +23,7 @@ export interface FoundEndpoint {
 
 /** Every endpoint the deliverer sends the app's events to, the implied one last. */
 export function endpointsOf(app: AppConfig): FoundEndpoint[] {
-  const implied = impliedEndpoint(app);
+  const implied = impliedOpenImEndpoint(app);
   return [
     ...app.endpoints.map((endpoint) => ({ endpoint, implied: false })),
     ...(implied === undefined ? [] : [{ endpoint: implied, implied: true }]),
