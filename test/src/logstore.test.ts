@@ -514,13 +514,16 @@ describe("Postgres outage", () => {
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
         [postgres.database],
       );
+      // Generous waits: on a loaded two-core machine the next write or probe can take a while.
       await waitFor(async () => (await logstore.readyz()) === 503, {
+        timeoutMs: 30_000,
         what: "readyz to report postgres down",
       });
       expect(await refusal(listAttempts({ appId: app }))).toMatchObject({ code: status.UNAVAILABLE });
       // Records keep coming while it is down.
       await publishSome(1_000);
       await waitFor(() => logstore.lines.some((l) => l.includes("Postgres write failed")), {
+        timeoutMs: 30_000,
         what: "a failed batch write",
       });
       await publishSome(1_000);
@@ -530,7 +533,10 @@ describe("Postgres outage", () => {
         timeoutMs: 45_000,
         what: `${total} rows`,
       });
-      await waitFor(async () => (await logstore.readyz()) === 200, { what: "readyz back to ready" });
+      await waitFor(async () => (await logstore.readyz()) === 200, {
+        timeoutMs: 30_000,
+        what: "readyz back to ready",
+      });
       expect((await listAttempts({ appId: app, pageSize: 1 })).attempts).toHaveLength(1);
     } finally {
       await admin

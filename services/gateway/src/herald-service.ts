@@ -14,7 +14,7 @@ import {
 import { ValidationError, ensureError, type Logger } from "@herald/runtime";
 import type { PublishBatch } from "./publisher.js";
 import type { BeforeHandler } from "./before.js";
-import { grpcCode, toServiceError } from "./grpc-errors.js";
+import { grpcCode, toServiceError } from "@herald/grpc";
 import type { GatewayMetrics } from "./metrics.js";
 
 export interface HeraldServiceOptions {

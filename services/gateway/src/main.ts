@@ -9,7 +9,7 @@ import { baseEnvSchema, envBoolean, runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
 import { createPublisher } from "./publisher.js";
 import { createHeraldService } from "./herald-service.js";
-import { startGrpcServer, unimplementedService } from "./grpc-server.js";
+import { startGrpcServer, unimplementedService } from "@herald/grpc";
 import { createGatewayMetrics } from "./metrics.js";
 import { createBeforeHandler } from "./before.js";
 import { applyConfigFileAndWatch } from "./config-file.js";

@@ -11,14 +11,14 @@ import type {
   ListDeadDeliveriesResponse,
 } from "@herald/proto";
 import { NotFoundError, ValidationError, type Logger } from "@herald/runtime";
-import { unary } from "./grpc-server.js";
+import { unaryHandler } from "@herald/grpc";
 import { deadDeliveries, endpointActivity, eventDeliveries, listAttempts } from "./queries.js";
 
 const KINDS = new Set(["", "delivery", "before"]);
 
 /** DeliveryLogService over the log store's tables. Field names in errors are as the proto spells them. */
 export function createDeliveryLogService(pool: pg.Pool, log: Logger): DeliveryLogServiceServer {
-  const answer = (method: string) => unary(log, method);
+  const answer = (method: string) => unaryHandler(log, method);
   return {
     listAttempts: answer("ListAttempts")<ListAttemptsRequest, ListAttemptsResponse>(async (req) => {
       required("app_id", req.appId);

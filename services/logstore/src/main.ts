@@ -4,7 +4,8 @@ import { z } from "zod";
 import { baseEnvSchema, runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
 import { createPool, migrate, pingDatabase } from "@herald/db";
-import { startGrpcServer } from "./grpc-server.js";
+import { startGrpcServer } from "@herald/grpc";
+import { DeliveryLogServiceService } from "@herald/proto";
 import { ingestMetrics, startIngest } from "./ingest.js";
 import { createDeliveryLogService } from "./log-service.js";
 import { maintainPartitions } from "./partitions.js";
@@ -77,7 +78,9 @@ await runService({
     const grpc = await startGrpcServer({
       host: config.GRPC_HOST,
       port: config.GRPC_PORT,
-      service: createDeliveryLogService(pool, log),
+      services: [
+        { definition: DeliveryLogServiceService, implementation: createDeliveryLogService(pool, log) },
+      ],
       log,
     });
     log.info({ grpcAddress: grpc.address }, "grpc listening");

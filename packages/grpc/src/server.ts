@@ -6,7 +6,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Logger } from "@herald/runtime";
-import { unimplemented } from "./grpc-errors.js";
+import { unimplemented } from "./errors.js";
 
 export interface GrpcServer {
   readonly address: string;
@@ -20,26 +20,31 @@ export interface GrpcServices {
   implementation: UntypedServiceImplementation;
 }
 
+/** Serves `services` on host:port (0: any free port). */
 export async function startGrpcServer(opts: {
   host: string;
   port: number;
-  maxMessageBytes: number;
+  /** Largest message received or sent (grpc-js's default when absent: 4 MiB in). */
+  maxMessageBytes?: number;
   services: GrpcServices[];
   log: Logger;
 }): Promise<GrpcServer> {
-  const server = new Server({
-    "grpc.max_receive_message_length": opts.maxMessageBytes,
-    "grpc.max_send_message_length": opts.maxMessageBytes,
-  });
+  const server = new Server(
+    opts.maxMessageBytes === undefined
+      ? {}
+      : {
+          "grpc.max_receive_message_length": opts.maxMessageBytes,
+          "grpc.max_send_message_length": opts.maxMessageBytes,
+        },
+  );
   for (const s of opts.services) server.addService(s.definition, s.implementation);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, bound) =>
       err ? reject(err) : resolve(bound),
     ),
   );
-  const address = `${opts.host}:${port}`;
   return {
-    address,
+    address: `${opts.host}:${port}`,
     port,
     shutdown: (signal) =>
       new Promise<void>((resolve) => {
@@ -58,7 +63,7 @@ export async function startGrpcServer(opts: {
   };
 }
 
-/** A service whose every method answers UNIMPLEMENTED: the queries that later work fills in. */
+/** A service whose every method answers UNIMPLEMENTED. */
 export function unimplementedService(name: string, definition: ServiceDefinition): GrpcServices {
   const implementation: UntypedServiceImplementation = {};
   for (const method of Object.keys(definition)) {

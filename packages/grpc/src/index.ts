@@ -1,0 +1,4 @@
+export { grpcCode, toServiceError, unimplemented } from "./errors.js";
+export { startGrpcServer, unimplementedService } from "./server.js";
+export type { GrpcServer, GrpcServices } from "./server.js";
+export { unaryHandler } from "./unary.js";
