@@ -1,3 +1,5 @@
+import { credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { DeliveryLogServiceClient, ListAttemptsRequest, type ListAttemptsResponse } from "@herald/proto";
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment,
    @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return
    -- the API's JSON answers are read by path; the assertions check their shape. */
@@ -758,4 +760,24 @@ describe("gateway without a log store or an admin token", () => {
       await stopAll([noLogs, noToken]);
     }
   }, 60_000);
+});
+
+describe("DeliveryLogService on the gateway's gRPC port", () => {
+  it("answers from the log store, its errors passed through with the field", async () => {
+    const logs = new DeliveryLogServiceClient(gateway.grpcAddress, credentials.createInsecure());
+    try {
+      const list = (req: Partial<ListAttemptsRequest>) =>
+        new Promise<{ err: ServiceError | null; res: ListAttemptsResponse | undefined }>((resolve) =>
+          logs.listAttempts(ListAttemptsRequest.fromPartial(req), (err, res) => resolve({ err, res })),
+        );
+      const ok = await list({ appId: "no-such-app-yet" });
+      expect(ok.err).toBeNull();
+      expect(ok.res?.attempts).toEqual([]);
+      const bad = await list({ appId: "" });
+      expect(bad.err?.code).toBe(status.INVALID_ARGUMENT);
+      expect(bad.err?.metadata.get("herald-field")).toEqual(["app_id"]);
+    } finally {
+      logs.close();
+    }
+  });
 });

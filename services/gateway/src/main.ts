@@ -9,7 +9,7 @@ import { baseEnvSchema, envBoolean, runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
 import { createPublisher } from "./publisher.js";
 import { createHeraldService } from "./herald-service.js";
-import { startGrpcServer, unimplementedService } from "@herald/grpc";
+import { startGrpcServer } from "@herald/grpc";
 import { createGatewayMetrics } from "./metrics.js";
 import { createBeforeHandler } from "./before.js";
 import { applyConfigFileAndWatch } from "./config-file.js";
@@ -18,6 +18,7 @@ import { createPresenceService } from "./presence-service.js";
 import { createChatroomService } from "./chatroom-service.js";
 import { startAdminServer } from "./admin/server.js";
 import { connectLogStore } from "./admin/log-store.js";
+import { forwardDeliveryLog, withoutLogStore } from "./delivery-log-service.js";
 
 const schema = baseEnvSchema.extend({
   GRPC_HOST: z.string().default("0.0.0.0"),
@@ -76,6 +77,10 @@ await runService({
       metrics,
       streamWindow: config.PUBLISH_STREAM_WINDOW,
     });
+    const deliveryLog =
+      config.LOGSTORE_ADDRESS === undefined
+        ? undefined
+        : forwardDeliveryLog(config.LOGSTORE_ADDRESS, config.LOGSTORE_TIMEOUT_MS);
     const grpc = await startGrpcServer({
       host: config.GRPC_HOST,
       port: config.GRPC_PORT,
@@ -85,7 +90,7 @@ await runService({
         { definition: HeraldServiceService, implementation: herald.service },
         { definition: PresenceServiceService, implementation: createPresenceService(bus, log) },
         { definition: ChatroomServiceService, implementation: createChatroomService(bus, log) },
-        unimplementedService("DeliveryLogService", DeliveryLogServiceService),
+        { definition: DeliveryLogServiceService, implementation: deliveryLog?.service ?? withoutLogStore() },
       ],
     });
     log.info({ grpcAddress: grpc.address }, "grpc listening");
@@ -121,6 +126,7 @@ await runService({
             const closed = grpc.shutdown(signal);
             await herald.streams.endAll();
             await closed;
+            deliveryLog?.close();
           },
         },
         {
