@@ -518,6 +518,8 @@ describe("Postgres outage", () => {
       await waitFor(async () => (await logstore.readyz()) === 503, {
         timeoutMs: 30_000,
         what: "readyz to report postgres down",
+      }).catch((err: unknown) => {
+        throw new Error(`${String(err)}\nlog store's last lines:\n${logstore.lines.slice(-15).join("\n")}`);
       });
       expect(await refusal(listAttempts({ appId: app }))).toMatchObject({ code: status.UNAVAILABLE });
       // Records keep coming while it is down.

@@ -129,6 +129,10 @@ async function partitionsBefore(pool: pg.Pool, table: PartitionedTable, cutoff: 
 async function inTransaction<T>(pool: pg.Pool, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   const c = await pool.connect();
   let failed = false;
+  // A checked-out client whose connection drops between two queries emits "error"; the pool listens
+  // only to idle clients, so without this the process would crash. The next query fails instead.
+  const lost = () => (failed = true);
+  c.on("error", lost);
   try {
     await c.query("BEGIN");
     const result = await work(c);
@@ -140,6 +144,7 @@ async function inTransaction<T>(pool: pg.Pool, work: (c: pg.PoolClient) => Promi
     throw err;
   } finally {
     // A client that failed may have lost its connection: the pool discards it rather than reuse it.
+    c.off("error", lost);
     c.release(failed);
   }
 }
