@@ -139,6 +139,29 @@ describe.skipIf(!hasChromium)(
       await page.close();
     }, 90_000);
 
+    it("replays every dead delivery of an endpoint since a time", async () => {
+      server.fallback({ status: 503, body: "down for a moment" });
+      const events = [messageEvent(APP_ID), messageEvent(APP_ID)];
+      await publish(client, events);
+      const ids = events.map((e) => `${e.id}:${ENDPOINT_ID}`);
+      const page = await browser.newPage();
+      await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);
+      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
+      await page.getByTestId("token-save").click();
+      const row = (id: string, outcome: string) =>
+        page.locator(`[data-testid="delivery-row"][data-delivery-id="${id}"][data-outcome="${outcome}"]`);
+      for (const id of ids) await waitForRow(page, row(id, "dead"), `the dead delivery ${id}`);
+
+      server.fallback({ status: 200, body: { ok: true } });
+      const endpoint = page.locator(`[data-testid="endpoint-row"][data-endpoint-id="${ENDPOINT_ID}"]`);
+      await endpoint.getByTestId("replay-dead-button").click();
+      await endpoint.getByTestId("replay-dead-confirm").click();
+      await expect(page.getByTestId("notice").first().textContent()).resolves.toMatch(/dead deliveries of/);
+      for (const id of ids) await waitForRow(page, row(id, "delivered"), `${id} delivered after the replay`);
+      expect(await page.getByTestId("error").count()).toBe(0);
+      await page.close();
+    }, 90_000);
+
     it("disables an endpoint with a reason and re-enables it", async () => {
       const page = await browser.newPage();
       await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);

@@ -111,6 +111,30 @@ export function endpointsSection(ctx) {
       );
       buttons.push(rotate);
     }
+    const replay = button("Replay dead…", "replay-dead-button", () => {
+      // Default: the last day; the log store lists what died since then and was not delivered after.
+      const since = h("input", {
+        type: "datetime-local",
+        testid: "replay-since",
+        value: toLocalInput(new Date(Date.now() - 24 * 60 * 60 * 1000)),
+      });
+      const confirm = button("Replay", "replay-dead-confirm");
+      confirm.addEventListener(
+        "click",
+        act(confirm, ctx.fail, async () => {
+          const { replayed } = await api.post(path("replay"), { since: new Date(since.value).toISOString() });
+          ctx.notify(`${replayed} dead deliveries of ${ep.id} sent again.`);
+          ctx.onActivity();
+          show(actions, buttons);
+        }),
+      );
+      const cancel = button("Cancel", "replay-dead-cancel", () => show(actions, buttons));
+      show(
+        actions,
+        h("div", { class: "inline-form" }, h("span", { class: "small" }, "since"), since, confirm, cancel),
+      );
+    });
+    buttons.push(replay);
     const test = button("Send test event", "test-button");
     test.addEventListener(
       "click",
@@ -136,4 +160,10 @@ export function endpointsSection(ctx) {
   }
 
   return { root: section.root, refresh, poll };
+}
+
+/** A Date as the value of a datetime-local input (local time, minutes). */
+function toLocalInput(date) {
+  const local = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
+  return local.toISOString().slice(0, 16);
 }
