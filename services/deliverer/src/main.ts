@@ -1,18 +1,11 @@
 // Routes events to endpoints and delivers callbacks: signed, batched, retried, recorded.
-import { z } from "zod";
 import { startBus } from "@herald/bus";
 import { watchConfig } from "@herald/config";
-import { baseEnvSchema, envBoolean, runService } from "@herald/runtime";
+import { runService } from "@herald/runtime";
 import { startFleet } from "./fleet.js";
 import { createDelivererMetrics } from "./metrics.js";
 import { startRouter } from "./router.js";
-
-const schema = baseEnvSchema.extend({
-  /** Lets every app reach 127.0.0.0/8 and ::1: for local development, never in production. */
-  DELIVERY_ALLOW_LOOPBACK: envBoolean.default(false),
-  /** Events the router handles at once. */
-  ROUTER_CONCURRENCY: z.coerce.number().int().min(1).max(4096).default(256),
-});
+import { schema } from "./config.js";
 
 await runService({
   name: "deliverer",

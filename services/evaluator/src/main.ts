@@ -1,18 +1,14 @@
 // Answers before-hooks for the gateway: calls the app's business server and decides.
 import { randomBytes } from "node:crypto";
 import { Agent } from "undici";
-import { z } from "zod";
 import { BeforeRequest, BeforeResponse } from "@herald/proto";
-import { baseEnvSchema, runService } from "@herald/runtime";
+import { runService } from "@herald/runtime";
 import { publishAttempt, serveRpc, startBus } from "@herald/bus";
 import { readApp, watchConfig } from "@herald/config";
 import { Breakers } from "./breaker.js";
 import { createEvaluator } from "./evaluate.js";
 import { createEvaluatorMetrics } from "./metrics.js";
-
-const schema = baseEnvSchema.extend({
-  HTTP_CONNECTIONS_PER_ORIGIN: z.coerce.number().int().min(1).max(1024).default(64),
-});
+import { schema } from "./config.js";
 
 await runService({
   name: "evaluator",

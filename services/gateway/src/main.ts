@@ -1,11 +1,10 @@
-import { z } from "zod";
 import {
   ChatroomServiceService,
   DeliveryLogServiceService,
   HeraldServiceService,
   PresenceServiceService,
 } from "@herald/proto";
-import { baseEnvSchema, envBoolean, runService } from "@herald/runtime";
+import { runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
 import { createPublisher } from "./publisher.js";
 import { createHeraldService } from "./herald-service.js";
@@ -19,31 +18,7 @@ import { createChatroomService } from "./chatroom-service.js";
 import { startAdminServer } from "./admin/server.js";
 import { connectLogStore } from "./admin/log-store.js";
 import { forwardDeliveryLog, withoutLogStore } from "./delivery-log-service.js";
-
-const schema = baseEnvSchema.extend({
-  GRPC_HOST: z.string().default("0.0.0.0"),
-  GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(50051),
-  GRPC_MAX_MESSAGE_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .default(4 * 1024 * 1024),
-  PUBLISH_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
-  PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
-  PUBLISH_STREAM_WINDOW: z.coerce.number().int().min(1).max(1024).default(16),
-  HERALD_CONFIG: z.string().optional(),
-  HERALD_CONFIG_POLL_MS: z.coerce.number().int().min(50).default(1000),
-  BEFORE_ANSWER_MARGIN_MS: z.coerce.number().int().min(0).max(10_000).default(500),
-  ADMIN_HOST: z.string().min(1).default("0.0.0.0"),
-  ADMIN_PORT: z.coerce.number().int().min(0).max(65535).default(8088),
-  // Unset: the admin API answers 401 to everything (the panel's files are still served).
-  ADMIN_TOKEN: z.string().min(16, { error: "expected at least 16 characters" }).optional(),
-  // host:port of the log store's gRPC server; unset: log routes answer 503.
-  LOGSTORE_ADDRESS: z.string().min(1).optional(),
-  LOGSTORE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
-  // Endpoint URLs on 127.0.0.1 pass the admin API's SSRF check (as the deliverer's flag of that name).
-  DELIVERY_ALLOW_LOOPBACK: envBoolean.default(false),
-});
+import { schema } from "./config.js";
 
 await runService({
   name: "gateway",

@@ -1,7 +1,6 @@
 // The log store: writes attempt records (ATTEMPTS) and the event log (EVENTS) to Postgres in
 // batches, keeps daily partitions within retention, and answers DeliveryLogService over gRPC.
-import { z } from "zod";
-import { baseEnvSchema, runService } from "@herald/runtime";
+import { runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
 import { createPool, migrate, pingDatabase } from "@herald/db";
 import { startGrpcServer } from "@herald/grpc";
@@ -11,19 +10,7 @@ import { createDeliveryLogService } from "./log-service.js";
 import { maintainPartitions } from "./partitions.js";
 import { attemptRow, eventRow } from "./records.js";
 import { attemptWriter, eventWriter } from "./writer.js";
-
-const schema = baseEnvSchema.extend({
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"),
-  DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(100).default(10),
-  GRPC_HOST: z.string().min(1).default("0.0.0.0"),
-  GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(50052),
-  LOG_BATCH_MAX_ROWS: z.coerce.number().int().min(1).max(5_000).default(500),
-  LOG_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(50),
-  LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(14),
-  LOG_PARTITION_CHECK_MS: z.coerce.number().int().min(100).max(86_400_000).default(3_600_000),
-  // Daily partitions made ahead of today, so rows never wait for one.
-  LOG_PARTITION_AHEAD_DAYS: z.coerce.number().int().min(1).max(31).default(2),
-});
+import { schema } from "./config.js";
 
 await runService({
   name: "logstore",
