@@ -67,7 +67,8 @@ async function connectWithRetry(opts: BusOptions, log: Logger): Promise<NatsConn
     const remaining = deadline - Date.now();
     try {
       const nc = await connect({
-        servers: opts.servers,
+        // nats.js reads one string as one server: a list must be split, or only its last entry is tried.
+        servers: serverList(opts.servers),
         name: opts.name,
         maxReconnectAttempts: opts.maxReconnectAttempts ?? -1,
         // An async stack trace per request (an Error built eagerly) cost a third of the CPU of
@@ -167,4 +168,12 @@ function openBus(nc: NatsConnection, names: BusNames, log: Logger): Bus {
       await nc.closed();
     },
   };
+}
+
+/** NATS_URL as servers: comma-separated, blanks ignored ("nats://a:4222, nats://b:4222"). */
+export function serverList(servers: string): string[] {
+  return servers
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 }

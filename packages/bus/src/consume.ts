@@ -70,6 +70,7 @@ export interface ConsumerRunner {
 const RESTART_MIN_MS = 250;
 const RESTART_MAX_MS = 10_000;
 const MISSED_HEARTBEATS_BEFORE_RESTART = 2;
+const PULL_EXPIRES_MS = 10_000;
 
 export function defaultRetryDelayMs(deliveryCount: number): number {
   return Math.min(60_000, 1_000 * 2 ** Math.max(0, deliveryCount - 1));
@@ -149,7 +150,9 @@ class ConsumeLoop implements ConsumerRunner {
         }
         const consumer = await bus.js.consumers.get(spec.stream, spec.durable);
         // The buffer holds at most one round of work, so nothing waits long enough to outlive its ack wait.
-        const messages = await consumer.consume({ max_messages: concurrency });
+        // Pulls expire every 10 s, so heartbeats come every 5 s: a consumer whose server died (a
+        // stream leader killed) is noticed after two missed ones, not after nats.js's default 60 s.
+        const messages = await consumer.consume({ max_messages: concurrency, expires: PULL_EXPIRES_MS });
         this.messages = messages;
         if (this.stopping.signal.aborted) {
           // Not awaited: close() settles when the iterator ends, and nothing iterates this one.

@@ -1,4 +1,10 @@
 export { startNats, type NatsFixture, type StartNatsOptions } from "./nats.js";
+export {
+  startNatsCluster,
+  type ClusterServer,
+  type NatsClusterFixture,
+  type StartNatsClusterOptions,
+} from "./nats-cluster.js";
 export { startPostgres, type PostgresFixture } from "./postgres.js";
 export {
   startRecordingServer,
