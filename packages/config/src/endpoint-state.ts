@@ -1,5 +1,6 @@
 import type { Bus } from "@herald/bus";
 import { ConflictError } from "@herald/runtime";
+import { isWrongRevision } from "./kv-errors.js";
 import { z } from "zod";
 import { ConfigFileError } from "./errors.js";
 import { ID_PATTERN, ID_PATTERN_TEXT, isoTimeSchema, typeError } from "./schemas.js";
@@ -121,11 +122,4 @@ export async function deleteEndpointState(bus: Bus, appId: string, endpointId: s
   const key = endpointStateKey(appId, endpointId);
   const kv = await configBucket(bus);
   await kv.delete(key);
-}
-
-// JetStream's "wrong last sequence" (10071, 10164 when unknown); kv.create on an existing key says the same.
-function isWrongRevision(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as Error & { code?: unknown }).code;
-  return code === 10071 || code === 10164 || /wrong last sequence|key exists/i.test(err.message);
 }

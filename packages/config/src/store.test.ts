@@ -5,7 +5,16 @@ import { startNats, waitFor } from "@herald/testkit";
 import type { NatsFixture } from "@herald/testkit";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { applyConfigFile, appKey, deleteApp, putApp, validateAppConfig, watchConfig } from "./index.js";
+import { ConflictError } from "@herald/runtime";
+import {
+  applyConfigFile,
+  appKey,
+  deleteApp,
+  putApp,
+  readAppEntry,
+  validateAppConfig,
+  watchConfig,
+} from "./index.js";
 import type { AppConfig, ConfigView } from "./index.js";
 
 const log = pino({ level: process.env["LOG_LEVEL"] ?? "silent" });
@@ -107,6 +116,23 @@ describe("the CONFIG view", () => {
       name: "ConfigFileError",
       path: "apps.app1.breaker.failureThreshold",
     });
+  });
+});
+
+describe("putApp with a revision", () => {
+  it("writes only over the revision it read: a second writer's change is never lost silently", async () => {
+    const bus = await freshBus();
+    await putApp(bus, app("cas1"));
+    const first = await readAppEntry(bus, "cas1");
+    const second = await readAppEntry(bus, "cas1");
+    expect(first?.revision).toBe(second?.revision);
+    const written = await putApp(bus, app("cas1", { timeout: 7 }), { previousRevision: first!.revision });
+    await expect(
+      putApp(bus, app("cas1", { timeout: 9 }), { previousRevision: second!.revision }),
+    ).rejects.toBeInstanceOf(ConflictError);
+    const now = await readAppEntry(bus, "cas1");
+    expect(now?.revision).toBe(written);
+    expect(now?.app).toEqual(validateAppConfig(app("cas1", { timeout: 7 })));
   });
 });
 

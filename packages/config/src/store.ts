@@ -1,7 +1,9 @@
 import type { Bus } from "@herald/bus";
+import { ConflictError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
 import { APP_ID_PATTERN, validateAppConfig } from "./app-config.js";
 import { ConfigFileError } from "./errors.js";
+import { isWrongRevision } from "./kv-errors.js";
 import type { AppConfig } from "./app-config.js";
 
 export type ConfigBucket = Awaited<ReturnType<Bus["kv"]>>;
@@ -22,20 +24,43 @@ function storedJson(app: AppConfig): string {
   return JSON.stringify(validateAppConfig(app, appKey(app.appId)));
 }
 
-/** Writes the app under `apps.<appId>` after validating it (throws ConfigFileError). */
-export async function putApp(bus: Bus, app: AppConfig): Promise<void> {
+/**
+ * Writes the app under `apps.<appId>` after validating it (throws ConfigFileError). With
+ * `previousRevision` (from readAppEntry) the write happens only if nobody wrote the app since, else it
+ * throws ConflictError: a read-change-write of two operators at once cannot lose one of the changes.
+ */
+export async function putApp(
+  bus: Bus,
+  app: AppConfig,
+  opts: { previousRevision?: number } = {},
+): Promise<number> {
   const json = storedJson(app);
   const kv = await configBucket(bus);
-  await kv.put(appKey(app.appId), json);
+  const key = appKey(app.appId);
+  if (opts.previousRevision === undefined) return kv.put(key, json);
+  try {
+    return await kv.update(key, json, opts.previousRevision);
+  } catch (err) {
+    if (!isWrongRevision(err)) throw err;
+    throw new ConflictError(`app ${app.appId} changed since it was read; read it again`, { cause: err });
+  }
 }
 
 /** The app as CONFIG holds it now, read directly (a watch may lag by a moment); undefined if absent. */
 export async function readApp(bus: Bus, appId: string): Promise<AppConfig | undefined> {
+  return (await readAppEntry(bus, appId))?.app;
+}
+
+/** The app and the revision it was stored at, for a compare-and-set putApp. */
+export async function readAppEntry(
+  bus: Bus,
+  appId: string,
+): Promise<{ app: AppConfig; revision: number } | undefined> {
   validateAppId(appId);
   const kv = await configBucket(bus);
   const entry = await kv.get(appKey(appId));
   if (entry === null || entry.operation !== "PUT" || entry.length === 0) return undefined;
-  return validateAppConfig(entry.json(), appKey(appId));
+  return { app: validateAppConfig(entry.json(), appKey(appId)), revision: entry.revision };
 }
 
 export async function deleteApp(bus: Bus, appId: string): Promise<void> {

@@ -1,18 +1,38 @@
-import { impliedOpenImEndpoint, putApp, readApp, type AppConfig, type EndpointConfig } from "@herald/config";
+import {
+  impliedOpenImEndpoint,
+  putApp,
+  readAppEntry,
+  type AppConfig,
+  type EndpointConfig,
+} from "@herald/config";
 import { checkDestinationUrl, DestinationRefusedError } from "@herald/egress";
 import { ValidationError } from "@herald/runtime";
 import type { AdminContext } from "./context.js";
 import { appNotFound, notFound } from "./errors.js";
 
+// The revision an app was read at rides along on the value under a symbol: object spreads
+// (`{ ...stored, endpoints }`) keep it, JSON and validation ignore it, and saveApp finds it there.
+const READ_AT = Symbol("revision the app was read at");
+type ReadApp = AppConfig & { [READ_AT]?: number };
+
 export async function loadApp(ctx: AdminContext, appId: string): Promise<AppConfig> {
-  const app = await readApp(ctx.bus, appId);
-  if (app === undefined) throw appNotFound(appId);
+  const entry = await readAppEntry(ctx.bus, appId);
+  if (entry === undefined) throw appNotFound(appId);
+  const app: ReadApp = { ...entry.app, [READ_AT]: entry.revision };
   return app;
 }
 
-/** Writes an app as the admin API's: validated and filled by putApp, owned by the API from now on. */
+/**
+ * Writes an app as the admin API's: validated and filled by putApp, owned by the API from now on. A
+ * change to an app read with loadApp is written only if nobody wrote the app since (409 otherwise).
+ */
 export async function saveApp(ctx: AdminContext, app: AppConfig): Promise<void> {
-  await putApp(ctx.bus, { ...app, source: "api" });
+  const previousRevision = (app as ReadApp)[READ_AT];
+  await putApp(
+    ctx.bus,
+    { ...app, source: "api" },
+    previousRevision === undefined ? {} : { previousRevision },
+  );
 }
 
 export interface FoundEndpoint {
