@@ -189,8 +189,108 @@ describe.skipIf(!hasChromium)(
       expect(await page.getByTestId("error").count()).toBe(0);
       await page.close();
     }, 60_000);
+
+    it("adds, refuses, edits and deletes an endpoint, and imports webhooks.yml", async () => {
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on("pageerror", (err) => pageErrors.push(err.message));
+      await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);
+      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
+      await page.getByTestId("token-save").click();
+      const form = page.getByTestId("endpoint-form");
+      const rowOf = (id: string) => page.locator(`[data-testid="endpoint-row"][data-endpoint-id="${id}"]`);
+      await rowOf(ENDPOINT_ID).waitFor({ timeout: 10_000 });
+
+      // Add: the dialect select swaps the template; the JSON typed in is what is sent.
+      await page.getByTestId("endpoint-add").click();
+      await form.getByTestId("endpoint-form-dialect").selectOption("rongcloud");
+      await expect(form.getByTestId("endpoint-form-json").inputValue()).resolves.toContain("appSecret");
+      await form.getByTestId("endpoint-form-dialect").selectOption("standard");
+      await expect(form.getByTestId("endpoint-form-json").inputValue()).resolves.toContain("whsec_");
+      const second = {
+        id: "second",
+        url: `${server.url}/second`,
+        dialect: "standard",
+        secrets: [{ value: SECRET }],
+      };
+      await form.getByTestId("endpoint-form-json").fill(JSON.stringify(second));
+      await form.getByTestId("endpoint-form-save").click();
+      await rowOf("second").waitFor({ timeout: 10_000 });
+      expect(await form.count()).toBe(0);
+
+      // A refused endpoint: the message and the field, next to the form, which stays open.
+      await page.getByTestId("endpoint-add").click();
+      await form
+        .getByTestId("endpoint-form-json")
+        .fill(JSON.stringify({ id: "bad", url: "ftp://x", dialect: "mqttchat" }));
+      await form.getByTestId("endpoint-form-save").click();
+      const field = form.getByTestId("endpoint-form-error-field");
+      await field.waitFor({ timeout: 10_000 });
+      await expect(field.textContent()).resolves.toBe("url");
+      await expect(form.getByTestId("endpoint-form-error").textContent()).resolves.toContain("400");
+      await form.getByTestId("endpoint-form-cancel").click();
+      expect(await rowOf("bad").count()).toBe(0);
+
+      // Edit: the endpoint's JSON as listed (its secret redacted), one field changed, saved.
+      await rowOf("second").getByTestId("edit-button").click();
+      const shown = JSON.parse(await form.getByTestId("endpoint-form-json").inputValue()) as Record<
+        string,
+        unknown
+      >;
+      expect(shown["state"]).toBeUndefined();
+      expect(JSON.stringify(shown["secrets"])).not.toContain(SECRET);
+      await form.getByTestId("endpoint-form-json").fill(JSON.stringify({ ...shown, timeoutMs: 7_000 }));
+      await form.getByTestId("endpoint-form-save").click();
+      await form.waitFor({ state: "detached", timeout: 10_000 });
+      const saved = await adminGet(`/v1/apps/${APP_ID}/endpoints/second`);
+      expect(saved.status).toBe(200);
+      expect(saved.body).toMatchObject({ id: "second", timeoutMs: 7_000, secrets: shown["secrets"] });
+
+      // Delete, after a confirm.
+      await rowOf("second").getByTestId("delete-button").click();
+      await rowOf("second").getByTestId("delete-confirm").click();
+      await rowOf("second").waitFor({ state: "detached", timeout: 10_000 });
+      expect((await adminGet(`/v1/apps/${APP_ID}/endpoints/second`)).status).toBe(404);
+
+      // Import OpenIM's webhooks.yml: the hook table shows it, with the file's warnings.
+      await page.getByTestId("hooks-none").waitFor({ timeout: 10_000 });
+      await page.getByTestId("hooks-import").click();
+      await page
+        .getByTestId("webhooks-yml-input")
+        .fill("url: http://127.0.0.1:9/x\nbeforeSendSingleMsg:\n  enable: true\n  timeout: 3\nnotAHook: 1\n");
+      await page.getByTestId("webhooks-yml-import").click();
+      const hook = page.locator('[data-testid="hook-row"][data-hook="beforeSendSingleMsg"]');
+      await hook.waitFor({ timeout: 10_000 });
+      await expect(hook.locator("td").nth(1).textContent()).resolves.toBe("yes");
+      await expect(hook.locator("td").nth(2).textContent()).resolves.toBe("3 s");
+      await expect(page.getByTestId("import-warning").first().textContent()).resolves.toContain("notAHook");
+      expect(await page.getByTestId("webhooks-yml-input").count()).toBe(0);
+
+      // A new app key, shown once, that sees only this app.
+      await page.getByTestId("key-new").click();
+      const key = (await page.getByTestId("new-app-key").textContent()) ?? "";
+      expect(key).toMatch(new RegExp(`^hak_${APP_ID}_`));
+      const apps = await fetch(`${gateway.adminUrl}/v1/apps`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      expect(((await apps.json()) as { apps: Array<{ appId: string }> }).apps.map((a) => a.appId)).toEqual([
+        APP_ID,
+      ]);
+
+      expect(await page.getByTestId("error").count()).toBe(0);
+      expect(pageErrors).toEqual([]);
+      await page.close();
+    }, 90_000);
   },
 );
+
+/** A GET on the admin API with the admin token, as a script would do it. */
+async function adminGet(path: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${gateway.adminUrl}${path}`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  return { status: res.status, body: await res.json() };
+}
 
 /** Waits until the deliverer has consumers for the endpoint, so the event is not published into the void. */
 async function waitForDeliverer(): Promise<void> {

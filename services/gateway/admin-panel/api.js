@@ -44,21 +44,24 @@ function withQuery(path, query) {
   return text === "" ? path : `${path}?${text}`;
 }
 
-async function call(method, path, { query, body, accept = "application/json" } = {}) {
+/**
+ * One request. `body` goes as JSON unless `contentType` names another type, then it is sent as the text
+ * it is (a webhooks.yml import).
+ */
+async function call(method, path, { query, body, accept = "application/json", contentType } = {}) {
   const url = withQuery(path, query);
   const request = `${method} ${url}`;
   const headers = { accept };
   const token = loadToken();
   if (token !== "") headers.authorization = `Bearer ${token}`;
+  const hasBody = method !== "GET" && method !== "DELETE";
   // Fastify refuses an empty JSON body, so a POST without arguments sends {}.
-  if (method !== "GET" && method !== "DELETE") headers["content-type"] = "application/json";
+  if (hasBody) headers["content-type"] = contentType ?? "application/json";
+  let payload;
+  if (hasBody) payload = contentType === undefined ? JSON.stringify(body ?? {}) : String(body ?? "");
   let res;
   try {
-    res = await fetch(url, {
-      method,
-      headers,
-      body: method === "GET" || method === "DELETE" ? undefined : JSON.stringify(body ?? {}),
-    });
+    res = await fetch(url, { method, headers, body: payload });
   } catch (err) {
     throw new ApiError(request, 0, { code: "network", message: String(err?.message ?? err) });
   }
@@ -82,5 +85,9 @@ async function call(method, path, { query, body, accept = "application/json" } =
 export const api = {
   get: (path, query) => call("GET", path, { query }),
   post: (path, body) => call("POST", path, { body }),
+  put: (path, body) => call("PUT", path, { body }),
+  del: (path) => call("DELETE", path),
+  /** PUT of a text body (say `application/yaml`); the answer is JSON. */
+  putText: (path, text, contentType) => call("PUT", path, { body: text, contentType }),
   text: (path) => call("GET", path, { accept: "text/yaml, text/plain, */*" }),
 };

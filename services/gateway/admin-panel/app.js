@@ -4,6 +4,7 @@ import { deliveriesSection } from "./deliveries.js";
 import { h, show } from "./dom.js";
 import { endpointsSection } from "./endpoints.js";
 import { hooksSection } from "./hooks.js";
+import { keysSection } from "./keys.js";
 import { roomsSection, usersSection } from "./live.js";
 import { button } from "./section.js";
 
@@ -107,6 +108,11 @@ function openApp(appId) {
     notify,
     fail,
     onEndpoints: (endpoints) => deliveries.setEndpoints(endpoints),
+    // Endpoints or hook settings changed: the app list's counts, and the implied endpoint, with them.
+    onAppChanged: () => {
+      void loadApps();
+      void endpoints.poll();
+    },
     onActivity: () => {
       for (const ms of ACTIVITY_REFRESH_MS) {
         timers.push(
@@ -124,6 +130,8 @@ function openApp(appId) {
   const users = usersSection(ctx);
   const rooms = roomsSection(ctx);
   const sections = [endpoints, deliveries, hooks, users, rooms];
+  // App keys are the admin's to make; an app key (hak_…) would only be refused.
+  if (!loadToken().startsWith("hak_")) sections.push(keysSection(ctx));
 
   const auto = h("input", { type: "checkbox", testid: "auto-refresh", checked: true });
   const refreshAll = button("Refresh all", "refresh-all", () => sections.forEach((s) => void s.refresh()));

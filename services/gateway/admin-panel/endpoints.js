@@ -1,5 +1,6 @@
 import { api, appPath } from "./api.js";
 import { formatTime, h, show, table } from "./dom.js";
+import { endpointForm } from "./endpoint-form.js";
 import { act, button, card } from "./section.js";
 
 /** The state an endpoint is in, and why: what an operator looks at first. */
@@ -17,12 +18,16 @@ function stateCell(state) {
 }
 
 /**
- * The app's endpoints with their state and the buttons that change it: enable (re-enable),
- * disable with a reason, rotate a standard secret, send a test event.
+ * The app's endpoints with their state and the buttons that change them: add, edit and delete;
+ * enable (re-enable), disable with a reason, rotate a standard secret, send a test event.
  */
 export function endpointsSection(ctx) {
   const refreshButton = button("Refresh", "endpoints-refresh", () => void refresh());
-  const section = card({ title: "Endpoints", testid: "endpoints", tools: [refreshButton] });
+  const addButton = button("Add endpoint", "endpoint-add", () => openForm({ mode: "create" }));
+  const section = card({ title: "Endpoints", testid: "endpoints", tools: [addButton, refreshButton] });
+  // One form at a time, above the table, so polling the table never clobbers what is being typed.
+  const formBox = h("div", { testid: "endpoint-form-box" });
+  section.body.before(formBox);
   let seq = 0;
   let shown = ""; // the list last rendered, as JSON
 
@@ -45,6 +50,24 @@ export function endpointsSection(ctx) {
   }
   const refresh = () => load(false);
   const poll = () => load(true);
+
+  function openForm({ mode, endpoint }) {
+    const close = () => show(formBox);
+    show(
+      formBox,
+      endpointForm(ctx, {
+        mode,
+        endpoint,
+        onClose: close,
+        onSaved: async () => {
+          close();
+          ctx.onAppChanged?.();
+          await refresh();
+        },
+      }),
+    );
+    formBox.querySelector("textarea")?.focus();
+  }
 
   function render(endpoints) {
     if (endpoints.length === 0) {
@@ -145,6 +168,35 @@ export function endpointsSection(ctx) {
       }),
     );
     buttons.push(test);
+    // The implied endpoint is the app's OpenIM hook settings: it changes with them, not here.
+    if (!ep.implied) {
+      buttons.push(button("Edit", "edit-button", () => openForm({ mode: "edit", endpoint: ep })));
+      const remove = button("Delete", "delete-button", () => {
+        const confirm = button(`Delete ${ep.id}`, "delete-confirm", null, { class: "danger" });
+        confirm.addEventListener(
+          "click",
+          act(confirm, ctx.fail, async () => {
+            await api.del(path());
+            ctx.notify(`Endpoint ${ep.id} deleted.`);
+            if (formBox.querySelector(`[data-endpoint-id="${CSS.escape(ep.id)}"]`)) show(formBox);
+            ctx.onAppChanged?.();
+            await refresh();
+          }),
+        );
+        const cancel = button("Cancel", "delete-cancel", () => show(actions, buttons));
+        show(
+          actions,
+          h(
+            "div",
+            { class: "inline-form" },
+            h("span", { class: "small" }, "Delete for good?"),
+            confirm,
+            cancel,
+          ),
+        );
+      });
+      buttons.push(remove);
+    }
     show(actions, buttons);
 
     return h(

@@ -1,18 +1,118 @@
 import { api, appPath } from "./api.js";
 import { fact, h, show, table } from "./dom.js";
-import { act, button, card } from "./section.js";
+import { act, button, card, formError } from "./section.js";
 
 const ranges = (list) => (list ?? []).map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(", ");
 const yesNo = (value) => (value ? "yes" : "no");
+/** A config warning `{path, message}` (a plain string is shown as it is). */
+const warningText = (w) =>
+  typeof w === "string" ? w : `${w?.path ? `${w.path}: ` : ""}${w?.message ?? JSON.stringify(w)}`;
 
-/** The app's OpenIM hook settings, and their export as OpenIM's webhooks.yml. */
+// What the import box starts with when the app has no hook settings yet: OpenIM's own spelling.
+const YAML_TEMPLATE =
+  "url: https://\nbeforeSendSingleMsg:\n  enable: false\n  timeout: 5\n  failedContinue: true\n";
+
+/** The app's OpenIM hook settings, their export as OpenIM's webhooks.yml, and its import. */
 export function hooksSection(ctx) {
   const refreshButton = button("Refresh", "hooks-refresh", () => void refresh());
   const exportButton = button("Show webhooks.yml", "hooks-export");
-  const section = card({ title: "Hook settings", testid: "hooks", tools: [exportButton, refreshButton] });
+  const importButton = button("Import webhooks.yml", "hooks-import");
+  const section = card({
+    title: "Hook settings",
+    testid: "hooks",
+    tools: [importButton, exportButton, refreshButton],
+  });
+  const importBox = h("div", { testid: "hooks-import-box" });
+  const warnings = h("div", { testid: "import-warnings-box" });
   const settings = h("div");
   const yaml = h("div");
-  show(section.body, settings, yaml);
+  show(section.body, importBox, warnings, settings, yaml);
+
+  importButton.addEventListener(
+    "click",
+    act(importButton, ctx.fail, async () => {
+      // Start from what the app has, so an import is also a way to edit it.
+      let text = YAML_TEMPLATE;
+      try {
+        text = await api.text(appPath(ctx.appId, "webhooks.yml"));
+      } catch (err) {
+        if (!(err.status === 404 && err.field === "openim")) throw err;
+      }
+      openImport(text);
+    }),
+  );
+
+  function openImport(text) {
+    const error = formError("hooks-import-error");
+    const input = h("textarea", {
+      testid: "webhooks-yml-input",
+      class: "json",
+      rows: 12,
+      spellcheck: "false",
+      "aria-label": "webhooks.yml",
+    });
+    input.value = text;
+    const send = button("Import", "webhooks-yml-import", null, { class: "primary" });
+    send.addEventListener(
+      "click",
+      act(send, error.set, async () => {
+        error.set(null);
+        const result = await api.putText(appPath(ctx.appId, "webhooks.yml"), input.value, "application/yaml");
+        show(importBox);
+        showWarnings(result.warnings ?? []);
+        const count = result.warnings?.length ?? 0;
+        ctx.notify(
+          `webhooks.yml imported${count === 0 ? "." : ` with ${count} warning${count === 1 ? "" : "s"}.`}`,
+        );
+        // New hook settings may imply an endpoint (or change its URL).
+        ctx.onAppChanged?.();
+        await refresh();
+      }),
+    );
+    const cancel = button("Cancel", "webhooks-yml-cancel", () => show(importBox));
+    show(
+      importBox,
+      h(
+        "div",
+        { class: "panel" },
+        h("h3", {}, "Import OpenIM's webhooks.yml"),
+        h(
+          "p",
+          { class: "small muted" },
+          "Replaces the hook settings (url and hooks); the app's endpoints stay as they are.",
+        ),
+        input,
+        error.el,
+        h("div", { class: "inline-form" }, send, cancel),
+      ),
+    );
+    input.focus();
+  }
+
+  function showWarnings(list) {
+    if (list.length === 0) {
+      show(warnings);
+      return;
+    }
+    show(
+      warnings,
+      h(
+        "div",
+        { class: "message notice", testid: "import-warnings" },
+        h(
+          "div",
+          {},
+          h("strong", {}, "Import warnings"),
+          h(
+            "ul",
+            {},
+            list.map((w) => h("li", { testid: "import-warning" }, warningText(w))),
+          ),
+        ),
+        button("×", "import-warnings-dismiss", () => show(warnings), { class: "dismiss", title: "Dismiss" }),
+      ),
+    );
+  }
 
   exportButton.addEventListener(
     "click",

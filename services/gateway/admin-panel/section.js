@@ -51,3 +51,30 @@ export function act(buttonEl, fail, action) {
     }
   };
 }
+
+/**
+ * An error line for a form: the API's message and, apart, the field it names, so the operator sees
+ * which part of what they typed to fix. `set(null)` clears it.
+ */
+export function formError(testid) {
+  const el = h("div", { class: "error", testid, role: "alert", hidden: true });
+  return {
+    el,
+    set(err) {
+      if (err == null) {
+        el.hidden = true;
+        show(el);
+        return;
+      }
+      el.hidden = false;
+      const text = typeof err.describe === "function" ? err.describe() : String(err?.message ?? err);
+      show(
+        el,
+        h("div", {}, text),
+        err.field
+          ? h("div", { class: "small" }, "field: ", h("code", { testid: `${testid}-field` }, err.field))
+          : null,
+      );
+    },
+  };
+}

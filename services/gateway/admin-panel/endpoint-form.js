@@ -1,0 +1,112 @@
+import { api, appPath } from "./api.js";
+import { h } from "./dom.js";
+import { act, button, formError } from "./section.js";
+
+const DIALECTS = ["standard", "openim", "mqttchat", "rongcloud"];
+
+/** A fresh Standard Webhooks secret (24 random bytes), so a new standard endpoint needs no tool to make one. */
+function newSecret() {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return `whsec_${btoa(String.fromCharCode(...bytes))}`;
+}
+
+/**
+ * The least each dialect needs; everything left out (eventTypes, timeoutMs, retry, …) takes the
+ * dialect's defaults on the server.
+ */
+function template(dialect) {
+  const base = { id: "", url: "https://", dialect };
+  if (dialect === "standard") return { ...base, secrets: [{ value: newSecret() }] };
+  if (dialect === "rongcloud") return { ...base, rongcloud: { appKey: "", appSecret: "" } };
+  return base;
+}
+
+const asText = (value) => JSON.stringify(value, null, 2);
+
+/**
+ * A JSON form for one endpoint: `mode` "create" (POST, with a dialect select that swaps the template)
+ * or "edit" (PUT of the endpoint as the list showed it: its secrets come back redacted, which the API
+ * reads as "unchanged"). A refusal shows next to the form with the field it names.
+ */
+export function endpointForm(ctx, { mode, endpoint, onSaved, onClose }) {
+  const editing = mode === "edit";
+  const error = formError("endpoint-form-error");
+  const textarea = h("textarea", {
+    testid: "endpoint-form-json",
+    class: "json",
+    rows: 14,
+    spellcheck: "false",
+    "aria-label": "endpoint JSON",
+  });
+  textarea.value = editing ? asText(editable(endpoint)) : asText(template("standard"));
+
+  let dialect = null;
+  if (!editing) {
+    dialect = h(
+      "select",
+      { testid: "endpoint-form-dialect", "aria-label": "dialect" },
+      DIALECTS.map((d) => h("option", { value: d }, d)),
+    );
+    dialect.addEventListener("change", () => {
+      // Keep what was typed for the fields every dialect has.
+      const next = template(dialect.value);
+      try {
+        const typed = JSON.parse(textarea.value);
+        if (typeof typed?.id === "string") next.id = typed.id;
+        if (typeof typed?.url === "string") next.url = typed.url;
+      } catch {
+        // Not JSON (yet): the plain template.
+      }
+      textarea.value = asText(next);
+      error.set(null);
+    });
+  }
+
+  const save = button(editing ? "Save" : "Create", "endpoint-form-save", null, { class: "primary" });
+  save.addEventListener(
+    "click",
+    act(save, error.set, async () => {
+      error.set(null);
+      let body;
+      try {
+        body = JSON.parse(textarea.value);
+      } catch (err) {
+        throw Object.assign(new Error(`not JSON: ${err.message}`), { field: "body" });
+      }
+      const saved = editing
+        ? await api.put(appPath(ctx.appId, "endpoints", endpoint.id), body)
+        : await api.post(appPath(ctx.appId, "endpoints"), body);
+      ctx.notify(`Endpoint ${saved.id ?? body.id} ${editing ? "saved" : "created"}.`);
+      await onSaved();
+    }),
+  );
+  const cancel = button("Cancel", "endpoint-form-cancel", () => onClose());
+
+  return h(
+    "div",
+    {
+      class: "panel",
+      testid: "endpoint-form",
+      "data-mode": mode,
+      "data-endpoint-id": editing ? endpoint.id : null,
+    },
+    h("h3", {}, editing ? `Edit endpoint ${endpoint.id}` : "Add endpoint"),
+    dialect ? h("label", { class: "small" }, "Dialect template ", dialect) : null,
+    textarea,
+    h(
+      "p",
+      { class: "small muted" },
+      editing
+        ? "Secrets show redacted; leave them as they are to keep them."
+        : "Fields left out (eventTypes, timeoutMs, retry, …) take the dialect's defaults.",
+    ),
+    error.el,
+    h("div", { class: "inline-form" }, save, cancel),
+  );
+}
+
+/** The endpoint as PUT takes it: the list adds its state (and `implied`), which are not configuration. */
+function editable(endpoint) {
+  const { state: _state, implied: _implied, ...config } = endpoint;
+  return config;
+}
