@@ -13,6 +13,32 @@ export async function startBus(opts: { config: BaseEnv; name: string; log: Logge
     log: opts.log,
     namespace: opts.config.HERALD_NAMESPACE,
   });
-  await applyTopology(bus, { replicas: opts.config.STREAM_REPLICAS });
+  await withRetries(() => applyTopology(bus, { replicas: opts.config.STREAM_REPLICAS }), opts.log);
   return bus;
+}
+
+const TOPOLOGY_DEADLINE_MS = 60_000;
+
+/**
+ * Declaring streams on a JetStream cluster that is still electing leaders, or busy creating the same
+ * replicated streams for another service, can time out: that is a reason to try again, not to exit.
+ * Anything that is not a timeout (a stream that cannot be updated in place) fails at once.
+ */
+async function withRetries(apply: () => Promise<void>, log: Logger): Promise<void> {
+  const deadline = Date.now() + TOPOLOGY_DEADLINE_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await apply();
+    } catch (err) {
+      if (!isTimeout(err) || Date.now() >= deadline) throw err;
+      const pauseMs = Math.min(5_000, 250 * 2 ** (attempt - 1));
+      log.warn({ err, attempt, pauseMs }, "declaring streams timed out; trying again");
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
+}
+
+function isTimeout(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return err.name === "TimeoutError" || /timeout|timed out|no responders|503/i.test(err.message);
 }
