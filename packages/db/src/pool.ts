@@ -18,6 +18,12 @@ export function createPool(opts: PoolOptions): pg.Pool {
   });
   // An idle client that loses its server emits here; without a listener the process would crash.
   pool.on("error", (err) => opts.log.warn({ err }, "postgres connection lost"));
+  // So may a client at moments the pool does not cover (checked out between two queries, or
+  // between a query's end and its release): each client listens for itself, for its whole life.
+  // Its next query fails, and the pool discards it.
+  pool.on("connect", (client) => {
+    client.on("error", (err) => opts.log.debug({ err }, "postgres client lost its connection"));
+  });
   return pool;
 }
 
