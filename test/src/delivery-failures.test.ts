@@ -9,6 +9,7 @@ import {
   messageEvent,
   setEndpointState,
   startDeliveryStack,
+  waitForAttempts,
   type DeliveryStack,
 } from "./delivery-fixture.js";
 
@@ -31,17 +32,7 @@ afterAll(async () => {
 /** Requests that reached `path` on the shared server. */
 const at = (path: string) => server.requests.filter((r) => r.path === path);
 
-async function recordsOf(appId: string, count: number) {
-  let records: Awaited<ReturnType<typeof attemptRecords>> = [];
-  await waitFor(
-    async () => {
-      records = (await attemptRecords(stack)).filter((r) => r.appId === appId);
-      return records.length >= count;
-    },
-    { timeoutMs: 20_000, what: `${count} attempt records of ${appId}` },
-  );
-  return records;
-}
+const recordsOf = (appId: string, count: number) => waitForAttempts(stack, appId, count);
 
 async function stateOf(appId: string, endpointId: string) {
   return (await readEndpointState(stack.bus, appId, endpointId))?.state;

@@ -153,3 +153,20 @@ export async function attemptRecords(stack: DeliveryStack): Promise<AttemptRecor
   }
   return records.filter((r) => r.kind === "delivery");
 }
+
+/** Waits until `appId` has at least `count` attempt records, and returns them all, oldest first. */
+export async function waitForAttempts(
+  stack: DeliveryStack,
+  appId: string,
+  count: number,
+): Promise<AttemptRecord[]> {
+  let records: AttemptRecord[] = [];
+  await waitFor(
+    async () => {
+      records = (await attemptRecords(stack)).filter((r) => r.appId === appId);
+      return records.length >= count;
+    },
+    { timeoutMs: 20_000, what: `${count} attempt records of ${appId}` },
+  );
+  return records;
+}

@@ -3,10 +3,10 @@ import { readEndpointState } from "@herald/config";
 import { startRecordingServer, waitFor, type RecordingServer } from "@herald/testkit";
 import { publish } from "./grpc-client.js";
 import {
-  attemptRecords,
   configureApp,
   messageEvent,
   startDeliveryStack,
+  waitForAttempts,
   type DeliveryStack,
 } from "./delivery-fixture.js";
 
@@ -26,17 +26,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function recordsOf(appId: string, count: number) {
-  let records: Awaited<ReturnType<typeof attemptRecords>> = [];
-  await waitFor(
-    async () => {
-      records = (await attemptRecords(stack)).filter((r) => r.appId === appId);
-      return records.length >= count;
-    },
-    { timeoutMs: 20_000, what: `${count} attempt records of ${appId}` },
-  );
-  return records;
-}
+const recordsOf = (appId: string, count: number) => waitForAttempts(stack, appId, count);
 
 it.each([
   ["an IP literal", () => `http://127.0.0.1:${server.port}/literal`],
