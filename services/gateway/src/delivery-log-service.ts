@@ -1,12 +1,5 @@
-import {
-  credentials,
-  Metadata,
-  status,
-  type sendUnaryData,
-  type ServerUnaryCall,
-  type ServiceError,
-} from "@grpc/grpc-js";
-import { DeliveryLogServiceClient, type DeliveryLogServiceServer } from "@herald/proto";
+import { Metadata, status, type sendUnaryData, type ServerUnaryCall, type ServiceError } from "@grpc/grpc-js";
+import type { DeliveryLogServiceClient, DeliveryLogServiceServer } from "@herald/proto";
 
 type Forwarded<Req, Res> = (
   req: Req,
@@ -16,15 +9,14 @@ type Forwarded<Req, Res> = (
 ) => unknown;
 
 /**
- * DeliveryLogService on the gateway's port, answered by the log store at `address`: a chat core
+ * DeliveryLogService on the gateway's port, answered by the log store through `client`: a chat core
  * needs one address for everything. Answers and errors (with their herald-field) pass through as
  * the log store gave them.
  */
 export function forwardDeliveryLog(
-  address: string,
+  client: DeliveryLogServiceClient,
   timeoutMs: number,
-): { service: DeliveryLogServiceServer; close(): void } {
-  const client = new DeliveryLogServiceClient(address, credentials.createInsecure());
+): DeliveryLogServiceServer {
   const forward =
     <Req, Res>(method: Forwarded<Req, Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) =>
@@ -32,13 +24,10 @@ export function forwardDeliveryLog(
         err === null ? callback(null, res) : callback(err),
       );
   return {
-    service: {
-      listAttempts: forward((req, md, opts, cb) => client.listAttempts(req, md, opts, cb)),
-      getEventDeliveries: forward((req, md, opts, cb) => client.getEventDeliveries(req, md, opts, cb)),
-      getEndpointActivity: forward((req, md, opts, cb) => client.getEndpointActivity(req, md, opts, cb)),
-      listDeadDeliveries: forward((req, md, opts, cb) => client.listDeadDeliveries(req, md, opts, cb)),
-    },
-    close: () => client.close(),
+    listAttempts: forward((req, md, opts, cb) => client.listAttempts(req, md, opts, cb)),
+    getEventDeliveries: forward((req, md, opts, cb) => client.getEventDeliveries(req, md, opts, cb)),
+    getEndpointActivity: forward((req, md, opts, cb) => client.getEndpointActivity(req, md, opts, cb)),
+    listDeadDeliveries: forward((req, md, opts, cb) => client.listDeadDeliveries(req, md, opts, cb)),
   };
 }
 

@@ -1,5 +1,7 @@
+import { credentials } from "@grpc/grpc-js";
 import {
   ChatroomServiceService,
+  DeliveryLogServiceClient,
   DeliveryLogServiceService,
   HeraldServiceService,
   PresenceServiceService,
@@ -16,7 +18,7 @@ import { watchConfig } from "@herald/config";
 import { createPresenceService } from "./presence-service.js";
 import { createChatroomService } from "./chatroom-service.js";
 import { startAdminServer } from "./admin/server.js";
-import { connectLogStore } from "./admin/log-store.js";
+import { logStoreQueries } from "./admin/log-store.js";
 import { forwardDeliveryLog, withoutLogStore } from "./delivery-log-service.js";
 import { schema } from "./config.js";
 
@@ -52,10 +54,11 @@ await runService({
       metrics,
       streamWindow: config.PUBLISH_STREAM_WINDOW,
     });
-    const deliveryLog =
+    // One channel to the log store serves the forwarded gRPC queries and the admin API's log routes.
+    const logStoreClient =
       config.LOGSTORE_ADDRESS === undefined
         ? undefined
-        : forwardDeliveryLog(config.LOGSTORE_ADDRESS, config.LOGSTORE_TIMEOUT_MS);
+        : new DeliveryLogServiceClient(config.LOGSTORE_ADDRESS, credentials.createInsecure());
     const grpc = await startGrpcServer({
       host: config.GRPC_HOST,
       port: config.GRPC_PORT,
@@ -65,14 +68,18 @@ await runService({
         { definition: HeraldServiceService, implementation: herald.service },
         { definition: PresenceServiceService, implementation: createPresenceService(bus, log) },
         { definition: ChatroomServiceService, implementation: createChatroomService(bus, log) },
-        { definition: DeliveryLogServiceService, implementation: deliveryLog?.service ?? withoutLogStore() },
+        {
+          definition: DeliveryLogServiceService,
+          implementation:
+            logStoreClient === undefined
+              ? withoutLogStore()
+              : forwardDeliveryLog(logStoreClient, config.LOGSTORE_TIMEOUT_MS),
+        },
       ],
     });
     log.info({ grpcAddress: grpc.address }, "grpc listening");
     const logStore =
-      config.LOGSTORE_ADDRESS === undefined
-        ? undefined
-        : connectLogStore(config.LOGSTORE_ADDRESS, config.LOGSTORE_TIMEOUT_MS);
+      logStoreClient === undefined ? undefined : logStoreQueries(logStoreClient, config.LOGSTORE_TIMEOUT_MS);
     const admin = await startAdminServer({
       host: config.ADMIN_HOST,
       port: config.ADMIN_PORT,
@@ -91,7 +98,6 @@ await runService({
           run: async () => {
             // Requests in flight finish first: they may be writing CONFIG or asking the log store.
             await admin.close();
-            logStore?.close();
           },
         },
         {
@@ -101,7 +107,7 @@ await runService({
             const closed = grpc.shutdown(signal);
             await herald.streams.endAll();
             await closed;
-            deliveryLog?.close();
+            logStoreClient?.close();
           },
         },
         {

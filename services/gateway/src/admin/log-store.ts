@@ -1,6 +1,6 @@
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import {
-  DeliveryLogServiceClient,
+  type DeliveryLogServiceClient,
   type GetEndpointActivityRequest,
   type GetEndpointActivityResponse,
   type GetEventDeliveriesRequest,
@@ -19,7 +19,6 @@ export interface LogStore {
   getEventDeliveries(req: GetEventDeliveriesRequest): Promise<GetEventDeliveriesResponse>;
   getEndpointActivity(req: GetEndpointActivityRequest): Promise<GetEndpointActivityResponse>;
   listDeadDeliveries(req: ListDeadDeliveriesRequest): Promise<ListDeadDeliveriesResponse>;
-  close(): void;
 }
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
@@ -30,9 +29,8 @@ type Unary<Req, Res> = (
   callback: Callback<Res>,
 ) => unknown;
 
-/** A client of the log store at `address` (host:port); calls give up after `timeoutMs`. */
-export function connectLogStore(address: string, timeoutMs = 10_000): LogStore {
-  const client = new DeliveryLogServiceClient(address, credentials.createInsecure());
+/** The log store's queries through `client`; calls give up after `timeoutMs`. The caller closes the client. */
+export function logStoreQueries(client: DeliveryLogServiceClient, timeoutMs = 10_000): LogStore {
   const call =
     <Req, Res>(method: Unary<Req, Res>) =>
     (req: Req): Promise<Res> =>
@@ -54,7 +52,6 @@ export function connectLogStore(address: string, timeoutMs = 10_000): LogStore {
     listDeadDeliveries: call<ListDeadDeliveriesRequest, ListDeadDeliveriesResponse>((req, md, opts, cb) =>
       client.listDeadDeliveries(req, md, opts, cb),
     ),
-    close: () => client.close(),
   };
 }
 
