@@ -7,14 +7,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Agent, request } from "undici";
 import { Event, type DeepPartial } from "@herald/proto";
-import { busNames, streamConfigs, type BusNames } from "@herald/bus";
+import { busNames, type BusNames } from "@herald/bus";
 import { startNats } from "@herald/testkit";
 import { heraldClient, publish, startService, stopAll, type ServiceProcess } from "@herald/e2e";
-import { publishStored, type StoredEvent } from "./jetstream-floor.js";
+import { consumeFloorEvents, publishStored, type StoredEvent } from "./jetstream-floor.js";
 import { ms, percentile, type Row } from "./stats.js";
 
 const TOTAL = Number(process.env.BENCH_DELIVERY_EVENTS ?? 20_000);
@@ -252,19 +252,8 @@ async function floorRate(
   business: BusinessServer,
 ): Promise<number> {
   const floorNames = busNames(namespace);
-  const stream = streamConfigs(floorNames, { replicas: 1 }).find((s) => s.name === floorNames.streams.events);
-  if (stream === undefined) throw new Error("no EVENTS stream declared");
-  await jsm.streams.add(stream);
-  await jsm.consumers.add(floorNames.streams.events, {
-    durable_name: FLOOR_DURABLE,
-    ack_policy: AckPolicy.Explicit,
-    filter_subject: floorNames.subjects.events(),
-    max_ack_pending: CONCURRENCY * 4,
-  });
+  const messages = await consumeFloorEvents(nc, jsm, floorNames, FLOOR_DURABLE, CONCURRENCY * 4);
   const agent = new Agent({ connections: CONCURRENCY });
-  const messages = await (
-    await jetstream(nc).consumers.get(floorNames.streams.events, FLOOR_DURABLE)
-  ).consume({ max_messages: CONCURRENCY * 4 });
   let inFlight = 0;
   let freed: (() => void) | undefined;
   const consuming = (async () => {

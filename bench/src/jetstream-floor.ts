@@ -1,6 +1,6 @@
 // What the projection benchmarks share: stored events published straight into EVENTS, the wait
 // for a durable to acknowledge them, and the floor, a plain durable that only acks.
-import { AckPolicy, jetstream, type JetStreamManager } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, type ConsumerMessages, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { headers } from "@nats-io/nats-core";
 import { streamConfigs, type BusNames } from "@herald/bus";
@@ -70,20 +70,34 @@ export async function startAckingFloor(
   jsm: JetStreamManager,
   floorNames: BusNames,
 ): Promise<{ stop(): Promise<void> }> {
-  const stream = streamConfigs(floorNames, { replicas: 1 }).find((s) => s.name === floorNames.streams.events);
-  if (stream === undefined) throw new Error("no EVENTS stream declared");
-  await jsm.streams.add(stream);
-  await jsm.consumers.add(floorNames.streams.events, {
-    durable_name: FLOOR_DURABLE,
-    ack_policy: AckPolicy.Explicit,
-    filter_subject: floorNames.subjects.events(),
-    max_ack_pending: 1000,
-  });
-  const messages = await (
-    await jetstream(nc).consumers.get(floorNames.streams.events, FLOOR_DURABLE)
-  ).consume({ max_messages: 1000 });
+  const messages = await consumeFloorEvents(nc, jsm, floorNames, FLOOR_DURABLE, 1000);
   void (async () => {
     for await (const m of messages) m.ack();
   })();
   return { stop: () => messages.close().then(() => undefined) };
+}
+
+/**
+ * A floor's own EVENTS stream (in its namespace) and a plain durable pull consumer on it, consuming
+ * with `pending` messages in hand at most: the raw JetStream a floor measures Herald against.
+ */
+export async function consumeFloorEvents(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  floorNames: BusNames,
+  durable: string,
+  pending: number,
+): Promise<ConsumerMessages> {
+  const stream = streamConfigs(floorNames, { replicas: 1 }).find((s) => s.name === floorNames.streams.events);
+  if (stream === undefined) throw new Error("no EVENTS stream declared");
+  await jsm.streams.add(stream);
+  await jsm.consumers.add(floorNames.streams.events, {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    filter_subject: floorNames.subjects.events(),
+    max_ack_pending: pending,
+  });
+  return (await jetstream(nc).consumers.get(floorNames.streams.events, durable)).consume({
+    max_messages: pending,
+  });
 }
