@@ -4,13 +4,13 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { FixtureStartError } from "./errors.js";
 import {
-  findExecutable,
   makeRunTempDir,
   spawnTiedToParent,
   sweepStaleTempDirs,
   terminate,
   type TiedProcess,
 } from "./process-lifetime.js";
+import { natsServerBinary } from "./nats.js";
 import { describeError, freePort, waitFor } from "./wait.js";
 
 /** One nats-server of a cluster fixture. */
@@ -62,14 +62,7 @@ export async function startNatsCluster(opts: StartNatsClusterOptions = {}): Prom
   if (!Number.isInteger(size) || size < 1) {
     throw new FixtureStartError(`startNatsCluster: size must be a positive integer, not ${size}`, "nats");
   }
-  const binary = findExecutable("nats-server", ["/usr/sbin", "/usr/local/bin", "/usr/bin"]);
-  if (binary === undefined) {
-    throw new FixtureStartError(
-      "nats-server not found on PATH or in /usr/sbin; the cluster fixture needs it " +
-        "(Debian/Ubuntu: `apt-get install nats-server`).",
-      "nats",
-    );
-  }
+  const binary = natsServerBinary("which the cluster fixture needs");
   await sweepStaleTempDirs();
   const dir = await makeRunTempDir("nats");
   // Another process may take a free port before nats-server binds it, so try a few sets.

@@ -100,14 +100,9 @@ async function startContainerNats({ jetstream }: { jetstream: boolean }): Promis
 
 /** A nats-server child process with its own port and store dir. Exported for the fixture's own tests. */
 export async function startLocalNats({ jetstream }: { jetstream: boolean }): Promise<NatsFixture> {
-  const binary = findExecutable("nats-server", ["/usr/sbin", "/usr/local/bin", "/usr/bin"]);
-  if (binary === undefined) {
-    throw new FixtureStartError(
-      "nats-server not found on PATH or in /usr/sbin. Install it (Debian/Ubuntu: `apt-get install nats-server`), " +
-        "or set NATS_URL to a NATS server with JetStream, or run Docker for Testcontainers.",
-      "nats",
-    );
-  }
+  const binary = natsServerBinary(
+    "or set NATS_URL to a NATS server with JetStream, or run Docker for Testcontainers",
+  );
   await sweepStaleTempDirs();
   const server = new LocalNatsServer(binary, await makeRunTempDir("nats"), jetstream);
   await server.launchOnFreePort();
@@ -235,4 +230,16 @@ function faultOperationsUnsupported(
       ),
     );
   return { restart: reject("restart"), kill: reject("kill"), start: reject("start") };
+}
+
+/** The nats-server executable (PATH, /usr/sbin, ...); a FixtureStartError naming `otherwise` when absent. */
+export function natsServerBinary(otherwise: string): string {
+  const binary = findExecutable("nats-server", ["/usr/sbin", "/usr/local/bin", "/usr/bin"]);
+  if (binary === undefined) {
+    throw new FixtureStartError(
+      `nats-server not found on PATH or in /usr/sbin. Install it (Debian/Ubuntu: \`apt-get install nats-server\`), ${otherwise}.`,
+      "nats",
+    );
+  }
+  return binary;
 }
