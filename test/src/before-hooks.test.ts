@@ -92,7 +92,8 @@ beforeAll(async () => {
     HERALD_CONFIG: configFile,
     HERALD_CONFIG_POLL_MS: "100",
   });
-  const evaluator = await startService("evaluator", env);
+  // The business servers are on loopback: local development's switch (before-hooks-ssrf.test.ts runs without).
+  const evaluator = await startService("evaluator", { ...env, DELIVERY_ALLOW_LOOPBACK: "true" });
   services = [gateway, evaluator];
   await Promise.all(services.map((s) => s.waitReady()));
   client = heraldClient(gateway.grpcAddress);

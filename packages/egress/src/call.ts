@@ -1,5 +1,6 @@
 import { errors, request, type Dispatcher } from "undici";
 import { findDestinationRefused } from "./errors.js";
+import type { GuardedAgent } from "./guarded-agent.js";
 import { parseRetryAfter } from "./retry-after.js";
 
 /** Bigger answers are not read: no business server answer needs a mebibyte. */
@@ -42,11 +43,11 @@ const NO_HEADERS: ResponseHeaders = Object.freeze({ all: Object.freeze({}) as Re
 
 /**
  * The one HTTP call from Herald to a business server. Never throws: every way it can fail
- * becomes a CallFailure. Any status is `ok` (judging it is the dialect's job). The dispatcher
- * decides the SSRF policy: pass createGuardedAgent's agent to have destinations checked.
+ * becomes a CallFailure. Any status is `ok` (judging it is the dialect's job). Only a guarded agent
+ * (createGuardedAgent, createAppAgents) is accepted, so every destination is checked by the app's policy.
  */
 export async function callBusinessServer(
-  dispatcher: Dispatcher,
+  dispatcher: GuardedAgent,
   spec: OutboundRequest,
   timeoutMs: number,
 ): Promise<CallResult> {

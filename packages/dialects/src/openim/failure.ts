@@ -1,6 +1,8 @@
 export type CallbackFailure =
   /** Decided by the caller, which does the I/O. */
   | { reason: "timeout" | "network"; detail: string }
+  /** The SSRF guard refused the destination's address: nothing was sent. */
+  | { reason: "refused"; detail: string }
   /** A non-2xx HTTP status. */
   | { reason: "status"; status: number; detail: string }
   /** Not a JSON object, or a field of the wrong type. */
@@ -36,6 +38,7 @@ function failureErrorCode(failure: CallbackFailure): number {
   switch (failure.reason) {
     case "timeout":
     case "network":
+    case "refused":
     case "breaker":
     case "unavailable":
       return HERALD_CALLBACK_ERRORS.network;
