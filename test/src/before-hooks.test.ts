@@ -286,6 +286,21 @@ describe("a failed callback: failedContinue decides", () => {
     expect([90004, 90007]).toContain(denied.errCode);
   });
 
+  it("fails an answer that is not valid UTF-8 rather than passing on what it cannot read", async () => {
+    const bytes = Buffer.concat([
+      Buffer.from('{"actionCode":0,"nextCode":0,"content":"hi'),
+      Buffer.from([0xff]),
+      Buffer.from('"}'),
+    ]);
+    servers.strict!.fallback({ status: 200, body: bytes });
+    expect(await failed("strict")).toMatchObject({
+      decision: Decision.DECISION_DENY,
+      source: DecisionSource.DECISION_SOURCE_CALLBACK_FAILED,
+      errCode: 90007,
+      errDlt: "response is not valid UTF-8",
+    });
+  });
+
   it("is denied with Herald's network code when the connection is refused", async () => {
     const res = await before(client, {
       appId: "refused",

@@ -113,9 +113,12 @@ export function createEvaluator(deps: EvaluatorDeps) {
     const result = await callBusinessServer(deps.agents.forApp(app), spec, timeoutMs);
     metrics.callSeconds.observe(result.latencyMs / 1000);
 
-    const outcome: BeforeOutcome = result.ok
-      ? interpretOpenImBefore(hook, payload, { status: result.status, body: result.body })
-      : { kind: "failed", failure: result.failure };
+    const outcome: BeforeOutcome = !result.ok
+      ? { kind: "failed", failure: result.failure }
+      : !result.bodyIsUtf8
+        ? // Read on, it would hand the chat core U+FFFD where the business server meant something else.
+          { kind: "failed", failure: { reason: "body", detail: "response is not valid UTF-8" } }
+        : interpretOpenImBefore(hook, payload, { status: result.status, body: result.body });
     if (outcome.kind === "failed" && countsAgainstServer(outcome.failure)) breaker.failure(app.breaker);
     else breaker.success();
 
@@ -143,10 +146,10 @@ export function createEvaluator(deps: EvaluatorDeps) {
 }
 
 // A server that answered on purpose (actionCode != 0) is up; one that times out, refuses,
-// errs or talks nonsense is not. A destination the SSRF guard refused was never asked, and
-// fails at once: no breaker needed.
+// errs or talks nonsense is not. A destination the SSRF guard refused, or a request HTTP cannot
+// carry, was never asked and fails at once: no breaker needed.
 function countsAgainstServer(failure: CallbackFailure): boolean {
-  return failure.reason !== "action" && failure.reason !== "refused";
+  return failure.reason !== "action" && failure.reason !== "refused" && failure.reason !== "request";
 }
 
 function onFailure(failure: CallbackFailure, failedContinue: boolean, source: DecisionSource): Answer {

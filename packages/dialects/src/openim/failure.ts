@@ -3,6 +3,8 @@ export type CallbackFailure =
   | { reason: "timeout" | "network"; detail: string }
   /** The SSRF guard refused the destination's address: nothing was sent. */
   | { reason: "refused"; detail: string }
+  /** A URL or header value HTTP cannot carry: nothing was sent. */
+  | { reason: "request"; detail: string }
   /** A non-2xx HTTP status. */
   | { reason: "status"; status: number; detail: string }
   /** Not a JSON object, or a field of the wrong type. */
@@ -44,6 +46,7 @@ function failureErrorCode(failure: CallbackFailure): number {
       return HERALD_CALLBACK_ERRORS.network;
     case "status":
     case "body":
+    case "request":
     case "action":
       return HERALD_CALLBACK_ERRORS.data;
   }
