@@ -37,10 +37,9 @@ it.each([
   ["a bad header name", { "x id": "1" }, /^header "x id": /],
 ])("refuses %s as a request failure, and sends nothing", async (_, headers, detail) => {
   const result = await callBusinessServer(agent, post(`${server.url}/h`, headers), 5_000);
-  expect(result.ok ? undefined : result.failure).toMatchObject({
-    reason: "request",
-    detail: expect.stringMatching(detail),
-  });
+  const failure = result.ok ? undefined : result.failure;
+  expect(failure?.reason).toBe("request");
+  expect(failure?.detail).toMatch(detail);
   expect(server.requests).toHaveLength(0);
 });
 
@@ -48,10 +47,9 @@ it.each(["not a url", "ftp://127.0.0.1/x", "http://[::1/"])(
   "refuses the URL %j as a request failure",
   async (url) => {
     const result = await callBusinessServer(agent, post(url), 5_000);
-    expect(result.ok ? undefined : result.failure).toMatchObject({
-      reason: "request",
-      detail: expect.stringMatching(/^url: /),
-    });
+    const failure = result.ok ? undefined : result.failure;
+    expect(failure?.reason).toBe("request");
+    expect(failure?.detail).toMatch(/^url: /);
   },
 );
 
