@@ -39,7 +39,7 @@ export async function benchBefore(): Promise<Row[]> {
   );
   const env = { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace, LOG_LEVEL: "warn", ...profile() };
   const gateway = await startService("gateway", { ...env, HERALD_CONFIG: file });
-  const evaluator = await startService("evaluator", env);
+  const evaluator = await startService("evaluator", { ...env, DELIVERY_ALLOW_LOOPBACK: "true" });
   try {
     await Promise.all([gateway.waitReady(), evaluator.waitReady()]);
     const client = heraldClient(gateway.grpcAddress);

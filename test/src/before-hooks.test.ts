@@ -92,7 +92,8 @@ beforeAll(async () => {
     HERALD_CONFIG: configFile,
     HERALD_CONFIG_POLL_MS: "100",
   });
-  const evaluator = await startService("evaluator", env);
+  // The business servers are on loopback: local development's switch (before-hooks-ssrf.test.ts runs without).
+  const evaluator = await startService("evaluator", { ...env, DELIVERY_ALLOW_LOOPBACK: "true" });
   services = [gateway, evaluator];
   await Promise.all(services.map((s) => s.waitReady()));
   client = heraldClient(gateway.grpcAddress);
@@ -283,6 +284,21 @@ describe("a failed callback: failedContinue decides", () => {
       source: DecisionSource.DECISION_SOURCE_CALLBACK_FAILED,
     });
     expect([90004, 90007]).toContain(denied.errCode);
+  });
+
+  it("fails an answer that is not valid UTF-8 rather than passing on what it cannot read", async () => {
+    const bytes = Buffer.concat([
+      Buffer.from('{"actionCode":0,"nextCode":0,"content":"hi'),
+      Buffer.from([0xff]),
+      Buffer.from('"}'),
+    ]);
+    servers.strict!.fallback({ status: 200, body: bytes });
+    expect(await failed("strict")).toMatchObject({
+      decision: Decision.DECISION_DENY,
+      source: DecisionSource.DECISION_SOURCE_CALLBACK_FAILED,
+      errCode: 90007,
+      errDlt: "response is not valid UTF-8",
+    });
   });
 
   it("is denied with Herald's network code when the connection is refused", async () => {

@@ -1,4 +1,5 @@
 export type { HttpRequestSpec, JsonObject } from "./types.js";
+export { deliveryIdHeader, headerId } from "./header-id.js";
 export { OPENIM_HOOKS, findOpenImHook, openImCommand } from "./openim/hooks.js";
 export type { HookKind, OpenImHook, CommandNaming } from "./openim/hooks.js";
 export { renderOpenImBefore, interpretOpenImBefore } from "./openim/before.js";

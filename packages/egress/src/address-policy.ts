@@ -10,6 +10,17 @@ export interface EgressPolicy {
 /** Nothing but the public internet: the default for an app that has not said otherwise. */
 export const PUBLIC_ONLY: EgressPolicy = Object.freeze({ allowLoopback: false, allowPrivate: false });
 
+/**
+ * The policy for one app's calls to its business servers: the app's own `allowPrivateDestinations`,
+ * and the process-wide loopback switch (DELIVERY_ALLOW_LOOPBACK) for local development.
+ */
+export function appEgressPolicy(
+  app: { readonly allowPrivateDestinations: boolean },
+  allowLoopback: boolean,
+): EgressPolicy {
+  return { allowLoopback, allowPrivate: app.allowPrivateDestinations };
+}
+
 export type AddressVerdict = { allowed: true } | { allowed: false; why: string };
 
 // Ranges an app may reach only when it says it calls its own network.

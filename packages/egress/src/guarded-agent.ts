@@ -5,6 +5,14 @@ import { checkAddress, type EgressPolicy } from "./address-policy.js";
 import { unbracket } from "./destination-url.js";
 import { DestinationRefusedError } from "./errors.js";
 
+declare const guarded: unique symbol;
+
+/**
+ * An undici Agent made by createGuardedAgent: the only dispatcher callBusinessServer takes, so no
+ * call to a business server can go out unchecked.
+ */
+export type GuardedAgent = Agent & { readonly [guarded]: true };
+
 export interface GuardedAgentOptions {
   /** Keep-alive connections per origin (undici's `connections`; default unlimited). */
   connections?: number;
@@ -20,7 +28,7 @@ export interface GuardedAgentOptions {
  * A refusal fails the request with DestinationRefusedError (possibly wrapped; see
  * callBusinessServer, which reports it as reason "refused").
  */
-export function createGuardedAgent(policy: EgressPolicy, opts: GuardedAgentOptions = {}): Agent {
+export function createGuardedAgent(policy: EgressPolicy, opts: GuardedAgentOptions = {}): GuardedAgent {
   const connector = buildConnector({ lookup: guardedLookup(policy) });
   const connect: buildConnector.connector = (options, callback) => {
     const host = unbracket(options.hostname);
@@ -45,7 +53,7 @@ export function createGuardedAgent(policy: EgressPolicy, opts: GuardedAgentOptio
     connect,
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 30_000,
     ...(opts.connections === undefined ? {} : { connections: opts.connections }),
-  });
+  }) as GuardedAgent;
 }
 
 /**

@@ -1,7 +1,15 @@
-export { checkAddress, PUBLIC_ONLY, type AddressVerdict, type EgressPolicy } from "./address-policy.js";
+export {
+  appEgressPolicy,
+  checkAddress,
+  PUBLIC_ONLY,
+  type AddressVerdict,
+  type EgressPolicy,
+} from "./address-policy.js";
+export { createAppAgents, type AppAgents } from "./app-agents.js";
+export { egressEnvSchema } from "./egress-env.js";
 export { DestinationRefusedError, findDestinationRefused } from "./errors.js";
 export { checkDestinationUrl } from "./destination-url.js";
-export { createGuardedAgent, type GuardedAgentOptions } from "./guarded-agent.js";
+export { createGuardedAgent, type GuardedAgent, type GuardedAgentOptions } from "./guarded-agent.js";
 export {
   callBusinessServer,
   RESPONSE_LIMIT_BYTES,

@@ -1,5 +1,6 @@
 export { SignatureError, PayloadError, type SignatureFailure } from "./errors.js";
 export type { IncomingHeaders } from "./headers.js";
+export { decodeHeaderId, heraldDeliveryIds, HERALD_DELIVERY_ID_HEADER } from "./header-ids.js";
 export { verifyStandardWebhook, type VerifyStandardWebhookInput } from "./standard-webhooks.js";
 export { verifyRongCloud, type VerifyRongCloudInput } from "./rongcloud.js";
 export {

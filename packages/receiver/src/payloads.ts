@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { PayloadError } from "./errors.js";
+import { decodeHeaderId } from "./header-ids.js";
 import { headerValues, type IncomingHeaders } from "./headers.js";
 import { parseJson, validate } from "./parse-json.js";
 
@@ -116,7 +117,7 @@ function openImCommand(url: string): string {
 
 /**
  * Parses an OpenIM callback: the command comes from `{url}/{command}` or `?command=` and must equal
- * the body's callbackCommand; the operationID header is required.
+ * the body's callbackCommand; the operationID header is required (decoded: see decodeHeaderId).
  */
 export function parseOpenIm(input: ParseOpenImInput): OpenImCallback {
   const command = openImCommand(input.url);
@@ -131,5 +132,5 @@ export function parseOpenIm(input: ParseOpenImInput): OpenImCallback {
       `body says "${body.callbackCommand}" but the URL's command is "${command}"`,
     );
   }
-  return { command, operationId, body };
+  return { command, operationId: decodeHeaderId(operationId, "operationID"), body };
 }

@@ -1,6 +1,7 @@
 import { randomInt } from "node:crypto";
 import type { AppConfig, EndpointConfig } from "@herald/config";
 import {
+  deliveryIdHeader,
   renderMqttChatMessage,
   renderMqttChatPresence,
   renderOpenImAfter,
@@ -12,9 +13,6 @@ import {
 import type { HttpRequestSpec } from "@herald/dialects";
 import type { Event } from "@herald/proto";
 import { TerminalError } from "@herald/runtime";
-
-/** Sent with every request: the id the receiver deduplicates on (a list, for a batch). */
-export const DELIVERY_ID_HEADER = "herald-delivery-id";
 
 const JSON_HEADERS = { "content-type": "application/json" } as const;
 
@@ -50,7 +48,7 @@ function renderOrUndefined(
         urlStyle: endpoint.openim?.urlStyle ?? app.openim?.urlStyle ?? "path",
         naming: endpoint.openim?.commandNames ?? app.openim?.commandNames ?? "seed",
       });
-      return spec && withHeader(spec, DELIVERY_ID_HEADER, deliveryId);
+      return spec && withDeliveryId(spec, deliveryId);
     }
     case "mqttchat": {
       const body = renderMqttChatPresence(event) ?? renderMqttChatMessage(event);
@@ -58,7 +56,7 @@ function renderOrUndefined(
       return {
         method: "POST",
         url: endpoint.url,
-        headers: { ...JSON_HEADERS, [DELIVERY_ID_HEADER]: deliveryId },
+        headers: { ...JSON_HEADERS, ...deliveryIdHeader([deliveryId]) },
         body,
       };
     }
@@ -70,7 +68,7 @@ function renderOrUndefined(
         secrets: signingSecrets(endpoint, now),
         url: endpoint.url,
       });
-      return withHeader(spec, DELIVERY_ID_HEADER, deliveryId);
+      return withDeliveryId(spec, deliveryId);
     }
     case "rongcloud":
       throw new TerminalError("rongcloud jobs are sent in batches");
@@ -114,11 +112,12 @@ export function renderRongCloudBatch(
       nonce: String(randomInt(100_000_000, 1_000_000_000)),
       timestampMs: now.getTime(),
     }),
-    headers: { ...JSON_HEADERS, [DELIVERY_ID_HEADER]: deliveryIds.join(", ") },
+    headers: { ...JSON_HEADERS, ...deliveryIdHeader(deliveryIds) },
     body: JSON.stringify(records),
   };
 }
 
-function withHeader(spec: HttpRequestSpec, name: string, value: string): HttpRequestSpec {
-  return { ...spec, headers: { ...spec.headers, [name]: value } };
+// Every request carries the id the receiver deduplicates on (a list, for a batch), in its header form.
+function withDeliveryId(spec: HttpRequestSpec, deliveryId: string): HttpRequestSpec {
+  return { ...spec, headers: { ...spec.headers, ...deliveryIdHeader([deliveryId]) } };
 }

@@ -1,4 +1,3 @@
-import type { Agent } from "undici";
 import {
   jobHeaders,
   later,
@@ -11,7 +10,7 @@ import {
 import type { Bus, ConsumerRunner, Delivery, Job, Later, NewAttemptRecord } from "@herald/bus";
 import type { AppConfig, ConfigView, EndpointConfig, EndpointState } from "@herald/config";
 import type { HttpRequestSpec } from "@herald/dialects";
-import { callBusinessServer, createGuardedAgent } from "@herald/egress";
+import { appEgressPolicy, callBusinessServer, createGuardedAgent, type GuardedAgent } from "@herald/egress";
 import { Event } from "@herald/proto";
 import { ensureError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
@@ -64,7 +63,7 @@ export function consumerName(lane: Lane, appId: string, endpointId: string): str
  * shared first-come first-served by both lanes, through the endpoint's own connection pool.
  */
 export class EndpointSender {
-  private readonly agent: Agent;
+  private readonly agent: GuardedAgent;
   private readonly slots: Slots;
   private readonly state: EndpointStateCell;
   private readonly timeouts: TimeoutWindow;
@@ -81,10 +80,9 @@ export class EndpointSender {
     private app: AppConfig,
   ) {
     this.log = deps.log.child({ appId, endpointId: endpoint.id, dialect: endpoint.dialect });
-    this.agent = createGuardedAgent(
-      { allowLoopback: deps.allowLoopback, allowPrivate: app.allowPrivateDestinations },
-      { connections: endpoint.concurrency },
-    );
+    this.agent = createGuardedAgent(appEgressPolicy(app, deps.allowLoopback), {
+      connections: endpoint.concurrency,
+    });
     this.slots = new Slots(endpoint.concurrency);
     this.state = new EndpointStateCell(deps.bus, deps.view, appId, endpoint.id, this.log);
     const { count, windowMs } = endpoint.pauseOnTimeouts;

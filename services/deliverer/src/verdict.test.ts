@@ -104,4 +104,16 @@ describe("judgeAttempt", () => {
       disable: "destination refused: refused: 10.0.0.1 is private",
     });
   });
+
+  it("kills a request HTTP cannot carry at once, without disabling the endpoint", () => {
+    for (const dialect of ["mqttchat", "standard", "openim", "rongcloud"] as const) {
+      expect(
+        judgeAttempt(
+          { dialect, retry: schedule },
+          1,
+          failed("request", "header x: its value has characters"),
+        ),
+      ).toEqual({ kind: "dead", error: "request: header x: its value has characters" });
+    }
+  });
 });

@@ -23,7 +23,8 @@ export const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
 /**
  * The one place where an attempt's result becomes delivered, retry or dead, per dialect:
  * 2xx delivers; mqttchat disables at once on an unreachable URL or 401/403 (seed 000); standard
- * disables on 410 (Standard Webhooks); a refused destination (SSRF guard) is dead at once; anything
+ * disables on 410 (Standard Webhooks); a refused destination (SSRF guard) is dead at once, and so is
+ * a request HTTP cannot carry (the endpoint stays enabled: the server was never asked); anything
  * else is retried on the endpoint's schedule (Retry-After honoured, never sooner than the schedule)
  * until the schedule runs out.
  */
@@ -39,6 +40,7 @@ export function judgeAttempt(
     const dead: Verdict = { kind: "dead", error };
     return endpoint.dialect === "mqttchat" ? { ...dead, disable: `destination refused: ${error}` } : dead;
   }
+  if (result.failure?.reason === "request") return { kind: "dead", error };
   const disable = disableReason(endpoint.dialect, result);
   if (disable !== undefined) return { kind: "dead", error, disable };
   const schedule = endpoint.retry.scheduleMs;

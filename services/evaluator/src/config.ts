@@ -1,10 +1,12 @@
 import { z } from "zod";
 import { baseEnvSchema } from "@herald/runtime";
+import { egressEnvSchema } from "@herald/egress";
 
 /**
  * The evaluator's environment. Apart from main.ts, whose import starts the service, so that the deploy
  * checks (test/src/deploy.test.ts) can read the variables it takes.
  */
 export const schema = baseEnvSchema.extend({
+  ...egressEnvSchema,
   HTTP_CONNECTIONS_PER_ORIGIN: z.coerce.number().int().min(1).max(1024).default(64),
 });

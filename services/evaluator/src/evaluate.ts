@@ -12,8 +12,7 @@ import {
 import { hookConfig, type AppConfig, type ConfigView } from "@herald/config";
 import type { AttemptRecord } from "@herald/bus";
 import type { Logger } from "@herald/runtime";
-import type { Dispatcher } from "undici";
-import { callBusinessServer, type CallFailure } from "@herald/egress";
+import { callBusinessServer, type AppAgents } from "@herald/egress";
 import type { Breakers } from "./breaker.js";
 import type { EvaluatorMetrics } from "./metrics.js";
 
@@ -21,7 +20,8 @@ export interface EvaluatorDeps {
   config: ConfigView;
   /** Reads one app from CONFIG directly, for when the watched view may be behind. */
   loadApp: (appId: string) => Promise<AppConfig | undefined>;
-  dispatcher: Dispatcher;
+  /** The guarded HTTP pools: each app's calls go through the one its SSRF policy picks. */
+  agents: Pick<AppAgents, "forApp">;
   breakers: Breakers;
   metrics: EvaluatorMetrics;
   log: Logger;
@@ -110,12 +110,15 @@ export function createEvaluator(deps: EvaluatorDeps) {
 
     // Leave the gateway a little time to pass the answer on.
     const timeoutMs = Math.min(settings.timeout * 1000, Math.max(1, deadlineMs - 50));
-    const result = await callBusinessServer(deps.dispatcher, spec, timeoutMs);
+    const result = await callBusinessServer(deps.agents.forApp(app), spec, timeoutMs);
     metrics.callSeconds.observe(result.latencyMs / 1000);
 
-    const outcome: BeforeOutcome = result.ok
-      ? interpretOpenImBefore(hook, payload, { status: result.status, body: result.body })
-      : { kind: "failed", failure: toCallbackFailure(result.failure) };
+    const outcome: BeforeOutcome = !result.ok
+      ? { kind: "failed", failure: result.failure }
+      : !result.bodyIsUtf8
+        ? // Read on, it would hand the chat core U+FFFD where the business server meant something else.
+          { kind: "failed", failure: { reason: "body", detail: "response is not valid UTF-8" } }
+        : interpretOpenImBefore(hook, payload, { status: result.status, body: result.body });
     if (outcome.kind === "failed" && countsAgainstServer(outcome.failure)) breaker.failure(app.breaker);
     else breaker.success();
 
@@ -142,16 +145,11 @@ export function createEvaluator(deps: EvaluatorDeps) {
   };
 }
 
-// A refused destination is unreachable for the chat core too: OpenIM's network family.
-function toCallbackFailure(failure: CallFailure): CallbackFailure {
-  if (failure.reason === "refused") return { reason: "network", detail: failure.detail };
-  return { reason: failure.reason, detail: failure.detail };
-}
-
 // A server that answered on purpose (actionCode != 0) is up; one that times out, refuses,
-// errs or talks nonsense is not.
+// errs or talks nonsense is not. A destination the SSRF guard refused, or a request HTTP cannot
+// carry, was never asked and fails at once: no breaker needed.
 function countsAgainstServer(failure: CallbackFailure): boolean {
-  return failure.reason !== "action";
+  return failure.reason !== "action" && failure.reason !== "refused" && failure.reason !== "request";
 }
 
 function onFailure(failure: CallbackFailure, failedContinue: boolean, source: DecisionSource): Answer {

@@ -1,10 +1,10 @@
 // Answers before-hooks for the gateway: calls the app's business server and decides.
 import { randomBytes } from "node:crypto";
-import { Agent } from "undici";
 import { BeforeRequest, BeforeResponse } from "@herald/proto";
 import { runService } from "@herald/runtime";
 import { publishAttempt, serveRpc, startBus } from "@herald/bus";
 import { readApp, watchConfig } from "@herald/config";
+import { createAppAgents } from "@herald/egress";
 import { Breakers } from "./breaker.js";
 import { createEvaluator } from "./evaluate.js";
 import { createEvaluatorMetrics } from "./metrics.js";
@@ -16,17 +16,16 @@ await runService({
   async start({ config, log, registry }) {
     const bus = await startBus({ config, name: "herald-evaluator", log });
     const view = await watchConfig(bus, log);
-    // One pool of keep-alive connections per business server origin.
-    const dispatcher = new Agent({
+    // Keep-alive pools per business server origin, every connection checked by the app's SSRF policy.
+    const agents = createAppAgents(config.DELIVERY_ALLOW_LOOPBACK, {
       connections: config.HTTP_CONNECTIONS_PER_ORIGIN,
-      keepAliveTimeout: 30_000,
     });
     const breakers = new Breakers();
     const metrics = createEvaluatorMetrics(registry, () => breakers.openCount());
     const evaluate = createEvaluator({
       config: view,
       loadApp: (appId) => readApp(bus, appId),
-      dispatcher,
+      agents,
       breakers,
       metrics,
       log,
@@ -54,7 +53,7 @@ await runService({
         { name: "stop taking hooks, finish those in hand", run: (signal) => server.stop(signal) },
         { name: "config watch", run: () => view.close() },
         { name: "nats drain", run: () => bus.drain() },
-        { name: "http pool", run: () => dispatcher.close() },
+        { name: "http pools", run: () => agents.close() },
       ],
     };
   },

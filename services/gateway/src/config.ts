@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { baseEnvSchema, envBoolean } from "@herald/runtime";
+import { baseEnvSchema } from "@herald/runtime";
+import { egressEnvSchema } from "@herald/egress";
 
 /**
  * The gateway's environment. Apart from main.ts, whose import starts the service, so that the deploy
@@ -26,6 +27,6 @@ export const schema = baseEnvSchema.extend({
   // host:port of the log store's gRPC server; unset: log routes answer 503.
   LOGSTORE_ADDRESS: z.string().min(1).optional(),
   LOGSTORE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
-  // Endpoint URLs on 127.0.0.1 pass the admin API's SSRF check (as the deliverer's flag of that name).
-  DELIVERY_ALLOW_LOOPBACK: envBoolean.default(false),
+  // Endpoint URLs on 127.0.0.1 pass the admin API's SSRF check, as they do the deliverer's and evaluator's.
+  ...egressEnvSchema,
 });

@@ -1,3 +1,4 @@
+import { headerId } from "../header-id.js";
 import { isJsonObject, type HttpRequestSpec, type JsonObject } from "../types.js";
 import type { CallbackFailure } from "./failure.js";
 import type { OpenImHook } from "./hooks.js";
@@ -21,7 +22,8 @@ export function renderOpenImBefore(input: OpenImBeforeInput): HttpRequestSpec {
   return {
     method: "POST",
     url: openImUrl(input.baseUrl, input.urlStyle, command),
-    headers: { "content-type": "application/json", operationid: operationId },
+    // The body carries the operation id as it is; the header, in its header form.
+    headers: { "content-type": "application/json", operationid: headerId(operationId) },
     body,
   };
 }

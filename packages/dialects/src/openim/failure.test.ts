@@ -5,6 +5,7 @@ describe("decideFailure", () => {
   const failures: Array<[CallbackFailure, number]> = [
     [{ reason: "timeout", detail: "no answer in 5000 ms" }, 90004],
     [{ reason: "network", detail: "ECONNREFUSED" }, 90004],
+    [{ reason: "refused", detail: "destination h refused: 10.0.0.1 is in the private range" }, 90004],
     [{ reason: "breaker", detail: "open" }, 90004],
     [{ reason: "unavailable", detail: "no evaluator" }, 90004],
     [{ reason: "status", status: 500, detail: "HTTP 500: {}" }, 90007],

@@ -1,6 +1,10 @@
 export type CallbackFailure =
   /** Decided by the caller, which does the I/O. */
   | { reason: "timeout" | "network"; detail: string }
+  /** The SSRF guard refused the destination's address: nothing was sent. */
+  | { reason: "refused"; detail: string }
+  /** A URL or header value HTTP cannot carry: nothing was sent. */
+  | { reason: "request"; detail: string }
   /** A non-2xx HTTP status. */
   | { reason: "status"; status: number; detail: string }
   /** Not a JSON object, or a field of the wrong type. */
@@ -36,11 +40,13 @@ function failureErrorCode(failure: CallbackFailure): number {
   switch (failure.reason) {
     case "timeout":
     case "network":
+    case "refused":
     case "breaker":
     case "unavailable":
       return HERALD_CALLBACK_ERRORS.network;
     case "status":
     case "body":
+    case "request":
     case "action":
       return HERALD_CALLBACK_ERRORS.data;
   }

@@ -1,5 +1,6 @@
 import { eventType, type Event } from "@herald/proto";
 import { parsePassthroughPayload } from "../openim/passthrough.js";
+import { headerId } from "../header-id.js";
 import { occurredAtMs } from "../openim/presence-event.js";
 import type { HttpRequestSpec, JsonObject } from "../types.js";
 import { InvalidWebhookSecretError } from "./errors.js";
@@ -7,7 +8,10 @@ import { signStandardWebhook } from "./sign.js";
 
 export interface StandardWebhookInput {
   event: Event;
-  /** webhook-id: the same on every attempt of one delivery, the receiver's idempotency key. */
+  /**
+   * The delivery id (any Unicode): the same on every attempt, the receiver's idempotency key. Sent as
+   * webhook-id in its header form (headerId), and that exact header value is what is signed.
+   */
   msgId: string;
   /** webhook-timestamp: unix seconds of this attempt (a retry is signed afresh). */
   timestampSeconds: number;
@@ -21,7 +25,8 @@ export interface StandardWebhookInput {
  * `webhook-timestamp`, `webhook-signature` (one `v1,…` per secret, space-separated) and `content-type`.
  */
 export function renderStandardWebhook(input: StandardWebhookInput): HttpRequestSpec {
-  const { event, msgId, timestampSeconds } = input;
+  const { event, timestampSeconds } = input;
+  const msgId = headerId(input.msgId);
   if (input.secrets.length === 0) throw new InvalidWebhookSecretError("no secret to sign with");
   const body = JSON.stringify({
     type: eventType(event),

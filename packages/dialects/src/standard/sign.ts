@@ -8,7 +8,9 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const MIN_SECRET_BYTES = 24;
 const MAX_SECRET_BYTES = 75;
 // Any character but "." keeps "{id}.{timestamp}.{body}" unambiguous; the spec forbids "." in the id.
-const MESSAGE_ID = /^[^.\s]{1,256}$/;
+// Room for the header form (headerId) of Herald's longest id: a 256-character CJK user id in a presence
+// event's id is about 2.4 KB.
+const MESSAGE_ID = /^[^.\s]{1,4096}$/;
 
 /** The HMAC key of a `whsec_<base64>` secret; throws InvalidWebhookSecretError for anything else. */
 export function decodeWebhookSecret(secret: string): Buffer {
@@ -52,7 +54,7 @@ function assertWebhookHeaders(msgId: string, timestampSeconds: number): void {
   if (!MESSAGE_ID.test(msgId)) {
     throw new InvalidWebhookHeaderError(
       "webhook-id",
-      `${JSON.stringify(msgId)} must be 1-256 characters without "." or whitespace`,
+      `${JSON.stringify(msgId)} must be 1-4096 characters without "." or whitespace`,
     );
   }
   if (!Number.isSafeInteger(timestampSeconds) || timestampSeconds < 0) {
