@@ -94,3 +94,27 @@ export async function allReady(herald: RunningHerald): Promise<boolean> {
   );
   return statuses.length > 0 && statuses.every((status) => status === 200);
 }
+
+/** The local addresses that listen on TCP `port`, from /proc/net (Linux): "127.0.0.1", "::1", "0.0.0.0", "::", … */
+export function listenAddresses(port: number): string[] {
+  const found: string[] = [];
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      const [hex, portHex] = local?.split(":") ?? [];
+      if (state !== "0A" || hex === undefined || Number.parseInt(portHex ?? "", 16) !== port) continue;
+      found.push(hex.length === 8 ? ipv4(hex) : ipv6(hex));
+    }
+  }
+  return found;
+}
+
+/** /proc/net/tcp writes an IPv4 address as one little-endian hex word. */
+function ipv4(hex: string): string {
+  return [6, 4, 2, 0].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)).join(".");
+}
+
+function ipv6(hex: string): string {
+  if (/^0{32}$/.test(hex)) return "::";
+  return hex === "00000000000000000000000001000000" ? "::1" : hex;
+}

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { heraldClient, onlineEvent, publish } from "./grpc-client.js";
-import { startHerald } from "./herald-start.js";
+import { listenAddresses, startHerald } from "./herald-start.js";
 
 const home = await mkdtemp(path.join(tmpdir(), "herald-home-"));
 
@@ -20,6 +20,15 @@ it(
     expect(first.grpc).toBeDefined();
     expect(Object.keys(first.health)).toHaveLength(6);
     for (const url of Object.values(first.health)) expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    // One machine is local development: gRPC, admin, health, NATS and Postgres listen on loopback only.
+    const banner = first.output().slice(first.output().indexOf("Herald is running."));
+    const ports = [...banner.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => Number(m[1]));
+    expect(ports.length).toBeGreaterThanOrEqual(12);
+    for (const port of ports) {
+      const addresses = listenAddresses(port);
+      expect(addresses.length, `something listens on port ${port}`).toBeGreaterThan(0);
+      for (const address of addresses) expect(["127.0.0.1", "::1"], `port ${port}`).toContain(address);
+    }
 
     const event = onlineEvent("app1");
     const client = heraldClient(first.grpc!);
