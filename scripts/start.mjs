@@ -40,10 +40,12 @@ async function main() {
   const grpcPorts = { gateway: grpcPort, logstore: logstoreGrpcPort };
   const adminPort = await pickPort(Number(process.env.ADMIN_PORT ?? 8088));
   const adminToken = process.env.ADMIN_TOKEN || adminTokenOnDisk();
+  // Health ports run from HERALD_HEALTH_PORT up, one per service; 0: any free ones.
+  const healthPortBase = Number(process.env.HERALD_HEALTH_PORT ?? 8081);
   const health = {};
   const ready = [];
   for (const [i, name] of SERVICES.entries()) {
-    const httpPort = await pickPort(8081 + i);
+    const httpPort = await pickPort(healthPortBase === 0 ? 0 : healthPortBase + i);
     health[name] = `http://${address(reachable(hosts.http), httpPort)}`;
     ready.push(
       superviseService(name, `${health[name]}/readyz`, {

@@ -149,7 +149,7 @@ export function createSupervisor(budget = restartBudget()) {
     stopping = true;
     if (reason) console.error(`herald: ${reason}`);
     pendingRestarts.forEach(clearTimeout);
-    say("stopping: the services drain first, then NATS and Postgres stop");
+    say("stopping: the services drain first");
     await terminate(
       [...running].filter((e) => e.tier === "service"),
       STOP_GRACE_MS.service,

@@ -8,6 +8,18 @@ import { waitFor } from "@herald/testkit";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
+// Other Heralds may start at the same time (test files run in parallel): no preferred ports.
+const ANY_FREE_PORTS = Object.fromEntries(
+  [
+    "GRPC_PORT",
+    "HERALD_LOGSTORE_GRPC_PORT",
+    "ADMIN_PORT",
+    "HERALD_HEALTH_PORT",
+    "HERALD_NATS_PORT",
+    "HERALD_PG_PORT",
+  ].map((name) => [name, "0"]),
+);
+
 export interface RunningHerald {
   readonly child: ChildProcessWithoutNullStreams;
   /** The supervisor's exit code. */
@@ -29,7 +41,7 @@ export async function startHerald(home: string, env: Record<string, string> = {}
   const { NATS_URL: _nats, DATABASE_URL: _db, ...inherited } = process.env;
   const child = spawn(process.execPath, [path.join(root, "scripts/start.mjs")], {
     cwd: root,
-    env: { ...inherited, HERALD_HOME: home, GRPC_PORT: "0", ...env },
+    env: { ...inherited, HERALD_HOME: home, ...ANY_FREE_PORTS, ...env },
   });
   let out = "";
   child.stdout.on("data", (b: Buffer) => (out += b.toString()));
