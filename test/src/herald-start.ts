@@ -8,6 +8,15 @@ import { waitFor } from "@herald/testkit";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
+export const SERVICE_NAMES = [
+  "gateway",
+  "evaluator",
+  "presence",
+  "chatroom",
+  "deliverer",
+  "logstore",
+] as const;
+
 // Other Heralds may start at the same time (test files run in parallel): no preferred ports.
 const ANY_FREE_PORTS = Object.fromEntries(
   [
@@ -29,6 +38,8 @@ export interface RunningHerald {
   /** Each service's health base URL (http://127.0.0.1:port), by service name, as the banner prints it. */
   readonly health: Readonly<Record<string, string>>;
   output(): string;
+  /** Ctrl-C in a terminal: SIGINT to every process of the supervisor's group. */
+  interrupt(): void;
   /** The pid of the supervisor's own child process whose command line contains `marker`, if one runs. */
   childPid(marker: string): number | undefined;
   /** `work`'s result, or an error with the supervisor's output if the supervisor exits first. */
@@ -41,6 +52,8 @@ export async function startHerald(home: string, env: Record<string, string> = {}
   const { NATS_URL: _nats, DATABASE_URL: _db, ...inherited } = process.env;
   const child = spawn(process.execPath, [path.join(root, "scripts/start.mjs")], {
     cwd: root,
+    // A process group of its own, as in a terminal: interrupt() is Ctrl-C to the whole group.
+    detached: true,
     env: { ...inherited, HERALD_HOME: home, ...ANY_FREE_PORTS, ...env },
   });
   let out = "";
@@ -60,6 +73,7 @@ export async function startHerald(home: string, env: Record<string, string> = {}
     grpc: /gRPC for the chat core\s+(\S+)/.exec(out)?.[1],
     health,
     output: () => out,
+    interrupt: () => process.kill(-child.pid!, "SIGINT"),
     childPid: (marker) => childPids(child.pid!).find((c) => c.cmdline.includes(marker))?.pid,
     whileRunning: <T>(work: Promise<T>) =>
       Promise.race([
@@ -129,4 +143,20 @@ function ipv4(hex: string): string {
 function ipv6(hex: string): string {
   if (/^0{32}$/.test(hex)) return "::";
   return hex === "00000000000000000000000001000000" ? "::1" : hex;
+}
+
+/**
+ * What was wrong with the order of an ordered stop, from the supervisor's lines: each service
+ * named must have drained (exit code 0 after SIGTERM) before NATS and Postgres stopped.
+ */
+export function stopOrderProblems(output: string, services: readonly string[] = SERVICE_NAMES): string[] {
+  const infra = ["nats-server", "Postgres"].map((label) =>
+    output.indexOf(`herald: ${label} stopped (exit code 0)`),
+  );
+  if (infra.some((at) => at < 0)) return ["NATS or Postgres did not stop cleanly"];
+  return services.flatMap((name) => {
+    const at = output.indexOf(`herald: ${name} stopped (exit code 0)`);
+    if (at < 0) return [`${name} did not drain`];
+    return at > Math.min(...infra) ? [`${name} stopped after NATS or Postgres`] : [];
+  });
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { heraldClient, onlineEvent, publish } from "./grpc-client.js";
-import { listenAddresses, startHerald } from "./herald-start.js";
+import { listenAddresses, startHerald, stopOrderProblems } from "./herald-start.js";
 
 const home = await mkdtemp(path.join(tmpdir(), "herald-home-"));
 
@@ -35,9 +35,11 @@ it(
     const stored = await publish(client, [event]);
     client.close();
 
-    first.child.kill("SIGINT");
+    first.interrupt();
     expect(await first.exited).toBe(0);
     expect(first.output()).toContain("herald: stopped");
+    // Ctrl-C reaches only the supervisor, which stops the services before NATS and Postgres.
+    expect(stopOrderProblems(first.output())).toEqual([]);
 
     const second = await startHerald(home);
     try {
@@ -48,7 +50,7 @@ it(
       // The same event in the same stream: JetStream still knows it after the restart.
       expect(res.results[0]).toEqual({ ...stored.results[0], duplicate: true });
     } finally {
-      second.child.kill("SIGINT");
+      second.interrupt();
       expect(await second.exited).toBe(0);
     }
   },
