@@ -4,6 +4,7 @@ import type { Logger } from "@herald/runtime";
 import { APP_ID_PATTERN, validateAppConfig } from "./app-config.js";
 import { ConfigFileError } from "./errors.js";
 import { isWrongRevision } from "./kv-errors.js";
+import { ID_PATTERN_TEXT } from "./schemas.js";
 import type { AppConfig } from "./app-config.js";
 
 export type ConfigBucket = Awaited<ReturnType<Bus["kv"]>>;
@@ -71,7 +72,7 @@ export async function deleteApp(bus: Bus, appId: string): Promise<void> {
 
 function validateAppId(appId: string): void {
   if (!APP_ID_PATTERN.test(appId)) {
-    throw new ConfigFileError("app id must be 1 to 64 of A-Z a-z 0-9 _ -", { path: "appId", file: "" });
+    throw new ConfigFileError(`app id must be ${ID_PATTERN_TEXT}`, { path: "appId", file: "" });
   }
 }
 
