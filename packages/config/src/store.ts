@@ -163,7 +163,7 @@ export async function returnAppToFile(bus: Bus, appId: string): Promise<AppConfi
   const kv = await configBucket(bus);
   const entry = await kv.get(fileAppKey(appId));
   if (entry === null || entry.operation !== "PUT" || entry.length === 0) return undefined;
-  const app = validateAppConfig({ ...(entry.json() as object), source: "file" }, appKey(appId));
+  const app = validateAppConfig({ ...entry.json<object>(), source: "file" }, appKey(appId));
   await kv.put(appKey(appId), storedJson(app));
   return app;
 }

@@ -52,6 +52,7 @@ export async function readYamlFile(path: string): Promise<string> {
 }
 
 // YAML allows no C0 control character but tab, LF and CR in a document (nor DEL).
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 
 /**
