@@ -227,4 +227,10 @@ describe("admin edits and file reloads", () => {
     };
     expect(doc.paths["/v1/apps/{appId}/return-to-file"]?.post).toBeDefined();
   });
+
+  it("refuses to delete an app the file declares, which the file would bring back", async () => {
+    expectError(await call("DELETE", "/v1/apps/owned"), 409);
+    expect((await call("GET", "/v1/apps/owned")).status).toBe(200);
+    expect((await call("DELETE", "/v1/apps/apionly")).status).toBe(204);
+  });
 });

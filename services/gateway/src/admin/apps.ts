@@ -8,7 +8,7 @@ import {
   validateAppConfig,
   type AppConfig,
 } from "@herald/config";
-import { ValidationError } from "@herald/runtime";
+import { ConflictError, ValidationError } from "@herald/runtime";
 import { createAppKey, deleteAppKey, deleteAppKeys } from "./app-keys.js";
 import { checkUrl, endpointsOf, loadApp, redactApp, restoreSecrets, saveApp } from "./app-model.js";
 import { visibleApp } from "./auth.js";
@@ -109,9 +109,23 @@ export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
 
   app.delete(
     "/v1/apps/:appId",
-    { config: { adminOnly: true }, schema: { tags: ["apps"], summary: "Delete an app", params: appParams } },
+    {
+      config: { adminOnly: true },
+      schema: {
+        tags: ["apps"],
+        summary: "Delete an app",
+        description: "409 for an app the config file declares: it is removed from the file instead.",
+        params: appParams,
+      },
+    },
     async (request, reply) => {
       const existing = await loadApp(ctx, request.params.appId);
+      // The file would put it back at its next reload or the gateway's next start.
+      if ((await fileStatusOfApp(ctx.bus, existing)) !== undefined) {
+        throw new ConflictError(
+          `app ${existing.appId} is declared in the config file; remove it there to delete it`,
+        );
+      }
       await deleteApp(ctx.bus, existing.appId);
       await deleteAppKeys(ctx.bus, existing.appId);
       // A re-created app starts clean: no endpoint disabled by its predecessor's history.
