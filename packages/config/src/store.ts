@@ -90,8 +90,13 @@ function fileAppKey(appId: string): string {
 }
 
 // An app's content, whoever owns it: equal for the file's version and an API copy with no change.
-function contentJson(json: string): string {
-  return storedJson({ ...(JSON.parse(json) as AppConfig), source: "file" });
+// A stored value that no longer validates has no comparable content.
+function contentJson(json: string): string | undefined {
+  try {
+    return storedJson({ ...(JSON.parse(json) as AppConfig), source: "file" });
+  } catch {
+    return undefined;
+  }
 }
 
 export interface ApplyResult {
