@@ -247,7 +247,7 @@ describe("Herald's YAML", () => {
     expect(err.path).toBe("apps.app1.openim.url");
   });
 
-  it("reads webhooksFile relative to the YAML file, with the logical path in warnings", async () => {
+  it("reads webhooksFile relative to the YAML file, with the logical path (not its keys) in warnings", async () => {
     const read: string[] = [];
     const { apps, warnings } = await parseHeraldConfig(
       "apps:\n  app1:\n    openim:\n      webhooksFile: ./openim/webhooks.yml\n",
@@ -268,8 +268,8 @@ describe("Herald's YAML", () => {
     ]);
     expect(warnings).toEqual([
       {
-        path: "apps.app1.openim.webhooks.afterUserOffline.faildContinue",
-        message: "unknown key (in /etc/herald/openim/webhooks.yml)",
+        path: "apps.app1.openim.webhooks.afterUserOffline.[?]",
+        message: "unknown key (line 14) (in /etc/herald/openim/webhooks.yml)",
       },
     ]);
   });

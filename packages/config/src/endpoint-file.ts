@@ -3,7 +3,7 @@ import type { EndpointConfig } from "./endpoint-config.js";
 import { readDuration } from "./duration.js";
 import { ID_PATTERN, ID_PATTERN_TEXT } from "./schemas.js";
 import type { OpenImUrlStyle } from "./schemas.js";
-import { asRecord, child, expectRecord, fail, warn } from "./site.js";
+import { asRecord, child, expectRecord, fail, unknownKeySite, warn } from "./site.js";
 import type { Site } from "./site.js";
 
 // The fields of an endpoint in Herald's YAML; a nested mapping lists its own.
@@ -55,7 +55,7 @@ function fromFile(site: Site, id: string, raw: unknown): Record<string, unknown>
     if (key === "id") {
       warn(at, "ignored: an endpoint's key is its id");
     } else if (!(key in FIELDS)) {
-      warn(at, "unknown key");
+      warn(unknownKeySite(site, key), "unknown key");
     } else if (value !== null) {
       out[key] = fromFileField(at, key, value);
     }
@@ -70,7 +70,7 @@ function fromFileField(site: Site, key: string, value: unknown): unknown {
   if (nested === undefined || record === undefined) return fromFileValue(site, key, value);
   const out: Record<string, unknown> = {};
   for (const [name, item] of Object.entries(record)) {
-    if (!nested.includes(name)) warn(child(site, name), "unknown key");
+    if (!nested.includes(name)) warn(unknownKeySite(site, name), "unknown key");
     else if (item !== null) out[name] = fromFileValue(child(site, name), `${key}.${name}`, item);
   }
   return out;
@@ -93,7 +93,7 @@ function fromFileSecrets(site: Site, value: unknown): unknown {
     if (record === undefined) return item;
     const out: Record<string, unknown> = {};
     for (const [name, field] of Object.entries(record)) {
-      if (!SECRET_FIELDS.includes(name)) warn(child(site, i, name), "unknown key");
+      if (!SECRET_FIELDS.includes(name)) warn(unknownKeySite(child(site, i), name), "unknown key");
       else if (field !== null) out[name] = field;
     }
     return out;

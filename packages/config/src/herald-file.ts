@@ -1,16 +1,18 @@
-import { readFile as readFileFromDisk } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { realpath } from "node:fs/promises";
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { z } from "zod";
+import { ID_PATTERN_TEXT } from "./schemas.js";
 import { APP_ID_PATTERN, commandNamesSchema, readBreaker, urlStyleSchema } from "./app-config.js";
 import type { AppConfig } from "./app-config.js";
 import { readFileEndpoints } from "./endpoint-file.js";
+import { ConfigFileError } from "./errors.js";
 import type { ConfigWarning } from "./errors.js";
 import { httpUrlSchema, readWebhooks } from "./openim-webhooks.js";
 import type { OpenImWebhooks } from "./openim-webhooks.js";
 import { openImHookKey } from "./openim-hooks.js";
 import { asRecord, child, expectRecord, fail, parseAt, rootSite, warn, warnUnknownKeys } from "./site.js";
 import type { Site } from "./site.js";
-import { parseYaml } from "./yaml-source.js";
+import { parseYaml, readYamlFile } from "./yaml-source.js";
 
 /** The app id a plain OpenIM webhooks.yml (no `apps:`) is loaded as. */
 export const PLAIN_WEBHOOKS_APP_ID = "default";
@@ -18,30 +20,52 @@ export const PLAIN_WEBHOOKS_APP_ID = "default";
 type ReadText = (path: string) => Promise<string>;
 type OpenImConfig = NonNullable<AppConfig["openim"]>;
 
+/** Where a config file may read the files it references (`webhooksFile`), and how. */
+interface Includes {
+  /** The config file's own directory, then the extra directories allowed. */
+  readonly dirs: readonly string[];
+  readonly readText: ReadText;
+  /** Resolves symlinks and `..` (identity for a reader that is no file system). */
+  readonly realpath: (path: string) => Promise<string>;
+}
+
+export interface ConfigFileOptions {
+  /** Directories besides the config file's own whose files it may reference (e.g. a second mount). */
+  includeDirs?: readonly string[];
+}
+
 export interface LoadedConfig {
   apps: AppConfig[];
   warnings: ConfigWarning[];
 }
 
 /** Reads Herald's YAML file, or a plain OpenIM webhooks.yml as app "default". */
-export async function loadConfigFile(file: string): Promise<LoadedConfig> {
+export async function loadConfigFile(file: string, opts: ConfigFileOptions = {}): Promise<LoadedConfig> {
   let text: string;
   try {
-    text = await readFileFromDisk(file, "utf8");
+    text = await readYamlFile(file);
   } catch (err) {
+    if (err instanceof ConfigFileError) throw err;
     return fail(rootSite({ file }), `cannot read the file: ${(err as Error).message}`, err);
   }
-  return parseHeraldConfig(text, { file });
+  return parseHeraldConfig(text, { file, ...opts });
 }
 
-/** Parses Herald's YAML text; `readFile` reads `webhooksFile`s (default: from disk), relative to `file`. */
+/**
+ * Parses Herald's YAML text. `webhooksFile`s are read relative to `file`, only from its directory or
+ * `includeDirs` (symlinks resolved); `readFile` replaces the disk (then paths are only checked as text).
+ */
 export async function parseHeraldConfig(
   text: string,
-  opts: { file: string; readFile?: ReadText },
+  opts: { file: string; readFile?: ReadText } & ConfigFileOptions,
 ): Promise<LoadedConfig> {
   const source = parseYaml(text, opts.file);
   const site = rootSite({ file: opts.file, lineOf: source.lineOf });
-  const readText = opts.readFile ?? ((path: string) => readFileFromDisk(path, "utf8"));
+  const includes: Includes = {
+    dirs: [dirname(resolve(opts.file)), ...(opts.includeDirs ?? []).map((dir) => resolve(dir))],
+    readText: opts.readFile ?? readYamlFile,
+    realpath: opts.readFile === undefined ? realpath : (path) => Promise.resolve(path),
+  };
   const top = asRecord(source.value);
   if (top === undefined) return fail(site, "expected a mapping with `apps:` or an OpenIM webhooks.yml");
   if (!("apps" in top) && isPlainWebhooks(top)) {
@@ -61,7 +85,7 @@ export async function parseHeraldConfig(
   const apps: AppConfig[] = [];
   if (top["apps"] !== null && top["apps"] !== undefined) {
     for (const [appId, raw] of Object.entries(expectRecord(appsSite, top["apps"]))) {
-      apps.push(await readApp(child(appsSite, appId), appId, raw, opts.file, readText));
+      apps.push(await readApp(child(appsSite, appId), appId, raw, opts.file, includes));
     }
   }
   return { apps, warnings: site.warnings };
@@ -86,16 +110,16 @@ async function readApp(
   appId: string,
   raw: unknown,
   file: string,
-  readText: ReadText,
+  includes: Includes,
 ): Promise<AppConfig> {
-  if (!APP_ID_PATTERN.test(appId)) fail(site, "app id must be 1 to 64 of A-Z a-z 0-9 _ -");
+  if (!APP_ID_PATTERN.test(appId)) fail(site, `app id must be ${ID_PATTERN_TEXT}`);
   const app = expectRecord(site, raw);
   warnUnknownKeys(site, app, ["openim", "endpoints", "allowPrivateDestinations", "breaker"]);
   const openimSite = child(site, "openim");
   const openim =
     app["openim"] === undefined || app["openim"] === null
       ? undefined
-      : await readOpenIm(openimSite, app["openim"], file, readText);
+      : await readOpenIm(openimSite, app["openim"], file, includes);
   const endpoints = readFileEndpoints(child(site, "endpoints"), app["endpoints"], openim);
   // An app with neither would do nothing; most likely its openim: was forgotten.
   if (openim === undefined && endpoints.length === 0) fail(openimSite, "required (or endpoints)");
@@ -118,7 +142,7 @@ async function readOpenIm(
   openimSite: Site,
   raw: unknown,
   file: string,
-  readText: ReadText,
+  includes: Includes,
 ): Promise<OpenImConfig> {
   const openim = expectRecord(openimSite, raw);
   warnUnknownKeys(openimSite, openim, ["url", "urlStyle", "commandNames", "webhooks", "webhooksFile"]);
@@ -132,7 +156,7 @@ async function readOpenIm(
       child(openimSite, "webhooksFile"),
       webhooksSite,
       resolve(dirname(file), scalars.webhooksFile),
-      readText,
+      includes,
     );
   } else {
     webhooks = readWebhooks(webhooksSite, openim["webhooks"]);
@@ -140,17 +164,45 @@ async function readOpenIm(
   return toOpenIm(openimSite, scalars, webhooks);
 }
 
+function isInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== "" && rel.split(sep)[0] !== ".." && !isAbsolute(rel);
+}
+
+/**
+ * The real path of a referenced file, if it lies under one of the allowed directories once symlinks and
+ * `..` are resolved: a config file cannot make Herald read (and report on) any file it can open.
+ */
+async function includedPath(referenceSite: Site, path: string, includes: Includes): Promise<string> {
+  let real: string;
+  try {
+    real = await includes.realpath(path);
+  } catch (err) {
+    return fail(referenceSite, `cannot read ${path}: ${(err as Error).message}`, err);
+  }
+  const dirs = await Promise.all(includes.dirs.map((dir) => includes.realpath(dir).catch(() => undefined)));
+  if (!dirs.some((dir) => dir !== undefined && isInside(dir, real))) {
+    fail(
+      referenceSite,
+      `${path} is outside the directories a config file may read (${includes.dirs.join(", ")}): refused`,
+    );
+  }
+  return real;
+}
+
 // The file stands in for `webhooks:`, so its fields keep the logical path apps.<id>.openim.webhooks.*.
 async function readWebhooksFile(
   referenceSite: Site,
   webhooksSite: Site,
   path: string,
-  readText: ReadText,
+  includes: Includes,
 ): Promise<OpenImWebhooks> {
+  const real = await includedPath(referenceSite, path, includes);
   let text: string;
   try {
-    text = await readText(path);
+    text = await includes.readText(real);
   } catch (err) {
+    if (err instanceof ConfigFileError) throw err;
     return fail(referenceSite, `cannot read ${path}: ${(err as Error).message}`, err);
   }
   const source = parseYaml(text, path);
@@ -160,6 +212,7 @@ async function readWebhooksFile(
     path: webhooksSite.path,
     lineOf: source.lineOf,
     warnings: fileWarnings,
+    referenced: true,
   });
   const webhooks = readWebhooks(site, source.value);
   for (const warning of fileWarnings) {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { openImHookKey } from "./openim-hooks.js";
-import { child, describe, expectRecord, fail, parseAt, warn } from "./site.js";
+import { child, describe, expectRecord, fail, parseAt, unknownKeySite, warn } from "./site.js";
 import type { Site } from "./site.js";
 
 /** One hook's settings, complete: every field filled with OpenIM's defaults. */
@@ -58,9 +58,9 @@ function toTypeRange(value: unknown): [number, number] | string {
     return `expected a content type (101), a range ("200-500") or a pair [200, 500], got ${describe(value)}`;
   }
   if (![low, high].every((n) => Number.isInteger(n) && n >= 0 && n <= MAX_CONTENT_TYPE)) {
-    return `content types are integers from 0 to ${MAX_CONTENT_TYPE}, got ${JSON.stringify(value)}`;
+    return `content types are integers from 0 to ${MAX_CONTENT_TYPE}`;
   }
-  if (low > high) return `range ${JSON.stringify(value)} ends before it starts`;
+  if (low > high) return `range ${low}-${high} ends before it starts`;
   return [low, high];
 }
 
@@ -112,9 +112,9 @@ export function readHookConfig(site: Site, hookKey: string, raw: unknown, strict
     if (key === "failedContinue") {
       if (!strict) warn(child(site, key), "failedContinue has no effect on an after-hook");
     } else if (strict) {
-      fail(child(site, key), "unknown key");
+      fail(unknownKeySite(site, key), "unknown key");
     } else {
-      warn(child(site, key), "unknown key");
+      warn(unknownKeySite(site, key), "unknown key");
     }
   }
   const fields = parseAt(site, hookFieldsSchema, record);

@@ -9,7 +9,20 @@ export type { OpenImWebhooks } from "./openim-webhooks.js";
 export { APP_ID_PATTERN, DEFAULT_BREAKER, hookConfig, validateAppConfig } from "./app-config.js";
 export type { AppConfig, BreakerConfig } from "./app-config.js";
 export { PLAIN_WEBHOOKS_APP_ID, loadConfigFile, parseHeraldConfig } from "./herald-file.js";
-export { appKey, applyConfigFile, deleteApp, putApp, readApp, readAppEntry } from "./store.js";
+export type { ConfigFileOptions } from "./herald-file.js";
+export { MAX_URL_BYTES, MAX_YAML_ALIAS_COUNT, MAX_YAML_BYTES, MAX_YAML_DEPTH } from "./limits.js";
+export { ID_PATTERN_TEXT } from "./schemas.js";
+export {
+  appKey,
+  applyConfigFile,
+  deleteApp,
+  fileStatusOfApp,
+  putApp,
+  readApp,
+  readAppEntry,
+  returnAppToFile,
+} from "./store.js";
+export type { ApplyResult } from "./store.js";
 export { watchConfig } from "./config-view.js";
 export type { ConfigView } from "./config-view.js";
 export {

@@ -3,9 +3,10 @@ import { readHookConfig } from "./hook-config.js";
 import type { HookConfig } from "./hook-config.js";
 import type { ConfigWarning } from "./errors.js";
 import { OPENIM_HOOK_KEYS, openImHookKey } from "./openim-hooks.js";
-import { child, expectRecord, parseAt, rootSite, warn } from "./site.js";
+import { child, expectRecord, parseAt, rootSite, unknownKeySite, warn } from "./site.js";
 import type { Site } from "./site.js";
-import { parseYaml } from "./yaml-source.js";
+import { MAX_URL_BYTES } from "./limits.js";
+import { decodeYamlBytes, parseYaml } from "./yaml-source.js";
 
 /** OpenIM's webhooks.yml: one base URL ("" when absent) and the hooks the file names. */
 export interface OpenImWebhooks {
@@ -13,20 +14,26 @@ export interface OpenImWebhooks {
   hooks: Record<string, HookConfig>;
 }
 
-export const httpUrlSchema = z.string({ error: "expected a URL" }).refine(
-  (text) => {
-    try {
-      const url = new URL(text);
-      return url.protocol === "http:" || url.protocol === "https:";
-    } catch {
-      return false;
-    }
-  },
-  { error: "expected an http:// or https:// URL" },
-);
+export const httpUrlSchema = z
+  .string({ error: "expected a URL" })
+  .refine((text) => Buffer.byteLength(text, "utf8") <= MAX_URL_BYTES, {
+    error: `expected a URL of at most ${MAX_URL_BYTES} bytes`,
+    abort: true,
+  })
+  .refine(
+    (text) => {
+      try {
+        const url = new URL(text);
+        return url.protocol === "http:" || url.protocol === "https:";
+      } catch {
+        return false;
+      }
+    },
+    { error: "expected an http:// or https:// URL" },
+  );
 
 /**
- * Reads OpenIM's webhooks.yml as it is: YAML text or an already-parsed object. Unknown keys are warnings;
+ * Reads OpenIM's webhooks.yml as it is: YAML text or bytes (UTF-8, checked) or an already-parsed object. Unknown keys are warnings;
  * invalid values throw ConfigFileError naming the field (prefixed by `pathPrefix`).
  */
 export function parseOpenImWebhooks(
@@ -37,8 +44,9 @@ export function parseOpenImWebhooks(
   const path = opts.pathPrefix === undefined || opts.pathPrefix === "" ? [] : opts.pathPrefix.split(".");
   let site: Site;
   let value = input;
-  if (typeof input === "string") {
-    const source = parseYaml(input, file);
+  const text = input instanceof Uint8Array ? decodeYamlBytes(input, file) : input;
+  if (typeof text === "string") {
+    const source = parseYaml(text, file);
     value = source.value;
     site = rootSite({ file, path, lineOf: source.lineOf });
   } else {
@@ -53,7 +61,7 @@ export function readWebhooks(site: Site, raw: unknown): OpenImWebhooks {
   const record = expectRecord(site, raw);
   let url = "";
   for (const key of Object.keys(record)) {
-    if (key !== "url" && openImHookKey(key) === undefined) warn(child(site, key), "unknown key");
+    if (key !== "url" && openImHookKey(key) === undefined) warn(unknownKeySite(site, key), "unknown key");
   }
   // OpenIM reads an empty url as "no URL", so do we.
   if (record["url"] !== undefined && record["url"] !== null && record["url"] !== "") {

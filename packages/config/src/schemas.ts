@@ -3,7 +3,8 @@ import { z } from "zod";
 /** App and endpoint ids: they are KV key tokens and NATS subject tokens, so no dots or wildcards. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const APP_ID_PATTERN = ID_PATTERN;
-export const ID_PATTERN_TEXT = "1 to 64 of A-Z a-z 0-9 _ -";
+export const ID_PATTERN_TEXT =
+  "1 to 64 of A-Z a-z 0-9 _ - (ids are NATS subject tokens and KV keys: no dots, spaces or other characters)";
 
 export const appIdSchema = z
   .string({ error: "expected an app id" })

@@ -9,6 +9,8 @@ export interface Site {
   readonly docPath: readonly PropertyKey[];
   readonly lineOf: (docPath: readonly PropertyKey[]) => number | undefined;
   readonly warnings: ConfigWarning[];
+  /** A file another file references: its unknown keys are not named, only their line. */
+  readonly referenced?: boolean;
 }
 
 export function rootSite(opts: {
@@ -16,6 +18,7 @@ export function rootSite(opts: {
   path?: readonly string[];
   lineOf?: Site["lineOf"];
   warnings?: ConfigWarning[];
+  referenced?: boolean;
 }): Site {
   return {
     file: opts.file,
@@ -23,6 +26,7 @@ export function rootSite(opts: {
     docPath: [],
     lineOf: opts.lineOf ?? (() => undefined),
     warnings: opts.warnings ?? [],
+    ...(opts.referenced === true ? { referenced: true } : {}),
   };
 }
 
@@ -30,8 +34,15 @@ export function child(site: Site, ...keys: PropertyKey[]): Site {
   return { ...site, path: [...site.path, ...keys.map(String)], docPath: [...site.docPath, ...keys] };
 }
 
+// In a referenced file a key is named only when it looks like one: a line of a secret does not.
+const PLAIN_KEY = /^[A-Za-z0-9_-]{1,64}$/;
+const HIDDEN_KEY = "[?]";
+
 export function dotted(site: Site): string {
-  return site.path.length === 0 ? "(root)" : site.path.join(".");
+  if (site.path.length === 0) return "(root)";
+  const path =
+    site.referenced === true ? site.path.map((key) => (PLAIN_KEY.test(key) ? key : HIDDEN_KEY)) : site.path;
+  return path.join(".");
 }
 
 export function fail(site: Site, problem: string, cause?: unknown): never {
@@ -45,7 +56,9 @@ export function fail(site: Site, problem: string, cause?: unknown): never {
 }
 
 export function warn(site: Site, message: string): void {
-  site.warnings.push({ path: dotted(site), message });
+  const path = dotted(site);
+  const line = path.includes(HIDDEN_KEY) ? site.lineOf(site.docPath) : undefined;
+  site.warnings.push({ path, message: line === undefined ? message : `${message} (line ${line})` });
 }
 
 /** A plain object (a YAML mapping), or undefined. */
@@ -60,10 +73,16 @@ export function expectRecord(site: Site, value: unknown): Record<string, unknown
   return asRecord(value) ?? fail(site, `expected a mapping, got ${describe(value)}`);
 }
 
+/** The site of a key that is not Herald's: in a referenced file it is not named (it may be any line of it). */
+export function unknownKeySite(site: Site, key: string): Site {
+  const at = child(site, key);
+  return site.referenced === true ? { ...at, path: [...site.path, HIDDEN_KEY] } : at;
+}
+
 /** Warns once per key of `record` that is not in `known`. */
 export function warnUnknownKeys(site: Site, record: Record<string, unknown>, known: readonly string[]): void {
   for (const key of Object.keys(record)) {
-    if (!known.includes(key)) warn(child(site, key), "unknown key");
+    if (!known.includes(key)) warn(unknownKeySite(site, key), "unknown key");
   }
 }
 
@@ -75,14 +94,15 @@ export function parseAt<S extends z.ZodType>(site: Site, schema: S, value: unkno
   if (issue === undefined) return fail(site, "invalid value", result.error);
   // Name the unknown key itself, as the file's warnings do.
   if (issue.code === "unrecognized_keys" && issue.keys[0] !== undefined) {
-    return fail(child(site, ...issue.path, issue.keys[0]), "unknown key", result.error);
+    return fail(unknownKeySite(child(site, ...issue.path), issue.keys[0]), "unknown key", result.error);
   }
   return fail(child(site, ...issue.path), issue.message, result.error);
 }
 
+/** What kind of value this is, never the value itself (it may be a secret, or a line of another file). */
 export function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
-  return `${typeof value} ${JSON.stringify(value)}`;
+  return typeof value === "string" ? "text" : `a ${typeof value}`;
 }

@@ -10,8 +10,11 @@ import {
   applyConfigFile,
   appKey,
   deleteApp,
+  fileStatusOfApp,
   putApp,
+  readApp,
   readAppEntry,
+  returnAppToFile,
   validateAppConfig,
   watchConfig,
 } from "./index.js";
@@ -142,10 +145,10 @@ describe("applyConfigFile", () => {
     await putApp(bus, app("fromApi", { source: "api" }));
 
     const first = await applyConfigFile(bus, [app("a"), app("b"), app("c")], log);
-    expect(first).toEqual({ put: ["a", "b", "c"], deleted: [], unchanged: [] });
+    expect(first).toEqual({ put: ["a", "b", "c"], deleted: [], unchanged: [], keptByApi: [] });
 
     const second = await applyConfigFile(bus, [app("a"), app("b", { timeout: 9 })], log);
-    expect(second).toEqual({ put: ["b"], deleted: ["c"], unchanged: ["a"] });
+    expect(second).toEqual({ put: ["b"], deleted: ["c"], unchanged: ["a"], keptByApi: [] });
 
     const view = await watch(bus);
     expect(
@@ -159,8 +162,31 @@ describe("applyConfigFile", () => {
     expect(view.app("fromApi")?.source).toBe("api");
 
     const emptied = await applyConfigFile(bus, [], log);
-    expect(emptied).toEqual({ put: [], deleted: ["a", "b"], unchanged: [] });
+    expect(emptied).toEqual({ put: [], deleted: ["a", "b"], unchanged: [], keptByApi: [] });
     await waitFor(() => view.apps().length === 1, { what: "only the api app to remain" });
     expect(view.app("fromApi")).toBeDefined();
+  });
+
+  it("keeps an app the API edited over later file changes, says the file differs, and hands it back", async () => {
+    const bus = await freshBus();
+    await applyConfigFile(bus, [app("a")], log);
+    expect(await fileStatusOfApp(bus, (await readApp(bus, "a"))!)).toEqual({ differs: false });
+    await putApp(bus, app("a", { timeout: 7, source: "api" }));
+
+    const changed = await applyConfigFile(bus, [app("a", { timeout: 9 })], log);
+    expect(changed).toEqual({ put: [], deleted: [], unchanged: [], keptByApi: ["a"] });
+    const kept = (await readApp(bus, "a"))!;
+    expect(kept.openim?.hooks["beforeSendSingleMsg"]?.timeout).toBe(7);
+    expect(kept.source).toBe("api");
+    expect(await fileStatusOfApp(bus, kept)).toEqual({ differs: true });
+
+    const back = await returnAppToFile(bus, "a");
+    expect(back?.source).toBe("file");
+    expect((await readApp(bus, "a"))?.openim?.hooks["beforeSendSingleMsg"]?.timeout).toBe(9);
+    expect(await returnAppToFile(bus, "nope")).toBeUndefined();
+
+    // Gone from the file: no longer declared there, so nothing to compare or hand back.
+    await applyConfigFile(bus, [], log);
+    expect(await returnAppToFile(bus, "a")).toBeUndefined();
   });
 });

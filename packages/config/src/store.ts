@@ -4,6 +4,7 @@ import type { Logger } from "@herald/runtime";
 import { APP_ID_PATTERN, validateAppConfig } from "./app-config.js";
 import { ConfigFileError } from "./errors.js";
 import { isWrongRevision } from "./kv-errors.js";
+import { ID_PATTERN_TEXT } from "./schemas.js";
 import type { AppConfig } from "./app-config.js";
 
 export type ConfigBucket = Awaited<ReturnType<Bus["kv"]>>;
@@ -71,7 +72,7 @@ export async function deleteApp(bus: Bus, appId: string): Promise<void> {
 
 function validateAppId(appId: string): void {
   if (!APP_ID_PATTERN.test(appId)) {
-    throw new ConfigFileError("app id must be 1 to 64 of A-Z a-z 0-9 _ -", { path: "appId", file: "" });
+    throw new ConfigFileError(`app id must be ${ID_PATTERN_TEXT}`, { path: "appId", file: "" });
   }
 }
 
@@ -81,28 +82,57 @@ interface StoredApp {
   source: unknown;
 }
 
+/** Key prefix of the file's own version of each app it declares, kept whoever owns the app in force. */
+export const FILE_APP_KEY_PREFIX = "fileapps.";
+
+function fileAppKey(appId: string): string {
+  return `${FILE_APP_KEY_PREFIX}${appId}`;
+}
+
+// An app's content, whoever owns it: equal for the file's version and an API copy with no change.
+// A stored value that no longer validates has no comparable content.
+function contentJson(json: string): string | undefined {
+  try {
+    return storedJson({ ...(JSON.parse(json) as AppConfig), source: "file" });
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ApplyResult {
+  put: string[];
+  deleted: string[];
+  unchanged: string[];
+  /** Apps an admin edit made the API's: the file's version (different) is not applied to them. */
+  keptByApi: string[];
+}
+
 /**
  * Makes CONFIG match the file: puts each app (source "file") unless its stored JSON is identical, and
- * deletes stored "file" apps the file no longer names. Apps of source "api" are left alone.
+ * deletes stored "file" apps the file no longer names. An app of source "api" (created or edited through
+ * the admin API) is left alone, even when the file declares it: the file's version is recorded under
+ * `fileapps.<appId>` so the API can show that it differs and hand the app back (`returnAppToFile`).
  */
-export async function applyConfigFile(
-  bus: Bus,
-  apps: AppConfig[],
-  log: Logger,
-): Promise<{ put: string[]; deleted: string[]; unchanged: string[] }> {
+export async function applyConfigFile(bus: Bus, apps: AppConfig[], log: Logger): Promise<ApplyResult> {
   const kv = await configBucket(bus);
-  const stored = await readStoredApps(kv);
-  const result = { put: [] as string[], deleted: [] as string[], unchanged: [] as string[] };
+  const stored = await readStoredApps(kv, APP_KEY_PREFIX);
+  const declared = await readStoredApps(kv, FILE_APP_KEY_PREFIX);
+  const result: ApplyResult = { put: [], deleted: [], unchanged: [], keptByApi: [] };
   const named = new Set<string>();
   for (const app of apps) {
     named.add(app.appId);
     const json = storedJson({ ...app, source: "file" });
-    if (stored.get(app.appId)?.json === json) {
+    if (declared.get(app.appId)?.json !== json) await kv.put(fileAppKey(app.appId), json);
+    const current = stored.get(app.appId);
+    if (current?.json === json) {
       result.unchanged.push(app.appId);
-      continue;
+    } else if (current?.source === "api") {
+      if (contentJson(current.json) === json) result.unchanged.push(app.appId);
+      else result.keptByApi.push(app.appId);
+    } else {
+      await kv.put(appKey(app.appId), json);
+      result.put.push(app.appId);
     }
-    await kv.put(appKey(app.appId), json);
-    result.put.push(app.appId);
   }
   for (const [appId, entry] of stored) {
     if (named.has(appId) || entry.source !== "file") continue;
@@ -114,19 +144,44 @@ export async function applyConfigFile(
       log.warn({ err, appId }, "app changed while applying the config file; not deleted");
     }
   }
-  log.info(result, "config file applied");
+  for (const appId of declared.keys()) {
+    if (!named.has(appId)) await kv.delete(fileAppKey(appId));
+  }
   return result;
 }
 
-async function readStoredApps(kv: ConfigBucket): Promise<Map<string, StoredApp>> {
+/** Whether the config file declares the app, and if so whether its version differs from the one in force. */
+export async function fileStatusOfApp(bus: Bus, app: AppConfig): Promise<{ differs: boolean } | undefined> {
+  validateAppId(app.appId);
+  const kv = await configBucket(bus);
+  const entry = await kv.get(fileAppKey(app.appId));
+  if (entry === null || entry.operation !== "PUT" || entry.length === 0) return undefined;
+  return { differs: contentJson(entry.string()) !== storedJson({ ...app, source: "file" }) };
+}
+
+/**
+ * Hands an app back to the config file: the file's version replaces the one in force and its later
+ * changes apply again. Undefined when the file does not declare the app.
+ */
+export async function returnAppToFile(bus: Bus, appId: string): Promise<AppConfig | undefined> {
+  validateAppId(appId);
+  const kv = await configBucket(bus);
+  const entry = await kv.get(fileAppKey(appId));
+  if (entry === null || entry.operation !== "PUT" || entry.length === 0) return undefined;
+  const app = validateAppConfig({ ...entry.json<object>(), source: "file" }, appKey(appId));
+  await kv.put(appKey(appId), storedJson(app));
+  return app;
+}
+
+async function readStoredApps(kv: ConfigBucket, prefix: string): Promise<Map<string, StoredApp>> {
   const keys: string[] = [];
-  for await (const key of await kv.keys(`${APP_KEY_PREFIX}>`)) keys.push(key);
+  for await (const key of await kv.keys(`${prefix}>`)) keys.push(key);
   const stored = new Map<string, StoredApp>();
   for (const key of keys) {
     const entry = await kv.get(key);
     if (entry === null || entry.operation !== "PUT") continue;
     const json = entry.string();
-    stored.set(key.slice(APP_KEY_PREFIX.length), { json, revision: entry.revision, source: sourceOf(json) });
+    stored.set(key.slice(prefix.length), { json, revision: entry.revision, source: sourceOf(json) });
   }
   return stored;
 }

@@ -81,6 +81,18 @@ function renderApps(apps) {
               app.hasOpenIm ? " · OpenIM" : "",
               app.source ? ` · ${app.source}` : "",
             ),
+            // An admin edit keeps the app from the config file's changes until it is handed back.
+            app.file?.differs
+              ? h(
+                  "span",
+                  {
+                    class: "small warn",
+                    testid: "file-differs",
+                    title: `Owned by the ${app.source}: the config file's version differs and is not applied. POST /v1/apps/${app.appId}/return-to-file hands it back.`,
+                  },
+                  " · config file differs",
+                )
+              : "",
           ),
         ),
       ),

@@ -18,6 +18,11 @@ export const schema = baseEnvSchema.extend({
   PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
   PUBLISH_STREAM_WINDOW: z.coerce.number().int().min(1).max(1024).default(16),
   HERALD_CONFIG: z.string().optional(),
+  // Directories, besides HERALD_CONFIG's own, whose files it may reference (webhooksFile), ":"-separated.
+  HERALD_CONFIG_INCLUDE_DIRS: z
+    .string()
+    .default("")
+    .transform((text) => text.split(":").filter((dir) => dir !== "")),
   HERALD_CONFIG_POLL_MS: z.coerce.number().int().min(50).default(1000),
   BEFORE_ANSWER_MARGIN_MS: z.coerce.number().int().min(0).max(10_000).default(500),
   ADMIN_HOST: z.string().min(1).default("0.0.0.0"),

@@ -33,6 +33,7 @@ await runService({
           bus,
           log,
           pollMs: config.HERALD_CONFIG_POLL_MS,
+          includeDirs: config.HERALD_CONFIG_INCLUDE_DIRS,
         })
       : undefined;
     const view = await watchConfig(bus, log);

@@ -1,10 +1,19 @@
 import { z } from "zod";
-import { deleteApp, deleteEndpointState, readApp, validateAppConfig, type AppConfig } from "@herald/config";
-import { ValidationError } from "@herald/runtime";
+import {
+  deleteApp,
+  deleteEndpointState,
+  fileStatusOfApp,
+  readApp,
+  returnAppToFile,
+  validateAppConfig,
+  type AppConfig,
+} from "@herald/config";
+import { ConflictError, ValidationError } from "@herald/runtime";
 import { createAppKey, deleteAppKey, deleteAppKeys } from "./app-keys.js";
 import { checkUrl, endpointsOf, loadApp, redactApp, restoreSecrets, saveApp } from "./app-model.js";
 import { visibleApp } from "./auth.js";
 import type { AdminApp, AdminContext } from "./context.js";
+import { notFound } from "./errors.js";
 import { appBody, appParams, idSchema } from "./schemas.js";
 
 const APPS_PREFIX = "apps.";
@@ -19,20 +28,55 @@ export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
       const found = await readApp(ctx.bus, id);
       if (found !== undefined) apps.push(found);
     }
-    return {
-      apps: apps.map((a) => ({
+    const listed = [];
+    for (const a of apps) {
+      listed.push({
         appId: a.appId,
         source: a.source,
         endpointCount: endpointsOf(a).length,
         hasOpenIm: a.openim !== undefined,
-      })),
-    };
+        ...(await fileField(ctx, a)),
+      });
+    }
+    return { apps: listed };
   });
 
   app.get(
     "/v1/apps/:appId",
-    { schema: { tags: ["apps"], summary: "An app, secrets redacted", params: appParams } },
-    async (request) => redactApp(await loadApp(ctx, request.params.appId)),
+    {
+      schema: {
+        tags: ["apps"],
+        summary: "An app, secrets redacted",
+        description:
+          "`source` says who owns the app: `file` (HERALD_CONFIG) or `api` (an admin edit, which the " +
+          "file's later changes do not override). `file` is present when the config file declares the " +
+          "app; `file.differs` says its version differs from the one in force.",
+        params: appParams,
+      },
+    },
+    async (request) => appView(ctx, await loadApp(ctx, request.params.appId)),
+  );
+
+  app.post(
+    "/v1/apps/:appId/return-to-file",
+    {
+      config: { adminOnly: true },
+      schema: {
+        tags: ["apps"],
+        summary: "Hand an app back to the config file",
+        description:
+          "The file's version of the app replaces the one in force (edits through the API are lost) and " +
+          "the file's later changes apply again. 404 when the config file does not declare the app.",
+        params: appParams,
+      },
+    },
+    async (request) => {
+      const { appId } = request.params;
+      const app = await returnAppToFile(ctx.bus, appId);
+      if (app === undefined) throw notFound("appId", `app ${appId} is not declared in the config file`);
+      ctx.log.info({ appId }, "app handed back to the config file");
+      return appView(ctx, app);
+    },
   );
 
   app.put(
@@ -59,15 +103,29 @@ export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
       await checkNewUrls(ctx, candidate, stored, inputIds);
       await saveApp(ctx, candidate);
       reply.code(stored === undefined ? 201 : 200);
-      return redactApp(await loadApp(ctx, appId));
+      return appView(ctx, await loadApp(ctx, appId));
     },
   );
 
   app.delete(
     "/v1/apps/:appId",
-    { config: { adminOnly: true }, schema: { tags: ["apps"], summary: "Delete an app", params: appParams } },
+    {
+      config: { adminOnly: true },
+      schema: {
+        tags: ["apps"],
+        summary: "Delete an app",
+        description: "409 for an app the config file declares: it is removed from the file instead.",
+        params: appParams,
+      },
+    },
     async (request, reply) => {
       const existing = await loadApp(ctx, request.params.appId);
+      // The file would put it back at its next reload or the gateway's next start.
+      if ((await fileStatusOfApp(ctx.bus, existing)) !== undefined) {
+        throw new ConflictError(
+          `app ${existing.appId} is declared in the config file; remove it there to delete it`,
+        );
+      }
       await deleteApp(ctx.bus, existing.appId);
       await deleteAppKeys(ctx.bus, existing.appId);
       // A re-created app starts clean: no endpoint disabled by its predecessor's history.
@@ -106,6 +164,17 @@ export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
       return reply.code(204).send();
     },
   );
+}
+
+/** `file: {differs}` when the config file declares the app, else nothing. */
+async function fileField(ctx: AdminContext, app: AppConfig): Promise<{ file?: { differs: boolean } }> {
+  const file = await fileStatusOfApp(ctx.bus, app);
+  return file === undefined ? {} : { file };
+}
+
+/** An app as the API shows it: secrets redacted, and how it stands against the config file. */
+async function appView(ctx: AdminContext, app: AppConfig) {
+  return { ...redactApp(app), ...(await fileField(ctx, app)) };
 }
 
 async function appIds(ctx: AdminContext): Promise<string[]> {

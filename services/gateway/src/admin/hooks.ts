@@ -15,7 +15,8 @@ function openImOf(app: AppConfig): NonNullable<AppConfig["openim"]> {
 
 /** The app's OpenIM hook settings, as JSON or as OpenIM's own webhooks.yml. */
 export function registerHookRoutes(app: AdminApp, ctx: AdminContext): void {
-  app.addContentTypeParser(YAML_TYPES, { parseAs: "string" }, (_request, body, done) => done(null, body));
+  // Bytes, not text: @herald/config refuses invalid UTF-8 rather than letting it be replaced.
+  app.addContentTypeParser(YAML_TYPES, { parseAs: "buffer" }, (_request, body, done) => done(null, body));
 
   /** Saves the app with a new openim block; errors name fields inside the block, as the body has them. */
   const saveOpenIm = async (stored: AppConfig, openim: unknown) => {
@@ -80,7 +81,7 @@ export function registerHookRoutes(app: AdminApp, ctx: AdminContext): void {
     },
     async (request) => {
       const stored = await loadApp(ctx, request.params.appId);
-      if (typeof request.body !== "string") {
+      if (!(request.body instanceof Uint8Array)) {
         throw new ValidationError("body: expected OpenIM's webhooks.yml as text/yaml", { field: "body" });
       }
       const { webhooks, warnings } = parseOpenImWebhooks(request.body, { file: "webhooks.yml" });

@@ -1,8 +1,7 @@
 import { z } from "zod";
-import { APP_ID_PATTERN, DIALECTS } from "@herald/config";
+import { APP_ID_PATTERN, DIALECTS, ID_PATTERN_TEXT } from "@herald/config";
 
-const ID_TEXT = "expected 1 to 64 of A-Z a-z 0-9 _ -";
-export const idSchema = z.string().regex(APP_ID_PATTERN, { error: ID_TEXT });
+export const idSchema = z.string().regex(APP_ID_PATTERN, { error: `expected ${ID_PATTERN_TEXT}` });
 
 export const appParams = z.object({ appId: idSchema });
 export const endpointParams = z.object({ appId: idSchema, endpointId: idSchema });
