@@ -1,4 +1,4 @@
-export { busNames, isSubjectToken } from "./names.js";
+export { busNames, appScopedMsgId, isSubjectToken } from "./names.js";
 export type { BusNames } from "./names.js";
 export { BusConnectError, connectBus, messageLimitBytes } from "./connection.js";
 export { largestPayloadBytes } from "./limits.js";

@@ -1,5 +1,5 @@
 import { Event, type PublishResult } from "@herald/proto";
-import { largestPayloadBytes, messageLimitBytes, publishEvent, type Bus } from "@herald/bus";
+import { appScopedMsgId, largestPayloadBytes, messageLimitBytes, publishEvent, type Bus } from "@herald/bus";
 import { checkSize, normalizeBatch } from "./events.js";
 
 export interface PublisherOptions {
@@ -10,7 +10,7 @@ export interface PublisherOptions {
 
 /**
  * Validates a batch whole (sizes included), then stores each event in EVENTS under
- * herald.ev.<app>.<type> with Nats-Msg-Id = event id.
+ * herald.ev.<app>.<type> with Nats-Msg-Id `<appId>:<eventId>`, so ids deduplicate within an app only.
  * Resolves only once JetStream has acknowledged every event. A failure part-way leaves part of the
  * batch stored; sending it again is safe because ids deduplicate.
  */
@@ -27,7 +27,7 @@ export function createPublisher(opts: PublisherOptions) {
     return Promise.all(
       encoded.map(async ({ event, bytes }): Promise<PublishResult> => {
         const ack = await publishEvent(bus, bus.names.subjects.event(event.appId, event.type), bytes, {
-          msgId: event.id,
+          msgId: appScopedMsgId(event.appId, event.id),
           timeoutMs: opts.publishTimeoutMs,
         });
         return { eventId: event.id, streamSeq: ack.seq, duplicate: ack.duplicate };
