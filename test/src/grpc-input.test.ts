@@ -53,7 +53,10 @@ beforeAll(async () => {
       url: `${hooks.url}/cb`,
       urlStyle: "path",
       commandNames: "seed",
-      hooks: { beforeSendSingleMsg: { enable: true, timeout: 2, failedContinue: false } },
+      hooks: {
+        beforeSendSingleMsg: { enable: true, timeout: 2, failedContinue: false },
+        beforeMsgModify: { enable: true, timeout: 2, failedContinue: false },
+      },
     },
     breaker: { failureThreshold: 5, openMs: 60_000 },
   } as unknown as Parameters<typeof configureApp>[1]);
@@ -258,6 +261,22 @@ describe("sizes", () => {
     });
     const [req] = await hooks.waitForRequests(1);
     expect(req?.json<{ content: string }>().content).toBe(payload.content);
+  });
+
+  it("treats a modification over the limit as a failed callback, not as no answer", async () => {
+    // Each part within its limit (the request's, the business server's 1 MiB response), the whole over it.
+    hooks.reply({ body: { ...CONTINUE, content: "z".repeat(900 * 1024) } });
+    const res = await before(stack.client, {
+      appId: "hooks",
+      command: "callbackBeforeMsgModifyCommand",
+      payload: { ...single, ex: "e".repeat(600 * 1024) },
+    });
+    expect(res).toMatchObject({
+      decision: Decision.DECISION_DENY,
+      source: DecisionSource.DECISION_SOURCE_CALLBACK_FAILED,
+      errMsg: "callback failed: body",
+    });
+    expect(res.errDlt).toContain(String(limit));
   });
 
   it("refuses an event over the limit and stores nothing of its batch", async () => {

@@ -25,6 +25,8 @@ export interface EvaluatorDeps {
   breakers: Breakers;
   metrics: EvaluatorMetrics;
   log: Logger;
+  /** The largest payload_json the answer may carry (largestPayloadBytes), as for the request. */
+  maxPayloadBytes: number;
   /** Records the call for the log store; must not throw and must not hold the answer back. */
   recordAttempt: (record: Omit<AttemptRecord, "id" | "at">) => void;
 }
@@ -114,7 +116,10 @@ export function createEvaluator(deps: EvaluatorDeps) {
     metrics.callSeconds.observe(result.latencyMs / 1000);
 
     const outcome: BeforeOutcome = result.ok
-      ? interpretOpenImBefore(hook, payload, { status: result.status, body: result.body })
+      ? withinLimit(
+          interpretOpenImBefore(hook, payload, { status: result.status, body: result.body }),
+          deps.maxPayloadBytes,
+        )
       : { kind: "failed", failure: toCallbackFailure(result.failure) };
     if (outcome.kind === "failed" && countsAgainstServer(outcome.failure)) breaker.failure(app.breaker);
     else breaker.success();
@@ -140,6 +145,16 @@ export function createEvaluator(deps: EvaluatorDeps) {
     record(result.status, result.body, result.latencyMs, name, error);
     return { ...out, operationId: req.operationId };
   };
+}
+
+// A modification too large for the answer's NATS message would never reach the gateway, which
+// would then wait out the timeout: it is a body Herald cannot use, decided here at once.
+function withinLimit(outcome: BeforeOutcome, limitBytes: number): BeforeOutcome {
+  if (outcome.kind !== "modify") return outcome;
+  const bytes = Buffer.byteLength(JSON.stringify(outcome.payload));
+  if (bytes <= limitBytes) return outcome;
+  const detail = `the modified payload is ${bytes} bytes; at most ${limitBytes} bytes`;
+  return { kind: "failed", failure: { reason: "body", detail } };
 }
 
 // A refused destination is unreachable for the chat core too: OpenIM's network family.

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { Agent } from "undici";
 import { BeforeRequest, BeforeResponse } from "@herald/proto";
 import { runService } from "@herald/runtime";
-import { publishAttempt, serveRpc, startBus } from "@herald/bus";
+import { largestPayloadBytes, messageLimitBytes, publishAttempt, serveRpc, startBus } from "@herald/bus";
 import { readApp, watchConfig } from "@herald/config";
 import { Breakers } from "./breaker.js";
 import { createEvaluator } from "./evaluate.js";
@@ -30,6 +30,7 @@ await runService({
       breakers,
       metrics,
       log,
+      maxPayloadBytes: largestPayloadBytes(messageLimitBytes(bus)),
       recordAttempt: (record) => {
         try {
           publishAttempt(bus, record);
