@@ -79,7 +79,7 @@ async function routed(): Promise<void> {
 }
 
 /**
- * Records the job ids (Nats-Msg-Id `<eventId>:<endpointId>`) the router writes for an app, as they are
+ * Records the job ids (Nats-Msg-Id `<appId>:<eventId>:<endpointId>`) the router writes for an app, as they are
  * published: DELIVERIES is a work queue, so a delivered job leaves no trace in the stream.
  */
 async function watchJobs(appId: string): Promise<{ ids: string[]; stop(): void }> {
@@ -375,7 +375,7 @@ describe("openim", () => {
     expect(req?.headers["herald-delivery-id"]).toBe(`${String(group.id)}:openim`);
     expect(req?.url).toBe("/callbackExample/callbackAfterSendGroupMsgCommand?contenttype=json");
     expect(server.requests).toHaveLength(1);
-    expect(jobs.ids).toEqual([`${String(group.id)}:openim`]);
+    expect(jobs.ids).toEqual([`${appId}:${String(group.id)}:openim`]);
     const records = await attemptRecords(stack);
     expect(records.filter((r) => r.eventId === single.id)).toEqual([]);
   });
@@ -428,7 +428,7 @@ describe("openim", () => {
     expect(expectOpenIm(req!, passes, "oim", "callbackAfterSendSingleMsgCommand").body).toMatchObject({
       serverMsgID: "m-pass",
     });
-    expect(jobs.ids).toEqual([`${String(passes.id)}:oim`]);
+    expect(jobs.ids).toEqual([`${appId}:${String(passes.id)}:oim`]);
   });
 });
 

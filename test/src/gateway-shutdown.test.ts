@@ -1,6 +1,6 @@
 import { afterAll, expect, it } from "vitest";
 import { PublishStreamRequest, type PublishStreamResponse } from "@herald/proto";
-import { busNames } from "@herald/bus";
+import { appScopedMsgId, busNames } from "@herald/bus";
 import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 import { heraldClient, onlineEvent, publish } from "./grpc-client.js";
@@ -64,7 +64,7 @@ it("keeps every acknowledged event when the gateway is stopped with SIGTERM mid-
   expect(failures).toBe(4); // every unary publisher was refused in the end
   expect(acked.size).toBeGreaterThanOrEqual(ackedAtSignal);
   const stored = await storedMsgIds(nats.url, busNames(nats.namespace).streams.events);
-  const missing = [...acked].filter((id) => !stored.has(id));
+  const missing = [...acked].filter((id) => !stored.has(appScopedMsgId("app1", id)));
   expect(missing).toEqual([]);
   expect(gw.lines.some((l) => l.includes('"grpc intake"'))).toBe(true);
 });

@@ -59,7 +59,7 @@ function grpcError(promise: Promise<unknown>): Promise<ServiceError> {
 }
 
 describe("Publish", () => {
-  it("stores each event under herald.ev.<app>.<type> with Nats-Msg-Id = event id, then answers", async () => {
+  it("stores each event under herald.ev.<app>.<type> with Nats-Msg-Id <appId>:<eventId>, then answers", async () => {
     const events = [
       onlineEvent("app1"),
       {
@@ -85,7 +85,7 @@ describe("Publish", () => {
 
     const [online, message, pass] = await Promise.all(res.results.map((r) => stored(r.streamSeq)));
     expect(online?.subject).toBe(names.subjects.event("app1", "conn.online"));
-    expect(online?.msgId).toBe(events[0]?.id);
+    expect(online?.msgId).toBe(`app1:${events[0]?.id}`);
     expect(online?.event.type).toBe("conn.online");
     expect(online?.event.operationId).toBe(events[0]?.operationId);
     expect(online?.event.occurredAt).toBeInstanceOf(Date);
@@ -192,7 +192,7 @@ describe("PublishStream", () => {
       expect(answers[i]?.error).toBeUndefined();
       const results = answers[i]?.results ?? [];
       expect(results).toHaveLength(2);
-      for (const r of results) expect((await stored(r.streamSeq)).msgId).toBe(r.eventId);
+      for (const r of results) expect((await stored(r.streamSeq)).msgId).toBe(`app1:${r.eventId}`);
     }
   });
 });

@@ -84,7 +84,10 @@ function completeRecord(record: NewAttemptRecord): AttemptRecord {
     ...record,
     id: record.id ?? randomUUID(),
     at: record.at ?? new Date().toISOString(),
+    // Bounded, so that a record fits in one NATS message beside a dead delivery's event (see limits.ts).
+    url: truncateBody(record.url),
     requestBody: truncateBody(record.requestBody),
     responseBody: truncateBody(record.responseBody),
+    error: truncateBody(record.error),
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Bus } from "./connection.js";
 import type { Delivery } from "./consume.js";
+import { appScopedMsgId } from "./names.js";
 import { publishEvent } from "./publish.js";
 import type { PublishResult } from "./publish.js";
 
@@ -80,16 +81,20 @@ function nonNegativeInt(text: string | undefined): number {
 }
 
 /**
- * Writes the first job of a delivery: routed from an event (Nats-Msg-Id = the delivery id, so routing
- * twice makes one job), or a replay / test from the admin API (a fresh Nats-Msg-Id, so it is never
- * mistaken for the original, while the delivery id the receiver sees stays the same).
+ * Writes the first job of a delivery: routed from an event (Nats-Msg-Id `<appId>:<deliveryId>`, so
+ * routing twice makes one job, and two apps' events and endpoints with the same ids make two), or a
+ * replay / test from the admin API (a fresh Nats-Msg-Id, so it is never mistaken for the original,
+ * while the delivery id the receiver sees stays the same).
  */
 export function publishDeliveryJob(
   bus: Bus,
   job: Omit<Job, "deliveryId" | "attemptsMade" | "notBefore"> & { deliveryId?: string },
 ): Promise<PublishResult> {
   const deliveryId = job.deliveryId ?? deliveryIdOf(job.eventId, job.endpointId);
-  const msgId = job.trigger === "event" ? deliveryId : `${job.trigger}:${deliveryId}:${randomUUID()}`;
+  const msgId =
+    job.trigger === "event"
+      ? appScopedMsgId(job.appId, deliveryId)
+      : `${job.trigger}:${deliveryId}:${randomUUID()}`;
   return publishEvent(bus, bus.names.subjects.delivery(job.appId, job.endpointId), job.event, {
     msgId,
     headers: jobHeaders({ ...job, deliveryId, attemptsMade: 0, notBefore: 0 }),

@@ -1,6 +1,7 @@
-export { busNames, isSubjectToken } from "./names.js";
+export { busNames, appScopedMsgId, isSubjectToken } from "./names.js";
 export type { BusNames } from "./names.js";
-export { BusConnectError, connectBus } from "./connection.js";
+export { BusConnectError, connectBus, messageLimitBytes } from "./connection.js";
+export { largestPayloadBytes } from "./limits.js";
 export type { Bus, BusOptions } from "./connection.js";
 export { applyTopology, streamConfigs, TopologyDriftError } from "./topology.js";
 export type { StreamDeclaration, TopologyOptions } from "./topology.js";

@@ -87,3 +87,12 @@ export function busNames(namespace = ""): BusNames {
     },
   };
 }
+
+/**
+ * The Nats-Msg-Id of what the chat core names: an event in EVENTS, a routed job of it in DELIVERIES.
+ * Its ids are unique within an app only, so the app is part of the key; app ids have no ':', so the
+ * two parts never run into each other.
+ */
+export function appScopedMsgId(appId: string, eventId: string): string {
+  return `${appId}:${eventId}`;
+}

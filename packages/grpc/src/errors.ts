@@ -1,8 +1,16 @@
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { ConflictError, NotFoundError, RetryableError, ValidationError, ensureError } from "@herald/runtime";
+import {
+  ConflictError,
+  NotFoundError,
+  RetryableError,
+  TooLargeError,
+  ValidationError,
+  ensureError,
+} from "@herald/runtime";
 
 /** The one mapping from Herald's error taxonomy to gRPC status codes. */
 export function grpcCode(err: unknown): status {
+  if (err instanceof TooLargeError) return status.RESOURCE_EXHAUSTED;
   if (err instanceof ValidationError) return status.INVALID_ARGUMENT;
   if (err instanceof NotFoundError) return status.NOT_FOUND;
   if (err instanceof ConflictError) return status.ALREADY_EXISTS;

@@ -7,6 +7,7 @@ import {
 } from "@grpc/grpc-js";
 import type { Logger } from "@herald/runtime";
 import { unimplemented } from "./errors.js";
+import { withWireChecks } from "./wire-check.js";
 
 export interface GrpcServer {
   readonly address: string;
@@ -37,7 +38,10 @@ export async function startGrpcServer(opts: {
           "grpc.max_send_message_length": opts.maxMessageBytes,
         },
   );
-  for (const s of opts.services) server.addService(s.definition, s.implementation);
+  for (const s of opts.services) {
+    const checked = withWireChecks(s.definition, s.implementation);
+    server.addService(checked.definition, checked.implementation);
+  }
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, bound) =>
       err ? reject(err) : resolve(bound),

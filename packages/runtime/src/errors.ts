@@ -22,6 +22,17 @@ export class ValidationError extends HeraldError {
   }
 }
 
+/** Input larger than Herald can carry (gRPC RESOURCE_EXHAUSTED); `limitBytes` says how large it may be. */
+export class TooLargeError extends ValidationError {
+  override name = "TooLargeError";
+  readonly limitBytes: number;
+
+  constructor(message: string, opts: { field: string; index?: number; limitBytes: number } & ErrorOptions) {
+    super(message, opts);
+    this.limitBytes = opts.limitBytes;
+  }
+}
+
 export class NotFoundError extends HeraldError {
   override name = "NotFoundError";
   readonly resource: string;

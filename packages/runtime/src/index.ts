@@ -1,6 +1,7 @@
 export {
   HeraldError,
   ValidationError,
+  TooLargeError,
   NotFoundError,
   ConflictError,
   TerminalError,

@@ -20,7 +20,7 @@ export interface RouterOptions {
 
 /**
  * Turns each event into one job per endpoint that takes it, on herald.dl.<app>.<endpoint> with
- * Nats-Msg-Id `<eventId>:<endpointId>`, so an event routed twice (a redelivery after a crash) makes
+ * Nats-Msg-Id `<appId>:<eventId>:<endpointId>`, so an event routed twice (a redelivery after a crash) makes
  * each job once. The event is acknowledged only after every job is stored. Starts from the first
  * event in the stream, so events published before the first deliverer ever ran are delivered too.
  */
@@ -51,7 +51,8 @@ export function startRouter(opts: RouterOptions): ConsumerRunner {
         throw new TerminalError(`event at ${d.subject} #${d.seq} does not decode`, { cause: err });
       }
       if (targets.length === 0) return;
-      const eventId = d.headers["Nats-Msg-Id"] ?? Event.decode(d.data).id;
+      // Not the Nats-Msg-Id: the gateway scopes that per app, derived events carry their own.
+      const eventId = Event.decode(d.data).id;
       await Promise.all(
         targets.map((endpoint) =>
           publishDeliveryJob(bus, {

@@ -25,6 +25,8 @@ export interface EvaluatorDeps {
   breakers: Breakers;
   metrics: EvaluatorMetrics;
   log: Logger;
+  /** The largest payload_json the answer may carry (largestPayloadBytes), as for the request. */
+  maxPayloadBytes: number;
   /** Records the call for the log store; must not throw and must not hold the answer back. */
   recordAttempt: (record: Omit<AttemptRecord, "id" | "at">) => void;
 }
@@ -118,7 +120,10 @@ export function createEvaluator(deps: EvaluatorDeps) {
       : !result.bodyIsUtf8
         ? // Read on, it would hand the chat core U+FFFD where the business server meant something else.
           { kind: "failed", failure: { reason: "body", detail: "response is not valid UTF-8" } }
-        : interpretOpenImBefore(hook, payload, { status: result.status, body: result.body });
+        : withinLimit(
+            interpretOpenImBefore(hook, payload, { status: result.status, body: result.body }),
+            deps.maxPayloadBytes,
+          );
     if (outcome.kind === "failed" && countsAgainstServer(outcome.failure)) breaker.failure(app.breaker);
     else breaker.success();
 
@@ -143,6 +148,16 @@ export function createEvaluator(deps: EvaluatorDeps) {
     record(result.status, result.body, result.latencyMs, name, error);
     return { ...out, operationId: req.operationId };
   };
+}
+
+// A modification too large for the answer's NATS message would never reach the gateway, which
+// would then wait out the timeout: it is a body Herald cannot use, decided here at once.
+function withinLimit(outcome: BeforeOutcome, limitBytes: number): BeforeOutcome {
+  if (outcome.kind !== "modify") return outcome;
+  const bytes = Buffer.byteLength(JSON.stringify(outcome.payload));
+  if (bytes <= limitBytes) return outcome;
+  const detail = `the modified payload is ${bytes} bytes; at most ${limitBytes} bytes`;
+  return { kind: "failed", failure: { reason: "body", detail } };
 }
 
 // A server that answered on purpose (actionCode != 0) is up; one that times out, refuses,

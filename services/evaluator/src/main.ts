@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { BeforeRequest, BeforeResponse } from "@herald/proto";
 import { runService } from "@herald/runtime";
-import { publishAttempt, serveRpc, startBus } from "@herald/bus";
+import { largestPayloadBytes, messageLimitBytes, publishAttempt, serveRpc, startBus } from "@herald/bus";
 import { readApp, watchConfig } from "@herald/config";
 import { createAppAgents } from "@herald/egress";
 import { Breakers } from "./breaker.js";
@@ -29,6 +29,7 @@ await runService({
       breakers,
       metrics,
       log,
+      maxPayloadBytes: largestPayloadBytes(messageLimitBytes(bus)),
       recordAttempt: (record) => {
         try {
           publishAttempt(bus, record);

@@ -1,6 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { BeforeRequest, BeforeResponse, Decision, DecisionSource } from "@herald/proto";
-import { RpcUnavailableError, requestRpc, type Bus } from "@herald/bus";
+import {
+  RpcUnavailableError,
+  largestPayloadBytes,
+  messageLimitBytes,
+  requestRpc,
+  type Bus,
+} from "@herald/bus";
 import { hookConfig, type ConfigView } from "@herald/config";
 import { decideFailure, findOpenImHook, openImHookFires } from "@herald/dialects";
 import { ValidationError, type Logger } from "@herald/runtime";
@@ -24,7 +30,7 @@ export interface BeforeHandlerOptions {
 export function createBeforeHandler(opts: BeforeHandlerOptions) {
   const { bus, metrics } = opts;
   return async function before(req: BeforeRequest): Promise<BeforeResponse> {
-    const payload = validateBefore(req);
+    const payload = validateBefore(req, largestPayloadBytes(messageLimitBytes(bus)));
     const hook = findOpenImHook(req.command);
     if (hook === undefined) {
       throw new ValidationError(`command: "${req.command}" is not an OpenIM callback command`, {

@@ -9,6 +9,8 @@ import { egressEnvSchema } from "@herald/egress";
 export const schema = baseEnvSchema.extend({
   GRPC_HOST: z.string().default("0.0.0.0"),
   GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(50051),
+  // Per gRPC message (a whole Publish batch); each event and Before payload has its own, smaller
+  // limit, derived from NATS's max_payload (largestPayloadBytes in @herald/bus).
   GRPC_MAX_MESSAGE_BYTES: z.coerce
     .number()
     .int()

@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { Event, type DeepPartial } from "@herald/proto";
-import { ValidationError } from "@herald/runtime";
-import { normalizeBatch, normalizeEvent, platformName, validateBefore } from "./events.js";
+import { TooLargeError, ValidationError } from "@herald/runtime";
+import {
+  MAX_JSON_DEPTH,
+  appId,
+  entityId,
+  eventId,
+  normalizeBatch,
+  normalizeEvent,
+  platformName,
+  validateBefore,
+} from "./events.js";
 
 const now = new Date("2026-11-21T10:00:00Z");
 const event = (e: DeepPartial<Event>) => Event.fromPartial({ id: "e1", appId: "app1", ...e });
@@ -74,17 +83,73 @@ describe("normalizeBatch", () => {
 });
 
 describe("validateBefore", () => {
+  const LIMIT = 1024;
+  const ok = {
+    appId: "app1",
+    command: "callbackBeforeSendSingleMsgCommand",
+    operationId: "",
+    payloadJson: "{}",
+  };
+
   it("requires an app id, a command and a JSON object payload", () => {
-    const ok = {
-      appId: "app1",
-      command: "callbackBeforeSendSingleMsgCommand",
-      operationId: "",
-      payloadJson: "{}",
-    };
-    expect(() => validateBefore(ok)).not.toThrow();
-    expect(fieldOf(() => validateBefore({ ...ok, appId: "" }))).toBe("app_id");
-    expect(fieldOf(() => validateBefore({ ...ok, command: "a.b" }))).toBe("command");
-    expect(fieldOf(() => validateBefore({ ...ok, payloadJson: "{" }))).toBe("payload_json");
+    expect(() => validateBefore(ok, LIMIT)).not.toThrow();
+    expect(fieldOf(() => validateBefore({ ...ok, appId: "" }, LIMIT))).toBe("app_id");
+    expect(fieldOf(() => validateBefore({ ...ok, command: "a.b" }, LIMIT))).toBe("command");
+    expect(fieldOf(() => validateBefore({ ...ok, payloadJson: "{" }, LIMIT))).toBe("payload_json");
+  });
+
+  it("takes an operation id that can be an HTTP header value: visible ASCII, at most 128", () => {
+    expect(() => validateBefore({ ...ok, operationId: "op-1:x/y" }, LIMIT)).not.toThrow();
+    for (const bad of ["操作", "a b", "a\r\nb", "x".repeat(129)]) {
+      expect(fieldOf(() => validateBefore({ ...ok, operationId: bad }, LIMIT))).toBe("operation_id");
+    }
+  });
+
+  it("refuses a payload over the limit in bytes as too large", () => {
+    const payloadJson = JSON.stringify({ content: "é".repeat(60) }); // 120 bytes of content
+    expect(() => validateBefore({ ...ok, payloadJson }, 100)).toThrow(TooLargeError);
+    expect(() => validateBefore({ ...ok, payloadJson }, 200)).not.toThrow();
+  });
+
+  it(`bounds JSON nesting at ${MAX_JSON_DEPTH} levels, strings not counted`, () => {
+    const nested = (depth: number) =>
+      `${'{"a":['.repeat(depth / 2 - 1)}{"s":"[[[{{{"}${"]}".repeat(depth / 2 - 1)}`;
+    expect(() => validateBefore({ ...ok, payloadJson: nested(MAX_JSON_DEPTH) }, LIMIT)).not.toThrow();
+    expect(fieldOf(() => validateBefore({ ...ok, payloadJson: nested(MAX_JSON_DEPTH + 2) }, LIMIT))).toBe(
+      "payload_json",
+    );
+  });
+});
+
+describe("the id rules", () => {
+  it.each(["李四", "😀👩‍👩‍👧", "مستخدم", "אבג", "user.42", "😀".repeat(256)])(
+    "accept %s as an entity id",
+    (id) => {
+      expect(entityId.safeParse(id).success).toBe(true);
+    },
+  );
+
+  it.each([
+    "",
+    "a\u0000b",
+    "a\u0007",
+    "\u009f",
+    "a b",
+    "a\u3000b",
+    "\uD800",
+    "x\uDC00y",
+    "*",
+    ">",
+    "😀".repeat(257),
+  ])("refuse %j as an entity id", (id) => {
+    expect(entityId.safeParse(id).success).toBe(false);
+  });
+
+  it("keep app and event ids ASCII tokens", () => {
+    expect(appId.safeParse("app_1-x").success).toBe(true);
+    expect(appId.safeParse("app.1").success).toBe(false);
+    expect(eventId.safeParse("ev:1.2_3-4").success).toBe(true);
+    expect(eventId.safeParse("事件").success).toBe(false);
   });
 });
 

@@ -1,5 +1,7 @@
 import { z } from "zod";
-import { ValidationError } from "@herald/runtime";
+import { APP_ID_PATTERN } from "@herald/config";
+import { protoFieldName, wireError } from "@herald/grpc";
+import { TooLargeError, ValidationError } from "@herald/runtime";
 import { DERIVED_PAYLOAD_CASES, Event, eventType, type BeforeRequest } from "@herald/proto";
 
 // OpenIM's platform ids and names (constant.PlatformIDToName).
@@ -20,14 +22,47 @@ export function platformName(platformId: number): string {
   return PLATFORM_NAMES[platformId] ?? "";
 }
 
-// Ids become NATS subject tokens and KV keys: no dots, wildcards or whitespace.
-const appId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 characters of [A-Za-z0-9_-]");
-const eventId = z.string().regex(/^[A-Za-z0-9_:.-]{1,128}$/, "must be 1-128 characters of [A-Za-z0-9_:.-]");
-const entityId = z
+// The id rules, one definition each, shared with the admin API. Lengths count Unicode code points
+// (zod's string length), so an emoji is one character; 256 of them are at most 1 KiB of UTF-8.
+
+/** An app (tenant) id: a NATS subject token and KV key, as the config defines it. */
+export const appId = z.string().regex(APP_ID_PATTERN, "must be 1-64 characters of [A-Za-z0-9_-]");
+/** An event id, the chat core's idempotency key; it travels in HTTP headers, hence ASCII. */
+export const eventId = z
+  .string()
+  .regex(/^[A-Za-z0-9_:.-]{1,128}$/, "must be 1-128 characters of [A-Za-z0-9_:.-]");
+/**
+ * A user, room, connection, node, message or group id: the chat app's own, so any Unicode text (CJK,
+ * emoji, right-to-left) but no whitespace, control characters (NUL included), lone surrogates, or the
+ * NATS wildcards '*' and '>'.
+ */
+export const entityId = z
   .string()
   .min(1, "must not be empty")
   .max(256, "must be at most 256 characters")
-  .regex(/^[^\s*>]+$/, "must not contain whitespace, '*' or '>'");
+  .regex(
+    /^[^\s*>\p{Cc}\p{Cs}]+$/u,
+    "must not contain whitespace, control characters, lone surrogates, '*' or '>'",
+  );
+/**
+ * The chat core's operationID. It is sent as an HTTP header (OpenIM's operationID), so 0-128 visible
+ * ASCII characters; empty means none (Herald makes one for a before-hook).
+ */
+export const operationId = z
+  .string()
+  .regex(
+    /^[\x21-\x7e]{0,128}$/,
+    "must be at most 128 visible ASCII characters (it is sent as an HTTP header)",
+  );
+// Dialects send times as Unix seconds or milliseconds, which have no sensible value before the epoch;
+// 9999 is where protobuf's Timestamp and four-digit ISO 8601 years end.
+const TIME_RANGE = "must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z";
+const time = z
+  .date({ error: TIME_RANGE })
+  .min(new Date("1970-01-01T00:00:00Z"), TIME_RANGE)
+  .max(new Date("9999-12-31T23:59:59.999Z"), TIME_RANGE);
+/** The deepest JSON the gateway accepts: OpenIM's bodies nest a few levels; deeper would only strain parsers downstream. */
+export const MAX_JSON_DEPTH = 64;
 const optionalEntityId = z.union([z.literal(""), entityId]);
 const nodeId = entityId;
 const platformId = z.number().int().min(0).max(1000);
@@ -39,6 +74,10 @@ const roomStatus = z
 const userIds = z.array(entityId).min(1, "must name at least one user").max(10_000);
 // Parsed once here: the before-hook path uses the object it yields.
 const jsonObjectText = z.string().transform((text, ctx): Record<string, unknown> => {
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+    ctx.addIssue({ code: "custom", message: `must not nest deeper than ${MAX_JSON_DEPTH} levels` });
+    return z.NEVER;
+  }
   const value = parseJsonObject(text);
   if (value === undefined) {
     ctx.addIssue({ code: "custom", message: "must be a JSON object" });
@@ -64,7 +103,15 @@ const payloadSchemas = {
   }),
   connectionBackground: z.object({ userId: entityId, connId: entityId, nodeId: optionalEntityId }),
   nodeReset: z.object({ nodeId }),
-  nodeHeartbeat: z.object({ nodeId }),
+  nodeHeartbeat: z.object({
+    nodeId,
+    lease: z
+      .object({
+        seconds: z.number().int().min(0).max(86_400, "must be at most a day"),
+        nanos: z.number().int().min(0).max(999_999_999),
+      })
+      .optional(),
+  }),
   messageSent: z
     .object({
       messageId: entityId,
@@ -72,6 +119,8 @@ const payloadSchemas = {
       toUserId: optionalEntityId,
       groupId: optionalEntityId,
       type: z.number().int().min(0, "must be an MQTT-chat type 0-5").max(5, "must be an MQTT-chat type 0-5"),
+      seq: z.number().int().min(0),
+      sentAt: time.optional(),
     })
     .refine((m) => (m.toUserId === "") !== (m.groupId === ""), {
       message: "exactly one of to_user_id and group_id must be set",
@@ -89,7 +138,7 @@ type ChatCorePayloadCase = Exclude<
   "userOnline" | "userOffline" | "userBackground" | "roomStatus" | "roomRejected"
 >;
 
-const envelopeSchema = z.object({ id: eventId, appId });
+const envelopeSchema = z.object({ id: eventId, appId, operationId, occurredAt: time.optional() });
 
 /**
  * Checks one event as the chat core sent it and returns it ready to store: its type derived
@@ -98,6 +147,8 @@ const envelopeSchema = z.object({ id: eventId, appId });
  */
 export function normalizeEvent(event: Event, index: number, now: Date): Event {
   const where = `events[${index}]`;
+  const bad = wireError(event, `${where}.`, index);
+  if (bad !== undefined) throw bad;
   check(envelopeSchema, event, where, index);
   const payload = event.payload;
   if (payload === undefined) {
@@ -107,7 +158,7 @@ export function normalizeEvent(event: Event, index: number, now: Date): Event {
     });
   }
   if (DERIVED_PAYLOAD_CASES.has(payload.$case)) {
-    const field = `${where}.${snake(payload.$case)}`;
+    const field = `${where}.${protoFieldName(payload.$case)}`;
     throw new ValidationError(`${field}: is derived by Herald; the chat core cannot publish it`, {
       field,
       index,
@@ -116,7 +167,7 @@ export function normalizeEvent(event: Event, index: number, now: Date): Event {
   check(
     payloadSchemas[payload.$case as ChatCorePayloadCase],
     payload.value,
-    `${where}.${snake(payload.$case)}`,
+    `${where}.${protoFieldName(payload.$case)}`,
     index,
   );
   const type = eventType(event);
@@ -137,14 +188,26 @@ export function normalizeEvent(event: Event, index: number, now: Date): Event {
   return ready;
 }
 
-const beforeSchema = z.object({ appId, command, payloadJson: jsonObjectText });
+const beforeSchema = z.object({ appId, command, operationId, payloadJson: jsonObjectText });
 
 /**
  * Checks a before-hook request and returns its payload as an object; throws ValidationError
- * naming the field (`payload_json`).
+ * naming the field (`payload_json`), TooLargeError when the payload is over `limitBytes`.
  */
-export function validateBefore(req: BeforeRequest): Record<string, unknown> {
+export function validateBefore(req: BeforeRequest, limitBytes: number): Record<string, unknown> {
+  const bad = wireError(req);
+  if (bad !== undefined) throw bad;
+  checkSize("payload_json", Buffer.byteLength(req.payloadJson), limitBytes);
   return check(beforeSchema, req, "").payloadJson;
+}
+
+/** Throws TooLargeError naming `field` when `bytes` is over `limitBytes` (see largestPayloadBytes). */
+export function checkSize(field: string, bytes: number, limitBytes: number, index?: number): void {
+  if (bytes <= limitBytes) return;
+  throw new TooLargeError(
+    `${field}: ${bytes} bytes; at most ${limitBytes} bytes (what the bus can carry to delivery and its records)`,
+    { field, index, limitBytes },
+  );
 }
 
 /** Validates a whole batch before anything of it is stored. */
@@ -165,13 +228,29 @@ function check<S extends z.ZodType>(schema: S, value: unknown, where: string, in
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const path = issue?.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${snake(String(p))}`)).join("");
+  const path = issue?.path
+    .map((p) => (typeof p === "number" ? `[${p}]` : `.${protoFieldName(String(p))}`))
+    .join("");
   const field = `${where}${path ?? ""}`.replace(/^\./, "");
   throw new ValidationError(`${field}: ${issue?.message ?? "invalid"}`, { field, index });
 }
 
-function snake(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+/** Whether JSON text opens more than `max` objects and arrays inside one another (a linear scan, no recursion). */
+function jsonDepthExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // the escaped character cannot end the string
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
 }
 
 function parseJsonObject(text: string): Record<string, unknown> | undefined {

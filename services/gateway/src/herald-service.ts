@@ -14,7 +14,7 @@ import {
 import { ValidationError, ensureError, type Logger } from "@herald/runtime";
 import type { PublishBatch } from "./publisher.js";
 import type { BeforeHandler } from "./before.js";
-import { grpcCode, toServiceError } from "@herald/grpc";
+import { grpcCode, toServiceError, wireError, wireProblem } from "@herald/grpc";
 import type { GatewayMetrics } from "./metrics.js";
 
 export interface HeraldServiceOptions {
@@ -106,13 +106,16 @@ export function createHeraldService(opts: HeraldServiceOptions): {
         if (ended) return;
         open += 1;
         const stop = metrics.beforeSeconds.startTimer();
-        void opts
-          .before(req.request ?? BeforeRequest.create())
+        const { requestId } = req;
+        // The request's own fields are checked with it; here only what is outside it (request_id).
+        const unreadable =
+          req.request === undefined || !wireProblem(req.request) ? wireError(req) : undefined;
+        void (unreadable ? Promise.reject(unreadable) : opts.before(req.request ?? BeforeRequest.create()))
           .then(
-            (response): BeforeStreamResponse => ({ requestId: req.requestId, response, error: undefined }),
+            (response): BeforeStreamResponse => ({ requestId, response, error: undefined }),
             (err: unknown): BeforeStreamResponse => {
               if (!(err instanceof ValidationError)) log.error({ err }, "before-hook failed");
-              return { requestId: req.requestId, response: undefined, error: streamError(err) };
+              return { requestId, response: undefined, error: streamError(err) };
             },
           )
           .then((res) => {
@@ -151,11 +154,13 @@ export function createHeraldService(opts: HeraldServiceOptions): {
         inFlight += 1;
         if (inFlight >= opts.streamWindow) call.pause();
         // Batches are stored concurrently and answered in the order they came.
-        const result = publishOnce(req.events).then(
-          (res): PublishStreamResponse => ({ batchId: req.batchId, results: res.results, error: undefined }),
+        const { batchId } = req;
+        const unreadable = wireError(req);
+        const result = (unreadable ? Promise.reject(unreadable) : publishOnce(req.events)).then(
+          (res): PublishStreamResponse => ({ batchId, results: res.results, error: undefined }),
           (err: unknown): PublishStreamResponse => {
             logFailure(log, err, req.events.length);
-            return { batchId: req.batchId, results: [], error: streamError(err) };
+            return { batchId, results: [], error: streamError(err) };
           },
         );
         answered = answered.then(async () => {

@@ -7,7 +7,7 @@ import {
   PresenceServiceService,
 } from "@herald/proto";
 import { runService } from "@herald/runtime";
-import { startBus } from "@herald/bus";
+import { largestPayloadBytes, messageLimitBytes, startBus } from "@herald/bus";
 import { createPublisher } from "./publisher.js";
 import { createHeraldService } from "./herald-service.js";
 import { startGrpcServer } from "@herald/grpc";
@@ -78,7 +78,15 @@ await runService({
         },
       ],
     });
-    log.info({ grpcAddress: grpc.address }, "grpc listening");
+    log.info(
+      {
+        grpcAddress: grpc.address,
+        // Per message (a whole Publish batch); each event and Before payload has the smaller limit.
+        grpcMaxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES,
+        payloadLimitBytes: largestPayloadBytes(messageLimitBytes(bus)),
+      },
+      "grpc listening",
+    );
     const logStore =
       logStoreClient === undefined ? undefined : logStoreQueries(logStoreClient, config.LOGSTORE_TIMEOUT_MS);
     const admin = await startAdminServer({

@@ -1,6 +1,6 @@
 import { Event, type PublishResult } from "@herald/proto";
-import { publishEvent, type Bus } from "@herald/bus";
-import { normalizeBatch } from "./events.js";
+import { appScopedMsgId, largestPayloadBytes, messageLimitBytes, publishEvent, type Bus } from "@herald/bus";
+import { checkSize, normalizeBatch } from "./events.js";
 
 export interface PublisherOptions {
   bus: Bus;
@@ -9,22 +9,27 @@ export interface PublisherOptions {
 }
 
 /**
- * Validates a batch whole, then stores each event in EVENTS under herald.ev.<app>.<type> with
- * Nats-Msg-Id = event id. Resolves only once JetStream has acknowledged every event. A failure
- * part-way leaves part of the batch stored; sending it again is safe because ids deduplicate.
+ * Validates a batch whole (sizes included), then stores each event in EVENTS under
+ * herald.ev.<app>.<type> with Nats-Msg-Id `<appId>:<eventId>`, so ids deduplicate within an app only.
+ * Resolves only once JetStream has acknowledged every event. A failure part-way leaves part of the
+ * batch stored; sending it again is safe because ids deduplicate.
  */
 export function createPublisher(opts: PublisherOptions) {
   const { bus } = opts;
   return async function publishBatch(events: readonly Event[]): Promise<PublishResult[]> {
     const ready = normalizeBatch(events, opts.maxBatch);
+    const limit = largestPayloadBytes(messageLimitBytes(bus));
+    const encoded = ready.map((event, index) => {
+      const bytes = Event.encode(event).finish();
+      checkSize(`events[${index}]`, bytes.length, limit, index);
+      return { event, bytes };
+    });
     return Promise.all(
-      ready.map(async (event): Promise<PublishResult> => {
-        const ack = await publishEvent(
-          bus,
-          bus.names.subjects.event(event.appId, event.type),
-          Event.encode(event).finish(),
-          { msgId: event.id, timeoutMs: opts.publishTimeoutMs },
-        );
+      encoded.map(async ({ event, bytes }): Promise<PublishResult> => {
+        const ack = await publishEvent(bus, bus.names.subjects.event(event.appId, event.type), bytes, {
+          msgId: appScopedMsgId(event.appId, event.id),
+          timeoutMs: opts.publishTimeoutMs,
+        });
         return { eventId: event.id, streamSeq: ack.seq, duplicate: ack.duplicate };
       }),
     );
