@@ -11,34 +11,41 @@ const APPS_PREFIX = "apps.";
 
 /** Apps and their keys. Creating, replacing and deleting apps and keys is for the admin token only. */
 export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
-  app.get("/v1/apps", { schema: { tags: ["apps"], summary: "List apps" } }, async (request) => {
-    const only = visibleApp(request);
-    const ids = only === undefined ? await appIds(ctx) : [only];
-    const apps: AppConfig[] = [];
-    for (const id of ids) {
-      const found = await readApp(ctx.bus, id);
-      if (found !== undefined) apps.push(found);
-    }
-    return {
-      apps: apps.map((a) => ({
-        appId: a.appId,
-        source: a.source,
-        endpointCount: endpointsOf(a).length,
-        hasOpenIm: a.openim !== undefined,
-      })),
-    };
-  });
+  app.get(
+    "/v1/apps",
+    { config: { access: "authenticated" }, schema: { tags: ["apps"], summary: "List apps" } },
+    async (request) => {
+      const only = visibleApp(request);
+      const ids = only === undefined ? await appIds(ctx) : [only];
+      const apps: AppConfig[] = [];
+      for (const id of ids) {
+        const found = await readApp(ctx.bus, id);
+        if (found !== undefined) apps.push(found);
+      }
+      return {
+        apps: apps.map((a) => ({
+          appId: a.appId,
+          source: a.source,
+          endpointCount: endpointsOf(a).length,
+          hasOpenIm: a.openim !== undefined,
+        })),
+      };
+    },
+  );
 
   app.get(
     "/v1/apps/:appId",
-    { schema: { tags: ["apps"], summary: "An app, secrets redacted", params: appParams } },
+    {
+      config: { access: "app" },
+      schema: { tags: ["apps"], summary: "An app, secrets redacted", params: appParams },
+    },
     async (request) => redactApp(await loadApp(ctx, request.params.appId)),
   );
 
   app.put(
     "/v1/apps/:appId",
     {
-      config: { adminOnly: true },
+      config: { access: "admin" },
       schema: { tags: ["apps"], summary: "Create or replace an app", params: appParams, body: appBody },
     },
     async (request, reply) => {
@@ -65,7 +72,7 @@ export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
 
   app.delete(
     "/v1/apps/:appId",
-    { config: { adminOnly: true }, schema: { tags: ["apps"], summary: "Delete an app", params: appParams } },
+    { config: { access: "admin" }, schema: { tags: ["apps"], summary: "Delete an app", params: appParams } },
     async (request, reply) => {
       const existing = await loadApp(ctx, request.params.appId);
       await deleteApp(ctx.bus, existing.appId);
@@ -81,7 +88,7 @@ export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
   app.post(
     "/v1/apps/:appId/keys",
     {
-      config: { adminOnly: true },
+      config: { access: "admin" },
       schema: { tags: ["apps"], summary: "Create an app key (shown once)", params: appParams },
     },
     async (request, reply) => {
@@ -94,7 +101,7 @@ export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
   app.delete(
     "/v1/apps/:appId/keys/:keyId",
     {
-      config: { adminOnly: true },
+      config: { access: "admin" },
       schema: {
         tags: ["apps"],
         summary: "Revoke an app key",

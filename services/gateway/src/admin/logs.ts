@@ -50,6 +50,7 @@ export function registerLogRoutes(app: AdminApp, ctx: AdminContext): void {
   app.get(
     "/v1/apps/:appId/attempts",
     {
+      config: { access: "app" },
       schema: {
         tags: ["logs"],
         summary: "Attempts, newest first, filtered and paged",
@@ -79,6 +80,7 @@ export function registerLogRoutes(app: AdminApp, ctx: AdminContext): void {
   app.get(
     "/v1/apps/:appId/endpoints/:endpointId/activity",
     {
+      config: { access: "app" },
       schema: {
         tags: ["logs"],
         summary: "The endpoint's last attempts and last errors",
@@ -102,6 +104,7 @@ export function registerLogRoutes(app: AdminApp, ctx: AdminContext): void {
   app.get(
     "/v1/apps/:appId/events/:eventId",
     {
+      config: { access: "app" },
       schema: {
         tags: ["logs"],
         summary: "An event as stored, with all its attempts",
@@ -121,6 +124,7 @@ export function registerLogRoutes(app: AdminApp, ctx: AdminContext): void {
   app.post(
     "/v1/apps/:appId/deliveries/:deliveryId/replay",
     {
+      config: { access: "app" },
       schema: {
         tags: ["logs"],
         summary: "Send one delivery again (same delivery id)",
@@ -154,6 +158,7 @@ export function registerLogRoutes(app: AdminApp, ctx: AdminContext): void {
   app.post(
     "/v1/apps/:appId/endpoints/:endpointId/replay",
     {
+      config: { access: "app" },
       schema: {
         tags: ["logs"],
         summary: "Send again every dead delivery of the endpoint since a time",

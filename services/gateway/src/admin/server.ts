@@ -6,7 +6,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fas
 import type { Bus } from "@herald/bus";
 import type { Logger } from "@herald/runtime";
 import { registerAppRoutes } from "./apps.js";
-import { installAuth } from "./auth.js";
+import { installAuth, registerPublic, requireAccessDeclarations } from "./auth.js";
 import type { AdminContext } from "./context.js";
 import { registerEndpointRoutes } from "./endpoints.js";
 import { installErrorHandlers } from "./errors.js";
@@ -48,6 +48,8 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // First: every route added after this must say who may call it.
+  requireAccessDeclarations(app);
   installErrorHandlers(app, log);
   await registerOpenApi(app);
 
@@ -66,7 +68,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
 
   const panelDir = opts.panelDir ?? ADMIN_PANEL_DIR;
   if (existsSync(panelDir)) {
-    await app.register(fastifyStatic, { root: panelDir, prefix: "/admin/", redirect: true });
+    await registerPublic(app, fastifyStatic, { root: panelDir, prefix: "/admin/", redirect: true });
   } else {
     log.warn({ panelDir }, "admin panel directory missing; /admin/ will answer 404");
   }
