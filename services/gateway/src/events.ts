@@ -21,9 +21,11 @@ export function platformName(platformId: number): string {
 }
 
 // Ids become NATS subject tokens and KV keys: no dots, wildcards or whitespace.
-const appId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 characters of [A-Za-z0-9_-]");
-const eventId = z.string().regex(/^[A-Za-z0-9_:.-]{1,128}$/, "must be 1-128 characters of [A-Za-z0-9_:.-]");
-const entityId = z
+export const appId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 characters of [A-Za-z0-9_-]");
+export const eventId = z
+  .string()
+  .regex(/^[A-Za-z0-9_:.-]{1,128}$/, "must be 1-128 characters of [A-Za-z0-9_:.-]");
+export const entityId = z
   .string()
   .min(1, "must not be empty")
   .max(256, "must be at most 256 characters")

@@ -5,7 +5,7 @@ import { createAppKey, deleteAppKey, deleteAppKeys } from "./app-keys.js";
 import { checkUrl, endpointsOf, loadApp, redactApp, restoreSecrets, saveApp } from "./app-model.js";
 import { visibleApp } from "./auth.js";
 import type { AdminApp, AdminContext } from "./context.js";
-import { appBody, appParams, idSchema } from "./schemas.js";
+import { appBody, appParams } from "./schemas.js";
 
 const APPS_PREFIX = "apps.";
 
@@ -105,7 +105,7 @@ export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
       schema: {
         tags: ["apps"],
         summary: "Revoke an app key",
-        params: z.object({ appId: idSchema, keyId: z.string().regex(/^[0-9a-f]{1,32}$/, "not a key id") }),
+        params: appParams.extend({ keyId: z.string().regex(/^[0-9a-f]{1,32}$/, "not a key id") }),
       },
     },
     async (request, reply) => {

@@ -6,11 +6,11 @@ import { Room, RoomMember, UserPresence } from "@herald/proto";
 import { loadApp } from "./app-model.js";
 import type { AdminApp, AdminContext } from "./context.js";
 import { notFound } from "./errors.js";
-import { appParams, idSchema, pageSize, pageToken } from "./schemas.js";
+import { appParams, entityIdParam, pageSize, pageToken } from "./schemas.js";
 
 const DEFAULT_PAGE = 100;
-const userId = z.string().min(1).max(128);
-const roomId = z.string().min(1).max(128);
+const userId = entityIdParam;
+const roomId = entityIdParam;
 const pageQuery = (max: number) =>
   z.object({ pageSize: pageSize(max).optional(), pageToken: pageToken.optional() });
 
@@ -122,7 +122,7 @@ export function registerQueryRoutes(app: AdminApp, ctx: AdminContext): void {
       schema: {
         tags: ["chatroom"],
         summary: "The rooms a user is in",
-        params: z.object({ appId: idSchema, userId }),
+        params: appParams.extend({ userId }),
       },
     },
     async (request) => {

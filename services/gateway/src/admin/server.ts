@@ -14,7 +14,9 @@ import { registerHookRoutes } from "./hooks.js";
 import type { LogStore } from "./log-store.js";
 import { registerLogRoutes } from "./logs.js";
 import { registerOpenApi } from "./openapi.js";
+import { installPlainTextChecks } from "./plain-text.js";
 import { registerQueryRoutes } from "./queries.js";
+import { MAX_PARAM_LENGTH } from "./schemas.js";
 
 /** services/gateway/admin-panel, from src/admin or dist/admin alike. */
 export const ADMIN_PANEL_DIR = fileURLToPath(new URL("../../admin-panel/", import.meta.url));
@@ -45,6 +47,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     loggerInstance: log,
     disableRequestLogging: true,
     bodyLimit: 1024 * 1024,
+    maxParamLength: MAX_PARAM_LENGTH,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -60,6 +63,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     allowLoopback: opts.allowLoopback,
   };
   installAuth(app, { bus: opts.bus, adminToken: opts.adminToken });
+  installPlainTextChecks(app);
   registerAppRoutes(app, ctx);
   registerEndpointRoutes(app, ctx);
   registerHookRoutes(app, ctx);
