@@ -177,3 +177,8 @@ export function serverList(servers: string): string[] {
     .map((s) => s.trim())
     .filter((s) => s !== "");
 }
+
+/** The largest message the connected NATS server takes (its max_payload): the one size limit Herald can carry. */
+export function messageLimitBytes(bus: Bus): number {
+  return bus.nc.info?.max_payload ?? 1024 * 1024;
+}

@@ -1,6 +1,6 @@
 export { busNames, isSubjectToken } from "./names.js";
 export type { BusNames } from "./names.js";
-export { BusConnectError, connectBus } from "./connection.js";
+export { BusConnectError, connectBus, messageLimitBytes } from "./connection.js";
 export type { Bus, BusOptions } from "./connection.js";
 export { applyTopology, streamConfigs, TopologyDriftError } from "./topology.js";
 export type { StreamDeclaration, TopologyOptions } from "./topology.js";

@@ -9,7 +9,16 @@ export type { OpenImWebhooks } from "./openim-webhooks.js";
 export { APP_ID_PATTERN, DEFAULT_BREAKER, hookConfig, validateAppConfig } from "./app-config.js";
 export type { AppConfig, BreakerConfig } from "./app-config.js";
 export { PLAIN_WEBHOOKS_APP_ID, loadConfigFile, parseHeraldConfig } from "./herald-file.js";
-export { appKey, applyConfigFile, deleteApp, putApp, readApp, readAppEntry } from "./store.js";
+export {
+  appKey,
+  applyConfigFile,
+  ConfigTooLargeError,
+  configValueLimitBytes,
+  deleteApp,
+  putApp,
+  readApp,
+  readAppEntry,
+} from "./store.js";
 export { watchConfig } from "./config-view.js";
 export type { ConfigView } from "./config-view.js";
 export {
