@@ -168,3 +168,137 @@ describe("control characters in filters and ids", () => {
     expectError(await call("GET", `/v1/apps/${APP}%00`), 400, "appId");
   });
 });
+
+describe("config larger than the bus carries", () => {
+  const padded = (id: string, bytes: number) => ({
+    id,
+    url: "http://127.0.0.1:9/x",
+    dialect: "mqttchat",
+    filter: { attentionIds: Array.from({ length: Math.ceil(bytes / 12) }, (_, i) => `user-${i}`) },
+  });
+
+  function expectTooLarge(res: RawAnswer): void {
+    const body = expectError(res, 413, "body");
+    expect(body.error.code).toBe("too_large");
+    // The limit is stated, in bytes, and comes from the NATS server (1 MiB by default).
+    expect(body.error.message).toMatch(/\b10[0-9]{5} bytes/);
+  }
+
+  it("answers 413 stating the limit for a 1.5 MB endpoint list", async () => {
+    const endpoints = Array.from({ length: 3 }, (_, i) => padded(`big${i}`, 500_000));
+    const body = JSON.stringify({ allowPrivateDestinations: true, endpoints });
+    expect(body.length).toBeGreaterThan(1_500_000);
+    expectTooLarge(await call("PUT", "/v1/apps/big1", { body }));
+    expectError(await call("GET", "/v1/apps/big1"), 404, "appId");
+  });
+
+  it("answers 413 when endpoints added one by one would outgrow the bus, and keeps the app", async () => {
+    const put = await call("PUT", "/v1/apps/big2", {
+      body: JSON.stringify({ allowPrivateDestinations: true }),
+    });
+    expect(put.status, put.text).toBe(201);
+    let added = 0;
+    let last: RawAnswer | undefined;
+    for (let i = 0; i < 6; i++) {
+      last = await call("POST", "/v1/apps/big2/endpoints", {
+        body: JSON.stringify(padded(`ep${i}`, 300_000)),
+      });
+      if (last.status !== 201) break;
+      added++;
+    }
+    expect(added).toBeGreaterThan(0);
+    expectTooLarge(last as RawAnswer);
+    const app = await call("GET", "/v1/apps/big2");
+    expect((app.json as { endpoints: unknown[] }).endpoints).toHaveLength(added);
+  });
+});
+
+describe("malformed bodies answer 4xx", () => {
+  const deep = (depth: number, open: string, close: string) => `${open.repeat(depth)}${close.repeat(depth)}`;
+  const deepArray = deep(100_000, "[", "]");
+  const deepObject = `${'{"a":'.repeat(100_000)}1${"}".repeat(100_000)}`;
+  const cases: [string, string, string, string | undefined][] = [
+    ["PUT", "/v1/apps/m1", "application/json", "{not json"],
+    ["PUT", "/v1/apps/m1", "application/json", ""],
+    ["PUT", "/v1/apps/m1", "application/json", "null"],
+    ["PUT", "/v1/apps/m1", "application/json", '"text"'],
+    ["PUT", "/v1/apps/m1", "application/json", "[1,2]"],
+    ["PUT", "/v1/apps/m1", "application/json", deepArray],
+    ["PUT", "/v1/apps/m1", "application/json", deepObject],
+    ["PUT", "/v1/apps/m1", "application/json", `{"endpoints":[${deepArray}]}`],
+    [
+      "PUT",
+      "/v1/apps/m1",
+      "application/json",
+      `{"openim":{"url":"http://127.0.0.1:9","hooks":{"x":${deepObject}}}}`,
+    ],
+    ["PUT", "/v1/apps/m1", "application/json", '{"__proto__":{"x":1}}'],
+    ["PUT", "/v1/apps/m1", "application/json", '{"constructor":{"prototype":{"x":1}}}'],
+    ["PUT", "/v1/apps/m1", "text/plain", "{}"],
+    ["PUT", "/v1/apps/m1", "application/x-www-form-urlencoded", "a=b"],
+    ["PUT", "/v1/apps/m1", "multipart/form-data; boundary=x", "--x--"],
+    ["PUT", "/v1/apps/m1", "application/json; charset=utf-16", "{}"],
+    [
+      "POST",
+      `/v1/apps/${APP}/endpoints`,
+      "application/json",
+      `{"id":"e1","url":"http://127.0.0.1:9","dialect":"mqttchat","eventTypes":${deepArray}}`,
+    ],
+    [
+      "POST",
+      `/v1/apps/${APP}/endpoints`,
+      "application/json",
+      `{"id":"e1","url":"${"h".repeat(900_000)}","dialect":"mqttchat"}`,
+    ],
+    [
+      "POST",
+      `/v1/apps/${APP}/endpoints`,
+      "application/json",
+      '{"id":"e1","url":"http://x\\u0000y/","dialect":"mqttchat"}',
+    ],
+    [
+      "PUT",
+      `/v1/apps/${APP}/hooks`,
+      "application/json",
+      `{"url":"http://127.0.0.1:9","hooks":{"beforeSendSingleMsg":${deepObject}}}`,
+    ],
+    ["PUT", `/v1/apps/${APP}/webhooks.yml`, "text/yaml", "- a\n- b\n"],
+    ["PUT", `/v1/apps/${APP}/webhooks.yml`, "text/yaml", ""],
+    ["PUT", `/v1/apps/${APP}/webhooks.yml`, "text/yaml", "null\n"],
+    ["PUT", `/v1/apps/${APP}/webhooks.yml`, "text/yaml", "url: 5\n"],
+    ["PUT", `/v1/apps/${APP}/webhooks.yml`, "text/yaml", "url: http://127.0.0.1:9\nbeforeSendSingleMsg: 7\n"],
+    ["PUT", `/v1/apps/${APP}/webhooks.yml`, "text/yaml", `${"[".repeat(50_000)}${"]".repeat(50_000)}`],
+    ["PUT", `/v1/apps/${APP}/webhooks.yml`, "text/yaml", "a: &a [1]\nb: *a\nurl: http://127.0.0.1:9\n"],
+    ["PUT", `/v1/apps/${APP}/webhooks.yml`, "text/yaml", "\u0000"],
+    ["PUT", `/v1/apps/${APP}/webhooks.yml`, "application/json", "{}"],
+    [
+      "POST",
+      `/v1/apps/${APP}/endpoints/e1/replay`,
+      "application/json",
+      '{"since":"2020-01-01T00:00:00Z","x":1}',
+    ],
+    ["POST", `/v1/apps/${APP}/endpoints/e1/disable`, "application/json", `{"reason":${deepArray}}`],
+    ["GET", `/v1/apps/${APP}/attempts?pageSize=1&pageSize=2`, "", undefined],
+    ["GET", `/v1/apps/${APP}/attempts?userId=%FF`, "", undefined],
+    ["GET", `/v1/apps/${APP}/attempts?from=0000-01-01T00:00:00Z`, "", undefined],
+    ["GET", `/v1/apps/${APP}/attempts?from=9999-12-31T23:59:59Z`, "", undefined],
+    ["GET", `/v1/apps/${APP}/attempts?pageToken=WyIxIiwieCJd`, "", undefined],
+    ["GET", `/v1/apps/${APP}/presence/users/%FF`, "", undefined],
+    ["GET", `/v1/apps/${APP}/presence/users/%E4%B8`, "", undefined],
+    ["GET", `/v1/apps/${APP}/presence/users?pageToken=${"A".repeat(5000)}`, "", undefined],
+    ["GET", `/v1/apps/${APP}/rooms?pageToken=${"z".repeat(5000)}`, "", undefined],
+    ["GET", `/v1/apps/${APP}/rooms/a*b`, "", undefined],
+    ["GET", `/v1/apps/${APP}/rooms/a%20b`, "", undefined],
+    ["GET", `/v1/apps/${APP}/users/a.b/rooms`, "", undefined],
+    ["GET", "/v1/apps/%FF", "", undefined],
+  ];
+
+  it.each(cases.map((c, i) => [i, ...c] as const))(
+    "case %i: %s %s (%s)",
+    async (_i, method, path, type, body) => {
+      const res = await call(method, path.slice(0, 2000), body === undefined ? {} : { body, type });
+      expect(res.status, `${res.status} ${res.text.slice(0, 300)}`).toBeLessThan(500);
+      if (res.status >= 400) expect((res.json as ErrorBody).error.code, res.text).toBeDefined();
+    },
+  );
+});

@@ -115,6 +115,7 @@ export const errorSchema = z
         "forbidden",
         "not_found",
         "conflict",
+        "too_large",
         "unavailable",
         "internal",
       ]),

@@ -1,15 +1,15 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import Fastify from "fastify";
+import Fastify, { type FastifyReply } from "fastify";
 import fastifyStatic from "@fastify/static";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
-import type { Bus } from "@herald/bus";
+import { messageLimitBytes, type Bus } from "@herald/bus";
 import type { Logger } from "@herald/runtime";
 import { registerAppRoutes } from "./apps.js";
 import { installAuth, registerPublic, requireAccessDeclarations } from "./auth.js";
 import type { AdminContext } from "./context.js";
 import { registerEndpointRoutes } from "./endpoints.js";
-import { installErrorHandlers } from "./errors.js";
+import { frameworkErrorReply, installErrorHandlers } from "./errors.js";
 import { registerHookRoutes } from "./hooks.js";
 import type { LogStore } from "./log-store.js";
 import { registerLogRoutes } from "./logs.js";
@@ -46,8 +46,13 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   const app = Fastify({
     loggerInstance: log,
     disableRequestLogging: true,
-    bodyLimit: 1024 * 1024,
+    // No body larger than one NATS message can become config (a larger one answers 413 naming the limit).
+    bodyLimit: messageLimitBytes(opts.bus),
     maxParamLength: MAX_PARAM_LENGTH,
+    frameworkErrors: (err, _request, reply) => {
+      const { status, body } = frameworkErrorReply(err);
+      void (reply as FastifyReply).code(status).send(body);
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
