@@ -270,6 +270,17 @@ describe("malformed bodies answer 4xx", () => {
     ["PUT", `/v1/apps/${APP}/webhooks.yml`, "text/yaml", `${"[".repeat(50_000)}${"]".repeat(50_000)}`],
     ["PUT", `/v1/apps/${APP}/webhooks.yml`, "text/yaml", "a: &a [1]\nb: *a\nurl: http://127.0.0.1:9\n"],
     ["PUT", `/v1/apps/${APP}/webhooks.yml`, "text/yaml", "\u0000"],
+    [
+      "PUT",
+      `/v1/apps/${APP}/webhooks.yml`,
+      "text/yaml",
+      [
+        "a: &a [x, x, x, x, x, x, x, x, x]",
+        ..."bcdefghi"
+          .split("")
+          .map((c, i) => `${c}: &${c} [${Array(9).fill(`*${"abcdefghi"[i]}`).join(", ")}]`),
+      ].join("\n"),
+    ],
     ["PUT", `/v1/apps/${APP}/webhooks.yml`, "application/json", "{}"],
     [
       "POST",

@@ -1,5 +1,6 @@
 import { parseOpenImWebhooks, validateAppConfig, type AppConfig } from "@herald/config";
 import { ValidationError } from "@herald/runtime";
+import { YAMLError } from "yaml";
 import { checkUrl, loadApp, saveApp } from "./app-model.js";
 import type { AdminApp, AdminContext } from "./context.js";
 import { notFound, refield } from "./errors.js";
@@ -7,6 +8,24 @@ import { appParams, openImBody } from "./schemas.js";
 import { toOpenImWebhooksYaml } from "./webhooks-yaml.js";
 
 const YAML_TYPES = ["text/yaml", "application/yaml", "application/x-yaml"];
+
+/**
+ * The body as OpenIM's webhooks.yml. What the YAML parser refuses on its own (an alias bomb, nesting
+ * too deep for the stack) is the file's fault: 400 naming the body, not 500.
+ */
+function parseWebhooksBody(text: string): ReturnType<typeof parseOpenImWebhooks> {
+  try {
+    return parseOpenImWebhooks(text, { file: "webhooks.yml" });
+  } catch (err) {
+    if (err instanceof YAMLError || err instanceof ReferenceError || err instanceof RangeError) {
+      throw new ValidationError(`body: not a usable webhooks.yml: ${err.message}`, {
+        field: "body",
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
 
 function openImOf(app: AppConfig): NonNullable<AppConfig["openim"]> {
   if (app.openim === undefined) throw notFound("openim", `app ${app.appId} has no OpenIM hook settings`);
@@ -89,7 +108,7 @@ export function registerHookRoutes(app: AdminApp, ctx: AdminContext): void {
       if (typeof request.body !== "string") {
         throw new ValidationError("body: expected OpenIM's webhooks.yml as text/yaml", { field: "body" });
       }
-      const { webhooks, warnings } = parseOpenImWebhooks(request.body, { file: "webhooks.yml" });
+      const { webhooks, warnings } = parseWebhooksBody(request.body);
       // OpenIM reads an absent url as "none"; the app's current one (if any) stays then.
       const url = webhooks.url === "" ? stored.openim?.url : webhooks.url;
       if (url === undefined)
