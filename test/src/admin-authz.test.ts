@@ -179,11 +179,13 @@ beforeAll(async () => {
   [nats, pg, server] = await Promise.all([startNats(), startPostgres(), startRecordingServer()]);
   server.fallback({ status: 200 });
   const env = { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace, DELIVERY_ALLOW_LOOPBACK: "true" };
+  // One at a time: each gets its own readiness budget on a loaded machine.
   const logstore = await startService("logstore", { ...env, DATABASE_URL: pg.url });
   services.push(logstore);
+  await logstore.waitReady();
   gateway = await startService("gateway", { ...env, ADMIN_TOKEN, LOGSTORE_ADDRESS: logstore.grpcAddress });
   services.push(gateway);
-  await Promise.all(services.map((s) => s.waitReady()));
+  await gateway.waitReady();
   bus = await connectBus({
     servers: nats.url,
     name: "authz-test",
