@@ -170,15 +170,15 @@ function openBus(nc: NatsConnection, names: BusNames, log: Logger): Bus {
   };
 }
 
-// The server refuses larger messages, so every size limit of Herald's inputs is derived from this.
-export function messageLimitBytes(bus: Bus): number {
-  return bus.nc.info?.max_payload ?? 1024 * 1024;
-}
-
 /** NATS_URL as servers: comma-separated, blanks ignored ("nats://a:4222, nats://b:4222"). */
 export function serverList(servers: string): string[] {
   return servers
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s !== "");
+}
+
+/** The largest message the connected NATS server takes (its max_payload): the one size limit Herald can carry. */
+export function messageLimitBytes(bus: Bus): number {
+  return bus.nc.info?.max_payload ?? 1024 * 1024;
 }

@@ -15,6 +15,8 @@ export { ID_PATTERN_TEXT } from "./schemas.js";
 export {
   appKey,
   applyConfigFile,
+  ConfigTooLargeError,
+  configValueLimitBytes,
   deleteApp,
   fileStatusOfApp,
   putApp,

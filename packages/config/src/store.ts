@@ -1,5 +1,5 @@
-import type { Bus } from "@herald/bus";
-import { ConflictError } from "@herald/runtime";
+import { messageLimitBytes, type Bus } from "@herald/bus";
+import { ConfigError, ConflictError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
 import { APP_ID_PATTERN, validateAppConfig } from "./app-config.js";
 import { ConfigFileError } from "./errors.js";
@@ -20,6 +20,35 @@ export function configBucket(bus: Bus): Promise<ConfigBucket> {
   return bus.kv(bus.names.buckets.config);
 }
 
+// A KV write carries JetStream headers (the expected revision...) in the same NATS message as the value.
+const KV_HEADER_ROOM_BYTES = 1024;
+
+/** The largest app config (stored JSON, in bytes) that CONFIG can hold on this NATS server. */
+export function configValueLimitBytes(bus: Bus): number {
+  return messageLimitBytes(bus) - KV_HEADER_ROOM_BYTES;
+}
+
+/** An app's config is larger than one NATS message can carry; nothing was written. */
+export class ConfigTooLargeError extends ConfigError {
+  override name = "ConfigTooLargeError";
+  constructor(
+    readonly appId: string,
+    readonly bytes: number,
+    readonly limitBytes: number,
+  ) {
+    super(
+      `app ${appId}: its config would be ${bytes} bytes; the bus carries at most ${limitBytes} bytes per app (NATS max_payload less headers)`,
+      { field: "" },
+    );
+  }
+}
+
+function checkSize(bus: Bus, appId: string, json: string): void {
+  const bytes = Buffer.byteLength(json);
+  const limitBytes = configValueLimitBytes(bus);
+  if (bytes > limitBytes) throw new ConfigTooLargeError(appId, bytes, limitBytes);
+}
+
 /** The JSON stored for an app; validation fills defaults and keeps one key order, so equal configs store equal bytes. */
 function storedJson(app: AppConfig): string {
   return JSON.stringify(validateAppConfig(app, appKey(app.appId)));
@@ -36,6 +65,7 @@ export async function putApp(
   opts: { previousRevision?: number } = {},
 ): Promise<number> {
   const json = storedJson(app);
+  checkSize(bus, app.appId, json);
   const kv = await configBucket(bus);
   const key = appKey(app.appId);
   if (opts.previousRevision === undefined) return kv.put(key, json);
@@ -119,9 +149,11 @@ export async function applyConfigFile(bus: Bus, apps: AppConfig[], log: Logger):
   const declared = await readStoredApps(kv, FILE_APP_KEY_PREFIX);
   const result: ApplyResult = { put: [], deleted: [], unchanged: [], keptByApi: [] };
   const named = new Set<string>();
-  for (const app of apps) {
+  // Every app is checked before any is written: a file the bus cannot carry changes nothing.
+  const files = apps.map((app) => ({ app, json: storedJson({ ...app, source: "file" }) }));
+  for (const { app, json } of files) checkSize(bus, app.appId, json);
+  for (const { app, json } of files) {
     named.add(app.appId);
-    const json = storedJson({ ...app, source: "file" });
     if (declared.get(app.appId)?.json !== json) await kv.put(fileAppKey(app.appId), json);
     const current = stored.get(app.appId);
     if (current?.json === json) {

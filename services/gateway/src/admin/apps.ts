@@ -14,36 +14,41 @@ import { checkUrl, endpointsOf, loadApp, redactApp, restoreSecrets, saveApp } fr
 import { visibleApp } from "./auth.js";
 import type { AdminApp, AdminContext } from "./context.js";
 import { notFound } from "./errors.js";
-import { appBody, appParams, idSchema } from "./schemas.js";
+import { appBody, appParams } from "./schemas.js";
 
 const APPS_PREFIX = "apps.";
 
 /** Apps and their keys. Creating, replacing and deleting apps and keys is for the admin token only. */
 export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
-  app.get("/v1/apps", { schema: { tags: ["apps"], summary: "List apps" } }, async (request) => {
-    const only = visibleApp(request);
-    const ids = only === undefined ? await appIds(ctx) : [only];
-    const apps: AppConfig[] = [];
-    for (const id of ids) {
-      const found = await readApp(ctx.bus, id);
-      if (found !== undefined) apps.push(found);
-    }
-    const listed = [];
-    for (const a of apps) {
-      listed.push({
-        appId: a.appId,
-        source: a.source,
-        endpointCount: endpointsOf(a).length,
-        hasOpenIm: a.openim !== undefined,
-        ...(await fileField(ctx, a)),
-      });
-    }
-    return { apps: listed };
-  });
+  app.get(
+    "/v1/apps",
+    { config: { access: "authenticated" }, schema: { tags: ["apps"], summary: "List apps" } },
+    async (request) => {
+      const only = visibleApp(request);
+      const ids = only === undefined ? await appIds(ctx) : [only];
+      const apps: AppConfig[] = [];
+      for (const id of ids) {
+        const found = await readApp(ctx.bus, id);
+        if (found !== undefined) apps.push(found);
+      }
+      const listed = [];
+      for (const a of apps) {
+        listed.push({
+          appId: a.appId,
+          source: a.source,
+          endpointCount: endpointsOf(a).length,
+          hasOpenIm: a.openim !== undefined,
+          ...(await fileField(ctx, a)),
+        });
+      }
+      return { apps: listed };
+    },
+  );
 
   app.get(
     "/v1/apps/:appId",
     {
+      config: { access: "app" },
       schema: {
         tags: ["apps"],
         summary: "An app, secrets redacted",
@@ -60,7 +65,7 @@ export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
   app.post(
     "/v1/apps/:appId/return-to-file",
     {
-      config: { adminOnly: true },
+      config: { access: "admin" },
       schema: {
         tags: ["apps"],
         summary: "Hand an app back to the config file",
@@ -82,7 +87,7 @@ export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
   app.put(
     "/v1/apps/:appId",
     {
-      config: { adminOnly: true },
+      config: { access: "admin" },
       schema: { tags: ["apps"], summary: "Create or replace an app", params: appParams, body: appBody },
     },
     async (request, reply) => {
@@ -110,7 +115,7 @@ export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
   app.delete(
     "/v1/apps/:appId",
     {
-      config: { adminOnly: true },
+      config: { access: "admin" },
       schema: {
         tags: ["apps"],
         summary: "Delete an app",
@@ -139,7 +144,7 @@ export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
   app.post(
     "/v1/apps/:appId/keys",
     {
-      config: { adminOnly: true },
+      config: { access: "admin" },
       schema: { tags: ["apps"], summary: "Create an app key (shown once)", params: appParams },
     },
     async (request, reply) => {
@@ -152,11 +157,11 @@ export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
   app.delete(
     "/v1/apps/:appId/keys/:keyId",
     {
-      config: { adminOnly: true },
+      config: { access: "admin" },
       schema: {
         tags: ["apps"],
         summary: "Revoke an app key",
-        params: z.object({ appId: idSchema, keyId: z.string().regex(/^[0-9a-f]{1,32}$/, "not a key id") }),
+        params: appParams.extend({ keyId: z.string().regex(/^[0-9a-f]{1,32}$/, "not a key id") }),
       },
     },
     async (request, reply) => {

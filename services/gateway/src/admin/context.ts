@@ -7,6 +7,7 @@ import type {
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Bus } from "@herald/bus";
 import type { Logger } from "@herald/runtime";
+import type { Access } from "./auth.js";
 import type { LogStore } from "./log-store.js";
 
 /** The admin server with zod schemas as its types. */
@@ -30,7 +31,7 @@ export interface AdminContext {
 
 declare module "fastify" {
   interface FastifyContextConfig {
-    /** Only the admin token may call the route; an app key gets 403. */
-    adminOnly?: boolean;
+    /** Who may call the route; every route must say (see auth.ts). */
+    access?: Access;
   }
 }

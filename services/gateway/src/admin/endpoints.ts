@@ -41,7 +41,10 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
 
   app.get(
     "/v1/apps/:appId/endpoints",
-    { schema: { tags: ["endpoints"], summary: "Endpoints with their state", params: appParams } },
+    {
+      config: { access: "app" },
+      schema: { tags: ["endpoints"], summary: "Endpoints with their state", params: appParams },
+    },
     async (request) => {
       const found = await loadApp(ctx, request.params.appId);
       const endpoints = [];
@@ -55,6 +58,7 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
   app.post(
     "/v1/apps/:appId/endpoints",
     {
+      config: { access: "app" },
       schema: { tags: ["endpoints"], summary: "Create an endpoint", params: appParams, body: endpointBody },
     },
     async (request, reply) => {
@@ -74,7 +78,10 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
 
   app.get(
     "/v1/apps/:appId/endpoints/:endpointId",
-    { schema: { tags: ["endpoints"], summary: "An endpoint with its state", params: endpointParams } },
+    {
+      config: { access: "app" },
+      schema: { tags: ["endpoints"], summary: "An endpoint with its state", params: endpointParams },
+    },
     async (request) => {
       const { endpoint, implied } = findEndpoint(
         await loadApp(ctx, request.params.appId),
@@ -103,6 +110,7 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
   app.put(
     "/v1/apps/:appId/endpoints/:endpointId",
     {
+      config: { access: "app" },
       schema: {
         tags: ["endpoints"],
         summary: "Replace an endpoint",
@@ -116,6 +124,7 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
   app.patch(
     "/v1/apps/:appId/endpoints/:endpointId",
     {
+      config: { access: "app" },
       schema: {
         tags: ["endpoints"],
         summary: "Change top-level fields of an endpoint",
@@ -129,7 +138,10 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
 
   app.delete(
     "/v1/apps/:appId/endpoints/:endpointId",
-    { schema: { tags: ["endpoints"], summary: "Delete an endpoint", params: endpointParams } },
+    {
+      config: { access: "app" },
+      schema: { tags: ["endpoints"], summary: "Delete an endpoint", params: endpointParams },
+    },
     async (request, reply) => {
       const { appId, endpointId } = request.params;
       const stored = await loadApp(ctx, appId);
@@ -148,7 +160,10 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
 
   app.post(
     "/v1/apps/:appId/endpoints/:endpointId/enable",
-    { schema: { tags: ["endpoints"], summary: "Enable (or re-enable) an endpoint", params: endpointParams } },
+    {
+      config: { access: "app" },
+      schema: { tags: ["endpoints"], summary: "Enable (or re-enable) an endpoint", params: endpointParams },
+    },
     async (request) =>
       // A fresh state: the failure clock (failingSince) starts again too.
       setState(request.params.appId, request.params.endpointId, {
@@ -161,6 +176,7 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
   app.post(
     "/v1/apps/:appId/endpoints/:endpointId/disable",
     {
+      config: { access: "app" },
       schema: {
         tags: ["endpoints"],
         summary: "Disable an endpoint (its jobs die at once, no HTTP)",
@@ -181,6 +197,7 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
   app.post(
     "/v1/apps/:appId/endpoints/:endpointId/rotate-secret",
     {
+      config: { access: "app" },
       schema: {
         tags: ["endpoints"],
         summary: "Rotate a standard endpoint's secret; the old ones stay valid for overlapMs",

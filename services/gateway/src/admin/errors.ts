@@ -1,6 +1,6 @@
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import type { FastifyError } from "fastify";
-import { ConfigFileError } from "@herald/config";
+import { ConfigFileError, ConfigTooLargeError } from "@herald/config";
 import { DestinationRefusedError } from "@herald/egress";
 import {
   ConfigError,
@@ -19,6 +19,7 @@ export type ErrorCode =
   | "forbidden"
   | "not_found"
   | "conflict"
+  | "too_large"
   | "unavailable"
   | "internal";
 
@@ -89,7 +90,10 @@ function stripPathPrefix(message: string, err: ConfigFileError | ValidationError
 }
 
 /** The status and body for anything a route threw; a 500 only for what nobody classified (a bug). */
-export function errorReply(err: unknown): { status: number; body: ErrorBody } {
+export function errorReply(
+  err: unknown,
+  opts: { bodyLimitBytes?: number } = {},
+): { status: number; body: ErrorBody } {
   const reply = (status: number, code: ErrorCode, message: string, field?: string) => ({
     status,
     body: { error: { code, message, ...(field === undefined || field === "" ? {} : { field }) } },
@@ -107,6 +111,7 @@ export function errorReply(err: unknown): { status: number; body: ErrorBody } {
     return reply(400, "invalid_argument", field === undefined ? message : `${field}: ${message}`, field);
   }
   if (err instanceof AdminHttpError) return reply(err.status, err.errorCode, err.message, err.field);
+  if (err instanceof ConfigTooLargeError) return reply(413, "too_large", err.message, "body");
   if (err instanceof ConfigFileError) {
     const field = err.path === "(root)" || err.path === "" ? "body" : err.path;
     return reply(400, "invalid_argument", err.message, field);
@@ -118,6 +123,15 @@ export function errorReply(err: unknown): { status: number; body: ErrorBody } {
   if (err instanceof NotFoundError) return reply(404, "not_found", err.message, err.resource);
   if (err instanceof ConflictError) return reply(409, "conflict", err.message);
   const status = (err as Partial<FastifyError> | undefined)?.statusCode;
+  if ((err as Partial<FastifyError> | undefined)?.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+    const limit = opts.bodyLimitBytes === undefined ? "" : ` of ${opts.bodyLimitBytes} bytes`;
+    return reply(
+      413,
+      "too_large",
+      `body: larger than the admin API's limit${limit} (NATS max_payload)`,
+      "body",
+    );
+  }
   if (typeof status === "number" && status >= 400 && status < 500) {
     // Fastify's own refusals: malformed JSON, an unsupported content type, a body too large.
     const message = (err as Error).message;
@@ -127,10 +141,19 @@ export function errorReply(err: unknown): { status: number; body: ErrorBody } {
   return reply(500, "internal", "internal error");
 }
 
+/**
+ * Errors fastify raises before routing (a path that is not valid percent-encoded UTF-8) answer with the
+ * one error body too; they are the client's.
+ */
+export function frameworkErrorReply(err: FastifyError): { status: number; body: ErrorBody } {
+  const status = typeof err.statusCode === "number" && err.statusCode < 500 ? err.statusCode : 400;
+  return { status, body: { error: { code: "invalid_argument", message: err.message, field: "path" } } };
+}
+
 /** Every error and every unknown route answers with the one error body. */
 export function installErrorHandlers(app: AdminApp, log: Logger): void {
   app.setErrorHandler((err, request, reply) => {
-    const { status, body } = errorReply(err);
+    const { status, body } = errorReply(err, { bodyLimitBytes: request.routeOptions.bodyLimit });
     if (status === 500) log.error({ err, method: request.method, url: request.url }, "admin API failure");
     return reply.code(status).send(body);
   });

@@ -33,13 +33,17 @@ export function registerHookRoutes(app: AdminApp, ctx: AdminContext): void {
 
   app.get(
     "/v1/apps/:appId/hooks",
-    { schema: { tags: ["hooks"], summary: "The app's OpenIM hook settings", params: appParams } },
+    {
+      config: { access: "app" },
+      schema: { tags: ["hooks"], summary: "The app's OpenIM hook settings", params: appParams },
+    },
     async (request) => openImOf(await loadApp(ctx, request.params.appId)),
   );
 
   app.put(
     "/v1/apps/:appId/hooks",
     {
+      config: { access: "app" },
       schema: {
         tags: ["hooks"],
         summary: "Replace the OpenIM hook settings",
@@ -57,6 +61,7 @@ export function registerHookRoutes(app: AdminApp, ctx: AdminContext): void {
   app.get(
     "/v1/apps/:appId/webhooks.yml",
     {
+      config: { access: "app" },
       schema: {
         tags: ["hooks"],
         summary: "Export the hook settings as OpenIM's webhooks.yml",
@@ -72,6 +77,7 @@ export function registerHookRoutes(app: AdminApp, ctx: AdminContext): void {
   app.put(
     "/v1/apps/:appId/webhooks.yml",
     {
+      config: { access: "app" },
       schema: {
         tags: ["hooks"],
         summary: "Import OpenIM's webhooks.yml (text/yaml); keeps the app's endpoints",

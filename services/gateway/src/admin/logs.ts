@@ -6,19 +6,33 @@ import { findEndpoint, loadApp } from "./app-model.js";
 import type { AdminApp, AdminContext } from "./context.js";
 import { notFound, unavailable } from "./errors.js";
 import type { LogStore } from "./log-store.js";
-import { appParams, endpointParams, idSchema, isoTime, pageSize } from "./schemas.js";
+import {
+  appIdParam,
+  appParams,
+  deliveryIdParam,
+  endpointParams,
+  entityIdParam,
+  eventIdParam,
+  idSchema,
+  isoTime,
+  pageSize,
+  pageToken,
+} from "./schemas.js";
 
 const attemptsQuery = z.object({
   endpointId: idSchema.optional(),
-  eventId: z.string().min(1).max(128).optional(),
-  deliveryId: z.string().min(1).max(200).optional(),
-  userId: z.string().min(1).max(128).optional(),
-  outcome: z.string().min(1).max(64).optional(),
+  eventId: eventIdParam.optional(),
+  deliveryId: deliveryIdParam.optional(),
+  userId: entityIdParam.optional(),
+  outcome: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,63}$/, { error: "expected an outcome, e.g. delivered, retry, dead, deny" })
+    .optional(),
   kind: z.enum(["delivery", "before"]).optional(),
   from: isoTime.optional(),
   to: isoTime.optional(),
   pageSize: pageSize(500).optional(),
-  pageToken: z.string().max(1000).optional(),
+  pageToken: pageToken.max(1000).optional(),
 });
 
 const date = (iso: string | undefined) => (iso === undefined ? undefined : new Date(iso));
@@ -50,6 +64,7 @@ export function registerLogRoutes(app: AdminApp, ctx: AdminContext): void {
   app.get(
     "/v1/apps/:appId/attempts",
     {
+      config: { access: "app" },
       schema: {
         tags: ["logs"],
         summary: "Attempts, newest first, filtered and paged",
@@ -79,6 +94,7 @@ export function registerLogRoutes(app: AdminApp, ctx: AdminContext): void {
   app.get(
     "/v1/apps/:appId/endpoints/:endpointId/activity",
     {
+      config: { access: "app" },
       schema: {
         tags: ["logs"],
         summary: "The endpoint's last attempts and last errors",
@@ -102,10 +118,11 @@ export function registerLogRoutes(app: AdminApp, ctx: AdminContext): void {
   app.get(
     "/v1/apps/:appId/events/:eventId",
     {
+      config: { access: "app" },
       schema: {
         tags: ["logs"],
         summary: "An event as stored, with all its attempts",
-        params: z.object({ appId: idSchema, eventId: z.string().min(1).max(128) }),
+        params: z.object({ appId: appIdParam, eventId: eventIdParam }),
       },
     },
     async (request) => {
@@ -121,10 +138,11 @@ export function registerLogRoutes(app: AdminApp, ctx: AdminContext): void {
   app.post(
     "/v1/apps/:appId/deliveries/:deliveryId/replay",
     {
+      config: { access: "app" },
       schema: {
         tags: ["logs"],
         summary: "Send one delivery again (same delivery id)",
-        params: z.object({ appId: idSchema, deliveryId: z.string().min(3).max(200) }),
+        params: z.object({ appId: appIdParam, deliveryId: deliveryIdParam }),
       },
     },
     async (request, reply) => {
@@ -154,6 +172,7 @@ export function registerLogRoutes(app: AdminApp, ctx: AdminContext): void {
   app.post(
     "/v1/apps/:appId/endpoints/:endpointId/replay",
     {
+      config: { access: "app" },
       schema: {
         tags: ["logs"],
         summary: "Send again every dead delivery of the endpoint since a time",

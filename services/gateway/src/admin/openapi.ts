@@ -24,5 +24,7 @@ export async function registerOpenApi(app: AdminApp): Promise<void> {
     },
     transform: jsonSchemaTransform,
   });
-  app.get("/openapi.json", { schema: { hide: true } }, (_request, reply) => reply.send(app.swagger()));
+  app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, (_request, reply) =>
+    reply.send(app.swagger()),
+  );
 }

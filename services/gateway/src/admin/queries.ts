@@ -6,11 +6,11 @@ import { Room, RoomMember, UserPresence } from "@herald/proto";
 import { loadApp } from "./app-model.js";
 import type { AdminApp, AdminContext } from "./context.js";
 import { notFound } from "./errors.js";
-import { appParams, idSchema, pageSize, pageToken } from "./schemas.js";
+import { appParams, entityIdParam, pageSize, pageToken } from "./schemas.js";
 
 const DEFAULT_PAGE = 100;
-const userId = z.string().min(1).max(128);
-const roomId = z.string().min(1).max(128);
+const userId = entityIdParam;
+const roomId = entityIdParam;
 const pageQuery = (max: number) =>
   z.object({ pageSize: pageSize(max).optional(), pageToken: pageToken.optional() });
 
@@ -22,6 +22,7 @@ export function registerQueryRoutes(app: AdminApp, ctx: AdminContext): void {
   app.get(
     "/v1/apps/:appId/presence/users",
     {
+      config: { access: "app" },
       schema: {
         tags: ["presence"],
         summary: "Users with their presence, paged",
@@ -44,6 +45,7 @@ export function registerQueryRoutes(app: AdminApp, ctx: AdminContext): void {
   app.get(
     "/v1/apps/:appId/presence/users/:userId",
     {
+      config: { access: "app" },
       schema: { tags: ["presence"], summary: "One user's presence", params: appParams.extend({ userId }) },
     },
     async (request) => {
@@ -59,6 +61,7 @@ export function registerQueryRoutes(app: AdminApp, ctx: AdminContext): void {
   app.get(
     "/v1/apps/:appId/rooms",
     {
+      config: { access: "app" },
       schema: {
         tags: ["chatroom"],
         summary: "Rooms that exist, paged",
@@ -75,7 +78,10 @@ export function registerQueryRoutes(app: AdminApp, ctx: AdminContext): void {
 
   app.get(
     "/v1/apps/:appId/rooms/:roomId",
-    { schema: { tags: ["chatroom"], summary: "One room", params: appParams.extend({ roomId }) } },
+    {
+      config: { access: "app" },
+      schema: { tags: ["chatroom"], summary: "One room", params: appParams.extend({ roomId }) },
+    },
     async (request) => {
       const { appId, roomId: room } = request.params;
       await loadApp(ctx, appId);
@@ -88,6 +94,7 @@ export function registerQueryRoutes(app: AdminApp, ctx: AdminContext): void {
   app.get(
     "/v1/apps/:appId/rooms/:roomId/members",
     {
+      config: { access: "app" },
       schema: {
         tags: ["chatroom"],
         summary: "Members of a room, paged",
@@ -111,10 +118,11 @@ export function registerQueryRoutes(app: AdminApp, ctx: AdminContext): void {
   app.get(
     "/v1/apps/:appId/users/:userId/rooms",
     {
+      config: { access: "app" },
       schema: {
         tags: ["chatroom"],
         summary: "The rooms a user is in",
-        params: z.object({ appId: idSchema, userId }),
+        params: appParams.extend({ userId }),
       },
     },
     async (request) => {

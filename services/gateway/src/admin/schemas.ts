@@ -1,10 +1,29 @@
 import { z } from "zod";
 import { APP_ID_PATTERN, DIALECTS, ID_PATTERN_TEXT } from "@herald/config";
+import { appId, entityId, eventId } from "../events.js";
 
+/** An endpoint's id (endpoints exist only in config, so config's rule). */
 export const idSchema = z.string().regex(APP_ID_PATTERN, { error: `expected ${ID_PATTERN_TEXT}` });
 
-export const appParams = z.object({ appId: idSchema });
-export const endpointParams = z.object({ appId: idSchema, endpointId: idSchema });
+// Ids the chat core sends over gRPC follow the gRPC schemas: an id Publish accepts, the admin API finds.
+export const appIdParam = appId;
+export const eventIdParam = eventId;
+/** A user or room id: any Unicode the chat core may use (CJK, emoji, RTL). */
+export const entityIdParam = entityId;
+/** `<eventId>:<endpointId>`; split and checked by the route (an unparsable one is a delivery not found). */
+export const deliveryIdParam = z
+  .string()
+  .regex(/^[A-Za-z0-9_:.-]{3,200}$/, { error: "expected <eventId>:<endpointId>" });
+
+/**
+ * The router's limit on one path parameter: the longest id as 9 characters per UTF-16 unit (a CJK
+ * character is 3 UTF-8 bytes, each %XX), so only the schemas above decide what is too long, with a 400.
+ */
+export const MAX_PARAM_LENGTH =
+  9 * Math.max(entityId.maxLength ?? 0, eventId.maxLength ?? 0, appId.maxLength ?? 0);
+
+export const appParams = z.object({ appId: appIdParam });
+export const endpointParams = z.object({ appId: appIdParam, endpointId: idSchema });
 
 export const isoTime = z.iso.datetime({
   offset: true,
@@ -95,6 +114,7 @@ export const errorSchema = z
         "forbidden",
         "not_found",
         "conflict",
+        "too_large",
         "unavailable",
         "internal",
       ]),

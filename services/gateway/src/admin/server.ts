@@ -1,20 +1,22 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import Fastify from "fastify";
+import Fastify, { type FastifyReply } from "fastify";
 import fastifyStatic from "@fastify/static";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
-import type { Bus } from "@herald/bus";
+import { messageLimitBytes, type Bus } from "@herald/bus";
 import type { Logger } from "@herald/runtime";
 import { registerAppRoutes } from "./apps.js";
-import { installAuth } from "./auth.js";
+import { installAuth, registerPublic, requireAccessDeclarations } from "./auth.js";
 import type { AdminContext } from "./context.js";
 import { registerEndpointRoutes } from "./endpoints.js";
-import { installErrorHandlers } from "./errors.js";
+import { frameworkErrorReply, installErrorHandlers } from "./errors.js";
 import { registerHookRoutes } from "./hooks.js";
 import type { LogStore } from "./log-store.js";
 import { registerLogRoutes } from "./logs.js";
 import { registerOpenApi } from "./openapi.js";
+import { installPlainTextChecks } from "./plain-text.js";
 import { registerQueryRoutes } from "./queries.js";
+import { MAX_PARAM_LENGTH } from "./schemas.js";
 
 /** services/gateway/admin-panel, from src/admin or dist/admin alike. */
 export const ADMIN_PANEL_DIR = fileURLToPath(new URL("../../admin-panel/", import.meta.url));
@@ -44,10 +46,18 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   const app = Fastify({
     loggerInstance: log,
     disableRequestLogging: true,
-    bodyLimit: 1024 * 1024,
+    // No body larger than one NATS message can become config (a larger one answers 413 naming the limit).
+    bodyLimit: messageLimitBytes(opts.bus),
+    maxParamLength: MAX_PARAM_LENGTH,
+    frameworkErrors: (err, _request, reply) => {
+      const { status, body } = frameworkErrorReply(err);
+      void (reply as FastifyReply).code(status).send(body);
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // First: every route added after this must say who may call it.
+  requireAccessDeclarations(app);
   installErrorHandlers(app, log);
   await registerOpenApi(app);
 
@@ -58,6 +68,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     allowLoopback: opts.allowLoopback,
   };
   installAuth(app, { bus: opts.bus, adminToken: opts.adminToken });
+  installPlainTextChecks(app);
   registerAppRoutes(app, ctx);
   registerEndpointRoutes(app, ctx);
   registerHookRoutes(app, ctx);
@@ -66,7 +77,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
 
   const panelDir = opts.panelDir ?? ADMIN_PANEL_DIR;
   if (existsSync(panelDir)) {
-    await app.register(fastifyStatic, { root: panelDir, prefix: "/admin/", redirect: true });
+    await registerPublic(app, fastifyStatic, { root: panelDir, prefix: "/admin/", redirect: true });
   } else {
     log.warn({ panelDir }, "admin panel directory missing; /admin/ will answer 404");
   }

@@ -55,6 +55,7 @@ export function registerTestEventRoute(app: AdminApp, ctx: AdminContext): void {
   app.post(
     "/v1/apps/:appId/endpoints/:endpointId/test",
     {
+      config: { access: "app" },
       schema: {
         tags: ["endpoints"],
         summary: "Send a synthetic event to the endpoint",
