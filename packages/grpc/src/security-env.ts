@@ -21,10 +21,7 @@ export const grpcServerEnv = {
 export type GrpcServerEnv = { [K in keyof typeof grpcServerEnv]?: string | undefined };
 
 export type GrpcClientEnvKey<P extends string> =
-  | `${P}_TLS_CA_FILE`
-  | `${P}_TLS_CERT_FILE`
-  | `${P}_TLS_KEY_FILE`
-  | `${P}_AUTH_TOKEN`;
+  `${P}_TLS_CA_FILE` | `${P}_TLS_CERT_FILE` | `${P}_TLS_KEY_FILE` | `${P}_AUTH_TOKEN`;
 
 export type GrpcClientEnv<P extends string> = { [K in GrpcClientEnvKey<P>]?: string | undefined };
 
@@ -36,11 +33,12 @@ export type GrpcClientEnv<P extends string> = { [K in GrpcClientEnvKey<P>]?: str
 export function grpcClientEnv<P extends string>(
   prefix: P,
 ): Record<GrpcClientEnvKey<P>, z.ZodOptional<z.ZodString>> {
+  // Computed keys widen to string; the record type says which four they are.
   const shape: Record<string, z.ZodOptional<z.ZodString>> = {
     [`${prefix}_TLS_CA_FILE`]: pemFile.optional(),
     [`${prefix}_TLS_CERT_FILE`]: pemFile.optional(),
     [`${prefix}_TLS_KEY_FILE`]: pemFile.optional(),
     [`${prefix}_AUTH_TOKEN`]: grpcAuthToken.optional(),
   };
-  return shape as Record<GrpcClientEnvKey<P>, z.ZodOptional<z.ZodString>>;
+  return shape;
 }

@@ -40,7 +40,8 @@ export function grpcServerSecurity(env: GrpcServerEnv): GrpcServerSecurity {
 
 /** Reads the files that `<prefix>_TLS_*` name (see grpcClientEnv). */
 export function grpcClientSecurity<P extends string>(env: GrpcClientEnv<P>, prefix: P): GrpcClientSecurity {
-  const get = (suffix: string): string | undefined => (env as Record<string, string | undefined>)[`${prefix}${suffix}`];
+  const get = (suffix: string): string | undefined =>
+    (env as Record<string, string | undefined>)[`${prefix}${suffix}`];
   const pair = certificatePair(
     { [`${prefix}_TLS_CERT_FILE`]: get("_TLS_CERT_FILE"), [`${prefix}_TLS_KEY_FILE`]: get("_TLS_KEY_FILE") },
     `${prefix}_TLS_CERT_FILE`,
@@ -98,7 +99,10 @@ function certificatePair(
   try {
     key = createPrivateKey(keyPem);
   } catch (err) {
-    throw new ConfigError(`${keyField}: ${keyFile} holds no PEM private key`, { field: keyField, cause: err });
+    throw new ConfigError(`${keyField}: ${keyFile} holds no PEM private key`, {
+      field: keyField,
+      cause: err,
+    });
   }
   if (!new X509Certificate(cert).checkPrivateKey(key)) {
     throw new ConfigError(`${keyField}: ${keyFile} is not the key of the certificate in ${certFile}`, {
@@ -123,6 +127,9 @@ function readPem(file: string, field: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new ConfigError(`${field}: cannot read ${file}: ${ensureError(err).message}`, { field, cause: err });
+    throw new ConfigError(`${field}: cannot read ${file}: ${ensureError(err).message}`, {
+      field,
+      cause: err,
+    });
   }
 }

@@ -20,7 +20,8 @@ function digest(token: string): Buffer {
 function tokenProblem(metadata: Metadata, expected: Buffer): string | undefined {
   const values = metadata.get(AUTHORIZATION);
   if (values.length === 0) return "missing authorization metadata (Bearer <token>)";
-  const presented = values.length === 1 && typeof values[0] === "string" ? BEARER.exec(values[0])?.[1] : undefined;
+  const presented =
+    values.length === 1 && typeof values[0] === "string" ? BEARER.exec(values[0])?.[1] : undefined;
   if (presented === undefined) return "authorization metadata must be one 'Bearer <token>'";
   return timingSafeEqual(digest(presented), expected) ? undefined : "invalid token";
 }

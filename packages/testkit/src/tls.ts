@@ -36,10 +36,32 @@ export async function makeTestPki(): Promise<TestPki> {
   const run = (...args: string[]) => execFileSync(openssl, args, { cwd: dir, stdio: "pipe" });
   const newKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 
-  run("req", "-x509", ...newKey, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=Herald test CA");
+  run(
+    "req",
+    "-x509",
+    ...newKey,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=Herald test CA",
+  );
   const issue = (name: string, extensions: string): TestCertificate => {
     writeFileSync(file(`${name}.ext`), extensions);
-    run("req", "-new", ...newKey, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=herald-${name}`);
+    run(
+      "req",
+      "-new",
+      ...newKey,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+      "-subj",
+      `/CN=herald-${name}`,
+    );
     run(
       "x509",
       "-req",

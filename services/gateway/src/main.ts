@@ -60,7 +60,11 @@ await runService({
     const logStoreClient =
       config.LOGSTORE_ADDRESS === undefined
         ? undefined
-        : new DeliveryLogServiceClient(config.LOGSTORE_ADDRESS, logStoreSetup.credentials, logStoreSetup.options);
+        : new DeliveryLogServiceClient(
+            config.LOGSTORE_ADDRESS,
+            logStoreSetup.credentials,
+            logStoreSetup.options,
+          );
     const grpc = await startGrpcServer({
       host: config.GRPC_HOST,
       port: config.GRPC_PORT,
