@@ -40,15 +40,11 @@ export function grpcServerSecurity(env: GrpcServerEnv): GrpcServerSecurity {
 
 /** Reads the files that `<prefix>_TLS_*` name (see grpcClientEnv). */
 export function grpcClientSecurity<P extends string>(env: GrpcClientEnv<P>, prefix: P): GrpcClientSecurity {
-  const get = (suffix: string): string | undefined =>
-    (env as Record<string, string | undefined>)[`${prefix}${suffix}`];
-  const pair = certificatePair(
-    { [`${prefix}_TLS_CERT_FILE`]: get("_TLS_CERT_FILE"), [`${prefix}_TLS_KEY_FILE`]: get("_TLS_KEY_FILE") },
-    `${prefix}_TLS_CERT_FILE`,
-    `${prefix}_TLS_KEY_FILE`,
-  );
-  const caFile = get("_TLS_CA_FILE");
-  const token = get("_AUTH_TOKEN");
+  // Template-literal keys of a generic prefix: read them as plain names.
+  const vars = env as Record<string, string | undefined>;
+  const pair = certificatePair(vars, `${prefix}_TLS_CERT_FILE`, `${prefix}_TLS_KEY_FILE`);
+  const caFile = vars[`${prefix}_TLS_CA_FILE`];
+  const token = vars[`${prefix}_AUTH_TOKEN`];
   return {
     ...(caFile !== undefined && { ca: readCertificates(caFile, `${prefix}_TLS_CA_FILE`) }),
     ...pair,
