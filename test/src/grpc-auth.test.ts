@@ -46,7 +46,7 @@ const running: ServiceProcess[] = [];
 
 beforeAll(async () => {
   [nats, postgres, pki] = await Promise.all([startNats(), startPostgres(), makeTestPki()]);
-});
+}, 120_000);
 
 afterAll(async () => {
   await stopAll(running);
@@ -214,13 +214,21 @@ describe("a token on both gRPC ports", () => {
   let gateway: ServiceProcess;
 
   beforeAll(async () => {
-    logstore = await start("logstore", { GRPC_AUTH_TOKEN: LOGSTORE_TOKEN });
-    gateway = await start("gateway", {
-      GRPC_AUTH_TOKEN: GATEWAY_TOKEN,
-      LOGSTORE_ADDRESS: logstore.grpcAddress,
-      LOGSTORE_AUTH_TOKEN: LOGSTORE_TOKEN,
-    });
-  });
+    // Both start at once: the gateway dials the log store only when a query comes.
+    logstore = await start("logstore", { GRPC_AUTH_TOKEN: LOGSTORE_TOKEN }, false);
+    gateway = await start(
+      "gateway",
+      {
+        GRPC_AUTH_TOKEN: GATEWAY_TOKEN,
+        LOGSTORE_ADDRESS: logstore.grpcAddress,
+        LOGSTORE_AUTH_TOKEN: LOGSTORE_TOKEN,
+      },
+      false,
+    );
+    await Promise.all([logstore.waitReady(), gateway.waitReady()]);
+  }, 120_000);
+  // Two cores: the next group's services start once these are gone.
+  afterAll(() => stopAll(running.splice(0)));
 
   it("the gateway answers UNAUTHENTICATED on every method, unary and streaming, without its token", async () => {
     const answers = await answersOfEveryMethod(
@@ -319,7 +327,7 @@ describe("a token on both gRPC ports", () => {
     // Listening on every interface without a token is allowed, and said at start.
     expect(misconfigured.lines.join("\n")).toMatch(/no authentication: set GRPC_AUTH_TOKEN/);
     expect(gateway.lines.join("\n")).not.toMatch(/no authentication/);
-  });
+  }, 90_000);
 });
 
 describe("TLS on the gateway, client certificates on the log store", () => {
@@ -327,24 +335,35 @@ describe("TLS on the gateway, client certificates on the log store", () => {
   let gateway: ServiceProcess;
 
   beforeAll(async () => {
-    logstore = await start("logstore", {
-      GRPC_TLS_CERT_FILE: pki.server.certFile,
-      GRPC_TLS_KEY_FILE: pki.server.keyFile,
-      GRPC_TLS_CLIENT_CA_FILE: pki.caFile,
-      GRPC_AUTH_TOKEN: LOGSTORE_TOKEN,
-    });
-    gateway = await start("gateway", {
-      GRPC_TLS_CERT_FILE: pki.server.certFile,
-      GRPC_TLS_KEY_FILE: pki.server.keyFile,
-      GRPC_AUTH_TOKEN: GATEWAY_TOKEN,
-      // The server certificate names localhost and 127.0.0.1.
-      LOGSTORE_ADDRESS: logstore.grpcAddress,
-      LOGSTORE_TLS_CA_FILE: pki.caFile,
-      LOGSTORE_TLS_CERT_FILE: pki.client.certFile,
-      LOGSTORE_TLS_KEY_FILE: pki.client.keyFile,
-      LOGSTORE_AUTH_TOKEN: LOGSTORE_TOKEN,
-    });
-  });
+    logstore = await start(
+      "logstore",
+      {
+        GRPC_TLS_CERT_FILE: pki.server.certFile,
+        GRPC_TLS_KEY_FILE: pki.server.keyFile,
+        GRPC_TLS_CLIENT_CA_FILE: pki.caFile,
+        GRPC_AUTH_TOKEN: LOGSTORE_TOKEN,
+      },
+      false,
+    );
+    gateway = await start(
+      "gateway",
+      {
+        GRPC_TLS_CERT_FILE: pki.server.certFile,
+        GRPC_TLS_KEY_FILE: pki.server.keyFile,
+        GRPC_AUTH_TOKEN: GATEWAY_TOKEN,
+        // The server certificate names localhost and 127.0.0.1.
+        LOGSTORE_ADDRESS: logstore.grpcAddress,
+        LOGSTORE_TLS_CA_FILE: pki.caFile,
+        LOGSTORE_TLS_CERT_FILE: pki.client.certFile,
+        LOGSTORE_TLS_KEY_FILE: pki.client.keyFile,
+        LOGSTORE_AUTH_TOKEN: LOGSTORE_TOKEN,
+      },
+      false,
+    );
+    await Promise.all([logstore.waitReady(), gateway.waitReady()]);
+  }, 120_000);
+  // Two cores: the next group's services start once these are gone.
+  afterAll(() => stopAll(running.splice(0)));
 
   it("an insecure client cannot reach the gateway; a client trusting the CA can, with the token", async () => {
     const insecure = heraldClient(gateway.grpcAddress, { token: GATEWAY_TOKEN });
