@@ -54,11 +54,7 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-async function start(
-  name: "gateway" | "logstore",
-  env: Record<string, string>,
-  ready = true,
-): Promise<ServiceProcess> {
+async function start(name: "gateway" | "logstore", env: Record<string, string>): Promise<ServiceProcess> {
   const service = await startService(name, {
     NATS_URL: nats.url,
     HERALD_NAMESPACE: nats.namespace,
@@ -66,7 +62,7 @@ async function start(
     ...env,
   });
   running.push(service);
-  if (ready) await service.waitReady();
+  await service.waitReady();
   return service;
 }
 
@@ -214,18 +210,13 @@ describe("a token on both gRPC ports", () => {
   let gateway: ServiceProcess;
 
   beforeAll(async () => {
-    // Both start at once: the gateway dials the log store only when a query comes.
-    logstore = await start("logstore", { GRPC_AUTH_TOKEN: LOGSTORE_TOKEN }, false);
-    gateway = await start(
-      "gateway",
-      {
-        GRPC_AUTH_TOKEN: GATEWAY_TOKEN,
-        LOGSTORE_ADDRESS: logstore.grpcAddress,
-        LOGSTORE_AUTH_TOKEN: LOGSTORE_TOKEN,
-      },
-      false,
-    );
-    await Promise.all([logstore.waitReady(), gateway.waitReady()]);
+    // One after the other: each process has the cores to itself within its readiness wait.
+    logstore = await start("logstore", { GRPC_AUTH_TOKEN: LOGSTORE_TOKEN });
+    gateway = await start("gateway", {
+      GRPC_AUTH_TOKEN: GATEWAY_TOKEN,
+      LOGSTORE_ADDRESS: logstore.grpcAddress,
+      LOGSTORE_AUTH_TOKEN: LOGSTORE_TOKEN,
+    });
   }, 120_000);
   // Two cores: the next group's services start once these are gone.
   afterAll(() => stopAll(running.splice(0)));
@@ -335,32 +326,23 @@ describe("TLS on the gateway, client certificates on the log store", () => {
   let gateway: ServiceProcess;
 
   beforeAll(async () => {
-    logstore = await start(
-      "logstore",
-      {
-        GRPC_TLS_CERT_FILE: pki.server.certFile,
-        GRPC_TLS_KEY_FILE: pki.server.keyFile,
-        GRPC_TLS_CLIENT_CA_FILE: pki.caFile,
-        GRPC_AUTH_TOKEN: LOGSTORE_TOKEN,
-      },
-      false,
-    );
-    gateway = await start(
-      "gateway",
-      {
-        GRPC_TLS_CERT_FILE: pki.server.certFile,
-        GRPC_TLS_KEY_FILE: pki.server.keyFile,
-        GRPC_AUTH_TOKEN: GATEWAY_TOKEN,
-        // The server certificate names localhost and 127.0.0.1.
-        LOGSTORE_ADDRESS: logstore.grpcAddress,
-        LOGSTORE_TLS_CA_FILE: pki.caFile,
-        LOGSTORE_TLS_CERT_FILE: pki.client.certFile,
-        LOGSTORE_TLS_KEY_FILE: pki.client.keyFile,
-        LOGSTORE_AUTH_TOKEN: LOGSTORE_TOKEN,
-      },
-      false,
-    );
-    await Promise.all([logstore.waitReady(), gateway.waitReady()]);
+    logstore = await start("logstore", {
+      GRPC_TLS_CERT_FILE: pki.server.certFile,
+      GRPC_TLS_KEY_FILE: pki.server.keyFile,
+      GRPC_TLS_CLIENT_CA_FILE: pki.caFile,
+      GRPC_AUTH_TOKEN: LOGSTORE_TOKEN,
+    });
+    gateway = await start("gateway", {
+      GRPC_TLS_CERT_FILE: pki.server.certFile,
+      GRPC_TLS_KEY_FILE: pki.server.keyFile,
+      GRPC_AUTH_TOKEN: GATEWAY_TOKEN,
+      // The server certificate names localhost and 127.0.0.1.
+      LOGSTORE_ADDRESS: logstore.grpcAddress,
+      LOGSTORE_TLS_CA_FILE: pki.caFile,
+      LOGSTORE_TLS_CERT_FILE: pki.client.certFile,
+      LOGSTORE_TLS_KEY_FILE: pki.client.keyFile,
+      LOGSTORE_AUTH_TOKEN: LOGSTORE_TOKEN,
+    });
   }, 120_000);
   // Two cores: the next group's services start once these are gone.
   afterAll(() => stopAll(running.splice(0)));
