@@ -4,6 +4,7 @@
 // variables their zod schemas take, the ports they listen on, their probe paths, their drain
 // deadline. Broken copies of the manifests prove the checks fail.
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -197,6 +198,21 @@ function resolveEnv(container: IContainer, objects: K8sObject[], where: string):
   return { vars, problems };
 }
 
+/** Where a variable comes from, never its value (it may be a secret); undefined when unset. */
+function envSource(
+  container: IContainer,
+  vars: Map<string, string | undefined>,
+  name: string,
+): string | undefined {
+  const ref = container.env?.find((e) => e.name === name)?.valueFrom?.secretKeyRef;
+  if (ref !== undefined) return `Secret ${ref.name ?? ""} key ${ref.key}`;
+  if (!vars.has(name)) return undefined;
+  const value = vars.get(name);
+  return value === undefined
+    ? "an external Secret"
+    : `a value with sha256 ${createHash("sha256").update(value).digest("hex").slice(0, 8)}`;
+}
+
 /** The value the service runs with: what the manifests set, else the schema's default. */
 function effective(schema: EnvSchema, vars: Map<string, string | undefined>, name: string): unknown {
   const value = vars.get(name);
@@ -318,6 +334,12 @@ async function crossCheck(objects: K8sObject[], schemas: Map<string, EnvSchema>)
     if (vars.has("DELIVERY_ALLOW_LOOPBACK") && effective(schema, vars, "DELIVERY_ALLOW_LOOPBACK") !== false) {
       problems.push(`${where}: DELIVERY_ALLOW_LOOPBACK must be false in a cluster`);
     }
+    // A gRPC port (gateway, log store) listens on every interface in a cluster: callers must prove who they are.
+    if ("GRPC_AUTH_TOKEN" in schema && !vars.has("GRPC_AUTH_TOKEN") && !vars.has("GRPC_TLS_CLIENT_CA_FILE")) {
+      problems.push(
+        `${where}: its gRPC port takes any caller: set GRPC_AUTH_TOKEN (or GRPC_TLS_CLIENT_CA_FILE)`,
+      );
+    }
 
     // NATS: the URL names the NATS Services, and streams have no more replicas than servers.
     const natsUrl = String(effective(schema, vars, "NATS_URL"));
@@ -435,6 +457,18 @@ async function gatewayProblems(
       return effective(schema, logstoreVars, "GRPC_PORT") as number;
     });
     if (problem !== undefined) problems.push(`${where}: LOGSTORE_ADDRESS ${address}: ${problem}`);
+  }
+  // LOGSTORE_AUTH_TOKEN: the log store's GRPC_AUTH_TOKEN, taken from the same place.
+  const logstore = all.find((t) => t.service === "logstore")?.template.spec?.containers[0];
+  const sent = envSource(container, vars, "LOGSTORE_AUTH_TOKEN");
+  const expected =
+    logstore === undefined
+      ? undefined
+      : envSource(logstore, resolveEnv(logstore, objects, "").vars, "GRPC_AUTH_TOKEN");
+  if (sent !== expected) {
+    problems.push(
+      `${where}: LOGSTORE_AUTH_TOKEN (${sent ?? "unset"}) is not the log store's GRPC_AUTH_TOKEN (${expected ?? "unset"})`,
+    );
   }
 
   // HERALD_CONFIG: a file of a mounted ConfigMap, valid Herald YAML whose webhooksFile is there too.
@@ -763,6 +797,29 @@ describe.skipIf(kubectl === undefined)("deploy/ rendered with kubectl kustomize"
         { op: "replace", path: "/spec/template/spec/containers/0/env/4/value", value: "logstore:50051" },
       ]),
       expected: /Deployment\/gateway: LOGSTORE_ADDRESS logstore:50051: Service logstore has no port 50051/,
+    },
+    {
+      what: "a log store whose gRPC port takes any caller",
+      patch: jsonPatch("Deployment", "logstore", [
+        {
+          op: "replace",
+          path: "/spec/template/spec/containers/0/env/3/name",
+          value: "GRPC_AUTH_TOKEN_UNUSED",
+        },
+      ]),
+      expected: /Deployment\/logstore: its gRPC port takes any caller/,
+    },
+    {
+      what: "a gateway that sends the log store a token it does not take",
+      patch: jsonPatch("Deployment", "gateway", [
+        {
+          op: "replace",
+          path: "/spec/template/spec/containers/0/env/8/valueFrom/secretKeyRef/key",
+          value: "GRPC_AUTH_TOKEN",
+        },
+      ]),
+      expected:
+        /Deployment\/gateway: LOGSTORE_AUTH_TOKEN \(Secret herald-secrets-\w+ key GRPC_AUTH_TOKEN\) is not the log store's GRPC_AUTH_TOKEN \(Secret herald-secrets-\w+ key LOGSTORE_AUTH_TOKEN\)/,
     },
     {
       what: "a grace period shorter than the drain deadline",

@@ -1,4 +1,5 @@
-import { credentials, type ServiceError } from "@grpc/grpc-js";
+import type { ServiceError } from "@grpc/grpc-js";
+import { grpcClientSetup, type GrpcClientSecurity } from "@herald/grpc";
 import {
   BeforeRequest,
   BeforeStreamRequest,
@@ -11,8 +12,10 @@ import {
   type PublishResponse,
 } from "@herald/proto";
 
-export function heraldClient(address: string): HeraldServiceClient {
-  return new HeraldServiceClient(address, credentials.createInsecure());
+/** A chat core's client of the gateway; `security` for a port with TLS or a token. */
+export function heraldClient(address: string, security: GrpcClientSecurity = {}): HeraldServiceClient {
+  const setup = grpcClientSetup(security);
+  return new HeraldServiceClient(address, setup.credentials, setup.options);
 }
 
 export function publish(client: HeraldServiceClient, events: DeepPartial<Event>[]): Promise<PublishResponse> {

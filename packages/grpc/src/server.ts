@@ -1,6 +1,5 @@
 import {
   Server,
-  ServerCredentials,
   type sendUnaryData,
   type ServiceDefinition,
   type UntypedServiceImplementation,
@@ -8,6 +7,8 @@ import {
 import type { Logger } from "@herald/runtime";
 import { unimplemented } from "./errors.js";
 import { withWireChecks } from "./wire-check.js";
+import { serverCredentials, type GrpcServerSecurity } from "./security.js";
+import { requireToken } from "./token.js";
 
 export interface GrpcServer {
   readonly address: string;
@@ -21,32 +22,49 @@ export interface GrpcServices {
   implementation: UntypedServiceImplementation;
 }
 
-/** Serves `services` on host:port (0: any free port). */
+/**
+ * Serves `services` on host:port (0: any free port), with TLS, client certificates and a token on
+ * every method as `security` says (see grpcServerSecurity).
+ */
 export async function startGrpcServer(opts: {
   host: string;
   port: number;
   /** Largest message received or sent (grpc-js's default when absent: 4 MiB in). */
   maxMessageBytes?: number;
+  security?: GrpcServerSecurity;
   services: GrpcServices[];
   log: Logger;
 }): Promise<GrpcServer> {
-  const server = new Server(
-    opts.maxMessageBytes === undefined
-      ? {}
-      : {
-          "grpc.max_receive_message_length": opts.maxMessageBytes,
-          "grpc.max_send_message_length": opts.maxMessageBytes,
-        },
-  );
+  const security = opts.security ?? {};
+  const server = new Server({
+    ...(opts.maxMessageBytes !== undefined && {
+      "grpc.max_receive_message_length": opts.maxMessageBytes,
+      "grpc.max_send_message_length": opts.maxMessageBytes,
+    }),
+    interceptors: security.token === undefined ? [] : [requireToken(security.token)],
+  });
   for (const s of opts.services) {
     const checked = withWireChecks(s.definition, s.implementation);
     server.addService(checked.definition, checked.implementation);
   }
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, bound) =>
+    server.bindAsync(`${opts.host}:${opts.port}`, serverCredentials(security), (err, bound) =>
       err ? reject(err) : resolve(bound),
     ),
   );
+  const secured = {
+    tls: security.tls !== undefined,
+    clientCertificates: security.tls?.clientCa !== undefined,
+    token: security.token !== undefined,
+  };
+  if (!secured.token && !secured.clientCertificates && !isLoopback(opts.host)) {
+    opts.log.warn(
+      { grpcHost: opts.host, ...secured },
+      "gRPC port open to the network with no authentication: set GRPC_AUTH_TOKEN or GRPC_TLS_CLIENT_CA_FILE",
+    );
+  } else {
+    opts.log.info({ grpcHost: opts.host, ...secured }, "gRPC port security");
+  }
   return {
     address: `${opts.host}:${port}`,
     port,
@@ -75,4 +93,10 @@ export function unimplementedService(name: string, definition: ServiceDefinition
       callback(unimplemented(`${name}.${method}`));
   }
   return { definition, implementation };
+}
+
+/** Whether `host` is reachable only from this machine (a loopback address or localhost). */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return bare === "localhost" || bare === "::1" || /^127\.\d+\.\d+\.\d+$/.test(bare);
 }

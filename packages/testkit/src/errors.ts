@@ -3,7 +3,7 @@ export class FixtureStartError extends Error {
   override readonly name = "FixtureStartError";
   constructor(
     message: string,
-    readonly fixture: "nats" | "postgres" | "recording-server",
+    readonly fixture: "nats" | "postgres" | "recording-server" | "tls",
     options?: ErrorOptions,
   ) {
     super(message, options);

@@ -14,3 +14,4 @@ export {
 } from "./recording-server.js";
 export { freePort, waitFor, type WaitForOptions } from "./wait.js";
 export { FixtureStartError, UnsupportedFixtureOperationError, WaitTimeoutError } from "./errors.js";
+export { makeTestPki, type TestCertificate, type TestPki } from "./tls.js";

@@ -106,13 +106,13 @@ export async function terminate(proc: TiedProcess, graceMs = 10_000): Promise<vo
   clearTimeout(timer);
 }
 
-const TEMP_DIR_PATTERN = /^herald-(nats|pg)-(\d+)-/;
+const TEMP_DIR_PATTERN = /^herald-(nats|pg|tls)-(\d+)-/;
 
 /**
  * A fresh directory under the OS temp dir, named after this process so a later run can sweep it
  * if this one crashes; removed when this process exits.
  */
-export async function makeRunTempDir(kind: "nats" | "pg"): Promise<string> {
+export async function makeRunTempDir(kind: "nats" | "pg" | "tls"): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), `herald-${kind}-${process.pid}-`));
   onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
   return dir;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { baseEnvSchema } from "@herald/runtime";
 import { egressEnvSchema } from "@herald/egress";
+import { grpcClientEnv, grpcServerEnv } from "@herald/grpc";
 
 /**
  * The gateway's environment. Apart from main.ts, whose import starts the service, so that the deploy
@@ -16,6 +17,8 @@ export const schema = baseEnvSchema.extend({
     .int()
     .min(1024)
     .default(4 * 1024 * 1024),
+  // TLS, client certificates and a token for the chat core's port (GRPC_TLS_*, GRPC_AUTH_TOKEN).
+  ...grpcServerEnv,
   PUBLISH_MAX_BATCH: z.coerce.number().int().min(1).max(100_000).default(1000),
   PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
   PUBLISH_STREAM_WINDOW: z.coerce.number().int().min(1).max(1024).default(16),
@@ -34,6 +37,8 @@ export const schema = baseEnvSchema.extend({
   // host:port of the log store's gRPC server; unset: log routes answer 503.
   LOGSTORE_ADDRESS: z.string().min(1).optional(),
   LOGSTORE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  // How to reach a secured log store: LOGSTORE_TLS_CA_FILE, _TLS_CERT_FILE, _TLS_KEY_FILE, LOGSTORE_AUTH_TOKEN.
+  ...grpcClientEnv("LOGSTORE"),
   // Endpoint URLs on 127.0.0.1 pass the admin API's SSRF check, as they do the deliverer's and evaluator's.
   ...egressEnvSchema,
 });

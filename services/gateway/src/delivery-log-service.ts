@@ -1,5 +1,10 @@
 import { Metadata, status, type sendUnaryData, type ServerUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import type { DeliveryLogServiceClient, DeliveryLogServiceServer } from "@herald/proto";
+import type { Logger } from "@herald/runtime";
+
+/** The log store refused the gateway itself: a fault of the deployment, never of the gateway's caller. */
+export const LOG_STORE_REFUSED_GATEWAY =
+  "the log store refused the gateway's credentials: check LOGSTORE_AUTH_TOKEN and LOGSTORE_TLS_*";
 
 type Forwarded<Req, Res> = (
   req: Req,
@@ -11,18 +16,23 @@ type Forwarded<Req, Res> = (
 /**
  * DeliveryLogService on the gateway's port, answered by the log store through `client`: a chat core
  * needs one address for everything. Answers and errors (with their herald-field) pass through as
- * the log store gave them.
+ * the log store gave them, except its UNAUTHENTICATED: that is about the gateway's own credentials.
+ * The caller's metadata (its token) is not forwarded; the client sends the gateway's.
  */
 export function forwardDeliveryLog(
   client: DeliveryLogServiceClient,
   timeoutMs: number,
+  log: Logger,
 ): DeliveryLogServiceServer {
   const forward =
     <Req, Res>(method: Forwarded<Req, Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) =>
-      method(call.request, new Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (err, res) =>
-        err === null ? callback(null, res) : callback(err),
-      );
+      method(call.request, new Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => {
+        if (err === null) return callback(null, res);
+        if (err.code !== status.UNAUTHENTICATED) return callback(err);
+        log.error({ err }, LOG_STORE_REFUSED_GATEWAY);
+        callback({ code: status.INTERNAL, details: LOG_STORE_REFUSED_GATEWAY });
+      });
   return {
     listAttempts: forward((req, md, opts, cb) => client.listAttempts(req, md, opts, cb)),
     getEventDeliveries: forward((req, md, opts, cb) => client.getEventDeliveries(req, md, opts, cb)),

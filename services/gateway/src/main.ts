@@ -1,4 +1,3 @@
-import { credentials } from "@grpc/grpc-js";
 import {
   ChatroomServiceService,
   DeliveryLogServiceClient,
@@ -10,7 +9,7 @@ import { runService } from "@herald/runtime";
 import { largestPayloadBytes, messageLimitBytes, startBus } from "@herald/bus";
 import { createPublisher } from "./publisher.js";
 import { createHeraldService } from "./herald-service.js";
-import { startGrpcServer } from "@herald/grpc";
+import { grpcClientSecurity, grpcClientSetup, grpcServerSecurity, startGrpcServer } from "@herald/grpc";
 import { createGatewayMetrics } from "./metrics.js";
 import { createBeforeHandler } from "./before.js";
 import { applyConfigFileAndWatch } from "./config-file.js";
@@ -26,6 +25,9 @@ await runService({
   name: "gateway",
   schema,
   async start({ config, log, registry }) {
+    // Bad certificate files stop the start before anything else is opened.
+    const grpcSecurity = grpcServerSecurity(config);
+    const logStoreSetup = grpcClientSetup(grpcClientSecurity(config, "LOGSTORE"));
     const bus = await startBus({ config, name: "herald-gateway", log });
     const configFile = config.HERALD_CONFIG
       ? await applyConfigFileAndWatch({
@@ -59,11 +61,16 @@ await runService({
     const logStoreClient =
       config.LOGSTORE_ADDRESS === undefined
         ? undefined
-        : new DeliveryLogServiceClient(config.LOGSTORE_ADDRESS, credentials.createInsecure());
+        : new DeliveryLogServiceClient(
+            config.LOGSTORE_ADDRESS,
+            logStoreSetup.credentials,
+            logStoreSetup.options,
+          );
     const grpc = await startGrpcServer({
       host: config.GRPC_HOST,
       port: config.GRPC_PORT,
       maxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES,
+      security: grpcSecurity,
       log,
       services: [
         { definition: HeraldServiceService, implementation: herald.service },
@@ -74,7 +81,7 @@ await runService({
           implementation:
             logStoreClient === undefined
               ? withoutLogStore()
-              : forwardDeliveryLog(logStoreClient, config.LOGSTORE_TIMEOUT_MS),
+              : forwardDeliveryLog(logStoreClient, config.LOGSTORE_TIMEOUT_MS, log),
         },
       ],
     });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { baseEnvSchema } from "@herald/runtime";
+import { grpcServerEnv } from "@herald/grpc";
 
 /**
  * The logstore's environment. Apart from main.ts, whose import starts the service, so that the deploy
@@ -10,6 +11,8 @@ export const schema = baseEnvSchema.extend({
   DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(100).default(10),
   GRPC_HOST: z.string().min(1).default("0.0.0.0"),
   GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(50052),
+  // TLS, client certificates and a token for the log queries' port (GRPC_TLS_*, GRPC_AUTH_TOKEN).
+  ...grpcServerEnv,
   LOG_BATCH_MAX_ROWS: z.coerce.number().int().min(1).max(5_000).default(500),
   LOG_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(50),
   LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(14),

@@ -3,7 +3,7 @@
 import { runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
 import { createPool, migrate, pingDatabase } from "@herald/db";
-import { startGrpcServer } from "@herald/grpc";
+import { grpcServerSecurity, startGrpcServer } from "@herald/grpc";
 import { DeliveryLogServiceService } from "@herald/proto";
 import { ingestMetrics, startIngest } from "./ingest.js";
 import { createDeliveryLogService } from "./log-service.js";
@@ -16,6 +16,8 @@ await runService({
   name: "logstore",
   schema,
   async start({ config, log, registry }) {
+    // Bad certificate files stop the start before anything else is opened.
+    const grpcSecurity = grpcServerSecurity(config);
     await migrate({ url: config.DATABASE_URL, log });
     const pool = createPool({
       url: config.DATABASE_URL,
@@ -65,6 +67,7 @@ await runService({
     const grpc = await startGrpcServer({
       host: config.GRPC_HOST,
       port: config.GRPC_PORT,
+      security: grpcSecurity,
       services: [
         { definition: DeliveryLogServiceService, implementation: createDeliveryLogService(pool, log) },
       ],

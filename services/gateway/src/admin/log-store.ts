@@ -12,6 +12,7 @@ import {
 } from "@herald/proto";
 import { ValidationError } from "@herald/runtime";
 import { AdminHttpError, notFound, unavailable } from "./errors.js";
+import { LOG_STORE_REFUSED_GATEWAY } from "../delivery-log-service.js";
 
 /** The log store's queries as promises, its gRPC failures already turned into admin API errors. */
 export interface LogStore {
@@ -71,6 +72,8 @@ export function fromGrpc(err: ServiceError): Error {
     case status.UNAVAILABLE:
     case status.DEADLINE_EXCEEDED:
       return unavailable(`log store unavailable: ${details}`, err);
+    case status.UNAUTHENTICATED:
+      return new AdminHttpError(502, "unavailable", LOG_STORE_REFUSED_GATEWAY, { cause: err });
     default:
       return new AdminHttpError(502, "unavailable", `log store failed: ${details}`, { cause: err });
   }
