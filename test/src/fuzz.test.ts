@@ -16,7 +16,14 @@ import {
   type Event,
   type HeraldServiceClient,
 } from "@herald/proto";
-import { startNats, startRecordingServer, type NatsFixture, type RecordingServer } from "@herald/testkit";
+import {
+  startNats,
+  startPostgres,
+  startRecordingServer,
+  type NatsFixture,
+  type PostgresFixture,
+  type RecordingServer,
+} from "@herald/testkit";
 import { before, heraldClient, onlineEvent, publish } from "./grpc-client.js";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 
@@ -27,14 +34,15 @@ const SEED = 20261202;
 const REFUSALS = new Set([status.INVALID_ARGUMENT, status.RESOURCE_EXHAUSTED, status.OUT_OF_RANGE]);
 
 let nats: NatsFixture;
+let pg: PostgresFixture;
 let business: RecordingServer;
-let services: ServiceProcess[] = [];
+const services: ServiceProcess[] = [];
 let gateway: ServiceProcess;
 let client: HeraldServiceClient;
 let raw: Client;
 
 beforeAll(async () => {
-  nats = await startNats();
+  [nats, pg] = await Promise.all([startNats(), startPostgres()]);
   business = await startRecordingServer();
   business.fallback({
     status: 200,
@@ -64,9 +72,21 @@ beforeAll(async () => {
     }),
   );
   const env = { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace, DELIVERY_ALLOW_LOOPBACK: "true" };
-  gateway = await startService("gateway", { ...env, HERALD_CONFIG: file, ADMIN_TOKEN });
-  services = [gateway, await startService("evaluator", env)];
-  await Promise.all(services.map((s) => s.waitReady()));
+  // One at a time: on a loaded machine, six processes starting at once can miss their readiness wait.
+  const logstore = await startService("logstore", { ...env, DATABASE_URL: pg.url });
+  services.push(logstore);
+  await logstore.waitReady();
+  gateway = await startService("gateway", {
+    ...env,
+    HERALD_CONFIG: file,
+    ADMIN_TOKEN,
+    LOGSTORE_ADDRESS: logstore.grpcAddress,
+  });
+  services.push(gateway);
+  await gateway.waitReady();
+  const evaluator = await startService("evaluator", env);
+  services.push(evaluator);
+  await evaluator.waitReady();
   client = heraldClient(gateway.grpcAddress);
   raw = new Client(gateway.grpcAddress, credentials.createInsecure());
 });
@@ -76,7 +96,7 @@ afterAll(async () => {
   raw?.close();
   await stopAll(services);
   await business?.close();
-  await nats?.stop();
+  await Promise.all([nats?.stop(), pg?.stop()]);
 });
 
 /** The outcome of a gRPC call: OK, or the status and the field the gateway named. */
