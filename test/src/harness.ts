@@ -81,12 +81,13 @@ export async function startService(
       return res.status;
     },
     async waitReady() {
+      // Generous: on a loaded two-core machine a log store with its migrations can take half a minute.
       await waitFor(
         async () => {
           if (gone) throw new Error(`${name} exited before it was ready:\n${lines.slice(-20).join("\n")}`);
           return (await service.readyz().catch(() => 0)) === 200;
         },
-        { timeoutMs: 30_000, what: `${name} to be ready` },
+        { timeoutMs: 90_000, what: `${name} to be ready` },
       );
     },
     async stop(signal = "SIGTERM") {
