@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import {
   InterceptingCall,
   Metadata,
@@ -7,23 +6,17 @@ import {
   type Interceptor,
   type ServerInterceptor,
 } from "@grpc/grpc-js";
+import { bearerToken, tokenDigest, tokenMatches } from "@herald/runtime";
 
 const AUTHORIZATION = "authorization";
-const BEARER = /^Bearer +(\S+) *$/i;
-
-// Digests of equal length, so the comparison takes as long whatever the caller sent.
-function digest(token: string): Buffer {
-  return createHash("sha256").update(token).digest();
-}
 
 /** Why `metadata` does not carry `expected`, or undefined when it does. */
 function tokenProblem(metadata: Metadata, expected: Buffer): string | undefined {
   const values = metadata.get(AUTHORIZATION);
   if (values.length === 0) return "missing authorization metadata (Bearer <token>)";
-  const presented =
-    values.length === 1 && typeof values[0] === "string" ? BEARER.exec(values[0])?.[1] : undefined;
+  const presented = values.length === 1 && typeof values[0] === "string" ? bearerToken(values[0]) : undefined;
   if (presented === undefined) return "authorization metadata must be one 'Bearer <token>'";
-  return timingSafeEqual(digest(presented), expected) ? undefined : "invalid token";
+  return tokenMatches(presented, expected) ? undefined : "invalid token";
 }
 
 /**
@@ -32,7 +25,7 @@ function tokenProblem(metadata: Metadata, expected: Buffer): string | undefined 
  * handler can log or forward it.
  */
 export function requireToken(token: string): ServerInterceptor {
-  const expected = digest(token);
+  const expected = tokenDigest(token);
   return (_method, call) =>
     new ServerInterceptingCall(call, {
       start: (next) =>

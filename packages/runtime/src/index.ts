@@ -22,3 +22,4 @@ export { createRegistry } from "./metrics.js";
 export type { Registry } from "./metrics.js";
 export { runService } from "./service.js";
 export type { ServiceState, ShutdownStep, StartedService, ServiceContext, ServiceHandle } from "./service.js";
+export { bearerToken, tokenDigest, tokenMatches } from "./bearer.js";

@@ -1,6 +1,6 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { Bus } from "@herald/bus";
+import { bearerToken, tokenDigest, tokenMatches } from "@herald/runtime";
 import { appOfKey } from "./app-keys.js";
 import { appNotFound, forbidden, unauthenticated } from "./errors.js";
 import type { AdminApp } from "./context.js";
@@ -85,16 +85,12 @@ export async function registerPublic<Options extends object>(
   });
 }
 
-function digest(text: string): Buffer {
-  return createHash("sha256").update(text).digest();
-}
-
 /**
  * Decides every request on the route the router matched (its declared access and decoded `:appId`),
  * never on the URL's spelling: `/%761/apps` reaches the same route, and the same check, as `/v1/apps`.
  */
 export function installAuth(app: AdminApp, opts: { bus: Bus; adminToken: string | undefined }): void {
-  const adminDigest = opts.adminToken === undefined ? undefined : digest(opts.adminToken);
+  const adminDigest = opts.adminToken === undefined ? undefined : tokenDigest(opts.adminToken);
   app.addHook("onRequest", async (request) => {
     // No route matched: the not-found handler answers 404 and touches nothing.
     if (request.is404) return;
@@ -103,11 +99,9 @@ export function installAuth(app: AdminApp, opts: { bus: Bus; adminToken: string 
     if (!isAccess(access))
       throw new RouteAccessError(`route ${request.routeOptions.url ?? "?"} has no access`);
     if (adminDigest === undefined) throw unauthenticated("admin API disabled: set ADMIN_TOKEN");
-    const header = request.headers.authorization ?? "";
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (match?.[1] === undefined) throw unauthenticated("missing Authorization: Bearer <token>");
-    const token = match[1];
-    if (timingSafeEqual(digest(token), adminDigest)) {
+    const token = bearerToken(request.headers.authorization);
+    if (token === undefined) throw unauthenticated("missing Authorization: Bearer <token>");
+    if (tokenMatches(token, adminDigest)) {
       principals.set(request, { kind: "admin" });
       return;
     }
