@@ -5,7 +5,7 @@ import {
   type AppConfig,
   type EndpointConfig,
 } from "@herald/config";
-import { checkDestinationUrl, DestinationRefusedError } from "@herald/egress";
+import { appEgressPolicy, checkDestinationUrl, DestinationRefusedError } from "@herald/egress";
 import { ValidationError } from "@herald/runtime";
 import type { AdminContext } from "./context.js";
 import { appNotFound, notFound } from "./errors.js";
@@ -65,11 +65,11 @@ export function findEndpoint(app: AppConfig, endpointId: string): FoundEndpoint 
 export async function checkUrl(
   ctx: AdminContext,
   url: string,
-  allowPrivate: boolean,
+  app: { readonly allowPrivateDestinations: boolean },
   field = "url",
 ): Promise<void> {
   try {
-    await checkDestinationUrl(url, { allowLoopback: ctx.allowLoopback, allowPrivate });
+    await checkDestinationUrl(url, appEgressPolicy(app, ctx.allowLoopback));
   } catch (err) {
     if (err instanceof ValidationError || err instanceof DestinationRefusedError) {
       throw new ValidationError(err.message, { field, cause: err });

@@ -204,9 +204,9 @@ async function checkNewUrls(
   const narrowed = stored !== undefined && stored.allowPrivateDestinations && !allowPrivate;
   for (const endpoint of app.endpoints) {
     if (!narrowed && before.get(endpoint.id) === endpoint.url) continue;
-    await checkUrl(ctx, endpoint.url, allowPrivate, `endpoints.${inputIds.indexOf(endpoint.id)}.url`);
+    await checkUrl(ctx, endpoint.url, app, `endpoints.${inputIds.indexOf(endpoint.id)}.url`);
   }
   if (app.openim !== undefined && (narrowed || app.openim.url !== stored?.openim?.url)) {
-    await checkUrl(ctx, app.openim.url, allowPrivate, "openim.url");
+    await checkUrl(ctx, app.openim.url, app, "openim.url");
   }
 }

@@ -68,7 +68,7 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
         throw new ConflictError(`endpoint ${JSON.stringify(body.id)} exists; PUT or PATCH it`);
       }
       const endpoint = validateEndpoint(body);
-      await checkUrl(ctx, endpoint.url, stored.allowPrivateDestinations);
+      await checkUrl(ctx, endpoint.url, stored);
       // The body, not `endpoint`: an openim endpoint that sets no URL style takes the app's.
       await saveApp(ctx, { ...stored, endpoints: [...stored.endpoints, body as unknown as EndpointConfig] });
       reply.code(201);
@@ -99,7 +99,7 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
       throw new ValidationError(`id: the path names endpoint ${endpointId}`, { field: "id" });
     }
     const next = validateEndpoint({ ...raw, id: endpointId });
-    if (next.url !== old.url) await checkUrl(ctx, next.url, stored.allowPrivateDestinations);
+    if (next.url !== old.url) await checkUrl(ctx, next.url, stored);
     const endpoints = stored.endpoints.map((e) =>
       e.id === endpointId ? ({ ...raw, id: endpointId } as unknown as EndpointConfig) : e,
     );

@@ -26,7 +26,7 @@ export function registerHookRoutes(app: AdminApp, ctx: AdminContext): void {
     );
     const url = candidate.openim?.url;
     if (url !== undefined && url !== stored.openim?.url) {
-      await checkUrl(ctx, url, stored.allowPrivateDestinations);
+      await checkUrl(ctx, url, stored);
     }
     await saveApp(ctx, candidate);
   };
