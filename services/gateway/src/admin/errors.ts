@@ -7,6 +7,7 @@ import {
   ConflictError,
   HeraldError,
   NotFoundError,
+  TooLargeError,
   ValidationError,
   type Logger,
 } from "@herald/runtime";
@@ -112,6 +113,7 @@ export function errorReply(
   }
   if (err instanceof AdminHttpError) return reply(err.status, err.errorCode, err.message, err.field);
   if (err instanceof ConfigTooLargeError) return reply(413, "too_large", err.message, "body");
+  if (err instanceof TooLargeError) return reply(413, "too_large", err.message, err.field);
   if (err instanceof ConfigFileError) {
     const field = err.path === "(root)" || err.path === "" ? "body" : err.path;
     return reply(400, "invalid_argument", err.message, field);
