@@ -62,6 +62,10 @@ async function main() {
               ADMIN_HOST: hosts.admin,
               ADMIN_PORT: String(adminPort),
               ADMIN_TOKEN: adminToken,
+              // Both gRPC ports take the shell's GRPC_AUTH_TOKEN here, so the gateway sends it on.
+              ...(process.env.GRPC_AUTH_TOKEN && !process.env.LOGSTORE_AUTH_TOKEN
+                ? { LOGSTORE_AUTH_TOKEN: process.env.GRPC_AUTH_TOKEN }
+                : {}),
             }
           : {}),
         // One machine is local development: business servers on loopback are allowed.
