@@ -19,6 +19,7 @@ import {
 } from "@herald/testkit";
 import { heraldClient, onlineEvent, publish } from "./grpc-client.js";
 import { messageEvent } from "./delivery-fixture.js";
+import { adminCaller, expectAdminError as expectError } from "./admin-client.js";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 
 const ADMIN_TOKEN = "admin-token-for-tests-0123456789";
@@ -31,39 +32,7 @@ let gateway: ServiceProcess;
 const services: ServiceProcess[] = [];
 let client: HeraldServiceClient;
 
-interface Answer {
-  status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  text: string;
-  headers: Headers;
-}
-
-async function call(
-  method: string,
-  path: string,
-  opts: { token?: string | null; body?: unknown; yaml?: string; base?: string } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  const token = opts.token === undefined ? ADMIN_TOKEN : opts.token;
-  if (token !== null) headers["authorization"] = `Bearer ${token}`;
-  let body: string | undefined;
-  if (opts.yaml !== undefined) {
-    headers["content-type"] = "text/yaml";
-    body = opts.yaml;
-  } else if (opts.body !== undefined) {
-    headers["content-type"] = "application/json";
-    body = JSON.stringify(opts.body);
-  }
-  const res = await fetch(`${opts.base ?? gateway.adminUrl}${path}`, { method, headers, body });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, body: json, text, headers: res.headers };
-}
+const call = adminCaller(() => gateway.adminUrl, ADMIN_TOKEN);
 
 async function hasConsumer(name: string): Promise<boolean> {
   const nc = await connect({ servers: nats.url });
@@ -74,13 +43,6 @@ async function hasConsumer(name: string): Promise<boolean> {
   } finally {
     await nc.close();
   }
-}
-
-/** Asserts a 4xx with the one error body, naming `field`. */
-function expectError(res: Answer, status: number, field?: string): void {
-  expect(res.status, res.text).toBe(status);
-  expect(typeof res.body.error.message).toBe("string");
-  if (field !== undefined) expect(res.body.error.field, res.text).toBe(field);
 }
 
 const std = (id: string, extra: Record<string, unknown> = {}) => ({

@@ -7,6 +7,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_URL_BYTES } from "@herald/config";
 import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
+import { adminCaller, expectAdminError as expectError } from "./admin-client.js";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 
 // The gateway's config inputs: Herald's YAML applied at start and on change, the admin API's imports,
@@ -20,43 +21,7 @@ let gateway: ServiceProcess;
 let dir: string;
 let configFile: string;
 
-interface Answer {
-  status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-  text: string;
-}
-
-async function call(
-  method: string,
-  route: string,
-  opts: { body?: unknown; yaml?: string | Buffer; token?: string } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = { authorization: `Bearer ${opts.token ?? ADMIN_TOKEN}` };
-  let body: string | Buffer | undefined;
-  if (opts.yaml !== undefined) {
-    headers["content-type"] = "text/yaml";
-    body = opts.yaml;
-  } else if (opts.body !== undefined) {
-    headers["content-type"] = "application/json";
-    body = JSON.stringify(opts.body);
-  }
-  const res = await fetch(`${gateway.adminUrl}${route}`, { method, headers, body });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, body: json, text };
-}
-
-function expectError(res: Answer, status: number, field?: string): void {
-  expect(res.status, res.text).toBe(status);
-  expect(typeof res.body.error.message).toBe("string");
-  if (field !== undefined) expect(res.body.error.field, res.text).toBe(field);
-}
+const call = adminCaller(() => gateway.adminUrl, ADMIN_TOKEN);
 
 /** Herald's YAML with the apps given, each a block of YAML under its id. */
 function herald(apps: Record<string, string>): string {
