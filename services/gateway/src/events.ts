@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { APP_ID_PATTERN } from "@herald/config";
+import { APP_ID_PATTERN, ID_PATTERN_TEXT } from "@herald/config";
 import { protoFieldName, wireError } from "@herald/grpc";
 import { TooLargeError, ValidationError } from "@herald/runtime";
 import { DERIVED_PAYLOAD_CASES, Event, eventType, type BeforeRequest } from "@herald/proto";
@@ -26,7 +26,7 @@ export function platformName(platformId: number): string {
 // (zod's string length), so an emoji is one character; 256 of them are at most 1 KiB of UTF-8.
 
 /** An app (tenant) id: a NATS subject token and KV key, as the config defines it. */
-export const appId = z.string().regex(APP_ID_PATTERN, "must be 1-64 characters of [A-Za-z0-9_-]");
+export const appId = z.string().regex(APP_ID_PATTERN, `must be ${ID_PATTERN_TEXT}`);
 /** An event id, the chat core's idempotency key; it travels in HTTP headers, hence ASCII. */
 export const eventId = z
   .string()
