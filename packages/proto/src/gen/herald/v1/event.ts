@@ -67,12 +67,12 @@ export function offlineReasonToJSON(object: OfflineReason): string {
 
 /**
  * Event is the envelope of everything that happened in the chat core. It is stored in the
- * EVENTS stream under herald.ev.<app_id>.<type>, deduplicated by id.
+ * EVENTS stream under herald.ev.<app_id>.<type>, deduplicated by (app_id, id).
  */
 export interface Event {
   /**
-   * The idempotency key: an event published twice with the same id is stored once.
-   * 1-128 characters of [A-Za-z0-9_:.-].
+   * The idempotency key: an event published twice with the same id in the same app is stored
+   * once (two apps may use the same ids). 1-128 characters of [A-Za-z0-9_:.-].
    */
   id: string;
   /** The application (tenant) the event belongs to: 1-64 characters of [A-Za-z0-9_-]. */
@@ -81,7 +81,10 @@ export interface Event {
   occurredAt:
     | Date
     | undefined;
-  /** The chat core's operationID, carried to every callback the event causes. */
+  /**
+   * The chat core's operationID, carried to every callback the event causes: 0-128 visible
+   * ASCII characters (it travels as an HTTP header).
+   */
   operationId: string;
   /**
    * Derived from the payload by Herald ("conn.online", "msg.sent", "openim.<command>"…).
