@@ -1,4 +1,7 @@
 import { existsSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -28,6 +31,8 @@ const APP_ID = "panel";
 const ENDPOINT_ID = "biz";
 const MARKUP = "<img src=x onerror=document.body.dataset.pwned=1>";
 const SECRET = `whsec_${Buffer.alloc(32, 9).toString("base64")}`;
+// An app the gateway's config file declares, for the file-versus-panel ownership test.
+const FILE_APP = "fromfile";
 
 let nats: NatsFixture;
 let postgres: PostgresFixture;
@@ -47,8 +52,21 @@ describe.skipIf(!hasChromium)(
       postgres = await startPostgres();
       const base = { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace };
       const logstore = await startService("logstore", { ...base, DATABASE_URL: postgres.url });
+      const configFile = path.join(await mkdtemp(path.join(tmpdir(), "herald-panel-")), "herald.yaml");
+      // YAML is a superset of JSON, so the test writes its config as JSON text.
+      await writeFile(
+        configFile,
+        JSON.stringify({
+          apps: {
+            [FILE_APP]: {
+              endpoints: { audit: { url: "http://127.0.0.1:9/audit", dialect: "mqttchat" } },
+            },
+          },
+        }),
+      );
       gateway = await startService("gateway", {
         ...base,
+        HERALD_CONFIG: configFile,
         ADMIN_TOKEN,
         LOGSTORE_ADDRESS: logstore.grpcAddress,
         DELIVERY_ALLOW_LOOPBACK: "true",
@@ -281,6 +299,48 @@ describe.skipIf(!hasChromium)(
       expect(pageErrors).toEqual([]);
       await page.close();
     }, 90_000);
+
+    it("says when an app edited here differs from the config file, and hands it back on request", async () => {
+      // An operator's edit through the API: the app is the API's now, the file's version waits.
+      const added = await fetch(`${gateway.adminUrl}/v1/apps/${FILE_APP}/endpoints`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ id: "extra", url: "http://127.0.0.1:9/extra", dialect: "mqttchat" }),
+      });
+      expect(added.status, await added.text()).toBe(201);
+
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on("pageerror", (err) => pageErrors.push(err.message));
+      await page.goto(`${gateway.adminUrl}/admin/#app=${FILE_APP}`);
+      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
+      await page.getByTestId("token-save").click();
+      const rowOf = (id: string) => page.locator(`[data-testid="endpoint-row"][data-endpoint-id="${id}"]`);
+      await rowOf("extra").waitFor({ timeout: 10_000 });
+      const ownership = page.getByTestId("app-ownership");
+      await ownership.waitFor({ state: "visible", timeout: 10_000 });
+      await expect(ownership.textContent()).resolves.toContain("differs");
+      await page.getByTestId("file-differs").waitFor({ timeout: 10_000 });
+
+      // A dismissed confirmation changes nothing; an accepted one hands the app back.
+      page.once("dialog", (dialog) => void dialog.dismiss());
+      await page.getByTestId("return-to-file").click();
+      expect(((await adminGet(`/v1/apps/${FILE_APP}`)).body as { source: string }).source).toBe("api");
+      page.once("dialog", (dialog) => void dialog.accept());
+      await page.getByTestId("return-to-file").click();
+      await rowOf("audit").waitFor({ timeout: 10_000 });
+      await rowOf("extra").waitFor({ state: "detached", timeout: 10_000 });
+      await expect(page.getByTestId("app-ownership").isHidden()).resolves.toBe(true);
+      expect((await adminGet(`/v1/apps/${FILE_APP}`)).body).toMatchObject({
+        source: "file",
+        file: { differs: false },
+      });
+      await page.getByTestId("file-differs").waitFor({ state: "detached", timeout: 10_000 });
+
+      expect(await page.getByTestId("error").count()).toBe(0);
+      expect(pageErrors).toEqual([]);
+      await page.close();
+    }, 60_000);
   },
 );
 

@@ -1,12 +1,12 @@
 // Herald's admin panel: plain DOM, no build step, nothing fetched but the admin API.
-import { api, loadToken, saveToken } from "./api.js";
+import { api, appPath, loadToken, saveToken } from "./api.js";
 import { deliveriesSection } from "./deliveries.js";
 import { h, show } from "./dom.js";
 import { endpointsSection } from "./endpoints.js";
 import { hooksSection } from "./hooks.js";
 import { keysSection } from "./keys.js";
 import { roomsSection, usersSection } from "./live.js";
-import { button } from "./section.js";
+import { act, button } from "./section.js";
 
 const AUTO_REFRESH_MS = 5_000;
 // After a replay or a test event, look again soon: the deliverer answers in well under a second.
@@ -147,6 +147,7 @@ function openApp(appId) {
 
   const auto = h("input", { type: "checkbox", testid: "auto-refresh", checked: true });
   const refreshAll = button("Refresh all", "refresh-all", () => sections.forEach((s) => void s.refresh()));
+  const ownership = h("div", { class: "small", testid: "app-ownership", hidden: true });
   show(
     appView,
     h(
@@ -156,8 +157,10 @@ function openApp(appId) {
       h("label", { class: "small" }, auto, ` auto-refresh every ${AUTO_REFRESH_MS / 1000} s`),
       refreshAll,
     ),
+    ownership,
     sections.map((s) => s.root),
   );
+  void showOwnership(ownership, appId);
   const interval = setInterval(() => {
     if (!auto.checked || document.hidden) return;
     void deliveries.poll();
@@ -168,6 +171,45 @@ function openApp(appId) {
   for (const link of appsBox.querySelectorAll("[data-app-id]")) {
     link.classList.toggle("selected", link.getAttribute("data-app-id") === appId);
   }
+}
+
+/**
+ * An app the config file declares but an operator edited here keeps the edit, and the file's version is
+ * not applied; say so, and let the admin hand the app back to the file.
+ */
+async function showOwnership(box, appId) {
+  let app;
+  try {
+    app = await api.get(appPath(appId));
+  } catch {
+    return; // the sections below report what is wrong with the app
+  }
+  if (!app.file?.differs) return;
+  const handBack = button("Hand back to the config file", "return-to-file", null);
+  handBack.addEventListener(
+    "click",
+    act(handBack, fail, async () => {
+      const sure = window.confirm(
+        `Replace ${appId} with the config file's version? Edits made here are lost, and the file's later changes apply again.`,
+      );
+      if (!sure) return;
+      await api.post(appPath(appId, "return-to-file"));
+      notify(`${appId} is the config file's again.`);
+      void loadApps();
+      openApp(appId);
+    }),
+  );
+  const admin = !loadToken().startsWith("hak_");
+  show(
+    box,
+    h(
+      "span",
+      { class: "warn" },
+      "Edited here: the config file declares this app, its version differs and is not applied. ",
+    ),
+    admin ? handBack : "",
+  );
+  box.hidden = false;
 }
 
 function route() {
