@@ -192,6 +192,21 @@ describe("config larger than the bus carries", () => {
     expectError(await call("GET", "/v1/apps/big1"), 404, "appId");
   });
 
+  it("serves a client that asks first (Expect: 100-continue, as curl does) when its body fits", async () => {
+    const body = JSON.stringify({ allowPrivateDestinations: true, endpoints: [padded("asked", 100_000)] });
+    const res = await sendRaw(gateway.adminUrl, "PUT", "/v1/apps/asked", {
+      headers: {
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+        "content-type": "application/json",
+        expect: "100-continue",
+      },
+      body,
+    });
+    expect(res.status, res.text).toBe(201);
+    const app = await call("GET", "/v1/apps/asked");
+    expect((app.json as { endpoints: unknown[] }).endpoints).toHaveLength(1);
+  });
+
   it("answers 413 when endpoints added one by one would outgrow the bus, and keeps the app", async () => {
     const put = await call("PUT", "/v1/apps/big2", {
       body: JSON.stringify({ allowPrivateDestinations: true }),

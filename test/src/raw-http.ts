@@ -7,6 +7,10 @@ export interface RawAnswer {
   json: unknown;
 }
 
+// Like curl: a body over 1 MiB is announced with `Expect: 100-continue` and sent only once the
+// server agrees, so a server refusing it early is heard instead of cutting the upload off (EPIPE).
+const EXPECT_CONTINUE_ABOVE_BYTES = 1024 * 1024;
+
 /**
  * One HTTP request with the request target sent exactly as given: no dot-segment removal, no
  * re-encoding (fetch normalises `/x/../v1` and `%2e` before sending, which would hide what a
@@ -19,6 +23,10 @@ export function sendRaw(
   opts: { headers?: Record<string, string>; body?: string } = {},
 ): Promise<RawAnswer> {
   const base = new URL(baseUrl);
+  const askFirst =
+    opts.body !== undefined &&
+    (Buffer.byteLength(opts.body) > EXPECT_CONTINUE_ABOVE_BYTES ||
+      opts.headers?.["expect"]?.toLowerCase() === "100-continue");
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -28,6 +36,7 @@ export function sendRaw(
         path: target,
         headers: {
           ...(opts.body === undefined ? {} : { "content-length": String(Buffer.byteLength(opts.body)) }),
+          ...(askFirst ? { expect: "100-continue" } : {}),
           ...opts.headers,
         },
       },
@@ -43,11 +52,14 @@ export function sendRaw(
           } catch {
             json = undefined;
           }
+          // Refused before the body went: the connection has nothing more to carry.
+          if (askFirst && !req.writableEnded) req.destroy();
           resolve({ status: res.statusCode ?? 0, text, json });
         });
       },
     );
     req.on("error", reject);
-    req.end(opts.body);
+    if (askFirst) req.on("continue", () => req.end(opts.body));
+    else req.end(opts.body);
   });
 }

@@ -90,6 +90,13 @@ function stripPathPrefix(message: string, err: ConfigFileError | ValidationError
   return message.startsWith(prefix) ? message.slice(prefix.length) : message;
 }
 
+/** The answer to a body over the admin API's limit, however it was noticed. */
+export function bodyTooLargeReply(limitBytes: number | undefined): { status: number; body: ErrorBody } {
+  const limit = limitBytes === undefined ? "" : ` of ${limitBytes} bytes`;
+  const message = `body: larger than the admin API's limit${limit} (NATS max_payload)`;
+  return { status: 413, body: { error: { code: "too_large", message, field: "body" } } };
+}
+
 /** The status and body for anything a route threw; a 500 only for what nobody classified (a bug). */
 export function errorReply(
   err: unknown,
@@ -126,13 +133,7 @@ export function errorReply(
   if (err instanceof ConflictError) return reply(409, "conflict", err.message);
   const status = (err as Partial<FastifyError> | undefined)?.statusCode;
   if ((err as Partial<FastifyError> | undefined)?.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
-    const limit = opts.bodyLimitBytes === undefined ? "" : ` of ${opts.bodyLimitBytes} bytes`;
-    return reply(
-      413,
-      "too_large",
-      `body: larger than the admin API's limit${limit} (NATS max_payload)`,
-      "body",
-    );
+    return bodyTooLargeReply(opts.bodyLimitBytes);
   }
   if (typeof status === "number" && status >= 400 && status < 500) {
     // Fastify's own refusals: malformed JSON, an unsupported content type, a body too large.

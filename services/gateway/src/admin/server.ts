@@ -9,7 +9,7 @@ import { registerAppRoutes } from "./apps.js";
 import { installAuth, registerPublic, requireAccessDeclarations } from "./auth.js";
 import type { AdminContext } from "./context.js";
 import { registerEndpointRoutes } from "./endpoints.js";
-import { frameworkErrorReply, installErrorHandlers } from "./errors.js";
+import { bodyTooLargeReply, frameworkErrorReply, installErrorHandlers } from "./errors.js";
 import { registerHookRoutes } from "./hooks.js";
 import type { LogStore } from "./log-store.js";
 import { registerLogRoutes } from "./logs.js";
@@ -43,17 +43,29 @@ export interface AdminServer {
 /** The admin HTTP API (under /v1, described at /openapi.json) and the panel's static files (/admin/). */
 export async function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
   const log = opts.log.child({ component: "admin" });
+  // No body larger than one NATS message can become config (a larger one answers 413 naming the limit).
+  const bodyLimit = messageLimitBytes(opts.bus);
   const app = Fastify({
     loggerInstance: log,
     disableRequestLogging: true,
-    // No body larger than one NATS message can become config (a larger one answers 413 naming the limit).
-    bodyLimit: messageLimitBytes(opts.bus),
+    bodyLimit,
     maxParamLength: MAX_PARAM_LENGTH,
     frameworkErrors: (err, _request, reply) => {
       const { status, body } = frameworkErrorReply(err);
       void (reply as FastifyReply).code(status).send(body);
     },
   }).withTypeProvider<ZodTypeProvider>();
+  // A client that asks first (Expect: 100-continue, as curl does for bodies over 1 MB) hears 413
+  // before it sends a body the API would refuse, instead of having its upload cut off mid-way.
+  app.server.on("checkContinue", (req, res) => {
+    if (Number(req.headers["content-length"]) > bodyLimit) {
+      const { status, body } = bodyTooLargeReply(bodyLimit);
+      res.writeHead(status, { "content-type": "application/json; charset=utf-8" }).end(JSON.stringify(body));
+      return;
+    }
+    res.writeContinue();
+    app.server.emit("request", req, res);
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // First: every route added after this must say who may call it.
