@@ -118,6 +118,24 @@ describe("Unicode and long ids in admin routes", () => {
     }
   });
 
+  it("finds the presence events Herald derives for CJK, emoji, RTL and 256-character users", async () => {
+    for (const userId of USERS) {
+      // The derived event is named after its user: `<app>:<user>:presence:<seq>`.
+      const derived = `${APP}:${userId}:presence:1`;
+      await waitFor(
+        async () => (await call("GET", `/v1/apps/${APP}/events/${enc(derived)}`)).status === 200,
+        {
+          timeoutMs: 20_000,
+          what: `the log store's user.online of ${userId.slice(0, 8)}`,
+        },
+      );
+      const attempts = await call("GET", `/v1/apps/${APP}/attempts?deliveryId=${enc(`${derived}:ep1`)}`);
+      expect(attempts.status, attempts.text).toBe(200);
+      // Well formed, so the route looks: the app has no endpoint ep1.
+      expectError(await call("POST", `/v1/apps/${APP}/deliveries/${enc(`${derived}:ep1`)}/replay`), 404);
+    }
+  });
+
   it("takes every id Publish takes: 128-character event ids, long room ids", async () => {
     const event = await call("GET", `/v1/apps/${APP}/events/${LONG_EVENT_ID}`);
     expectError(event, 404, "eventId");

@@ -49,6 +49,14 @@ export function derivedEventId(appId: string, userId: string, seq: number): stri
   return `${appId}:${userId}:presence:${seq}`;
 }
 
+// derivedEventId's shape: an app id, a user id (any text but control characters, 1-256 code points).
+const DERIVED_EVENT_ID = /^[A-Za-z0-9_-]{1,64}:[^\p{Cc}]{1,256}:presence:\d{1,16}$/u;
+
+/** Whether `id` is one derivedEventId makes: such ids hold the user's id, so they may be any script. */
+export function isDerivedEventId(id: string): boolean {
+  return DERIVED_EVENT_ID.test(id);
+}
+
 /**
  * Applies one event (stored at `streamSeq`) to one user's state. Pure and deterministic: the same
  * state, event, sequence and time give the same result; applying an event twice changes nothing.

@@ -1,4 +1,11 @@
-export { foldPresence, expireGrace, derivedEventId, presenceUserId, TOMBSTONE_TTL_MS } from "./fold.js";
+export {
+  foldPresence,
+  expireGrace,
+  derivedEventId,
+  isDerivedEventId,
+  presenceUserId,
+  TOMBSTONE_TTL_MS,
+} from "./fold.js";
 export type { FoldOptions, FoldResult, PresenceAnomaly } from "./fold.js";
 export { emptyUserState, toUserPresence, graceDue } from "./state.js";
 export type { ConnectionState, CauseRef, Outbox, Tombstone, UserState } from "./state.js";

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { APP_ID_PATTERN, DIALECTS, ID_PATTERN_TEXT } from "@herald/config";
+import { isDerivedEventId } from "@herald/presence";
 import { appId, entityId, eventId } from "../events.js";
 
 /** An endpoint's id (endpoints exist only in config, so config's rule). */
@@ -7,20 +8,35 @@ export const idSchema = z.string().regex(APP_ID_PATTERN, { error: `expected ${ID
 
 // Ids the chat core sends over gRPC follow the gRPC schemas: an id Publish accepts, the admin API finds.
 export const appIdParam = appId;
-export const eventIdParam = eventId;
 /** A user or room id: any Unicode the chat core may use (CJK, emoji, RTL). */
 export const entityIdParam = entityId;
+
+/**
+ * The longest id the logs hold, in characters: a presence event's delivery id, `<app>:<user>:presence:
+ * <seq>:<endpoint>`, is at most 64 + 256 + 27 + 64 with its separators.
+ */
+const LOGGED_ID_MAX = 512;
+const isLoggedEventId = (id: string) => eventId.safeParse(id).success || isDerivedEventId(id);
+
+/** An event in the logs: the chat core's id, or one Herald derived, which holds a (Unicode) user id. */
+export const eventIdParam = z.string().refine(isLoggedEventId, {
+  error: "must be 1-128 characters of [A-Za-z0-9_:.-], or the id of a presence event Herald derived",
+});
 /** `<eventId>:<endpointId>`; split and checked by the route (an unparsable one is a delivery not found). */
 export const deliveryIdParam = z
   .string()
-  .regex(/^[A-Za-z0-9_:.-]{3,200}$/, { error: "expected <eventId>:<endpointId>" });
+  .max(LOGGED_ID_MAX)
+  .refine(
+    (id) =>
+      /^[A-Za-z0-9_:.-]{3,200}$/.test(id) || isLoggedEventId(id.slice(0, Math.max(0, id.lastIndexOf(":")))),
+    { error: "expected <eventId>:<endpointId>" },
+  );
 
 /**
  * The router's limit on one path parameter: the longest id as 9 characters per UTF-16 unit (a CJK
  * character is 3 UTF-8 bytes, each %XX), so only the schemas above decide what is too long, with a 400.
  */
-export const MAX_PARAM_LENGTH =
-  9 * Math.max(entityId.maxLength ?? 0, eventId.maxLength ?? 0, appId.maxLength ?? 0);
+export const MAX_PARAM_LENGTH = 9 * LOGGED_ID_MAX;
 
 export const appParams = z.object({ appId: appIdParam });
 export const endpointParams = z.object({ appId: appIdParam, endpointId: idSchema });
