@@ -72,7 +72,9 @@ it("a hanging endpoint never holds up a healthy one beside it", { timeout: 60_00
   await configureApp(stack, {
     appId: "hang",
     endpoints: [
-      { id: "stuck", url: `${hanging.url}/cb`, dialect: "mqttchat", timeoutMs: 2_000, concurrency },
+      // Its first round must outlast the healthy endpoint's 300 deliveries even on a loaded machine
+      // (at 2 s a full test run once saw a second round begin: 32 requests held, not 16).
+      { id: "stuck", url: `${hanging.url}/cb`, dialect: "mqttchat", timeoutMs: 10_000, concurrency },
       { id: "ok", url: `${healthy.url}/cb`, dialect: "mqttchat", concurrency },
     ],
   });
