@@ -72,7 +72,9 @@ function dottedTokens(field: string, value: string): string {
 
 function partitionToken(partition: number): string {
   if (!Number.isInteger(partition) || partition < 0 || partition > 9999) {
-    throw new ValidationError(`partition must be an integer 0-9999, got ${partition}`, { field: "partition" });
+    throw new ValidationError(`partition must be an integer 0-9999, got ${partition}`, {
+      field: "partition",
+    });
   }
   return String(partition);
 }

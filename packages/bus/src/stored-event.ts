@@ -45,7 +45,8 @@ export function storedCopies(bus: Bus, event: Event, msgId: string): StoredCopy[
   const copies: StoredCopy[] = [{ subject: subject(home), msgId }];
   if (!reachesEveryPartition(event)) return copies;
   for (let p = 0; p < bus.layout.partitions; p++) {
-    if (p !== home) copies.push({ subject: subject(p), msgId: `${msgId}#${p}`, headers: { [COPY_HEADER]: String(home) } });
+    if (p !== home)
+      copies.push({ subject: subject(p), msgId: `${msgId}#${p}`, headers: { [COPY_HEADER]: String(home) } });
   }
   return copies;
 }

@@ -160,7 +160,11 @@ function eventsDescription(partitions: number): string {
 }
 
 /** The partition count EVENTS is laid out with; marks an empty stream of no layout with the one asked for. */
-async function ensureEventsLayout(jsm: JetStreamManager, bus: Bus, requested: number | undefined): Promise<number> {
+async function ensureEventsLayout(
+  jsm: JetStreamManager,
+  bus: Bus,
+  requested: number | undefined,
+): Promise<number> {
   const name = bus.names.streams.events;
   for (let attempt = 1; ; attempt++) {
     const info = await jsm.streams.info(name);
@@ -184,7 +188,8 @@ async function ensureEventsLayout(jsm: JetStreamManager, bus: Bus, requested: nu
           "mix the two: start it in a new HERALD_NAMESPACE, or delete the old streams and buckets (see the README, Partitions)",
       );
     }
-    if (attempt > 2) throw new EventsLayoutError(name, `stream ${name} has no layout and could not be given one`);
+    if (attempt > 2)
+      throw new EventsLayoutError(name, `stream ${name} has no layout and could not be given one`);
     // An empty stream of an older Herald (or created by hand): give it this layout.
     await jsm.streams.update(name, {
       ...info.config,

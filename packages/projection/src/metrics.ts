@@ -1,0 +1,66 @@
+import { Counter, Gauge, Histogram } from "prom-client";
+import type { Registry } from "prom-client";
+import type { ProjectionHooks } from "./partition.js";
+
+/** The kit's metrics for one projection, labelled with its name, handed to startProjection as hooks. */
+export function projectionMetrics(
+  registry: Registry,
+  name: string,
+): ProjectionHooks & { owned(partitions: number): void } {
+  const labels = { projection: name };
+  const owned = new Gauge({
+    name: "herald_projection_partitions_owned",
+    help: "Partitions this replica owns",
+    labelNames: ["projection"] as const,
+    registers: [registry],
+  });
+  const applied = new Counter({
+    name: "herald_projection_events_applied_total",
+    help: "Stored events folded and written",
+    labelNames: ["projection"] as const,
+    registers: [registry],
+  });
+  const batch = new Histogram({
+    name: "herald_projection_batch_events",
+    help: "Events per written batch",
+    labelNames: ["projection"] as const,
+    buckets: [1, 4, 16, 64, 256, 1000],
+    registers: [registry],
+  });
+  const flushSeconds = new Histogram({
+    name: "herald_projection_flush_seconds",
+    help: "Time to write one batch (checkpoint, derived events, states)",
+    labelNames: ["projection"] as const,
+    buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 1, 5],
+    registers: [registry],
+  });
+  const loads = new Counter({
+    name: "herald_projection_partition_loads_total",
+    help: "Partitions loaded (taken over, or loaded again after a failure)",
+    labelNames: ["projection"] as const,
+    registers: [registry],
+  });
+  const failures = new Counter({
+    name: "herald_projection_partition_failures_total",
+    help: "Partitions stopped by a failure, by error name (LeaseLostError: fenced)",
+    labelNames: ["projection", "error"] as const,
+    registers: [registry],
+  });
+  const undecodable = new Counter({
+    name: "herald_projection_undecodable_total",
+    help: "Stored messages in the lane that are not protobuf Events (skipped)",
+    labelNames: ["projection"] as const,
+    registers: [registry],
+  });
+  return {
+    owned: (n) => owned.set(labels, n),
+    applied: (n) => applied.inc(labels, n),
+    flushed: (b) => {
+      batch.observe(labels, b.events);
+      flushSeconds.observe(labels, b.ms / 1000);
+    },
+    loaded: () => loads.inc(labels),
+    failed: (_p, error) => failures.inc({ ...labels, error }),
+    undecodable: () => undecodable.inc(labels),
+  };
+}
