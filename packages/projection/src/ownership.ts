@@ -62,6 +62,7 @@ export class Ownership {
   private readonly held = new Map<number, Held>();
   private readonly releasing = new Set<number>();
   private memberRevision = 0;
+  private memberRenewedAt = -Infinity;
   private stopped = false;
   private readonly stops: (() => void)[] = [];
   private tickTimer: NodeJS.Timeout | undefined;
@@ -107,8 +108,8 @@ export class Ownership {
       this.stops.push(() => watch.stop());
       void (async () => {
         for await (const e of watch) {
-          this.note(into, e);
-          this.schedule(0);
+          // A renewal needs no round; a release, a claim, a join or a leave does, at once.
+          if (this.note(into, e)) this.schedule(0);
         }
       })().catch((err: unknown) => this.opts.log.warn({ err }, "ownership watch ended"));
       for await (const e of readCurrent(this.opts.bus, this.opts.bucket, filter)) {
@@ -140,8 +141,14 @@ export class Ownership {
       .catch(() => undefined);
   }
 
-  private note(into: Map<string, Seen> | Map<number, Seen>, e: KvEntry): void {
+  /** Records a watched entry; true when it is news (a key appeared, went, or changed owner). */
+  private note(into: Map<string, Seen> | Map<number, Seen>, e: KvEntry): boolean {
+    const before =
+      into === this.members ? this.members.get(e.key) : this.leases.get(kitKeys.partitionOf(e.key));
     this.noteEntry(into, e.key, e.revision, e.operation === "PUT" ? e.string() : "", e.operation);
+    const after =
+      into === this.members ? this.members.get(e.key) : this.leases.get(kitKeys.partitionOf(e.key));
+    return before === undefined || before.deleted !== after?.deleted || before.owner !== after?.owner;
   }
 
   private noteEntry(
@@ -183,15 +190,19 @@ export class Ownership {
     }, ms);
   }
 
+  /**
+   * One round: renew what is due (every quarter lease), then rebalance. Rounds also run at once
+   * when another replica changes a member or lease key, so a release is claimed without delay.
+   */
   private async tick(): Promise<void> {
     if (this.stopped) return;
-    const { leaseMs } = this.opts;
+    const renewEvery = this.opts.leaseMs / 4;
     try {
-      await this.renewMember();
-      await this.renewLeases();
+      if (performance.now() - this.memberRenewedAt >= renewEvery) await this.renewMember();
+      await this.renewLeases(renewEvery);
       await this.rebalance();
     } finally {
-      this.schedule(leaseMs / 4);
+      this.schedule(renewEvery);
     }
   }
 
@@ -199,15 +210,18 @@ export class Ownership {
     const { kv, name, instanceId } = this.opts;
     const key = kitKeys.member(name, instanceId);
     const value = JSON.stringify({ owner: instanceId, at: Date.now() });
+    const sentAt = performance.now();
     this.memberRevision = await kv.put(key, value);
+    this.memberRenewedAt = sentAt;
   }
 
-  private async renewLeases(): Promise<void> {
+  private async renewLeases(renewEvery: number): Promise<void> {
     const { kv, name, instanceId, leaseMs } = this.opts;
     await Promise.all(
       [...this.held].map(async ([p, held]) => {
         if (this.releasing.has(p)) return;
         const sentAt = performance.now();
+        if (sentAt - held.renewedAt < renewEvery) return;
         if (sentAt - held.renewedAt >= leaseMs) {
           // Too late to renew safely: someone may have taken it already.
           this.lose(p, "lease ran out before it could be renewed");
