@@ -46,10 +46,10 @@ export function projectionMetrics(
     labelNames: ["projection", "error"] as const,
     registers: [registry],
   });
-  const undecodable = new Counter({
-    name: "herald_projection_undecodable_total",
-    help: "Stored messages in the lane that are not protobuf Events (skipped)",
-    labelNames: ["projection"] as const,
+  const skipped = new Counter({
+    name: "herald_projection_skipped_total",
+    help: "Stored messages skipped: not a protobuf Event, or the fold failed on it (see the error log)",
+    labelNames: ["projection", "reason"] as const,
     registers: [registry],
   });
   return {
@@ -61,6 +61,6 @@ export function projectionMetrics(
     },
     loaded: () => loads.inc(labels),
     failed: (_p, error) => failures.inc({ ...labels, error }),
-    undecodable: () => undecodable.inc(labels),
+    skipped: (reason) => skipped.inc({ ...labels, reason }),
   };
 }

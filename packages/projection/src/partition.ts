@@ -25,8 +25,11 @@ export interface ProjectionHooks {
   loaded?(partition: number, states: number, ms: number): void;
   /** A partition stopped on a failure and will be loaded again. */
   failed?(partition: number, reason: string): void;
-  /** An event in the lane that is not a protobuf Event (skipped). */
-  undecodable?(): void;
+  /**
+   * A stored message was skipped: it is not a protobuf Event, or the fold threw on it (a bug: the
+   * partition goes on rather than stopping on it forever; the error is logged with its sequence).
+   */
+  skipped?(reason: "undecodable" | "fold_failed"): void;
 }
 
 export interface PartitionRunnerOptions<S> {
@@ -182,12 +185,17 @@ export class PartitionRunner<S> {
         try {
           event = Event.decode(m.data);
         } catch {
-          this.opts.hooks?.undecodable?.();
+          this.opts.hooks?.skipped?.("undecodable");
           continue;
         }
         this.lastTime = Math.floor(m.info.timestampNanos / 1_000_000);
         this.lastSeq = m.seq;
-        state.apply(event, { seq: m.seq, time: this.lastTime });
+        try {
+          state.apply(event, { seq: m.seq, time: this.lastTime });
+        } catch (err) {
+          this.opts.hooks?.skipped?.("fold_failed");
+          this.opts.log.error({ err, partition: this.opts.partition, seq: m.seq }, "fold failed; event skipped");
+        }
         this.caughtUp = m.info.pending === 0;
         this.wake?.();
         // Past a full batch, the fold waits for the writer rather than running ahead of it.

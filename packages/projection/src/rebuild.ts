@@ -71,7 +71,11 @@ export async function rebuildProjection<S>(
           event = undefined; // the live fold skips it too
         }
         if (event !== undefined) {
-          state.apply(event, { seq: m.seq, time: Math.floor(m.info.timestampNanos / 1_000_000) });
+          try {
+            state.apply(event, { seq: m.seq, time: Math.floor(m.info.timestampNanos / 1_000_000) });
+          } catch (err) {
+            opts.log.error({ err, partition, seq: m.seq }, "fold failed; event skipped, as live");
+          }
           absorb(state); // nothing is published; only the final states and side keys are written
           events++;
         }
