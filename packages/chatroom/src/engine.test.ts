@@ -273,6 +273,10 @@ describe("chatroom on the projection kit, on a real NATS", () => {
     expect(new Set(stored).size).toBe(stored.length);
     const listed = await listRoomMembers(bus, app, "大房间", { pageSize: 1000 });
     expect(listed?.members.map((m) => m.userId).sort()).toEqual([...users].sort());
+    // The new owner loaded the members with the partition: a second join of one is refused.
+    await join(app, "大房间", users[0] as string);
+    await drained();
+    expect((await records(app)).at(-1)).toBe(`大房间 rejected already_a_member ${users[0]}`);
     await second.stop();
   });
 });
