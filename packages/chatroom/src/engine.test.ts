@@ -3,7 +3,7 @@ import { Event, OfflineReason, eventType } from "@herald/proto";
 import type { DeepPartial } from "@herald/proto";
 import { applyTopology, connectBus, partitionOf, readCurrent, storeEvent } from "@herald/bus";
 import type { Bus } from "@herald/bus";
-import { partitionsBehind } from "@herald/projection";
+import { kitKeys, partitionsBehind } from "@herald/projection";
 import { createLogger } from "@herald/runtime";
 import { startNats, waitFor } from "@herald/testkit";
 import type { NatsFixture } from "@herald/testkit";
@@ -277,6 +277,43 @@ describe("chatroom on the projection kit, on a real NATS", () => {
     await join(app, "大房间", users[0] as string);
     await drained();
     expect((await records(app)).at(-1)).toBe(`大房间 rejected already_a_member ${users[0]}`);
+    await second.stop();
+  });
+
+  it("redoes memberships a crashed owner wrote the room for but not its side keys", async () => {
+    const app = "crash";
+    const room = "会议室-🚪";
+    const p = partitionOf(app, room, 8);
+    const first = await start();
+    await create(app, room);
+    await join(app, room, "写了", "没写");
+    await drained();
+    await first.stop();
+    // As if the owner died after writing the room's state, before its side keys and next checkpoint.
+    const kv = await bus.kv(bus.names.buckets.rooms);
+    const meta = JSON.parse((await kv.get(roomKeys.room(p, app, room)))?.string() ?? "{}") as {
+      lastSeq: number;
+      batch: number[];
+    };
+    expect(meta.batch).toContain(meta.lastSeq);
+    await kv.delete(roomKeys.member(p, app, room, "没写"));
+    await kv.delete(roomKeys.userRoom(app, "没写", room));
+    await kv.put(
+      kitKeys.checkpoint(ROOMS_PROJECTION, p),
+      JSON.stringify({ through: meta.lastSeq - 1, owner: "dead" }),
+    );
+    expect(await listUserRooms(bus, app, "没写")).toEqual([]);
+
+    const second = await start();
+    await drained();
+    await waitFor(async () => (await listUserRooms(bus, app, "没写")).length === 1, {
+      timeoutMs: 10_000,
+      what: "the membership to be redone",
+    });
+    const listed = await listRoomMembers(bus, app, room, { pageSize: 10 });
+    expect(listed?.members.map((m) => m.userId).sort()).toEqual(["写了", "没写"].sort());
+    // Nothing was derived twice.
+    expect(await records(app)).toEqual([`${room} status 0 0 `, `${room} status 1 0 写了,没写`]);
     await second.stop();
   });
 });
