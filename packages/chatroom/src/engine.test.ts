@@ -11,7 +11,7 @@ import { startChatroom } from "./engine.js";
 import type { ChatroomEngine } from "./engine.js";
 import { KICKS_PROJECTION } from "./kicks.js";
 import { roomKeys } from "./keys.js";
-import { getRoom, listRoomMembers, listUserRooms } from "./queries.js";
+import { getRoom, listRoomMembers, listRooms, listUserRooms } from "./queries.js";
 import { rebuildChatroom } from "./rebuild.js";
 import { ROOMS_PROJECTION } from "./rooms.js";
 import type { ChatroomTimers } from "./timers.js";
@@ -169,6 +169,12 @@ describe("chatroom on the projection kit, on a real NATS", () => {
     expect(page2?.nextPageToken).toBe("");
     expect(await listUserRooms(bus, app, "😀")).toEqual([...roomIds].sort());
     expect(await listUserRooms(bus, app, "u3")).toEqual([]);
+    const firstRooms = await listRooms(bus, app, { pageSize: 5 });
+    const restRooms = await listRooms(bus, app, { pageSize: 100, pageToken: firstRooms.nextPageToken });
+    expect(restRooms.nextPageToken).toBe("");
+    expect([...firstRooms.rooms, ...restRooms.rooms].map((r) => r.roomId).sort()).toEqual(
+      [...roomIds].sort(),
+    );
 
     await destroy(app, room0);
     await drained();

@@ -13,6 +13,8 @@ export const roomKeys = {
   /** r.<p>.<app>.<room>: the RoomMeta of one room, the state of the rooms projection. */
   room: (partition: number, appId: string, roomId: string): string =>
     `r.${partition}.${t(appId)}.${t(roomId)}`,
+  /** Every room key of an app, in any partition. */
+  appRooms: (appId: string): string => `r.*.${t(appId)}.*`,
   /** Every room key of a partition. */
   rooms: (partition: number): string => `r.${partition}.>`,
   /** m.<p>.<app>.<room>.<user>: one membership; the value is when the user joined (ms). */

@@ -14,6 +14,23 @@ export interface ListRoomMembersQuery {
 /** The largest page of ListRoomMembers. */
 export const MAX_MEMBERS_PAGE = 10_000;
 
+export interface ListRoomsQuery {
+  pageSize: number;
+  /** The nextPageToken of the previous page. */
+  pageToken?: string;
+}
+
+function checkPage(q: { pageSize: number; pageToken?: string }, max: number): string {
+  if (!Number.isInteger(q.pageSize) || q.pageSize < 1 || q.pageSize > max) {
+    throw new ValidationError(`page_size: must be 1-${max}, got ${q.pageSize}`, { field: "page_size" });
+  }
+  const after = q.pageToken ?? "";
+  if (!/^[A-Za-z0-9_=-]*$/.test(after)) {
+    throw new ValidationError("page_token: not one this server gave", { field: "page_token" });
+  }
+  return after;
+}
+
 function roomPartition(bus: Bus, appId: string, roomId: string): number {
   return partitionOf(appId, roomId, bus.layout.partitions);
 }
@@ -38,15 +55,7 @@ export async function listRoomMembers(
   roomId: string,
   q: ListRoomMembersQuery,
 ): Promise<{ members: RoomMember[]; nextPageToken: string } | undefined> {
-  if (!Number.isInteger(q.pageSize) || q.pageSize < 1 || q.pageSize > MAX_MEMBERS_PAGE) {
-    throw new ValidationError(`page_size: must be 1-${MAX_MEMBERS_PAGE}, got ${q.pageSize}`, {
-      field: "page_size",
-    });
-  }
-  const after = q.pageToken ?? "";
-  if (!/^[A-Za-z0-9_=-]*$/.test(after)) {
-    throw new ValidationError("page_token: not one this server gave", { field: "page_token" });
-  }
+  const after = checkPage(q, MAX_MEMBERS_PAGE);
   if ((await getRoom(bus, appId, roomId)) === undefined) return undefined;
   const filter = roomKeys.members(roomPartition(bus, appId, roomId), appId, roomId);
   // One ordered consumer reads every membership with its value: no request per member.
@@ -60,6 +69,39 @@ export async function listRoomMembers(
   return {
     members: page.map((e) => ({ userId: roomKeys.lastId(e.key), joinedAt: new Date(Number(e.joinedAt)) })),
     nextPageToken: entries.length > q.pageSize ? (page[page.length - 1]?.token ?? "") : "",
+  };
+}
+
+/**
+ * Rooms of an app that exist, from every partition, in the order of their encoded ids. The page
+ * token is the encoded id of the last room returned; "" means there is no next page.
+ */
+export async function listRooms(
+  bus: Bus,
+  appId: string,
+  q: ListRoomsQuery,
+): Promise<{ rooms: Room[]; nextPageToken: string }> {
+  const after = checkPage(q, MAX_MEMBERS_PAGE);
+  const found: { token: string; room: Room }[] = [];
+  for await (const e of readCurrent(bus, bus.names.buckets.rooms, roomKeys.appRooms(appId))) {
+    const token = e.key.slice(e.key.lastIndexOf(".") + 1);
+    const meta = decodeRoomMeta(e.value);
+    if (token <= after || !meta.exists) continue;
+    found.push({
+      token,
+      room: {
+        appId,
+        roomId: meta.roomId,
+        memberCount: meta.memberCount,
+        createdAt: new Date(meta.createdAt),
+      },
+    });
+  }
+  found.sort((a, b) => (a.token < b.token ? -1 : 1));
+  const page = found.slice(0, q.pageSize);
+  return {
+    rooms: page.map((f) => f.room),
+    nextPageToken: found.length > q.pageSize ? (page[page.length - 1]?.token ?? "") : "",
   };
 }
 
