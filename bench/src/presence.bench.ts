@@ -21,7 +21,7 @@ import {
   type StoredEvent,
 } from "./jetstream-floor.js";
 import { checkpointsCover, ownersSettled } from "./projection-progress.js";
-import { cpuMeter, natsServerPid } from "./process-cpu.js";
+import { cpuMeter, natsServerPid, profiledEnv, profileToggle } from "./process-cpu.js";
 import { ms, type Row } from "./stats.js";
 
 const TOTAL = Number(process.env.BENCH_PRESENCE_EVENTS ?? 20_000);
@@ -111,10 +111,7 @@ export async function benchPresence(): Promise<Row[]> {
     ...(process.env.BENCH_PROJECTION_BATCH === undefined
       ? {}
       : { PROJECTION_BATCH: process.env.BENCH_PROJECTION_BATCH }),
-    // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": written when the service exits after the run.
-    ...(process.env.BENCH_SERVICE_NODE_OPTIONS === undefined
-      ? {}
-      : { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }),
+    ...profiledEnv(),
   };
   const replicas: ServiceProcess[] = [];
   try {
@@ -132,10 +129,13 @@ export async function benchPresence(): Promise<Row[]> {
     await floorConsumer.stop();
 
     const heraldRun = async (n: number): Promise<RunFigures> => {
+      const profiled = n === TOTAL;
+      if (profiled) profileToggle(replicas);
       const meter = cpuMeter([...replicas.map((r) => r.child.pid), natsPid]);
       const seconds = await secondsUntil(bus, connectionEvents(n), (last) =>
         checkpointsCover(bus, projection, last),
       );
+      if (profiled) profileToggle(replicas);
       const cpu = meter().map((s) => (s * 1000) / n);
       return { rate: n / seconds, cpuPer1000: { replicas: cpu.slice(0, -1), nats: cpu.at(-1) ?? NaN } };
     };
