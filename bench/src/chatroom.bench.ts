@@ -4,6 +4,7 @@
 // plain durable consumer that only acks the same messages, in one run.
 import { randomUUID } from "node:crypto";
 import type { DeepPartial, Event } from "@herald/proto";
+import { ROOMS_PROJECTION } from "@herald/chatroom";
 import type { ProjectionAddress } from "@herald/projection";
 import { startNats } from "@herald/testkit";
 import { startService, stopAll } from "@herald/e2e";
@@ -23,8 +24,6 @@ import type { Row } from "./stats.js";
 const TOTAL = Number(process.env.BENCH_CHATROOM_JOINS ?? 10_000);
 const ROOMS = 100;
 const APP = "bench";
-// The chatroom's projection kit names (see @herald/chatroom): lease.rooms.<p>, ckpt.rooms.<p>.
-const ROOMS_PROJECTION = "rooms";
 
 function roomEvent(payload: DeepPartial<Event>["payload"]): StoredEvent {
   return storedEvent({

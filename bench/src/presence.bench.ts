@@ -207,6 +207,7 @@ export async function benchPresence(): Promise<Row[]> {
     }
     return rows;
   } finally {
+    reportWarnings(replicas);
     await stopAll(replicas);
     await bus.drain();
     await floorBus.drain();
@@ -260,4 +261,20 @@ async function offlinesStored(bus: Bus, count: number): Promise<void> {
     if (stored >= count) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/** What the replicas logged (LOG_LEVEL warn: warnings and errors), summed by message, on stderr. */
+function reportWarnings(replicas: readonly ServiceProcess[]): void {
+  const counts = new Map<string, number>();
+  for (const line of replicas.flatMap((r) => r.lines)) {
+    let msg = line;
+    try {
+      const entry = JSON.parse(line) as { msg?: string; reason?: string; err?: { message?: string } };
+      msg = [entry.msg, entry.reason, entry.err?.message].filter(Boolean).join(": ") || line;
+    } catch {
+      // Not a log line: counted as written.
+    }
+    counts.set(msg, (counts.get(msg) ?? 0) + 1);
+  }
+  for (const [msg, n] of counts) console.error(`presence logged ${n}x: ${msg.slice(0, 200)}`);
 }

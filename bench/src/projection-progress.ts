@@ -21,18 +21,22 @@ export async function checkpointsCover(
   }
   if (behind.size === 0) return;
   const kv = await bus.kv(projection.bucket);
-  const watch = await kv.watch({ key: kitKeys.checkpoints(projection.name) });
-  const timer = setTimeout(() => watch.stop(), WAIT_MS);
-  try {
-    for await (const e of watch) {
-      if (e.operation !== "PUT") continue;
-      const p = kitKeys.partitionOf(e.key);
-      if (decodeCheckpoint(e.string()).through >= (behind.get(p) ?? Infinity)) behind.delete(p);
-      if (behind.size === 0) return;
+  const deadline = Date.now() + WAIT_MS;
+  // A watch can end on its own (its consumer reset); a new one starts from the current values.
+  while (Date.now() < deadline) {
+    const watch = await kv.watch({ key: kitKeys.checkpoints(projection.name) });
+    const timer = setTimeout(() => watch.stop(), deadline - Date.now());
+    try {
+      for await (const e of watch) {
+        if (e.operation !== "PUT") continue;
+        const p = kitKeys.partitionOf(e.key);
+        if (decodeCheckpoint(e.string()).through >= (behind.get(p) ?? Infinity)) behind.delete(p);
+        if (behind.size === 0) return;
+      }
+    } finally {
+      clearTimeout(timer);
+      watch.stop();
     }
-  } finally {
-    clearTimeout(timer);
-    watch.stop();
   }
   throw new Error(
     `projection ${projection.name}: after ${WAIT_MS} ms the checkpoints of partition(s) ` +
