@@ -4,7 +4,7 @@ export type { ProjectionEngine, ProjectionOptions } from "./engine.js";
 export { LeaseLostError } from "./partition.js";
 export type { LeaseView, ProjectionHooks } from "./partition.js";
 export { PartitionState } from "./partition-state.js";
-export { kitKeys, readCheckpoints } from "./checkpoint.js";
+export { decodeCheckpoint, kitKeys, readCheckpoints } from "./checkpoint.js";
 export type { Checkpoint } from "./checkpoint.js";
 export { rebuildProjection } from "./rebuild.js";
 export type { RebuildReport } from "./rebuild.js";

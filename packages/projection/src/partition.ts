@@ -6,6 +6,7 @@ import type { Logger } from "@herald/runtime";
 import { DeliverPolicy } from "@nats-io/jetstream";
 import type { ConsumerMessages } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import { mapBounded, WRITES_IN_FLIGHT } from "./bounded.js";
 import { readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import type { ProjectionDefinition } from "./definition.js";
 import { PartitionState } from "./partition-state.js";
@@ -312,11 +313,12 @@ class BatchWriter<S> {
       const later = await Promise.all(batch.deferred.map((derive) => derive()));
       await publishInWaves(bus, [...batch.events, ...later.flat()]);
       this.checkLease();
-      const revisions = await Promise.all(batch.writes.map((w) => writeState(kv, w)));
+      const revisions = await mapBounded(batch.writes, WRITES_IN_FLIGHT, (w) => writeState(kv, w));
       batch.writes.forEach((w, i) => this.state.written(w.key, revisions[i] as number));
-      await Promise.all(
-        [...batch.side].map(([key, value]) => (value === undefined ? kv.delete(key) : kv.put(key, value))),
-      );
+      await mapBounded([...batch.side], WRITES_IN_FLIGHT, async ([key, value]) => {
+        if (value === undefined) await kv.delete(key);
+        else await kv.put(key, value);
+      });
       this.flushedThrough = Math.max(this.flushedThrough, batch.toSeq);
       hooks?.applied?.(batch.applied);
       hooks?.flushed?.({
@@ -377,7 +379,7 @@ async function publishInWaves(bus: Bus, events: readonly Event[]): Promise<void>
     (waves[n] ??= []).push(e);
   }
   for (const wave of waves) {
-    await Promise.all(wave.map((e) => storeEvent(bus, e, { msgId: e.id })));
+    await mapBounded(wave, WRITES_IN_FLIGHT, (e) => storeEvent(bus, e, { msgId: e.id }));
   }
 }
 
