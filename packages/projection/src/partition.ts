@@ -194,13 +194,18 @@ export class PartitionRunner<S> {
           state.apply(event, { seq: m.seq, time: this.lastTime });
         } catch (err) {
           this.opts.hooks?.skipped?.("fold_failed");
-          this.opts.log.error({ err, partition: this.opts.partition, seq: m.seq }, "fold failed; event skipped");
+          this.opts.log.error(
+            { err, partition: this.opts.partition, seq: m.seq },
+            "fold failed; event skipped",
+          );
         }
         this.caughtUp = m.info.pending === 0;
         this.wake?.();
         // Past a full batch, the fold waits for the writer rather than running ahead of it.
-        while (state.pending >= maxBatch && !this.stopping) await writer.settled(state);
-        writer.throwIfFailed();
+        while (state.pending >= maxBatch && !this.stopping) {
+          await writer.settled(state);
+          writer.throwIfFailed();
+        }
       }
     } finally {
       // The consumer ended (stopped, or closed on a failure): the flush loop writes what is left.

@@ -33,7 +33,8 @@ describe("TimerQueue", () => {
       due.set(key, at);
     }
     const popped: number[] = [];
-    for (let key = q.popDue(Infinity); key !== undefined; key = q.popDue(Infinity)) popped.push(due.get(key) ?? -1);
+    for (let key = q.popDue(Infinity); key !== undefined; key = q.popDue(Infinity))
+      popped.push(due.get(key) ?? -1);
     expect(popped).toHaveLength(200);
     expect(popped).toEqual([...popped].sort((a, b) => a - b));
   });
