@@ -23,6 +23,11 @@ export interface ProjectionDefinition<S> {
   readonly bucket: string;
   /** The KV filter of one partition's state keys ("u.3.>"): loaded whole when the partition is taken. */
   stateFilter(partition: number): string;
+  /**
+   * The KV filter of side keys the fold keeps in memory too (chatroom's memberships): read when
+   * the partition is taken and handed to `loaded`. Without it, side keys are only written.
+   */
+  sideFilter?(partition: number): string;
   encode(state: S): Uint8Array;
   decode(key: string, data: Uint8Array): S;
   /** Folds one stored event. */
@@ -32,8 +37,9 @@ export interface ProjectionDefinition<S> {
   /**
    * The partition's states were loaded, before any event is applied: set timers, build indexes,
    * redo side writes a crashed owner may not have finished (changes after `through` may be unfinished).
+   * `side` holds the live keys of `sideFilter` with their values (empty without one).
    */
-  loaded?(ctx: PartitionContext<S>, through: number): void;
+  loaded?(ctx: PartitionContext<S>, through: number, side: ReadonlyMap<string, Uint8Array>): void;
 }
 
 /** One partition as its fold sees it: the states in memory and what a change causes. */
@@ -49,6 +55,8 @@ export interface PartitionContext<S> {
   entries(): IterableIterator<[string, S]>;
   /** Replaces a state: written (compare-and-set) with the batch, after its derived events. */
   set(key: string, state: S): void;
+  /** Removes a state: deleted (compare-and-set on its revision) with the batch's states. */
+  delete(key: string): void;
   /**
    * A side key (an index, a membership): put (a value) or deleted (undefined) after the batch's
    * states, in order. Not fenced by compare-and-set: keep them derivable from the states.
@@ -56,6 +64,19 @@ export interface PartitionContext<S> {
   side(key: string, value: Uint8Array | string | undefined): void;
   /** A derived event, stored before the states of its batch; its id must be deterministic. */
   publish(event: Event): void;
+  /**
+   * Derived events that need a read first (a timer whose events depend on keys another projection
+   * writes): `derive` runs when the batch is written, and its events are stored after the batch's
+   * other derived events, before its states. Ids must be deterministic, and the events must be
+   * harmless when `derive` runs again after a crash. A rebuild does not run it (nothing is published).
+   */
+  publishAsync(derive: () => Promise<readonly Event[]>): void;
+  /**
+   * The highest stream sequence of the batches already cut (the checkpoint, right after a load):
+   * a change at a higher sequence is in the batch being gathered, whose states may be written
+   * without its side keys if the owner crashes (see `loaded`).
+   */
+  cutThrough(): number;
   /** Sets (or with undefined, cancels) the one timer of a key. */
   setTimer(key: string, due: number | undefined): void;
 }

@@ -11,8 +11,10 @@ export interface Batch {
   applied: number;
   /** Derived events, in the order they were derived. */
   events: Event[];
-  /** States to write with compare-and-set on `revision` (0: the key must not exist yet). */
-  writes: { key: string; data: Uint8Array; revision: number }[];
+  /** States to write with compare-and-set on `revision` (0: the key must not exist yet); no data: delete. */
+  writes: { key: string; data: Uint8Array | undefined; revision: number }[];
+  /** Reads whose derived events are stored after `events` (see PartitionContext.publishAsync). */
+  deferred: (() => Promise<readonly Event[]>)[];
   /** Side keys to put (a value) or delete (undefined), the last change of each key. */
   side: Map<string, Uint8Array | string | undefined>;
 }
@@ -30,7 +32,9 @@ export class PartitionState<S> implements PartitionContext<S> {
   private dirty = new Set<string>();
   private events: Event[] = [];
   private sideWrites = new Map<string, Uint8Array | string | undefined>();
+  private deferred: (() => Promise<readonly Event[]>)[] = [];
   private toSeq = 0;
+  private cutSeq = 0;
   private applied = 0;
 
   constructor(
@@ -61,6 +65,11 @@ export class PartitionState<S> implements PartitionContext<S> {
     this.dirty.add(key);
   }
 
+  delete(key: string): void {
+    this.states.delete(key);
+    this.dirty.add(key);
+  }
+
   side(key: string, value: Uint8Array | string | undefined): void {
     // Re-inserted, so that the map's order is the order of each key's last change.
     this.sideWrites.delete(key);
@@ -69,6 +78,14 @@ export class PartitionState<S> implements PartitionContext<S> {
 
   publish(event: Event): void {
     this.events.push(event);
+  }
+
+  publishAsync(derive: () => Promise<readonly Event[]>): void {
+    this.deferred.push(derive);
+  }
+
+  cutThrough(): number {
+    return this.cutSeq;
   }
 
   setTimer(key: string, due: number | undefined): void {
@@ -82,8 +99,9 @@ export class PartitionState<S> implements PartitionContext<S> {
   }
 
   /** Lets the fold set timers and redo unfinished side writes of the loaded states. */
-  loaded(through: number): void {
-    this.def.loaded?.(this, through);
+  loaded(through: number, side: ReadonlyMap<string, Uint8Array> = new Map()): void {
+    this.cutSeq = through;
+    this.def.loaded?.(this, through, side);
   }
 
   /** Applies one stored event, after the timers due before it was stored. */
@@ -110,7 +128,7 @@ export class PartitionState<S> implements PartitionContext<S> {
 
   /** Changes gathered since the last cut (or applied events with nothing to write). */
   get pending(): number {
-    return this.applied + this.dirty.size + this.events.length + this.sideWrites.size;
+    return this.applied + this.dirty.size + this.events.length + this.sideWrites.size + this.deferred.length;
   }
 
   /** Ends the batch: encodes its states, hands over its events and side writes, starts the next. */
@@ -119,22 +137,29 @@ export class PartitionState<S> implements PartitionContext<S> {
       toSeq: this.toSeq,
       applied: this.applied,
       events: this.events,
-      writes: [...this.dirty].map((key) => ({
-        key,
-        data: this.def.encode(this.states.get(key) as S),
-        revision: this.revisions.get(key) ?? 0,
-      })),
+      writes: [...this.dirty].map((key) => {
+        const state = this.states.get(key);
+        return {
+          key,
+          data: state === undefined ? undefined : this.def.encode(state),
+          revision: this.revisions.get(key) ?? 0,
+        };
+      }),
+      deferred: this.deferred,
       side: this.sideWrites,
     };
     this.dirty = new Set();
     this.events = [];
+    this.deferred = [];
     this.sideWrites = new Map();
     this.applied = 0;
+    this.cutSeq = Math.max(this.cutSeq, this.toSeq);
     return batch;
   }
 
-  /** The revision a state was written at, for its next compare-and-set. */
+  /** The revision a state was written at, for its next compare-and-set (0: deleted). */
   written(key: string, revision: number): void {
-    this.revisions.set(key, revision);
+    if (revision === 0) this.revisions.delete(key);
+    else this.revisions.set(key, revision);
   }
 }

@@ -131,7 +131,11 @@ export class PartitionRunner<S> {
     for await (const e of readCurrent(bus, def.bucket, def.stateFilter(partition))) {
       state.load(e.key, e.value, e.revision);
     }
-    state.loaded(checkpoint.through);
+    const side = new Map<string, Uint8Array>();
+    if (def.sideFilter !== undefined) {
+      for await (const e of readCurrent(bus, def.bucket, def.sideFilter(partition))) side.set(e.key, e.value);
+    }
+    state.loaded(checkpoint.through, side);
     this.opts.hooks?.loaded?.(partition, state.size, performance.now() - started);
     log.info({ partition, through: checkpoint.through, states: state.size }, "partition loaded");
 
@@ -305,13 +309,10 @@ class BatchWriter<S> {
     const started = performance.now();
     try {
       await this.checkpoint();
-      await publishInWaves(bus, batch.events);
+      const later = await Promise.all(batch.deferred.map((derive) => derive()));
+      await publishInWaves(bus, [...batch.events, ...later.flat()]);
       this.checkLease();
-      const revisions = await Promise.all(
-        batch.writes.map((w) =>
-          w.revision === 0 ? kv.create(w.key, w.data) : kv.update(w.key, w.data, w.revision),
-        ),
-      );
+      const revisions = await Promise.all(batch.writes.map((w) => writeState(kv, w)));
       batch.writes.forEach((w, i) => this.state.written(w.key, revisions[i] as number));
       await Promise.all(
         [...batch.side].map(([key, value]) => (value === undefined ? kv.delete(key) : kv.put(key, value))),
@@ -350,6 +351,15 @@ class BatchWriter<S> {
   private checkLease(): void {
     if (!this.opts.lease.valid()) throw new LeaseLostError(`lease of partition ${this.opts.partition} lost`);
   }
+}
+
+/** Writes (or deletes) one state with compare-and-set; resolves with its revision (0: gone). */
+async function writeState(kv: KV, w: Batch["writes"][number]): Promise<number> {
+  if (w.data !== undefined) {
+    return w.revision === 0 ? kv.create(w.key, w.data) : kv.update(w.key, w.data, w.revision);
+  }
+  if (w.revision !== 0) await kv.delete(w.key, { previousSeq: w.revision });
+  return 0;
 }
 
 /**

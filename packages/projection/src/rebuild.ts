@@ -46,6 +46,7 @@ export async function rebuildProjection<S>(
   for (const p of wanted) states.set(p, new PartitionState(def, p, count, opts.log));
   // Side keys as the replay leaves them: the last change of each key wins.
   const side = new Map<string, Uint8Array | string | undefined>();
+  // Deferred reads (publishAsync) only derive events: not run, like every derived event here.
   const absorb = (state: PartitionState<S>) => {
     for (const [k, v] of state.cut().side) {
       side.delete(k);
