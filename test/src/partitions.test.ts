@@ -386,6 +386,8 @@ interface KitWrite {
   /** The writer's pid; undefined for a deleted lease. */
   pid: number | undefined;
   revision: number;
+  /** When the server stored it (ms since the epoch). */
+  at: number;
 }
 
 /** Records every lease and checkpoint write from now on, in stream order (one watch, so one order). */
@@ -405,7 +407,13 @@ async function recordKitWrites(): Promise<{ writes: KitWrite[]; stop(): void }> 
           : undefined;
       if (kind === undefined) continue;
       const pid = e.operation === "PUT" ? instancePid(ownerIn(e.string())) : undefined;
-      writes.push({ kind, partition: kitKeys.partitionOf(e.key), pid, revision: e.revision });
+      writes.push({
+        kind,
+        partition: kitKeys.partitionOf(e.key),
+        pid,
+        revision: e.revision,
+        at: e.created.getTime(),
+      });
     }
   })();
   return { writes, stop: () => watch.stop() };
@@ -420,6 +428,30 @@ function checkpointsWithoutLease(writes: readonly KitWrite[]): (KitWrite & { hol
     else if (holder.has(w.partition) && holder.get(w.partition) !== w.pid) {
       out.push({ ...w, holder: holder.get(w.partition) });
     }
+  }
+  return out;
+}
+
+/**
+ * Leases taken from another replica less than a lease after that replica last wrote them: a live
+ * owner's lease. A lease passes only when released (deleted) or after it went unrenewed for a
+ * whole lease, as the claimant sees it; judged here by the server's clock, which no pause stops.
+ */
+function leasesTakenFromLiveOwners(writes: readonly KitWrite[]): { from: KitWrite; to: KitWrite }[] {
+  const last = new Map<number, KitWrite>();
+  const out: { from: KitWrite; to: KitWrite }[] = [];
+  for (const w of writes) {
+    if (w.kind !== "lease") continue;
+    const before = last.get(w.partition);
+    if (
+      before?.pid !== undefined &&
+      w.pid !== undefined &&
+      before.pid !== w.pid &&
+      w.at - before.at < LEASE_MS
+    ) {
+      out.push({ from: before, to: w });
+    }
+    last.set(w.partition, w);
   }
   return out;
 }
@@ -507,6 +539,7 @@ describe("presence partitions across replicas (processes)", () => {
     expect(resumedAt).toBeGreaterThan(0);
     // Its old partitions were leased by the other, then (after the resume) by new claims of its own.
     expect(recorder.writes.some((w) => w.kind === "lease" && w.pid === pidOf(a))).toBe(true);
+    expect(leasesTakenFromLiveOwners(recorder.writes)).toEqual([]);
     expect(checkpointsWithoutLease(recorder.writes)).toEqual([]);
     await expectDerivedExactly(app, users);
     await expectRebuildEqualsLive(app, users);
