@@ -52,8 +52,9 @@ const VALID_FRACTION = 0.8;
  * Each replica aims at its fair share, ceil(partitions / live members): it releases what it holds
  * beyond that (after writing what it gathered), and claims free or dead leases while below it.
  * A claim and every renewal are compare-and-set on the lease's revision (a claim on the revision it
- * judged dead, never a later one), so two replicas never both succeed; an owner whose renewal fails, or that has not renewed within leaseMs of sending
- * its last renewal (a pause, a partition from NATS), stops writing at once. The checkpoint's own
+ * judged dead, never a later one), so two replicas never both succeed; an owner whose renewal
+ * fails, or that has not renewed within leaseMs of sending its last renewal (a pause, a partition
+ * from NATS), stops writing at once. The checkpoint's own
  * compare-and-set fences the rest (see PartitionRunner).
  */
 export class Ownership {
