@@ -310,7 +310,8 @@ class BatchWriter<S> {
     try {
       await this.checkpoint();
       const later = await Promise.all(batch.deferred.map((derive) => derive()));
-      await publishInWaves(bus, [...batch.events, ...later.flat()]);
+      // Asked again before each wave: the lease may have run out while the checkpoint was written.
+      await publishInWaves(bus, [...batch.events, ...later.flat()], () => this.checkLease());
       this.checkLease();
       const revisions = await Promise.all(batch.writes.map((w) => writeState(kv, w)));
       batch.writes.forEach((w, i) => this.state.written(w.key, revisions[i] as number));
@@ -366,7 +367,7 @@ async function writeState(kv: KV, w: Batch["writes"][number]): Promise<number> {
  * Publishes derived events so that each key's events are stored in the order they were derived:
  * wave n holds the n-th event of every key, and starts only once wave n-1 is stored.
  */
-async function publishInWaves(bus: Bus, events: readonly Event[]): Promise<void> {
+async function publishInWaves(bus: Bus, events: readonly Event[], checkLease: () => void): Promise<void> {
   if (events.length === 0) return;
   const waves: Event[][] = [];
   const seen = new Map<string, number>();
@@ -377,6 +378,7 @@ async function publishInWaves(bus: Bus, events: readonly Event[]): Promise<void>
     (waves[n] ??= []).push(e);
   }
   for (const wave of waves) {
+    checkLease();
     await Promise.all(wave.map((e) => storeEvent(bus, e, { msgId: e.id })));
   }
 }
