@@ -7,7 +7,7 @@ export {
   TOMBSTONE_TTL_MS,
 } from "./fold.js";
 export type { FoldOptions, FoldResult, PresenceAnomaly } from "./fold.js";
-export { emptyUserState, toUserPresence, graceDue } from "./state.js";
+export { emptyUserState, decodeUserState, toUserPresence, graceDue } from "./state.js";
 export type { ConnectionState, CauseRef, Tombstone, UserState } from "./state.js";
 export { presenceKeys } from "./keys.js";
 export { PRESENCE_PROJECTION, presenceProjection } from "./projection.js";

@@ -51,9 +51,10 @@ const VALID_FRACTION = 0.8;
  * member is dead when its revision has not changed for leaseMs since this replica first saw it.
  * Each replica aims at its fair share, ceil(partitions / live members): it releases what it holds
  * beyond that (after writing what it gathered), and claims free or dead leases while below it.
- * A claim and every renewal are compare-and-set on the lease's revision, so two replicas never
- * both succeed; an owner whose renewal fails, or that has not renewed within leaseMs of sending
- * its last renewal (a pause, a partition from NATS), stops writing at once. The checkpoint's own
+ * A claim and every renewal are compare-and-set on the lease's revision (a claim on the revision it
+ * judged dead, never a later one), so two replicas never both succeed; an owner whose renewal
+ * fails, or that has not renewed within leaseMs of sending its last renewal (a pause, a partition
+ * from NATS), stops writing at once. The checkpoint's own
  * compare-and-set fences the rest (see PartitionRunner).
  */
 export class Ownership {
@@ -254,21 +255,28 @@ export class Ownership {
     for (const p of mine.slice(share).reverse()) void this.release(p, true);
     if (mine.length >= share) return;
     const now = performance.now();
-    const free: number[] = [];
+    // Each free lease with the revision that was judged free: the claim is compare-and-set on it.
+    const free = new Map<number, Seen | undefined>();
     for (let p = 0; p < partitions; p++) {
       if (this.held.has(p) || this.releasing.has(p)) continue;
       const seen = this.leases.get(p);
-      if (seen === undefined || seen.deleted || now - seen.since >= leaseMs) free.push(p);
+      if (seen === undefined || seen.deleted || now - seen.since >= leaseMs) free.set(p, seen);
     }
     // Start at an offset of our own, so that replicas claiming at once mostly ask for different ones.
     const offset = members.indexOf(this.opts.instanceId) * share;
-    free.sort((a, b) => ((a - offset + partitions) % partitions) - ((b - offset + partitions) % partitions));
-    for (const p of free.slice(0, share - mine.length)) await this.claim(p);
+    const order = [...free.keys()].sort(
+      (a, b) => ((a - offset + partitions) % partitions) - ((b - offset + partitions) % partitions),
+    );
+    for (const p of order.slice(0, share - mine.length)) await this.claim(p, free.get(p));
   }
 
-  private async claim(p: number): Promise<void> {
+  /**
+   * Claims a lease judged free at revision `seen`. Never at a revision seen later: while earlier
+   * claims were awaited, the watch may have brought a live owner's fresh write (a replica resumed
+   * from a pause sees every lease as old until its watch catches up), and that must not be taken.
+   */
+  private async claim(p: number, seen: Seen | undefined): Promise<void> {
     const { kv, name, instanceId } = this.opts;
-    const seen = this.leases.get(p);
     const sentAt = performance.now();
     try {
       const key = kitKeys.lease(name, p);

@@ -311,7 +311,8 @@ class BatchWriter<S> {
     try {
       await this.checkpoint();
       const later = await Promise.all(batch.deferred.map((derive) => derive()));
-      await publishInWaves(bus, [...batch.events, ...later.flat()]);
+      // Asked again before each wave: the lease may have run out while the checkpoint was written.
+      await publishInWaves(bus, [...batch.events, ...later.flat()], () => this.checkLease());
       this.checkLease();
       // States: compare-and-set on the revision this owner read or wrote (0: must not exist).
       const kvSubject = (key: string) => `$KV.${def.bucket}.${key}`;
@@ -379,7 +380,7 @@ const encoder = new TextEncoder();
  * Publishes derived events so that each key's events are stored in the order they were derived:
  * wave n holds the n-th event of every key, and starts only once wave n-1 is stored.
  */
-async function publishInWaves(bus: Bus, events: readonly Event[]): Promise<void> {
+async function publishInWaves(bus: Bus, events: readonly Event[], checkLease: () => void): Promise<void> {
   if (events.length === 0) return;
   const waves: Event[][] = [];
   const seen = new Map<string, number>();
@@ -390,6 +391,7 @@ async function publishInWaves(bus: Bus, events: readonly Event[]): Promise<void>
     (waves[n] ??= []).push(e);
   }
   for (const wave of waves) {
+    checkLease();
     const messages = wave.flatMap((e) => {
       const data = Event.encode(e).finish();
       return storedCopies(bus, e, e.id).map((c) => ({
