@@ -141,6 +141,8 @@ export class PartitionRunner<S> {
     log.info({ partition, through: checkpoint.through, states: state.size }, "partition loaded");
 
     const writer = new BatchWriter(this.opts, state, checkpoint.through, revision);
+    // Writing the checkpoint at once fences the previous owner now, not only at the first batch.
+    await writer.checkpoint();
     const consumer = await bus.js.consumers.get(bus.names.streams.events, {
       filter_subjects: bus.names.subjects.lane(def.lane, partition),
       ...(checkpoint.through === 0
