@@ -38,3 +38,5 @@ export { JOB_HEADERS, deliveryIdOf, jobHeaders, publishDeliveryJob, readJob } fr
 export type { Job, JobTrigger } from "./delivery-job.js";
 export { readCurrent } from "./kv-read.js";
 export type { CurrentEntry } from "./kv-read.js";
+export { StreamRefusedError, isWrongLastSequence, publishMany } from "./publish-many.js";
+export type { OutgoingMessage, PublishManyOptions, StreamAck } from "./publish-many.js";

@@ -1,12 +1,12 @@
 import { Event, partitionKey } from "@herald/proto";
-import { readCurrent, storeEvent } from "@herald/bus";
+import { publishMany, readCurrent, storedCopies } from "@herald/bus";
 import type { Bus } from "@herald/bus";
 import { ensureError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
 import { DeliverPolicy } from "@nats-io/jetstream";
 import type { ConsumerMessages } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { mapBounded, WRITES_IN_FLIGHT } from "./bounded.js";
+import { WRITES_IN_FLIGHT } from "./bounded.js";
 import { readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import type { ProjectionDefinition } from "./definition.js";
 import { PartitionState } from "./partition-state.js";
@@ -306,19 +306,36 @@ class BatchWriter<S> {
   }
 
   async flush(batch: Batch): Promise<void> {
-    const { bus, kv, hooks } = this.opts;
+    const { bus, def, hooks } = this.opts;
     const started = performance.now();
     try {
       await this.checkpoint();
       const later = await Promise.all(batch.deferred.map((derive) => derive()));
       await publishInWaves(bus, [...batch.events, ...later.flat()]);
       this.checkLease();
-      const revisions = await mapBounded(batch.writes, WRITES_IN_FLIGHT, (w) => writeState(kv, w));
-      batch.writes.forEach((w, i) => this.state.written(w.key, revisions[i] as number));
-      await mapBounded([...batch.side], WRITES_IN_FLIGHT, async ([key, value]) => {
-        if (value === undefined) await kv.delete(key);
-        else await kv.put(key, value);
-      });
+      // States: compare-and-set on the revision this owner read or wrote (0: must not exist).
+      const kvSubject = (key: string) => `$KV.${def.bucket}.${key}`;
+      const writes = batch.writes.filter((w) => w.data !== undefined || w.revision !== 0);
+      const acks = await publishMany(
+        bus,
+        writes.map((w) => ({
+          subject: kvSubject(w.key),
+          data: w.data ?? EMPTY,
+          expectedLastSubjectSeq: w.revision,
+          kvDelete: w.data === undefined,
+        })),
+        { inFlight: WRITES_IN_FLIGHT },
+      );
+      writes.forEach((w, i) => this.state.written(w.key, acks[i]?.seq ?? 0));
+      await publishMany(
+        bus,
+        [...batch.side].map(([key, value]) => ({
+          subject: kvSubject(key),
+          data: value === undefined ? EMPTY : typeof value === "string" ? encoder.encode(value) : value,
+          kvDelete: value === undefined,
+        })),
+        { inFlight: WRITES_IN_FLIGHT },
+      );
       this.flushedThrough = Math.max(this.flushedThrough, batch.toSeq);
       hooks?.applied?.(batch.applied);
       hooks?.flushed?.({
@@ -355,14 +372,8 @@ class BatchWriter<S> {
   }
 }
 
-/** Writes (or deletes) one state with compare-and-set; resolves with its revision (0: gone). */
-async function writeState(kv: KV, w: Batch["writes"][number]): Promise<number> {
-  if (w.data !== undefined) {
-    return w.revision === 0 ? kv.create(w.key, w.data) : kv.update(w.key, w.data, w.revision);
-  }
-  if (w.revision !== 0) await kv.delete(w.key, { previousSeq: w.revision });
-  return 0;
-}
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
 
 /**
  * Publishes derived events so that each key's events are stored in the order they were derived:
@@ -379,7 +390,16 @@ async function publishInWaves(bus: Bus, events: readonly Event[]): Promise<void>
     (waves[n] ??= []).push(e);
   }
   for (const wave of waves) {
-    await mapBounded(wave, WRITES_IN_FLIGHT, (e) => storeEvent(bus, e, { msgId: e.id }));
+    const messages = wave.flatMap((e) => {
+      const data = Event.encode(e).finish();
+      return storedCopies(bus, e, e.id).map((c) => ({
+        subject: c.subject,
+        data,
+        msgId: c.msgId,
+        ...(c.headers === undefined ? {} : { headers: c.headers }),
+      }));
+    });
+    await publishMany(bus, messages, { inFlight: WRITES_IN_FLIGHT });
   }
 }
 
