@@ -62,3 +62,30 @@ describe("checkPartitions", () => {
     }
   });
 });
+
+describe("partitionOf without allocating", () => {
+  it("hashes exactly the bytes TextEncoder writes, for every kind of text", () => {
+    const reference = (app: string, key: string, n: number) => {
+      let h = 0x811c9dc5;
+      for (const b of [...new TextEncoder().encode(app), 0, ...new TextEncoder().encode(key)])
+        h = Math.imul(h ^ b, 0x01000193);
+      return (h >>> 0) % n;
+    };
+    const keys = [
+      "",
+      "ascii",
+      "é",
+      "ß€",
+      "用户",
+      "🙂🦊",
+      "a\uD800b",
+      "\uDC00",
+      "x\uD83D",
+      "עברית",
+      "مرحبا",
+      "𝒳",
+    ];
+    for (const key of keys)
+      for (const n of [1, 7, 16, 1024]) expect(partitionOf("app-1", key, n)).toBe(reference("app-1", key, n));
+  });
+});
