@@ -5,4 +5,4 @@
  * and loaded again, and the event loop was too busy to renew leases. A few hundred keep a local
  * nats-server as busy as thousands do.
  */
-export const WRITES_IN_FLIGHT = 1000;
+export const WRITES_IN_FLIGHT = 256;
