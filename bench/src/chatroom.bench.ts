@@ -19,6 +19,7 @@ import {
   type StoredEvent,
 } from "./jetstream-floor.js";
 import { checkpointsCover, ownersSettled } from "./projection-progress.js";
+import { profiledEnv, profileToggle } from "./process-cpu.js";
 import type { Row } from "./stats.js";
 
 const TOTAL = Number(process.env.BENCH_CHATROOM_JOINS ?? 10_000);
@@ -64,6 +65,7 @@ export async function benchChatroom(): Promise<Row[]> {
     NATS_URL: nats.url,
     HERALD_NAMESPACE: nats.namespace,
     LOG_LEVEL: "warn",
+    ...profiledEnv(),
   });
   try {
     await chatroom.waitReady();
@@ -88,7 +90,9 @@ export async function benchChatroom(): Promise<Row[]> {
           checkpointsCover(bus, projection, last),
         );
       await heraldRun("1", 1_000); // warm-up
+      profileToggle([chatroom]);
       const heraldSeconds = await heraldRun("2", TOTAL);
+      profileToggle([chatroom]);
       rows.push({
         name: `chatroom: joins applied (${TOTAL} over ${ROOMS} rooms, ${perEvent} user(s) per room.joined)`,
         unit: "joins/s",
