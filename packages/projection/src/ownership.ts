@@ -97,27 +97,53 @@ export class Ownership {
   }
 
   async start(): Promise<void> {
-    const { kv, name } = this.opts;
+    const { name } = this.opts;
     await this.renewMember();
     for (const [filter, into] of [
       [kitKeys.members(name), this.members],
       [kitKeys.leases(name), this.leases],
     ] as const) {
-      // The watch starts before the listing, so nothing written in between is missed; the listing
-      // is awaited, so the first round already knows every member and lease.
-      const watch = await kv.watch({ key: filter, include: KvWatchInclude.UpdatesOnly });
-      this.stops.push(() => watch.stop());
-      void (async () => {
-        for await (const e of watch) {
-          // A renewal needs no round; a release, a claim, a join or a leave does, at once.
-          if (this.note(into, e)) this.schedule(0);
-        }
-      })().catch((err: unknown) => this.opts.log.warn({ err }, "ownership watch ended"));
-      for await (const e of readCurrent(this.opts.bus, this.opts.bucket, filter)) {
-        this.noteEntry(into, e.key, e.revision, new TextDecoder().decode(e.value), "PUT");
-      }
+      await this.follow(filter, into);
     }
     this.schedule(0);
+  }
+
+  /**
+   * Follows the keys of a filter: a watch of updates started before a listing (so nothing written
+   * in between is missed), started again whenever it ends, which a KV watch may do without an
+   * error under a burst. Resolves once the first listing is in, so the first round already knows
+   * every member and lease.
+   */
+  private async follow(filter: string, into: Map<string, Seen> | Map<number, Seen>): Promise<void> {
+    const { kv, log } = this.opts;
+    let listed!: () => void;
+    const firstListing = new Promise<void>((resolve) => (listed = resolve));
+    void (async () => {
+      while (!this.stopped) {
+        try {
+          const watch = await kv.watch({ key: filter, include: KvWatchInclude.UpdatesOnly });
+          const stop = () => watch.stop();
+          this.stops.push(stop);
+          const reading = (async () => {
+            // A renewal needs no round; a release, a claim, a join or a leave does, at once.
+            for await (const e of watch) if (this.note(into, e)) this.schedule(0);
+          })();
+          for await (const e of readCurrent(this.opts.bus, this.opts.bucket, filter)) {
+            this.noteEntry(into, e.key, e.revision, new TextDecoder().decode(e.value), "PUT");
+          }
+          listed();
+          await reading;
+          this.stops.splice(this.stops.indexOf(stop), 1);
+        } catch (err) {
+          log.warn({ err, filter }, "ownership watch failed");
+        }
+        if (this.stopped) break;
+        log.warn({ filter }, "ownership watch ended; starting it again");
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      listed();
+    })();
+    await firstListing;
   }
 
   /** The runner of a partition stopped on its own (its lease ran out while it wrote): forget it. */
