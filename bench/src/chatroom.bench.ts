@@ -1,102 +1,111 @@
-// Chatroom folding: room.joined events stored straight into EVENTS and folded by the chatroom
-// service (room meta compare-and-set, one member and one index key per user, a room.status
-// record per event), against the floor of a plain durable consumer that only acks the same
-// messages, in one run.
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
-import { Event } from "@herald/proto";
-import { busNames } from "@herald/bus";
+// Chatroom folding: room.joined events stored straight into EVENTS (lane room, the room's
+// partition) and folded by the chatroom service on the projection kit (projection "rooms" in the
+// ROOMS bucket) until every partition's checkpoint covers its last event; against the floor of a
+// plain durable consumer that only acks the same messages, in one run.
+import { randomUUID } from "node:crypto";
+import type { DeepPartial, Event } from "@herald/proto";
+import { ROOMS_PROJECTION } from "@herald/chatroom";
+import type { ProjectionAddress } from "@herald/projection";
 import { startNats } from "@herald/testkit";
 import { startService, stopAll } from "@herald/e2e";
 import {
   ackedAll,
+  benchBus,
   FLOOR_DURABLE,
   publishStored,
-  secondsUntilAcked,
+  secondsUntil,
   startAckingFloor,
+  storedEvent,
   type StoredEvent,
 } from "./jetstream-floor.js";
+import { checkpointsCover, ownersSettled } from "./projection-progress.js";
+import { profiledEnv, profileToggle } from "./process-cpu.js";
 import type { Row } from "./stats.js";
 
 const TOTAL = Number(process.env.BENCH_CHATROOM_JOINS ?? 10_000);
 const ROOMS = 100;
 const APP = "bench";
-// The chatroom service's durable for room events (see @herald/chatroom chatroomDurables).
-const CHATROOM_DURABLE = "chatroom-rooms";
 
-function roomEvent(id: string, payload: Event["payload"]): StoredEvent {
-  const event = Event.fromPartial({ id, appId: APP, occurredAt: new Date(), payload });
-  const type = payload?.$case === "roomCreated" ? "room.created" : "room.joined";
-  return { id, type, data: Event.encode({ ...event, type }).finish() };
+function roomEvent(payload: DeepPartial<Event>["payload"]): StoredEvent {
+  return storedEvent({
+    id: randomUUID(),
+    appId: APP,
+    operationId: randomUUID(),
+    occurredAt: new Date(),
+    payload,
+  });
 }
 
-/** `n` joins spread over the rooms, `perEvent` users per room.joined; `run` keeps users fresh. */
+const roomId = (r: number) => `room-${String(r).padStart(4, "0")}`;
+
+/** `n` joins spread over the rooms, `perEvent` users per room.joined; `run` (digits) keeps users fresh. */
 function joinEvents(run: string, n: number, perEvent: number): StoredEvent[] {
   const out: StoredEvent[] = [];
   for (let i = 0; i * perEvent < n; i++) {
-    const userIds = Array.from({ length: perEvent }, (_, u) => `${run}-u${i * perEvent + u}`);
-    out.push(
-      roomEvent(`cb-${run}-j${i}`, {
-        $case: "roomJoined",
-        value: { roomId: `room-${i % ROOMS}`, userIds, status: 0 },
-      }),
+    const userIds = Array.from(
+      { length: perEvent },
+      (_, u) => `${run}${String(i * perEvent + u).padStart(6, "0")}`,
     );
+    out.push(roomEvent({ $case: "roomJoined", value: { roomId: roomId(i % ROOMS), userIds, status: 0 } }));
   }
   return out;
 }
 
 export async function benchChatroom(): Promise<Row[]> {
   const nats = await startNats({ source: "local" });
-  const names = busNames(nats.namespace);
+  const bus = await benchBus(nats.url, nats.namespace);
   // The floor lives in its own namespace, so the chatroom service never sees its events.
-  const floorNames = busNames(`${nats.namespace}floor`);
+  const floorBus = await benchBus(nats.url, `${nats.namespace}floor`);
+  const projection: ProjectionAddress = {
+    name: ROOMS_PROJECTION,
+    lane: "room",
+    bucket: bus.names.buckets.rooms,
+  };
   const chatroom = await startService("chatroom", {
     NATS_URL: nats.url,
     HERALD_NAMESPACE: nats.namespace,
     LOG_LEVEL: "warn",
-    CHATROOM_CONCURRENCY: process.env.BENCH_CHATROOM_CONCURRENCY ?? "256",
+    ...profiledEnv(),
   });
-  const nc = await connect({ servers: nats.url });
   try {
     await chatroom.waitReady();
-    const jsm = await jetstreamManager(nc);
-    const floorConsumer = await startAckingFloor(nc, jsm, floorNames);
-    const rate = async (events: StoredEvent[], joins: number, into: typeof names, durable: string) =>
-      joins / (await secondsUntilAcked(nc, jsm, into, APP, durable, events));
+    await ownersSettled(bus, projection, 1);
+    const floorConsumer = await startAckingFloor(floorBus);
+    const run = String(1000 + Math.floor(Math.random() * 9000));
 
     const creates = Array.from({ length: ROOMS }, (_, r) =>
-      roomEvent(`cb-create-${r}`, { $case: "roomCreated", value: { roomId: `room-${r}`, status: 0 } }),
+      roomEvent({ $case: "roomCreated", value: { roomId: roomId(r), status: 0 } }),
     );
-    await publishStored(nc, names, APP, creates);
-    await ackedAll(jsm, names.streams.events, CHATROOM_DURABLE);
+    await checkpointsCover(bus, projection, await publishStored(bus, creates));
 
     const rows: Row[] = [];
     for (const perEvent of [1, 100]) {
-      const floor = await rate(
-        joinEvents(`floor${perEvent}`, TOTAL, perEvent),
-        TOTAL,
-        floorNames,
-        FLOOR_DURABLE,
+      const floorSeconds = await secondsUntil(
+        floorBus,
+        joinEvents(`${run}${perEvent === 1 ? 1 : 2}0`, TOTAL, perEvent),
+        () => ackedAll(floorBus, FLOOR_DURABLE),
       );
-      await rate(joinEvents(`warm${perEvent}`, 1_000, perEvent), 1_000, names, CHATROOM_DURABLE);
-      const herald = await rate(
-        joinEvents(`run${perEvent}`, TOTAL, perEvent),
-        TOTAL,
-        names,
-        CHATROOM_DURABLE,
-      );
+      const heraldRun = (tag: string, n: number) =>
+        secondsUntil(bus, joinEvents(`${run}${perEvent === 1 ? 1 : 2}${tag}`, n, perEvent), (last) =>
+          checkpointsCover(bus, projection, last),
+        );
+      await heraldRun("1", 1_000); // warm-up
+      profileToggle([chatroom]);
+      const heraldSeconds = await heraldRun("2", TOTAL);
+      profileToggle([chatroom]);
       rows.push({
         name: `chatroom: joins applied (${TOTAL} over ${ROOMS} rooms, ${perEvent} user(s) per room.joined)`,
         unit: "joins/s",
-        value: herald,
-        floor,
+        value: TOTAL / heraldSeconds,
+        floor: TOTAL / floorSeconds,
       });
     }
     await floorConsumer.stop();
     return rows;
   } finally {
-    await nc.close();
     await stopAll([chatroom]);
+    await bus.drain();
+    await floorBus.drain();
     await nats.stop();
   }
 }

@@ -8,13 +8,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect } from "@nats-io/transport-node";
 import { Agent, request } from "undici";
 import { Event, type DeepPartial } from "@herald/proto";
-import { busNames, type BusNames } from "@herald/bus";
+import { appScopedMsgId, busNames, type BusNames } from "@herald/bus";
 import { startNats } from "@herald/testkit";
 import { heraldClient, publish, startService, stopAll, type ServiceProcess } from "@herald/e2e";
-import { consumeFloorEvents, publishStored, type StoredEvent } from "./jetstream-floor.js";
+import { benchBus, consumeFloorEvents, publishStored, storedEvent } from "./jetstream-floor.js";
 import { ms, percentile, type Row } from "./stats.js";
 
 const TOTAL = Number(process.env.BENCH_DELIVERY_EVENTS ?? 20_000);
@@ -142,7 +142,7 @@ export async function benchDelivery(): Promise<Row[]> {
     const client = heraldClient(gateway.grpcAddress);
 
     // The floor first, so the deliverer's processes sit idle meanwhile.
-    const floor = await floorRate(nc, jsm, `${nats.namespace}floor`, business);
+    const floor = await floorRate(nats.url, `${nats.namespace}floor`, business);
 
     const herald = async (appId: string, n: number): Promise<number> => {
       const events = Array.from({ length: n }, () => messageEvent(appId));
@@ -245,14 +245,9 @@ async function paced(
  * a durable pull consumer, and per message a direct undici POST (CONCURRENCY in flight, as many
  * connections) of a small JSON body to the business server, acked after its 200.
  */
-async function floorRate(
-  nc: NatsConnection,
-  jsm: JetStreamManager,
-  namespace: string,
-  business: BusinessServer,
-): Promise<number> {
-  const floorNames = busNames(namespace);
-  const messages = await consumeFloorEvents(nc, jsm, floorNames, FLOOR_DURABLE, CONCURRENCY * 4);
+async function floorRate(url: string, namespace: string, business: BusinessServer): Promise<number> {
+  const floorBus = await benchBus(url, namespace);
+  const messages = await consumeFloorEvents(floorBus, FLOOR_DURABLE, CONCURRENCY * 4);
   const agent = new Agent({ connections: CONCURRENCY });
   let inFlight = 0;
   let freed: (() => void) | undefined;
@@ -282,13 +277,10 @@ async function floorRate(
   })();
 
   const run = async (n: number): Promise<number> => {
-    const events: StoredEvent[] = Array.from({ length: n }, () => {
-      const e = Event.fromPartial(messageEvent("floor"));
-      return { id: e.id, type: "msg.sent", data: Event.encode({ ...e, type: "msg.sent" }).finish() };
-    });
-    const arrived = business.expect(events.map((e) => `${e.id}:ep`));
+    const events = Array.from({ length: n }, () => storedEvent(messageEvent("floor")));
+    const arrived = business.expect(events.map((e) => `${appScopedMsgId("floor", e.event.id)}:ep`));
     const t = process.hrtime.bigint();
-    await publishStored(nc, floorNames, "floor", events);
+    await publishStored(floorBus, events);
     await arrived;
     return n / (ms(process.hrtime.bigint() - t) / 1000);
   };
@@ -299,5 +291,6 @@ async function floorRate(
     await messages.close();
     await consuming;
     await agent.close();
+    await floorBus.drain();
   }
 }

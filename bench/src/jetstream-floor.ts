@@ -1,76 +1,103 @@
-// What the projection benchmarks share: stored events published straight into EVENTS, the wait
-// for a durable to acknowledge them, and the floor, a plain durable that only acks.
-import { AckPolicy, jetstream, type ConsumerMessages, type JetStreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+// What the projection benchmarks share: events stored straight into EVENTS the way the gateway
+// stores them (lane, partition, per-partition copies), and the floor, a plain durable that only
+// acks the same messages.
+import { AckPolicy, type ConsumerMessages } from "@nats-io/jetstream";
 import { headers } from "@nats-io/nats-core";
-import { streamConfigs, type BusNames } from "@herald/bus";
+import { appScopedMsgId, applyTopology, connectBus, storedCopies, type Bus } from "@herald/bus";
+import { Event, eventType, type DeepPartial } from "@herald/proto";
+import { createLogger } from "@herald/runtime";
 import { ms } from "./stats.js";
 
-/** An encoded Event with its id (the Nats-Msg-Id) and type (the subject's tail). */
+/** An event as the gateway stores it: typed and encoded once, so Herald and the floor get the same bytes. */
 export interface StoredEvent {
-  id: string;
-  type: string;
+  event: Event;
   data: Uint8Array;
 }
+
+/** The highest stream sequence stored per `<lane>.<partition>`: what a projection's checkpoints must reach. */
+export type LastStored = Map<string, number>;
+
+export const laneKey = (lane: string, partition: number): string => `${lane}.${partition}`;
 
 const IN_FLIGHT = 512; // publishes awaiting their ack
 export const FLOOR_DURABLE = "floor";
 
-export async function publishStored(
-  nc: NatsConnection,
-  names: BusNames,
-  appId: string,
-  events: readonly StoredEvent[],
-): Promise<void> {
-  const js = jetstream(nc);
+export function storedEvent(partial: DeepPartial<Event>): StoredEvent {
+  const event = Event.fromPartial(partial);
+  event.type = eventType(event);
+  return { event, data: Event.encode(event).finish() };
+}
+
+/**
+ * A bus of the benchmark's own (quiet logger) in `namespace`, its topology applied, so that the
+ * bus helpers give each event the subject, partition and copies the gateway would.
+ */
+export async function benchBus(url: string, namespace: string): Promise<Bus> {
+  const log = createLogger({ service: "bench", level: "warn" });
+  const bus = await connectBus({ servers: url, name: `bench-${namespace || "herald"}`, log, namespace });
+  await applyTopology(bus, { replicas: 1 });
+  return bus;
+}
+
+/**
+ * Stores the events as the gateway does (storedCopies: one message, or one per partition for a
+ * node.reset), IN_FLIGHT publishes at a time, with raw JetStream publishes; resolves with the
+ * last sequence stored in each lane and partition.
+ */
+export async function publishStored(bus: Bus, events: readonly StoredEvent[]): Promise<LastStored> {
+  const last: LastStored = new Map();
+  const messages = events.flatMap((e) =>
+    storedCopies(bus, e.event, appScopedMsgId(e.event.appId, e.event.id)).map((c) => ({
+      ...c,
+      data: e.data,
+    })),
+  );
   let next = 0;
   await Promise.all(
     Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < events.length) {
-        const e = events[next++];
-        if (e === undefined) break;
+      while (next < messages.length) {
+        const m = messages[next++];
+        if (m === undefined) break;
         const h = headers();
-        h.set("Nats-Msg-Id", e.id);
-        await js.publish(names.subjects.event(appId, e.type), e.data, { headers: h });
+        for (const [k, v] of Object.entries(m.headers ?? {})) h.set(k, v);
+        const ack = await bus.js.publish(m.subject, m.data, { msgID: m.msgId, headers: h });
+        const at = bus.names.subjects.parseEvent(m.subject);
+        if (at === undefined) throw new Error(`not an event subject: ${m.subject}`);
+        const key = laneKey(at.lane, at.partition);
+        last.set(key, Math.max(last.get(key) ?? 0, ack.seq));
       }
     }),
   );
+  return last;
 }
 
 /** Resolves once the durable has acknowledged everything stored for it. */
-export async function ackedAll(jsm: JetStreamManager, stream: string, durable: string): Promise<void> {
+export async function ackedAll(bus: Bus, durable: string): Promise<void> {
+  const jsm = await bus.jsm();
   for (;;) {
-    const info = await jsm.consumers.info(stream, durable).catch(() => undefined);
+    const info = await jsm.consumers.info(bus.names.streams.events, durable).catch(() => undefined);
     if (info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
-/** Seconds from the first publish until `durable` has acknowledged every event. */
-export async function secondsUntilAcked(
-  nc: NatsConnection,
-  jsm: JetStreamManager,
-  names: BusNames,
-  appId: string,
-  durable: string,
+/** Seconds from the first publish until `done` resolves. */
+export async function secondsUntil(
+  bus: Bus,
   events: readonly StoredEvent[],
+  done: (last: LastStored) => Promise<void>,
 ): Promise<number> {
   const t = process.hrtime.bigint();
-  await publishStored(nc, names, appId, events);
-  await ackedAll(jsm, names.streams.events, durable);
+  await done(await publishStored(bus, events));
   return ms(process.hrtime.bigint() - t) / 1000;
 }
 
 /**
- * The floor: an EVENTS stream of its own namespace with a plain durable pull consumer that acks
- * each message as it comes, consuming while the benchmark publishes.
+ * The floor: a plain durable pull consumer on the floor bus's own EVENTS (another namespace, so no
+ * Herald service sees it) that acks each message as it comes, consuming while the benchmark publishes.
  */
-export async function startAckingFloor(
-  nc: NatsConnection,
-  jsm: JetStreamManager,
-  floorNames: BusNames,
-): Promise<{ stop(): Promise<void> }> {
-  const messages = await consumeFloorEvents(nc, jsm, floorNames, FLOOR_DURABLE, 1000);
+export async function startAckingFloor(floorBus: Bus): Promise<{ stop(): Promise<void> }> {
+  const messages = await consumeFloorEvents(floorBus, FLOOR_DURABLE, 1000);
   void (async () => {
     for await (const m of messages) m.ack();
   })();
@@ -78,26 +105,22 @@ export async function startAckingFloor(
 }
 
 /**
- * A floor's own EVENTS stream (in its namespace) and a plain durable pull consumer on it, consuming
- * with `pending` messages in hand at most: the raw JetStream a floor measures Herald against.
+ * A plain durable pull consumer on every event of the floor bus's EVENTS, consuming with `pending`
+ * messages in hand at most: the raw JetStream a floor measures Herald against.
  */
 export async function consumeFloorEvents(
-  nc: NatsConnection,
-  jsm: JetStreamManager,
-  floorNames: BusNames,
+  floorBus: Bus,
   durable: string,
   pending: number,
 ): Promise<ConsumerMessages> {
-  const stream = streamConfigs(floorNames, { replicas: 1 }).find((s) => s.name === floorNames.streams.events);
-  if (stream === undefined) throw new Error("no EVENTS stream declared");
-  await jsm.streams.add(stream);
-  await jsm.consumers.add(floorNames.streams.events, {
+  const jsm = await floorBus.jsm();
+  await jsm.consumers.add(floorBus.names.streams.events, {
     durable_name: durable,
     ack_policy: AckPolicy.Explicit,
-    filter_subject: floorNames.subjects.events(),
+    filter_subject: floorBus.names.subjects.events(),
     max_ack_pending: pending,
   });
-  return (await jetstream(nc).consumers.get(floorNames.streams.events, durable)).consume({
+  return (await floorBus.js.consumers.get(floorBus.names.streams.events, durable)).consume({
     max_messages: pending,
   });
 }

@@ -1,12 +1,10 @@
 // Event intake: gRPC Publish / PublishStream through the gateway, against raw JetStream
 // publishes of the same bytes to the same stream (the floor), in one run.
-import { jetstream } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
-import { headers } from "@nats-io/nats-core";
-import { Event, PublishStreamRequest, type PublishStreamResponse } from "@herald/proto";
-import { busNames } from "@herald/bus";
+import { PublishStreamRequest, type PublishStreamResponse } from "@herald/proto";
+import { appScopedMsgId, eventSubject } from "@herald/bus";
 import { startNats } from "@herald/testkit";
 import { heraldClient, onlineEvent, publish, startService, stopAll } from "@herald/e2e";
+import { benchBus, storedEvent, type StoredEvent } from "./jetstream-floor.js";
 import { ms, percentile, type Row } from "./stats.js";
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 40_000);
@@ -16,7 +14,6 @@ const LATENCY_SAMPLES = 2_000;
 
 export async function benchPublish(): Promise<Row[]> {
   const nats = await startNats({ source: "local" });
-  const names = busNames(nats.namespace);
   const gateway = await startService("gateway", {
     NATS_URL: nats.url,
     HERALD_NAMESPACE: nats.namespace,
@@ -24,24 +21,16 @@ export async function benchPublish(): Promise<Row[]> {
   });
   try {
     await gateway.waitReady();
-    const nc = await connect({ servers: nats.url });
-    const js = jetstream(nc);
+    const bus = await benchBus(nats.url, nats.namespace);
     const client = heraldClient(gateway.grpcAddress);
 
     // The floor: the same encoded events, same subjects and msg ids, WINDOW*BATCH in flight.
     const rawEvents = (n: number) =>
-      Array.from({ length: n }, () => {
-        const e = Event.fromPartial(onlineEvent("bench"));
-        return {
-          id: e.id,
-          data: Event.encode({ ...e, type: "conn.online", occurredAt: new Date() }).finish(),
-        };
+      Array.from({ length: n }, () => storedEvent({ ...onlineEvent("bench"), occurredAt: new Date() }));
+    const rawPublish = (e: StoredEvent) =>
+      bus.js.publish(eventSubject(bus, e.event), e.data, {
+        msgID: appScopedMsgId(e.event.appId, e.event.id),
       });
-    const rawPublish = (e: { id: string; data: Uint8Array }) => {
-      const h = headers();
-      h.set("Nats-Msg-Id", e.id);
-      return js.publish(names.subjects.event("bench", "conn.online"), e.data, { headers: h });
-    };
 
     const floorRate = await rate(TOTAL, async (n) => {
       const events = rawEvents(n);
@@ -85,7 +74,7 @@ export async function benchPublish(): Promise<Row[]> {
     }
 
     client.close();
-    await nc.close();
+    await bus.drain();
     return [
       {
         name: `Publish, batches of ${BATCH}, ${WINDOW} in flight`,

@@ -20,12 +20,12 @@ export interface Row {
 /** Prints rows as a table with Herald's figure, the floor's and their ratio. */
 export function printTable(title: string, rows: Row[]): void {
   console.log(`\n${title}`);
-  console.log(`  ${"measure".padEnd(48)} ${"herald".padStart(12)} ${"floor".padStart(12)}  ratio`);
+  console.log(`  ${"measure".padEnd(66)} ${"herald".padStart(12)} ${"floor".padStart(12)}  ratio`);
   for (const r of rows) {
     const ratio = r.floor === undefined ? "" : (r.value / r.floor).toFixed(2);
     const floor = r.floor === undefined ? "" : fmt(r.floor);
     console.log(
-      `  ${`${r.name} (${r.unit})`.padEnd(48)} ${fmt(r.value).padStart(12)} ${floor.padStart(12)}  ${ratio}`,
+      `  ${`${r.name} (${r.unit})`.padEnd(66)} ${fmt(r.value).padStart(12)} ${floor.padStart(12)}  ${ratio}`,
     );
   }
 }

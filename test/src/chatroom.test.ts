@@ -16,8 +16,10 @@ import {
   type ListUserRoomsResponse,
   type RoomStatus,
 } from "@herald/proto";
-import { busNames, type BusNames } from "@herald/bus";
-import { chatroomDurables, roomKeys, type KickTimer } from "@herald/chatroom";
+import { applyTopology, busNames, connectBus, partitionOf, type Bus, type BusNames } from "@herald/bus";
+import { KICKS_PROJECTION, ROOMS_PROJECTION, roomKeys, type KickTimer } from "@herald/chatroom";
+import { partitionsBehind } from "@herald/projection";
+import { createLogger } from "@herald/runtime";
 import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 import { heraldClient, publish } from "./grpc-client.js";
@@ -34,6 +36,7 @@ let client: HeraldServiceClient;
 let rooms: ChatroomServiceClient;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
+let bus: Bus;
 let env: Record<string, string> & { NATS_URL: string };
 let n = 0;
 
@@ -46,9 +49,8 @@ beforeAll(async () => {
     CHATROOM_KICK_AFTER_MS: String(KICK_AFTER_MS),
     CHATROOM_ABNORMAL_DELAY_MS: String(ABNORMAL_DELAY_MS),
     CHATROOM_IDLE_DESTROY_MS: String(IDLE_DESTROY_MS),
-    CHATROOM_SWEEP_MS: "50",
-    // A killed replica's unacked events come back soon.
-    CHATROOM_ACK_WAIT_MS: "2000",
+    // A killed replica's partitions move to another soon.
+    PROJECTION_LEASE_MS: "2000",
   };
   gateway = await startService("gateway", env);
   services = [gateway, await startService("chatroom", env), await startService("presence", env)];
@@ -57,12 +59,16 @@ beforeAll(async () => {
   rooms = new ChatroomServiceClient(gateway.grpcAddress, credentials.createInsecure());
   nc = await connect({ servers: nats.url });
   jsm = await jetstreamManager(nc);
+  const log = createLogger({ service: "chatroom-e2e", level: "silent" });
+  bus = await connectBus({ servers: nats.url, name: "chatroom-e2e", log, namespace: nats.namespace });
+  await applyTopology(bus, { replicas: 1 });
 }, 60_000);
 
 afterAll(async () => {
   client?.close();
   rooms?.close();
   await nc?.close();
+  await bus?.drain();
   await stopAll(services);
   await nats?.stop();
 });
@@ -87,14 +93,17 @@ const online = (app: string, userId: string) =>
 const offline = (app: string, userId: string, reason: OfflineReason) =>
   event(app, { $case: "connectionOffline", value: { userId, connId: `${userId}-c`, reason } });
 
-/** Every room event stored so far is folded and acked by the chatroom service. */
+/** Every room and user event stored so far is folded and written by the chatroom service. */
 async function folded(): Promise<void> {
+  const bucket = names.buckets.rooms;
+  const projections = [
+    { name: ROOMS_PROJECTION, lane: "room", bucket },
+    { name: KICKS_PROJECTION, lane: "user", bucket },
+  ];
   await waitFor(
     async () => {
-      const info = await jsm.consumers
-        .info(names.streams.events, chatroomDurables().rooms)
-        .catch(() => undefined);
-      return info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0;
+      for (const p of projections) if ((await partitionsBehind(bus, p)).length > 0) return false;
+      return true;
     },
     { timeoutMs: 60_000, what: "the chatroom service to fold every room event" },
   );
@@ -107,9 +116,10 @@ async function send(...events: DeepPartial<Event>[]): Promise<void> {
 
 /** The room.status records of an app as stored, duplicates included, with their ids. */
 async function records(appId: string): Promise<(RoomStatus & { id: string })[]> {
-  const subject = names.subjects.event(appId, "room.status");
+  // Every partition's room.status of the app: herald.ev.roomout.*.<app>.room.status
+  const subject = names.subjects.lane("roomout").replace(/>$/, `*.${appId}.room.status`);
   const { state } = await jsm.streams.info(names.streams.events, { subjects_filter: subject });
-  const stored = state.subjects?.[subject] ?? 0;
+  const stored = Object.values(state.subjects ?? {}).reduce((sum, count) => sum + count, 0);
   if (stored === 0) return [];
   const consumer = await jetstream(nc).consumers.get(names.streams.events, { filter_subjects: subject });
   const out: (RoomStatus & { id: string })[] = [];
@@ -177,9 +187,9 @@ describe("chatroom service", () => {
     await send(join(app, "r1", "u1"), leave(app, "r1", "u9"));
     expect(await summary(app)).toEqual(["r1 0 0 ", "r1 1 0 u1"]);
     expect((await getRoom(app, "r1")).room?.memberCount).toBe(1);
-    const subject = names.subjects.event(app, "room.rejected");
+    const subject = names.subjects.lane("roomout").replace(/>$/, `*.${app}.room.rejected`);
     const { state } = await jsm.streams.info(names.streams.events, { subjects_filter: subject });
-    expect(state.subjects?.[subject]).toBe(4);
+    expect(Object.values(state.subjects ?? {}).reduce((sum, count) => sum + count, 0)).toBe(4);
   });
 
   it("kicks a member offline past the threshold (status 1), and destroys the emptied room (status 3)", async () => {
@@ -204,7 +214,9 @@ describe("chatroom service", () => {
     const bucket = names.buckets.rooms;
     const timer = async (userId: string) => {
       const m = await jsm.streams
-        .getMessage(`KV_${bucket}`, { last_by_subj: `$KV.${bucket}.${roomKeys.kick(app, userId)}` })
+        .getMessage(`KV_${bucket}`, {
+          last_by_subj: `$KV.${bucket}.${roomKeys.kick(partitionOf(app, userId, bus.layout.partitions), app, userId)}`,
+        })
         .catch(() => null);
       return m === null || m.data.length === 0 ? undefined : m.json<KickTimer>();
     };

@@ -124,8 +124,12 @@ describe("the config file", () => {
       configFile,
       herald({ owned: mqtt(1000), escape: `openim:\n  webhooksFile: ../${path.basename(dir)}-secret\n` }),
     );
+    // The gateway may catch the file half-written and refuse that first: wait for the refusal of the whole file.
     const refused = await waitFor(
-      () => gateway.lines.slice(from).find((line) => line.includes("config file not applied")),
+      () =>
+        gateway.lines
+          .slice(from)
+          .find((line) => line.includes("config file not applied") && line.includes("webhooksFile")),
       { timeoutMs: 20_000, what: "the gateway to refuse the file" },
     );
     expect(refused).toContain("apps.escape.openim.webhooksFile");

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { startRecordingServer, type RecordingServer } from "@herald/testkit";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { startRecordingServer, waitFor, type RecordingServer } from "@herald/testkit";
 import { verifyStandardWebhook } from "@herald/receiver";
 import { publish } from "./grpc-client.js";
 import {
   attemptRecords,
   configureApp,
+  waitForAttempts,
   messageEvent,
   startDeliveryStack,
   type DeliveryStack,
@@ -48,4 +50,45 @@ it("delivers a message to a standard and an mqttchat endpoint", async () => {
     ["mq", "delivered"],
     ["std", "delivered"],
   ]);
+});
+
+it("routes a node.reset once, from its original, though it is stored in every partition", async () => {
+  const appId = "reset";
+  await configureApp(stack, {
+    appId,
+    endpoints: [{ id: "mq", url: `${server.url}/reset`, dialect: "mqttchat" }],
+  });
+  // Every job the router publishes, duplicates included (DELIVERIES would store a repeat once).
+  const jobs: string[] = [];
+  const sub = stack.nc.subscribe(stack.names.subjects.delivery(appId, "mq"));
+  void (async () => {
+    for await (const m of sub) jobs.push(m.headers?.get("Nats-Msg-Id") ?? m.subject);
+  })();
+  await stack.nc.flush();
+
+  const reset = {
+    id: "reset-1",
+    appId,
+    occurredAt: new Date(1_602_511_580_000),
+    payload: { $case: "nodeReset" as const, value: { nodeId: "core-1" } },
+  };
+  await publish(stack.client, [reset]);
+  const jsm = await jetstreamManager(stack.nc);
+  const { state } = await jsm.streams.info(stack.names.streams.events, {
+    subjects_filter: stack.names.subjects.events(appId),
+  });
+  expect(state.messages).toBeGreaterThan(1); // the original and its copies
+  await waitFor(
+    async () => {
+      const info = await jsm.consumers.info(stack.names.streams.events, "deliverer-router");
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    },
+    { timeoutMs: 10_000, what: "the router to take every stored event" },
+  );
+  await waitForAttempts(stack, appId, 1);
+  sub.unsubscribe();
+
+  expect(jobs).toEqual([`${appId}:reset-1:mq`]);
+  const calls = server.requests.filter((r) => r.path === "/reset");
+  expect(calls.map((r) => r.text)).toEqual(['{"userid":0,"status":"offline","timestamp":1602511580}']);
 });

@@ -779,10 +779,10 @@ describe.skipIf(kubectl === undefined)("deploy/ rendered with kubectl kustomize"
         {
           op: "add",
           path: "/spec/template/spec/containers/0/env/-",
-          value: { name: "PRESENCE_ACK_WAIT_MS", value: "10" },
+          value: { name: "PROJECTION_LEASE_MS", value: "10" },
         },
       ]),
-      expected: /Deployment\/presence: env PRESENCE_ACK_WAIT_MS is invalid/,
+      expected: /Deployment\/presence: env PROJECTION_LEASE_MS is invalid/,
     },
     {
       what: "a Service whose targetPort is no port of its pods",

@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import pg from "pg";
 import { pino } from "pino";
-import { connectBus, publishAttemptDurably, publishEvent, type AttemptRecord, type Bus } from "@herald/bus";
+import {
+  applyTopology,
+  connectBus,
+  publishAttemptDurably,
+  storeEvent,
+  type AttemptRecord,
+  type Bus,
+} from "@herald/bus";
 import {
   DeliveryLogServiceClient,
   Event,
@@ -49,6 +56,8 @@ beforeAll(async () => {
     namespace: nats.namespace,
     log: pino({ level: "silent" }),
   });
+  // Learns the EVENTS layout the log store created, so storeEvent can place events.
+  await applyTopology(bus, { replicas: 1 });
   db = new pg.Pool({ connectionString: postgres.url, max: 3 });
   // The outage test ends every session of the database, this pool's included.
   db.on("error", () => undefined);
@@ -87,9 +96,7 @@ async function publishEvents(events: DeepPartial<Event>[]): Promise<Event[]> {
   const out: Event[] = [];
   for (const partial of events) {
     const event = Event.fromPartial({ occurredAt: new Date(), operationId: "op", ...partial });
-    await publishEvent(bus, bus.names.subjects.event(event.appId, event.type), Event.encode(event).finish(), {
-      msgId: event.id,
-    });
+    await storeEvent(bus, event, { msgId: event.id });
     out.push(event);
   }
   return out;
@@ -191,6 +198,35 @@ describe("storing", () => {
     ]);
     expect(Event.decode(rows[0]!.payload)).toEqual(msg);
     expect(Event.decode(rows[1]!.payload)).toEqual(room);
+  });
+
+  it("logs a node.reset once, from its original, not from its copy in every partition", async () => {
+    const rowsWritten = async () => {
+      const text = await (await fetch(`${logstore.httpUrl}/metrics`)).text();
+      return Number(
+        /^herald_logstore_rows_written_total\{[^}]*table="events"[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0,
+      );
+    };
+    const settled = async () => {
+      const info = await (await bus.jsm()).consumers.info(bus.names.streams.events, "logstore-events");
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    };
+    await waitFor(settled, { what: "earlier events logged" });
+    const before = await rowsWritten();
+    await publishEvents([
+      {
+        id: "ev-reset-1",
+        appId: "store",
+        type: "node.reset",
+        payload: { $case: "nodeReset", value: { nodeId: "core-1" } },
+      },
+    ]);
+    await waitFor(
+      async () => (await count("SELECT count(*) AS n FROM herald.events WHERE id = 'ev-reset-1'")) === 1,
+    );
+    await waitFor(settled, { what: "every copy of the node.reset taken" });
+    expect(bus.layout.partitions).toBeGreaterThan(1);
+    expect(await rowsWritten()).toBe(before + 1);
   });
 });
 

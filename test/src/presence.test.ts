@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import {
   Event,
@@ -14,46 +12,47 @@ import {
   type HeraldServiceClient,
   type ListUsersResponse,
 } from "@herald/proto";
-import { busNames, type BusNames } from "@herald/bus";
+import { applyTopology, connectBus, storeEvent, type Bus } from "@herald/bus";
+import { PRESENCE_PROJECTION } from "@herald/presence";
+import { partitionsBehind } from "@herald/projection";
+import { createLogger } from "@herald/runtime";
 import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 import { heraldClient, publish } from "./grpc-client.js";
 
 // Long enough that a reconnect sent right after a disconnect is always inside it.
 const GRACE_MS = 3000;
-const DURABLES = ["presence-conn", "presence-node"];
 
 let nats: NatsFixture;
-let names: BusNames;
+let bus: Bus;
 let gateway: ServiceProcess;
 let presence: ServiceProcess[] = [];
 let client: HeraldServiceClient;
-let nc: NatsConnection;
-let jsm: JetStreamManager;
 let env: Record<string, string> & { NATS_URL: string };
 let n = 0;
 
 beforeAll(async () => {
   nats = await startNats();
-  names = busNames(nats.namespace);
   env = {
     NATS_URL: nats.url,
     HERALD_NAMESPACE: nats.namespace,
     PRESENCE_GRACE_MS: String(GRACE_MS),
-    // A killed replica's unacked events come back soon.
-    PRESENCE_ACK_WAIT_MS: "2000",
+    // A killed replica's partitions move soon.
+    PROJECTION_LEASE_MS: "3000",
   };
   gateway = await startService("gateway", env);
   presence = [await startService("presence", env)];
   await Promise.all([gateway, ...presence].map((s) => s.waitReady()));
   client = heraldClient(gateway.grpcAddress);
-  nc = await connect({ servers: nats.url });
-  jsm = await jetstreamManager(nc);
+  const log = createLogger({ service: "presence-e2e", level: "silent" });
+  bus = await connectBus({ servers: nats.url, name: "presence-e2e", log, namespace: nats.namespace });
+  // The gateway laid EVENTS out: this learns its partitions.
+  await applyTopology(bus, { replicas: 1 });
 });
 
 afterAll(async () => {
   client?.close();
-  await nc?.close();
+  await bus?.drain();
   await stopAll([gateway, ...presence].filter(Boolean));
   await nats?.stop();
 });
@@ -84,33 +83,34 @@ async function send(...events: DeepPartial<Event>[]): Promise<void> {
   }
 }
 
-/** Every event stored so far has been folded and acked by the presence consumers. */
+/** Every event stored so far has been folded, and what it caused written, in every partition. */
 async function folded(): Promise<void> {
-  await waitFor(
-    async () => {
-      for (const durable of DURABLES) {
-        const info = await jsm.consumers.info(names.streams.events, durable).catch(() => undefined);
-        if (info === undefined || info.num_pending > 0 || info.num_ack_pending > 0) return false;
-      }
-      return true;
-    },
-    { timeoutMs: 30_000, what: "presence to fold every stored event" },
-  );
+  const projection = { name: PRESENCE_PROJECTION, lane: "conn", bucket: bus.names.buckets.presence };
+  await waitFor(async () => (await partitionsBehind(bus, projection)).length === 0, {
+    timeoutMs: 30_000,
+    what: "presence to fold every stored event",
+  });
 }
 
-/** Every derived event stored for an app, duplicates included, as [id, type]. */
+/** Every derived event stored for an app (lane user, any partition), duplicates included, as [id, type]. */
 async function derived(appId: string): Promise<[string, string][]> {
-  const subject = names.subjects.event(appId, "user.x").replace(/x$/, ">");
-  const { state } = await jsm.streams.info(names.streams.events, { subjects_filter: subject });
-  const stored = Object.values(state.subjects ?? {}).reduce((a, b) => a + b, 0);
-  if (stored === 0) return [];
-  const consumer = await jetstream(nc).consumers.get(names.streams.events, { filter_subjects: subject });
+  const stream = bus.names.streams.events;
+  const lane = bus.names.subjects.lane("user");
+  const jsm = await bus.jsm();
+  const last = await jsm.streams
+    .getMessage(stream, { last_by_subj: lane })
+    .then((m) => m?.seq ?? 0)
+    .catch(() => 0);
+  if (last === 0) return [];
+  const consumer = await bus.js.consumers.get(stream, { filter_subjects: lane });
   const out: [string, string][] = [];
   const messages = await consumer.consume();
   for await (const m of messages) {
-    const e = Event.decode(m.data);
-    out.push([e.id, e.type]);
-    if (out.length >= stored) break;
+    if (bus.names.subjects.parseEvent(m.subject)?.appId === appId) {
+      const e = Event.decode(m.data);
+      out.push([e.id, e.type]);
+    }
+    if (m.seq >= last || m.info.pending === 0) break;
   }
   await messages.close();
   return out;
@@ -150,11 +150,9 @@ describe("presence service", () => {
     const first = online(app, "u1", "c1");
     await send(first, first);
     // The same event stored again under another message id reaches presence as a second message.
-    await jetstream(nc).publish(
-      names.subjects.event(app, "conn.online"),
-      Event.encode(Event.fromPartial({ ...first, type: "conn.online" })).finish(),
-      { msgID: `${String(first.id)}-again` },
-    );
+    await storeEvent(bus, Event.fromPartial({ ...first, type: "conn.online" }), {
+      msgId: `${app}:${String(first.id)}-again`,
+    });
     await folded();
     expect(await derived(app)).toEqual([[`${app}:u1:presence:1`, "user.online"]]);
   });

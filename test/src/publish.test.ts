@@ -10,7 +10,7 @@ import {
   type HeraldServiceClient,
   type PublishStreamResponse,
 } from "@herald/proto";
-import { busNames, type BusNames } from "@herald/bus";
+import { COPY_HEADER, busNames, partitionOf, type BusNames } from "@herald/bus";
 import { startNats, type NatsFixture } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 import { heraldClient, onlineEvent, publish } from "./grpc-client.js";
@@ -21,11 +21,17 @@ let client: HeraldServiceClient;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 let names: BusNames;
+// Few partitions, so a node.reset's copies are few to read back.
+const PARTITIONS = 4;
 
 beforeAll(async () => {
   nats = await startNats();
   names = busNames(nats.namespace);
-  gateway = await startService("gateway", { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace });
+  gateway = await startService("gateway", {
+    NATS_URL: nats.url,
+    HERALD_NAMESPACE: nats.namespace,
+    HERALD_PARTITIONS: String(PARTITIONS),
+  });
   await gateway.waitReady();
   client = heraldClient(gateway.grpcAddress);
   nc = await connect({ servers: nats.url });
@@ -42,8 +48,26 @@ afterAll(async () => {
 async function stored(seq: number) {
   const msg = await jsm.streams.getMessage(names.streams.events, { seq });
   if (msg === null) throw new Error(`no message at sequence ${seq}`);
-  return { subject: msg.subject, msgId: msg.header?.get("Nats-Msg-Id"), event: Event.decode(msg.data) };
+  return {
+    subject: msg.subject,
+    msgId: msg.header?.get("Nats-Msg-Id"),
+    copyOf: msg.header?.has(COPY_HEADER) === true ? msg.header.get(COPY_HEADER) : undefined,
+    event: Event.decode(msg.data),
+  };
 }
+
+/** Every message in EVENTS, in stream order (this file stores a few dozen). */
+async function storedAll() {
+  const { state } = await jsm.streams.info(names.streams.events);
+  const seqs = Array.from(
+    { length: state.messages === 0 ? 0 : state.last_seq - state.first_seq + 1 },
+    (_, i) => state.first_seq + i,
+  );
+  return Promise.all(seqs.map((seq) => stored(seq)));
+}
+
+const eventAt = (lane: string, appId: string, key: string, type: string) =>
+  names.subjects.event({ lane, partition: partitionOf(appId, key, PARTITIONS), appId, type });
 
 async function streamCount(): Promise<number> {
   return (await jsm.streams.info(names.streams.events)).state.messages;
@@ -59,9 +83,14 @@ function grpcError(promise: Promise<unknown>): Promise<ServiceError> {
 }
 
 describe("Publish", () => {
-  it("stores each event under herald.ev.<app>.<type> with Nats-Msg-Id <appId>:<eventId>, then answers", async () => {
+  it("stores each event under herald.ev.<lane>.<partition>.<app>.<type> with Nats-Msg-Id <appId>:<eventId>, then answers", async () => {
     const events = [
-      onlineEvent("app1"),
+      onlineEvent("app1", {
+        payload: {
+          $case: "connectionOnline",
+          value: { userId: "u-42", connId: "c1", platformId: 5, nodeId: "core-1" },
+        },
+      }),
       {
         id: "msg-138946",
         appId: "app1",
@@ -84,16 +113,48 @@ describe("Publish", () => {
     expect(res.results.map((r) => [r.eventId, r.duplicate])).toEqual(events.map((e) => [e.id, false]));
 
     const [online, message, pass] = await Promise.all(res.results.map((r) => stored(r.streamSeq)));
-    expect(online?.subject).toBe(names.subjects.event("app1", "conn.online"));
+    expect(online?.subject).toBe(eventAt("conn", "app1", "u-42", "conn.online"));
     expect(online?.msgId).toBe(`app1:${events[0]?.id}`);
     expect(online?.event.type).toBe("conn.online");
     expect(online?.event.operationId).toBe(events[0]?.operationId);
     expect(online?.event.occurredAt).toBeInstanceOf(Date);
     // The platform name is filled from OpenIM's platform id.
     expect(online?.event.payload).toMatchObject({ $case: "connectionOnline", value: { platform: "Web" } });
-    expect(message?.subject).toBe(names.subjects.event("app1", "msg.sent"));
+    // A message's key is its sender; a passthrough names no key, so its own id is the key.
+    expect(message?.subject).toBe(eventAt("msg", "app1", "2", "msg.sent"));
     expect(message?.event.payload).toMatchObject({ value: { messageId: "138946", content: "ok" } });
-    expect(pass?.subject).toBe(names.subjects.event("app2", "openim.callbackAfterJoinGroupCommand"));
+    expect(pass?.subject).toBe(eventAt("msg", "app2", "pass-1", "openim.callbackAfterJoinGroupCommand"));
+    for (const e of [online, message, pass]) expect(e?.copyOf).toBeUndefined();
+  });
+
+  it("stores a node.reset in every partition before it answers: one original, a marked copy in each other", async () => {
+    const reset = {
+      id: "reset-1",
+      appId: "app1",
+      payload: { $case: "nodeReset" as const, value: { nodeId: "core-9" } },
+    };
+    const before = await streamCount();
+    const res = await publish(client, [reset]);
+    const original = await stored(res.results[0]?.streamSeq ?? 0);
+    const home = partitionOf("app1", "core-9", PARTITIONS);
+    expect(original.subject).toBe(eventAt("conn", "app1", "core-9", "node.reset"));
+    expect(original).toMatchObject({ msgId: "app1:reset-1", copyOf: undefined });
+
+    // Read right after the answer, without waiting: the copies were stored before it.
+    const all = (await storedAll()).filter((m) => m.event.id === "reset-1");
+    expect(all.map((m) => names.subjects.parseEvent(m.subject)?.partition).sort()).toEqual([0, 1, 2, 3]);
+    expect(all.filter((m) => m.copyOf === undefined)).toHaveLength(1);
+    for (const copy of all.filter((m) => m.copyOf !== undefined)) {
+      const partition = names.subjects.parseEvent(copy.subject)?.partition;
+      expect(copy).toMatchObject({ copyOf: String(home), msgId: `app1:reset-1#${partition}` });
+      expect(copy.event).toEqual(original.event);
+    }
+    expect(await streamCount()).toBe(before + PARTITIONS);
+
+    // Published again, it is a duplicate everywhere.
+    const again = await publish(client, [reset]);
+    expect(again.results[0]).toEqual({ ...res.results[0], duplicate: true });
+    expect(await streamCount()).toBe(before + PARTITIONS);
   });
 
   it("stores an event published twice with the same id once", async () => {

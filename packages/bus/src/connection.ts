@@ -8,6 +8,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { busNames } from "./names.js";
 import type { BusNames } from "./names.js";
 import { sleep } from "./sleep.js";
+import { EventsLayout } from "./partitions.js";
 
 export interface BusOptions {
   servers: string;
@@ -25,6 +26,8 @@ export interface Bus {
   readonly js: JetStreamClient;
   readonly names: BusNames;
   readonly log: Logger;
+  /** How EVENTS is partitioned; known once the topology is applied (startBus, applyTopology). */
+  readonly layout: EventsLayout;
   /** The JetStream manager, created once. */
   jsm(): Promise<JetStreamManager>;
   /** An opened KV bucket, cached per bucket; the bucket must exist (see applyTopology). */
@@ -141,6 +144,7 @@ function openBus(nc: NatsConnection, names: BusNames, log: Logger): Bus {
     js,
     names,
     log,
+    layout: new EventsLayout(),
     jsm() {
       jsmPromise ??= jetstreamManager(nc).catch((err: unknown) => {
         jsmPromise = undefined; // a failed attempt must not be cached

@@ -53,7 +53,8 @@ function scenario(): { spec: ConsumerSpec; publish: (n: number) => Promise<void>
     publish: async (n) => {
       for (let i = 0; i < n; i++, next++) {
         const body = new TextEncoder().encode(String(next));
-        await publishEvent(bus, bus.names.subjects.event(app, "msg.sent"), body, { msgId: `${app}-${next}` });
+        const subject = bus.names.subjects.event({ lane: "msg", partition: 0, appId: app, type: "msg.sent" });
+        await publishEvent(bus, subject, body, { msgId: `${app}-${next}` });
       }
     },
   };

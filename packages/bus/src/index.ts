@@ -1,9 +1,25 @@
 export { busNames, appScopedMsgId, isSubjectToken } from "./names.js";
-export type { BusNames } from "./names.js";
+export type { BusNames, EventAddress } from "./names.js";
+export {
+  DEFAULT_PARTITIONS,
+  MAX_PARTITIONS,
+  EventsLayout,
+  checkPartitions,
+  partitionOf,
+} from "./partitions.js";
+export {
+  COPY_HEADER,
+  eventPartition,
+  eventSubject,
+  isCopy,
+  storeEvent,
+  storedCopies,
+} from "./stored-event.js";
+export type { StoredCopy } from "./stored-event.js";
 export { BusConnectError, connectBus, messageLimitBytes } from "./connection.js";
 export { largestPayloadBytes } from "./limits.js";
 export type { Bus, BusOptions } from "./connection.js";
-export { applyTopology, streamConfigs, TopologyDriftError } from "./topology.js";
+export { applyTopology, EventsLayoutError, streamConfigs, TopologyDriftError } from "./topology.js";
 export type { StreamDeclaration, TopologyOptions } from "./topology.js";
 export { publishEvent } from "./publish.js";
 export type { PublishEventOptions, PublishResult } from "./publish.js";
@@ -20,3 +36,7 @@ export { decodeKeyToken, encodeKeyToken } from "./kv-keys.js";
 export { KeyedQueue } from "./keyed-queue.js";
 export { JOB_HEADERS, deliveryIdOf, jobHeaders, publishDeliveryJob, readJob } from "./delivery-job.js";
 export type { Job, JobTrigger } from "./delivery-job.js";
+export { readCurrent } from "./kv-read.js";
+export type { CurrentEntry } from "./kv-read.js";
+export { StreamRefusedError, isWrongLastSequence, publishMany } from "./publish-many.js";
+export type { OutgoingMessage, PublishManyOptions, StreamAck } from "./publish-many.js";

@@ -6,10 +6,17 @@ export interface BusNames {
   readonly streams: { readonly events: string; readonly deliveries: string; readonly attempts: string };
   readonly buckets: { readonly config: string; readonly presence: string; readonly rooms: string };
   readonly subjects: {
-    /** herald.ev.<app>.<type>; the type may be dotted ("conn.online"). */
-    event(appId: string, type: string): string;
-    /** herald.ev.> or herald.ev.<app>.> */
+    /**
+     * herald.ev.<lane>.<partition>.<app>.<type>; the type may be dotted ("conn.online"). The lane
+     * and partition come first, so one consumer can take exactly one lane of one partition.
+     */
+    event(at: EventAddress): string;
+    /** herald.ev.> (every event), or herald.ev.*.*.<app>.> (every event of one app). */
     events(appId?: string): string;
+    /** herald.ev.<lane>.> or herald.ev.<lane>.<partition>.>: what a projection's consumer reads. */
+    lane(lane: string, partition?: number): string;
+    /** The address of a stored event's subject, or undefined when it is not one. */
+    parseEvent(subject: string): EventAddress | undefined;
     /** herald.dl.<app>.<endpoint> */
     delivery(appId: string, endpointId: string): string;
     /** herald.dl.<app>.<endpoint>.retry: the endpoint's retry lane, so waiting retries never block fresh jobs. */
@@ -27,6 +34,14 @@ export interface BusNames {
     /** herald.worker.<instance>: one request/reply worker process, asked whether it is still there. */
     worker(instanceId: string): string;
   };
+}
+
+/** Where an event is stored: its lane, partition, app and type. */
+export interface EventAddress {
+  lane: string;
+  partition: number;
+  appId: string;
+  type: string;
 }
 
 const NAMESPACE_PATTERN = /^[a-z0-9]{1,12}$/;
@@ -55,6 +70,15 @@ function dottedTokens(field: string, value: string): string {
   return value;
 }
 
+function partitionToken(partition: number): string {
+  if (!Number.isInteger(partition) || partition < 0 || partition > 9999) {
+    throw new ValidationError(`partition must be an integer 0-9999, got ${partition}`, {
+      field: "partition",
+    });
+  }
+  return String(partition);
+}
+
 /** Names for one installation; `namespace` ("" by default) lets several share one NATS. */
 export function busNames(namespace = ""): BusNames {
   if (namespace !== "" && !NAMESPACE_PATTERN.test(namespace)) {
@@ -72,8 +96,21 @@ export function busNames(namespace = ""): BusNames {
     streams: { events: stream("EVENTS"), deliveries: stream("DELIVERIES"), attempts: stream("ATTEMPTS") },
     buckets: { config: stream("CONFIG"), presence: stream("PRESENCE"), rooms: stream("ROOMS") },
     subjects: {
-      event: (appId, type) => `${root}.ev.${token("appId", appId)}.${dottedTokens("type", type)}`,
-      events: (appId) => (appId === undefined ? `${root}.ev.>` : `${root}.ev.${token("appId", appId)}.>`),
+      event: ({ lane, partition, appId, type }) =>
+        `${root}.ev.${token("lane", lane)}.${partitionToken(partition)}.${token("appId", appId)}.${dottedTokens("type", type)}`,
+      events: (appId) => (appId === undefined ? `${root}.ev.>` : `${root}.ev.*.*.${token("appId", appId)}.>`),
+      lane: (lane, partition) =>
+        partition === undefined
+          ? `${root}.ev.${token("lane", lane)}.>`
+          : `${root}.ev.${token("lane", lane)}.${partitionToken(partition)}.>`,
+      parseEvent: (subject) => {
+        const prefix = `${root}.ev.`;
+        if (!subject.startsWith(prefix)) return undefined;
+        const [lane, partition, appId, ...type] = subject.slice(prefix.length).split(".");
+        if (lane === undefined || appId === undefined || type.length === 0) return undefined;
+        if (!/^\d{1,4}$/.test(partition ?? "")) return undefined;
+        return { lane, partition: Number(partition), appId, type: type.join(".") };
+      },
       delivery: (appId, endpointId) =>
         `${root}.dl.${token("appId", appId)}.${token("endpointId", endpointId)}`,
       deliveryRetry: (appId, endpointId) =>

@@ -47,10 +47,15 @@ describe.skipIf(sharedNats)("after the NATS server restarts", () => {
       },
     });
     const publish = (body: string): Promise<unknown> =>
-      publishEvent(bus, bus.names.subjects.event("app1", "conn.online"), new TextEncoder().encode(body), {
-        msgId: body,
-        timeoutMs: 2_000,
-      });
+      publishEvent(
+        bus,
+        bus.names.subjects.event({ lane: "conn", partition: 0, appId: "app1", type: "conn.online" }),
+        new TextEncoder().encode(body),
+        {
+          msgId: body,
+          timeoutMs: 2_000,
+        },
+      );
 
     await publish("before");
     await waitFor(() => seen.includes("before"), { timeoutMs: 20_000, what: "message before the restart" });

@@ -13,7 +13,14 @@ export async function startBus(opts: { config: BaseEnv; name: string; log: Logge
     log: opts.log,
     namespace: opts.config.HERALD_NAMESPACE,
   });
-  await withRetries(() => applyTopology(bus, { replicas: opts.config.STREAM_REPLICAS }), opts.log);
+  await withRetries(
+    () =>
+      applyTopology(bus, {
+        replicas: opts.config.STREAM_REPLICAS,
+        ...(opts.config.HERALD_PARTITIONS === undefined ? {} : { partitions: opts.config.HERALD_PARTITIONS }),
+      }),
+    opts.log,
+  );
   return bus;
 }
 

@@ -4,9 +4,15 @@ import { Kvm } from "@nats-io/kv";
 import { nanos } from "@nats-io/nats-core";
 import type { Bus } from "./connection.js";
 import type { BusNames } from "./names.js";
+import { DEFAULT_PARTITIONS, checkPartitions } from "./partitions.js";
 
 export interface TopologyOptions {
   replicas: number;
+  /**
+   * Partitions of EVENTS. Taken when the stream is created (default 16); afterwards the stream's
+   * own count holds, and asking for another one fails (partitions change only by a rebuild).
+   */
+  partitions?: number;
   /** Window in which a repeated Nats-Msg-Id is stored once (default 2 min). */
   duplicateWindowMs?: number;
   /** How long EVENTS keeps events (default 0: forever, they are the source of truth). */
@@ -20,8 +26,30 @@ export interface TopologyOptions {
 /** The fields of a stream that Herald declares; everything else is the server's default. */
 export type StreamDeclaration = Pick<
   StreamConfig,
-  "name" | "subjects" | "storage" | "retention" | "discard" | "max_age" | "duplicate_window" | "num_replicas"
+  | "name"
+  | "subjects"
+  | "storage"
+  | "retention"
+  | "discard"
+  | "max_age"
+  | "duplicate_window"
+  | "num_replicas"
+  | "description"
 >;
+
+/**
+ * EVENTS was laid out otherwise than this Herald needs: by the layout before partitions
+ * (herald.ev.<app>.<type>), or with another partition count than asked for.
+ */
+export class EventsLayoutError extends Error {
+  override readonly name = "EventsLayoutError";
+  constructor(
+    readonly stream: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** A stream exists with a setting the server cannot change in place (storage, retention). */
 export class TopologyDriftError extends Error {
@@ -58,6 +86,7 @@ export function streamConfigs(names: BusNames, opts: TopologyOptions): StreamDec
     {
       ...common,
       name: names.streams.events,
+      description: eventsDescription(checkPartitions(opts.partitions ?? DEFAULT_PARTITIONS)),
       subjects: [names.subjects.events()],
       retention: RetentionPolicy.Limits,
       max_age: nanos(opts.eventsMaxAgeMs ?? 0),
@@ -86,6 +115,7 @@ export async function applyTopology(bus: Bus, opts: TopologyOptions): Promise<vo
   for (const declared of streamConfigs(bus.names, opts)) {
     await ensureStream(jsm, declared, bus);
   }
+  bus.layout.learn(await ensureEventsLayout(jsm, bus, opts.partitions));
   await ensureBucket(bus, bus.names.buckets.config, CONFIG_HISTORY, opts);
   await ensureBucket(bus, bus.names.buckets.presence, PRESENCE_HISTORY, opts);
   await ensureBucket(bus, bus.names.buckets.rooms, ROOMS_HISTORY, opts);
@@ -119,6 +149,53 @@ async function ensureStream(jsm: JetStreamManager, declared: StreamDeclaration, 
     });
     bus.log.info({ stream: declared.name, drift }, "stream updated");
     return;
+  }
+}
+
+// The layout is written in the stream's description (nats-server 2.9 has no stream metadata).
+const LAYOUT = /^Herald events, layout 2, (\d+) partitions\b/;
+
+function eventsDescription(partitions: number): string {
+  return `Herald events, layout 2, ${partitions} partitions (herald.ev.<lane>.<partition>.<app>.<type>)`;
+}
+
+/** The partition count EVENTS is laid out with; marks an empty stream of no layout with the one asked for. */
+async function ensureEventsLayout(
+  jsm: JetStreamManager,
+  bus: Bus,
+  requested: number | undefined,
+): Promise<number> {
+  const name = bus.names.streams.events;
+  for (let attempt = 1; ; attempt++) {
+    const info = await jsm.streams.info(name);
+    const found = LAYOUT.exec(info.config.description ?? "");
+    if (found !== null) {
+      const partitions = Number(found[1]);
+      if (requested !== undefined && requested !== partitions) {
+        throw new EventsLayoutError(
+          name,
+          `stream ${name} is laid out in ${partitions} partitions, but HERALD_PARTITIONS asks for ${requested}: ` +
+            "partitions change only by a rebuild into a new namespace (see the README, Partitions)",
+        );
+      }
+      return partitions;
+    }
+    if (info.state.messages > 0) {
+      throw new EventsLayoutError(
+        name,
+        `stream ${name} holds ${info.state.messages} events stored by a Herald before partitions ` +
+          "(herald.ev.<app>.<type>); this Herald reads herald.ev.<lane>.<partition>.<app>.<type> and will not " +
+          "mix the two: start it in a new HERALD_NAMESPACE, or delete the old streams and buckets (see the README, Partitions)",
+      );
+    }
+    if (attempt > 2)
+      throw new EventsLayoutError(name, `stream ${name} has no layout and could not be given one`);
+    // An empty stream of an older Herald (or created by hand): give it this layout.
+    await jsm.streams.update(name, {
+      ...info.config,
+      description: eventsDescription(checkPartitions(requested ?? DEFAULT_PARTITIONS)),
+    });
+    bus.log.info({ stream: name }, "empty EVENTS stream given the partitioned layout");
   }
 }
 

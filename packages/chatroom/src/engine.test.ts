@@ -1,24 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Event, eventType } from "@herald/proto";
-import type { DeepPartial, RoomRejected, RoomStatus } from "@herald/proto";
-import { applyTopology, connectBus, publishEvent } from "@herald/bus";
+import { Event, OfflineReason, eventType } from "@herald/proto";
+import type { DeepPartial } from "@herald/proto";
+import { applyTopology, connectBus, partitionOf, readCurrent, storeEvent } from "@herald/bus";
 import type { Bus } from "@herald/bus";
+import { kitKeys, partitionsBehind } from "@herald/projection";
 import { createLogger } from "@herald/runtime";
 import { startNats, waitFor } from "@herald/testkit";
 import type { NatsFixture } from "@herald/testkit";
-import { Kvm } from "@nats-io/kv";
-import type { KV } from "@nats-io/kv";
-import { chatroomDurables, startChatroom } from "./engine.js";
+import { startChatroom } from "./engine.js";
 import type { ChatroomEngine } from "./engine.js";
+import { KICKS_PROJECTION } from "./kicks.js";
 import { roomKeys } from "./keys.js";
-import { getRoom, listRoomMembers, listUserRooms } from "./queries.js";
-import { createChatroomProcessor } from "./processor.js";
+import { getRoom, listRoomMembers, listRooms, listUserRooms } from "./queries.js";
 import { rebuildChatroom } from "./rebuild.js";
-import { readKeys } from "./store.js";
-import { decodeRoomMeta } from "./state.js";
+import { ROOMS_PROJECTION } from "./rooms.js";
+import type { ChatroomTimers } from "./timers.js";
 
 const log = createLogger({ service: "chatroom-test", level: process.env["LOG_LEVEL"] ?? "silent" });
-const OFF = { kickAfterMs: 0, abnormalDelayMs: 0, idleDestroyMs: 0 };
+const OFF: ChatroomTimers = { kickAfterMs: 0, abnormalDelayMs: 0, idleDestroyMs: 0 };
 let nats: NatsFixture;
 const buses: Bus[] = [];
 const engines: ChatroomEngine[] = [];
@@ -27,12 +26,13 @@ let n = 0;
 
 async function openBus(): Promise<Bus> {
   const b = await connectBus({ servers: nats.url, name: "chatroom-test", log, namespace: nats.namespace });
+  await applyTopology(b, { replicas: 1, partitions: 8 });
   buses.push(b);
   return b;
 }
 
-function startEngine(b: Bus): ChatroomEngine {
-  const engine = startChatroom({ bus: b, log, timers: OFF, concurrency: 16 });
+async function start(timers: ChatroomTimers = OFF, on: Bus = bus): Promise<ChatroomEngine> {
+  const engine = await startChatroom({ bus: on, log, timers, leaseMs: 2_000 });
   engines.push(engine);
   return engine;
 }
@@ -40,8 +40,6 @@ function startEngine(b: Bus): ChatroomEngine {
 beforeAll(async () => {
   nats = await startNats();
   bus = await openBus();
-  await applyTopology(bus, { replicas: 1 });
-  startEngine(bus);
 });
 
 afterAll(async () => {
@@ -52,7 +50,7 @@ afterAll(async () => {
 
 type Payload = DeepPartial<Event>["payload"];
 
-async function publish(appId: string, payload: Payload): Promise<{ event: Event; seq: number }> {
+async function publish(appId: string, payload: Payload): Promise<Event> {
   n += 1;
   const partial = Event.fromPartial({
     id: `c-${n}`,
@@ -62,9 +60,8 @@ async function publish(appId: string, payload: Payload): Promise<{ event: Event;
     payload,
   });
   const event = { ...partial, type: eventType(partial) };
-  const subject = bus.names.subjects.event(appId, event.type);
-  const ack = await publishEvent(bus, subject, Event.encode(event).finish(), { msgId: event.id });
-  return { event, seq: ack.seq };
+  await storeEvent(bus, event, { msgId: `${appId}:${event.id}` });
+  return event;
 }
 
 const create = (app: string, roomId: string) => publish(app, { $case: "roomCreated", value: { roomId } });
@@ -73,186 +70,256 @@ const join = (app: string, roomId: string, ...userIds: string[]) =>
 const leave = (app: string, roomId: string, ...userIds: string[]) =>
   publish(app, { $case: "roomLeft", value: { roomId, userIds } });
 const destroy = (app: string, roomId: string) => publish(app, { $case: "roomDestroyed", value: { roomId } });
+const userOffline = (
+  app: string,
+  userId: string,
+  seq: number,
+  reason = OfflineReason.OFFLINE_REASON_LOGOUT,
+) => publish(app, { $case: "userOffline", value: { userId, seq, reason } });
+const userOnline = (app: string, userId: string, seq: number) =>
+  publish(app, { $case: "userOnline", value: { userId, seq } });
 
-/** Every stored room event has been folded and acked. */
-async function folded(): Promise<void> {
-  const jsm = await bus.jsm();
+/** Every stored room (and user) event has been folded and written. */
+async function drained(kicks = false): Promise<void> {
+  const bucket = bus.names.buckets.rooms;
+  const projections = [{ name: ROOMS_PROJECTION, lane: "room", bucket }];
+  if (kicks) projections.push({ name: KICKS_PROJECTION, lane: "user", bucket });
   await waitFor(
-    async () => {
-      const info = await jsm.consumers
-        .info(bus.names.streams.events, chatroomDurables().rooms)
-        .catch(() => undefined);
-      return info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0;
-    },
-    { timeoutMs: 30_000, what: "the chatroom service to fold every room event" },
+    async () =>
+      (await Promise.all(projections.map((p) => partitionsBehind(bus, p)))).every((b) => b.length === 0),
+    { timeoutMs: 30_000, what: "the chatroom to fold and write everything stored" },
   );
 }
 
-/** The derived events of an app as stored, duplicates included. */
-async function derived(
-  appId: string,
-): Promise<{ id: string; status?: RoomStatus; rejected?: RoomRejected }[]> {
+/** The derived room events of an app (lane roomout) in stream order, as "<room> <type> <kind/reason> <status> <users>". */
+async function records(appId: string): Promise<string[]> {
   const jsm = await bus.jsm();
-  const out: { id: string; status?: RoomStatus; rejected?: RoomRejected }[] = [];
-  const last = (await jsm.streams.info(bus.names.streams.events)).state.last_seq;
-  for (const type of ["room.status", "room.rejected"]) {
-    const subject = bus.names.subjects.event(appId, type);
-    const { state } = await jsm.streams.info(bus.names.streams.events, { subjects_filter: subject });
-    if ((state.subjects?.[subject] ?? 0) === 0) continue;
-    const consumer = await bus.js.consumers.get(bus.names.streams.events, { filter_subjects: subject });
-    const messages = await consumer.consume();
-    for await (const m of messages) {
-      const e = Event.decode(m.data);
-      const p = e.payload;
-      out.push({
-        id: e.id,
-        ...(p?.$case === "roomStatus" ? { status: p.value } : {}),
-        ...(p?.$case === "roomRejected" ? { rejected: p.value } : {}),
-      });
-      if (m.info.pending === 0 || m.seq >= last) break;
+  const out: string[] = [];
+  const { state } = await jsm.streams.info(bus.names.streams.events);
+  for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+    const msg = await jsm.streams.getMessage(bus.names.streams.events, { seq }).catch(() => null);
+    const at = msg === null ? undefined : bus.names.subjects.parseEvent(msg.subject);
+    if (msg === null || at?.lane !== "roomout" || at.appId !== appId) continue;
+    const p = Event.decode(msg.data).payload;
+    if (p?.$case === "roomStatus") {
+      out.push(`${p.value.roomId} status ${p.value.kind} ${p.value.status} ${p.value.userIds.join(",")}`);
+    } else if (p?.$case === "roomRejected") {
+      out.push(`${p.value.roomId} rejected ${p.value.reason} ${p.value.userIds.join(",")}`);
     }
-    await messages.close();
   }
   return out;
 }
 
-const records = async (app: string) =>
-  (await derived(app)).flatMap(({ status }) =>
-    status === undefined ? [] : [[status.kind, status.status, status.userIds]],
-  );
+/** Every live key of a bucket under a filter, with its value (the kit's own keys and the meta's batch aside). */
+async function keys(bucket: string, filter: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const e of readCurrent(bus, bucket, filter)) {
+    let value = new TextDecoder().decode(e.value);
+    // Which changes were in the last written batch differs between live and rebuild.
+    if (e.key.startsWith("r.")) value = JSON.stringify({ ...JSON.parse(value), batch: [] });
+    out.set(e.key, value);
+  }
+  return out;
+}
 
-describe("chatroom engine", () => {
-  it("records create, join, leave and destroy once each, and ends every membership on destroy", async () => {
-    const app = "life";
-    const c = await create(app, "r1");
-    const j = await join(app, "r1", "u1", "u2", "u3");
-    const l = await leave(app, "r1", "u2");
-    await folded();
-    expect(await getRoom(bus, app, "r1")).toMatchObject({ memberCount: 2, createdAt: c.event.occurredAt });
-    expect((await listRoomMembers(bus, app, "r1", { pageSize: 10 }))?.members).toEqual([
-      { userId: "u1", joinedAt: j.event.occurredAt },
-      { userId: "u3", joinedAt: j.event.occurredAt },
-    ]);
-    expect(await listUserRooms(bus, app, "u1")).toEqual(["r1"]);
-    const d = await destroy(app, "r1");
-    await folded();
-    expect(await getRoom(bus, app, "r1")).toBeUndefined();
-    expect(await listRoomMembers(bus, app, "r1", { pageSize: 10 })).toBeUndefined();
-    expect(await listUserRooms(bus, app, "u1")).toEqual([]);
-    const kv = await bus.kv(bus.names.buckets.rooms);
-    expect((await readKeys(kv, roomKeys.members(app, "r1"))).size).toBe(0);
-    const stored = await derived(app);
-    expect(stored.map((s) => s.id)).toEqual([c, j, l, d].map(({ seq }) => `${app}:room-status:${seq}`));
-    expect(stored.map((s) => s.status)).toEqual([
-      {
-        roomId: "r1",
-        userIds: [],
-        status: 0,
-        kind: 0,
-        time: c.event.occurredAt?.getTime(),
-        causeEventId: c.event.id,
-      },
-      expect.objectContaining({ userIds: ["u1", "u2", "u3"], kind: 1, causeEventId: j.event.id }),
-      expect.objectContaining({ userIds: ["u2"], kind: 2 }),
-      expect.objectContaining({ userIds: [], kind: 3 }),
-    ]);
+describe("chatroom on the projection kit, on a real NATS", () => {
+  it("two replicas fold rooms across partitions in stream order; queries answer; a rebuild equals the live state", async () => {
+    const a = await start();
+    const b = await start(OFF, await openBus());
+    await waitFor(() => a.rooms.owned().length > 0 && b.rooms.owned().length > 0, {
+      timeoutMs: 20_000,
+      what: "both replicas to own partitions",
+    });
+    const app = "many";
+    const roomIds = Array.from({ length: 12 }, (_, r) => `房间.${r}-🎉`);
+    expect(new Set(roomIds.map((r) => partitionOf(app, r, 8))).size).toBeGreaterThan(3);
+    // Each room's events in order; rooms interleave. Join, leave and join again of one user must
+    // apply in order, which only strict per-room order guarantees.
+    await Promise.all(
+      roomIds.map(async (room) => {
+        await create(app, room);
+        await join(app, room, "用户-1", "😀", "u3");
+        await leave(app, room, "用户-1");
+        await join(app, room, "用户-1");
+        await leave(app, room, "u3");
+      }),
+    );
+    await drained();
+    const expected = (room: string) => [
+      `${room} status 0 0 `,
+      `${room} status 1 0 用户-1,😀,u3`,
+      `${room} status 2 0 用户-1`,
+      `${room} status 1 0 用户-1`,
+      `${room} status 2 0 u3`,
+    ];
+    const stored = await records(app);
+    for (const room of roomIds)
+      expect(stored.filter((r) => r.startsWith(`${room} `))).toEqual(expected(room));
+
+    const room0 = roomIds[0] as string;
+    expect(await getRoom(bus, app, room0)).toMatchObject({ appId: app, roomId: room0, memberCount: 2 });
+    const page1 = await listRoomMembers(bus, app, room0, { pageSize: 1 });
+    const page2 = await listRoomMembers(bus, app, room0, {
+      pageSize: 1,
+      pageToken: page1?.nextPageToken ?? "",
+    });
+    expect([...(page1?.members ?? []), ...(page2?.members ?? [])].map((m) => m.userId).sort()).toEqual(
+      ["用户-1", "😀"].sort(),
+    );
+    expect(page2?.nextPageToken).toBe("");
+    expect(await listUserRooms(bus, app, "😀")).toEqual([...roomIds].sort());
+    expect(await listUserRooms(bus, app, "u3")).toEqual([]);
+    const firstRooms = await listRooms(bus, app, { pageSize: 5 });
+    const restRooms = await listRooms(bus, app, { pageSize: 100, pageToken: firstRooms.nextPageToken });
+    expect(restRooms.nextPageToken).toBe("");
+    expect([...firstRooms.rooms, ...restRooms.rooms].map((r) => r.roomId).sort()).toEqual(
+      [...roomIds].sort(),
+    );
+
+    await destroy(app, room0);
+    await drained();
+    expect(await getRoom(bus, app, room0)).toBeUndefined();
+    expect(await listRoomMembers(bus, app, room0, { pageSize: 10 })).toBeUndefined();
+    expect(await listUserRooms(bus, app, "😀")).toEqual(roomIds.slice(1).sort());
+
+    const bucket = `${nats.namespace}_REBUILT`;
+    const report = await rebuildChatroom(bus, { bucket, log });
+    expect(report.rooms.states).toBeGreaterThanOrEqual(roomIds.length);
+    const live = bus.names.buckets.rooms;
+    for (const filter of ["r.>", "m.>", "u.>"]) {
+      expect(await keys(bucket, filter)).toEqual(await keys(live, filter));
+    }
+    await Promise.all([a.stop(), b.stop()]);
   });
 
-  it("rejects invalid transitions with a room.rejected and applies nothing of them", async () => {
+  it("rejects invalid transitions with a room.rejected and applies nothing", async () => {
+    const engine = await start();
     const app = "bad";
-    await join(app, "nope", "u1");
+    await join(app, "ghost", "u1");
     await create(app, "r1");
     await create(app, "r1");
     await join(app, "r1", "u1");
     await join(app, "r1", "u2", "u1");
     await leave(app, "r1", "u9");
-    await publish(app, { $case: "roomJoined", value: { roomId: "", userIds: ["u1"] } });
-    await folded();
-    const rejected = (await derived(app)).flatMap(({ rejected: r }) =>
-      r === undefined ? [] : [[r.reason, r.userIds]],
+    await join(app, "r1");
+    await join(app, "", "u1");
+    await drained();
+    // Rooms are in different partitions: each room's records are in order, not all of an app's.
+    const stored = await records(app);
+    expect(stored.filter((r) => !r.startsWith("r1 "))).toEqual(
+      expect.arrayContaining(["ghost rejected room_not_found u1", " rejected missing_room_id u1"]),
     );
-    // The rejections of separate rooms are published in no particular order.
-    expect(rejected.sort()).toEqual(
-      [
-        ["room_not_found", ["u1"]],
-        ["room_exists", []],
-        ["already_a_member", ["u1"]],
-        ["not_a_member", ["u9"]],
-        ["missing_room_id", ["u1"]],
-      ].sort(),
-    );
+    expect(stored.filter((r) => r.startsWith("r1 "))).toEqual([
+      "r1 status 0 0 ",
+      "r1 rejected room_exists ",
+      "r1 status 1 0 u1",
+      "r1 rejected already_a_member u1",
+      "r1 rejected not_a_member u9",
+      "r1 rejected no_users ",
+    ]);
+    expect(stored).toHaveLength(8);
     expect(await getRoom(bus, app, "r1")).toMatchObject({ memberCount: 1 });
     expect(await listUserRooms(bus, app, "u2")).toEqual([]);
+    await engine.stop();
   });
 
-  it("applies a redelivered event once and publishes its record once", async () => {
-    const app = "redeliver";
-    await create(app, "r1");
-    const j = await join(app, "r1", "u1");
-    await folded();
-    const [engine] = engines;
-    const again = {
-      subject: "",
-      data: Event.encode(j.event).finish(),
-      headers: {},
-      seq: j.seq,
-      deliveryCount: 2,
-    };
-    await engine?.processor.handleRoomEvent({ ...again, redelivered: true, working: () => undefined });
-    // A fresh replica (no cache) sees it as applied too.
-    const other = await openBus();
-    const fresh = createChatroomProcessor({ bus: other, log, timers: OFF });
-    await fresh.handleRoomEvent({ ...again, redelivered: true, working: () => undefined });
-    expect(await records(app)).toEqual([
-      [0, 0, []],
-      [1, 0, ["u1"]],
-    ]);
-    expect(await getRoom(bus, app, "r1")).toMatchObject({ memberCount: 1 });
-  });
-
-  it("two replicas fold many rooms into one record per change; a rebuild equals the live state", async () => {
-    const app = "replicas";
-    startEngine(await openBus());
-    const rooms = Array.from({ length: 20 }, (_, i) => `room-${i}`);
-    // A phase is sent once the one it depends on is folded: replicas keep the order of one room's
-    // events only for events not in flight at the same time (see README).
-    await Promise.all(rooms.map((r) => create(app, r)));
-    await folded();
-    for (let batch = 0; batch < 5; batch++) {
-      await Promise.all(
-        rooms.map((r) => join(app, r, ...Array.from({ length: 20 }, (_, u) => `u${batch}-${u}`))),
-      );
+  it("kicks a user offline past the threshold from every room (status 1), then destroys the emptied rooms (status 3)", async () => {
+    const engine = await start({ kickAfterMs: 300, abnormalDelayMs: 60_000, idleDestroyMs: 600 });
+    const app = "kick";
+    const roomIds = ["r-一", "r-二", "r-三"];
+    for (const room of roomIds) {
+      await create(app, room);
+      await join(app, room, "走了", "stays");
     }
-    await folded();
-    await Promise.all(rooms.map((r) => leave(app, r, "u0-0", "u4-19")));
-    await folded();
-    await Promise.all(rooms.slice(0, 5).map((r) => destroy(app, r)));
-    await folded();
-    const stored = await derived(app);
-    expect(stored.filter((s) => s.rejected !== undefined)).toEqual([]);
-    expect(new Set(stored.map((s) => s.id)).size).toBe(stored.length);
-    expect(stored).toHaveLength(20 + 100 + 20 + 5);
-    for (const r of rooms.slice(5)) expect((await getRoom(bus, app, r))?.memberCount).toBe(98);
-    expect(await listUserRooms(bus, app, "u0-0")).toEqual([]);
-    expect(await listUserRooms(bus, app, "u1-1")).toHaveLength(15);
+    await drained(true);
+    await userOffline(app, "走了", 2);
+    // An abnormal disconnect waits the (long) abnormal delay; a later online cancels the kick anyway.
+    await userOffline(app, "stays", 2, OfflineReason.OFFLINE_REASON_DISCONNECT);
+    await userOnline(app, "stays", 3);
+    await waitFor(async () => (await listUserRooms(bus, app, "走了")).length === 0, {
+      timeoutMs: 20_000,
+      what: "the kick",
+    });
+    await drained(true);
+    const stored = await records(app);
+    for (const room of roomIds) expect(stored).toContain(`${room} status 2 1 走了`);
+    expect(await listUserRooms(bus, app, "stays")).toEqual([...roomIds].sort());
+    const kv = await bus.kv(bus.names.buckets.rooms);
+    const timer = roomKeys.kick(partitionOf(app, "stays", 8), app, "stays");
+    expect((await kv.get(timer))?.operation).not.toBe("PUT");
 
-    const bucket = `${nats.namespace}_ROOMS_REBUILT`;
-    const report = await rebuildChatroom(bus, { bucket });
-    expect(report.events).toBeGreaterThan(0);
-    const rebuilt = await new Kvm(bus.js).open(bucket);
-    const live = await bus.kv(bus.names.buckets.rooms);
-    for (const filter of ["m.>", "u.>"])
-      expect(await readKeys(rebuilt, filter)).toEqual(await readKeys(live, filter));
-    expect(await roomStates(rebuilt)).toEqual(await roomStates(live));
+    for (const room of roomIds) await leave(app, room, "stays");
+    await waitFor(async () => (await records(app)).filter((r) => r.includes(" status 3 3")).length === 3, {
+      timeoutMs: 20_000,
+      what: "the idle destroys",
+    });
+    for (const room of roomIds) expect(await getRoom(bus, app, room)).toBeUndefined();
+    await engine.stop();
+  });
+
+  it("hands partitions over when a replica stops: nothing lost, nothing applied twice", async () => {
+    const first = await start();
+    const app = "handover";
+    await create(app, "大房间");
+    const users = Array.from({ length: 60 }, (_, i) => `成员-${i}`);
+    const sending = (async () => {
+      for (const u of users) await join(app, "大房间", u);
+    })();
+    const second = await start(OFF, await openBus());
+    await waitFor(() => second.rooms.owned().length > 0, {
+      timeoutMs: 20_000,
+      what: "the second replica to claim",
+    });
+    await first.stop();
+    await sending;
+    await drained();
+    expect(await getRoom(bus, app, "大房间")).toMatchObject({ memberCount: users.length });
+    const stored = await records(app);
+    expect(stored).toHaveLength(users.length + 1);
+    expect(new Set(stored).size).toBe(stored.length);
+    const listed = await listRoomMembers(bus, app, "大房间", { pageSize: 1000 });
+    expect(listed?.members.map((m) => m.userId).sort()).toEqual([...users].sort());
+    // The new owner loaded the members with the partition: a second join of one is refused.
+    await join(app, "大房间", users[0] as string);
+    await drained();
+    expect((await records(app)).at(-1)).toBe(`大房间 rejected already_a_member ${users[0]}`);
+    await second.stop();
+  });
+
+  it("redoes memberships a crashed owner wrote the room for but not its side keys", async () => {
+    const app = "crash";
+    const room = "会议室-🚪";
+    const p = partitionOf(app, room, 8);
+    const first = await start();
+    await create(app, room);
+    await join(app, room, "写了", "没写");
+    await drained();
+    await first.stop();
+    // As if the owner died after writing the room's state, before its side keys and next checkpoint.
+    const kv = await bus.kv(bus.names.buckets.rooms);
+    const meta = JSON.parse((await kv.get(roomKeys.room(p, app, room)))?.string() ?? "{}") as {
+      lastSeq: number;
+      batch: number[];
+    };
+    expect(meta.batch).toContain(meta.lastSeq);
+    await kv.delete(roomKeys.member(p, app, room, "没写"));
+    await kv.delete(roomKeys.userRoom(app, "没写", room));
+    await kv.put(
+      kitKeys.checkpoint(ROOMS_PROJECTION, p),
+      JSON.stringify({ through: meta.lastSeq - 1, owner: "dead" }),
+    );
+    expect(await listUserRooms(bus, app, "没写")).toEqual([]);
+
+    const second = await start();
+    await drained();
+    await waitFor(async () => (await listUserRooms(bus, app, "没写")).length === 1, {
+      timeoutMs: 10_000,
+      what: "the membership to be redone",
+    });
+    const listed = await listRoomMembers(bus, app, room, { pageSize: 10 });
+    expect(listed?.members.map((m) => m.userId).sort()).toEqual(["写了", "没写"].sort());
+    // Nothing was derived twice.
+    expect(await records(app)).toEqual([`${room} status 0 0 `, `${room} status 1 0 写了,没写`]);
+    await second.stop();
   });
 });
-
-/** Every room meta without its outbox (how the last change was written, not state); `recent` as a set. */
-async function roomStates(kv: KV): Promise<Map<string, unknown>> {
-  const out = new Map<string, unknown>();
-  for (const [key, value] of await readKeys(kv, "r.>")) {
-    const { outbox: _outbox, recent, ...state } = decodeRoomMeta(new TextEncoder().encode(value));
-    out.set(key, { ...state, recent: [...recent].sort((a, b) => a - b) });
-  }
-  return out;
-}

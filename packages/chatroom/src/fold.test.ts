@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { Event, eventType, type DeepPartial } from "@herald/proto";
 import { foldRoom, ROOM_KIND, ROOM_STATUS } from "./fold.js";
 import type { RoomFold } from "./fold.js";
-import { RECENT_SEQS } from "./state.js";
 import type { RoomMeta } from "./state.js";
 
 const T0 = 1_700_000_000_000;
@@ -29,9 +28,9 @@ function run(...events: Event[]): { meta: RoomMeta | undefined; members: Set<str
     folds.push(fold);
     if (fold.outcome !== "applied") return;
     meta = fold.meta;
-    if (meta.outbox.destroyed) members.clear();
-    meta.outbox.joined.forEach((u) => members.add(u));
-    meta.outbox.left.forEach((u) => members.delete(u));
+    if (fold.change.destroyed) members.clear();
+    fold.change.joined.forEach((u) => members.add(u));
+    fold.change.left.forEach((u) => members.delete(u));
   });
   return { meta, members, folds };
 }
@@ -63,7 +62,8 @@ describe("foldRoom", () => {
       "a:room-status:4",
     ]);
     expect(meta).toMatchObject({ exists: false, memberCount: 0, createdAt: T0 + 1, lastSeq: 4 });
-    expect(meta?.outbox.destroyed).toBe(true);
+    const destroyed = folds[3];
+    expect(destroyed?.outcome === "applied" && destroyed.change.destroyed).toBe(true);
   });
 
   it("rejects every invalid transition and names who was wrong", () => {
@@ -96,11 +96,20 @@ describe("foldRoom", () => {
     expect(members.size).toBe(1);
   });
 
-  it("counts anything older than the remembered sequences as applied", () => {
-    const events = [create(1), ...Array.from({ length: RECENT_SEQS }, (_, i) => join(i + 2, `u${i}`))];
-    const { meta } = run(...events);
-    expect(meta?.recent).toHaveLength(RECENT_SEQS);
-    expect(foldRoom(meta, new Set(), join(1, "x"), 1, T0).outcome).toBe("duplicate");
+  it("counts anything at or below the room's last sequence as applied (a room's events come in stream order)", () => {
+    const { meta } = run(create(1), join(5, "u1"));
+    expect(meta?.lastSeq).toBe(5);
+    expect(foldRoom(meta, new Set(["u1"]), join(3, "x"), 3, T0).outcome).toBe("duplicate");
+    expect(foldRoom(meta, new Set(["u1"]), join(6, "x"), 6, T0).outcome).toBe("applied");
+  });
+
+  it("drops an idle destroy once the room changed after it was found idle", () => {
+    const idle = (seq: number, lastSeq: number) => ({
+      ...destroy(seq, ROOM_STATUS.autoDestroyed),
+      operationId: `room-idle:${lastSeq}`,
+    });
+    expect(run(create(1), join(2, "u1"), leave(3, ["u1"]), idle(4, 3)).folds[3]?.outcome).toBe("applied");
+    expect(run(create(1), join(2, "u1"), leave(3, ["u1"]), idle(4, 1)).folds[3]?.outcome).toBe("stale_auto");
   });
 
   it("drops an automatic change that no longer applies instead of rejecting it", () => {

@@ -1,5 +1,5 @@
 import { Event, eventType } from "@herald/proto";
-import { emptyRoomMeta, encodeEvents, hasApplied, RECENT_SEQS } from "./state.js";
+import { emptyRoomMeta } from "./state.js";
 import type { RoomMeta } from "./state.js";
 
 /** RongCloud's `status` of a change. */
@@ -19,13 +19,22 @@ export interface RoomChange {
   kind: number;
 }
 
+/** The memberships a change makes or ends; `destroyed` ends every one of the room. */
+export interface MembershipChange {
+  joined: string[];
+  left: string[];
+  destroyed: boolean;
+  /** When the change happened (ms): joinedAt of its memberships. */
+  at: number;
+}
+
 export type RoomFold =
   /** The change at this sequence is already in the state. */
   | { outcome: "duplicate" }
   /** An automatic change (auto-kick, auto-destroy) that no longer applies: nothing to record. */
   | { outcome: "stale_auto" }
   | { outcome: "rejected"; reason: RoomRejectReason; derived: Event }
-  | { outcome: "applied"; meta: RoomMeta; derived: Event };
+  | { outcome: "applied"; meta: RoomMeta; derived: Event; change: MembershipChange };
 
 /** The room change an event carries, or undefined for anything but room.created/joined/left/destroyed. */
 export function roomChange(event: Event): RoomChange | undefined {
@@ -59,10 +68,32 @@ export function roomDerivedId(appId: string, what: "status" | "rejected", stream
   return `${appId}:room-${what}:${streamSeq}`;
 }
 
+/** The operationId of an automatic destroy: names the room's last seq when it was found idle. */
+export function idleOperationId(lastSeq: number): string {
+  return `room-idle:${lastSeq}`;
+}
+
 /**
- * Applies one room event (stored at `streamSeq`) to a room whose members are `members`. Pure and
- * deterministic: every time comes from the event (occurredAt, else `now`), so a replay of EVENTS
- * builds the same state. Invalid transitions change nothing and derive a room.rejected.
+ * The memberships an applied change made, from the event alone (for redoing a change whose side
+ * keys a crashed owner may not have written).
+ */
+export function membershipChange(event: Event, now: number): MembershipChange {
+  const change = roomChange(event);
+  const at = event.occurredAt?.getTime() ?? now;
+  const users = [...new Set(change?.userIds ?? [])];
+  return {
+    joined: change?.kind === ROOM_KIND.join ? users : [],
+    left: change?.kind === ROOM_KIND.leave ? users : [],
+    destroyed: change?.kind === ROOM_KIND.destroy,
+    at,
+  };
+}
+
+/**
+ * Applies one room event (stored at `streamSeq`, folded at `now`, its stored time) to a room whose
+ * members are `members`. Pure and deterministic, so a replay of EVENTS builds the same state. A
+ * room's events are folded in stream order: a seq at or below the room's last is a redelivery.
+ * Invalid transitions change nothing and derive a room.rejected.
  */
 export function foldRoom(
   meta: RoomMeta | undefined,
@@ -73,7 +104,7 @@ export function foldRoom(
 ): RoomFold {
   const change = roomChange(event);
   if (change === undefined) throw new TypeError(`event ${event.id} is not a room event`);
-  if (meta !== undefined && hasApplied(meta, streamSeq)) return { outcome: "duplicate" };
+  if (meta !== undefined && streamSeq <= meta.lastSeq) return { outcome: "duplicate" };
   const time = event.occurredAt?.getTime() ?? now;
   const reject = (reason: RoomRejectReason, userIds = change.userIds): RoomFold => ({
     outcome: "rejected",
@@ -105,10 +136,10 @@ export function foldRoom(
   const next: RoomMeta = {
     ...current,
     lastActivity: Math.max(current.lastActivity, time),
-    lastSeq: Math.max(current.lastSeq, streamSeq),
-    recent: [...current.recent, streamSeq].slice(-RECENT_SEQS),
-    outbox: { seq: streamSeq, joined: [], left: [], destroyed: false, at: time, events: [], writtenAt: now },
+    lastSeq: streamSeq,
+    changedAt: now,
   };
+  const membership: MembershipChange = { joined: [], left: [], destroyed: false, at: time };
   let userIds: string[] = [];
 
   switch (change.kind) {
@@ -123,7 +154,7 @@ export function foldRoom(
       const already = userIds.filter((u) => members.has(u));
       if (already.length > 0) return reject("already_a_member", already);
       next.memberCount = current.memberCount + userIds.length;
-      next.outbox.joined = userIds;
+      membership.joined = userIds;
       break;
     }
     case ROOM_KIND.leave: {
@@ -134,14 +165,16 @@ export function foldRoom(
       const strangers = userIds.filter((u) => !members.has(u));
       if (strangers.length > 0) return reject("not_a_member", strangers);
       next.memberCount = current.memberCount - userIds.length;
-      next.outbox.left = userIds;
+      membership.left = userIds;
       break;
     }
     default:
-      if (automatic && (!exists || current.memberCount > 0)) return { outcome: "stale_auto" };
+      // An idle destroy names the state it found idle: any change since makes it stale.
+      if (automatic && (!exists || current.memberCount > 0 || staleIdle(event, current)))
+        return { outcome: "stale_auto" };
       if (!exists) return reject("room_not_found");
       Object.assign(next, { exists: false, memberCount: 0 });
-      next.outbox.destroyed = true;
+      membership.destroyed = true;
   }
 
   const derived = Event.fromPartial({
@@ -162,6 +195,10 @@ export function foldRoom(
       },
     },
   });
-  next.outbox.events = encodeEvents([derived]);
-  return { outcome: "applied", meta: next, derived };
+  return { outcome: "applied", meta: next, derived, change: membership };
+}
+
+function staleIdle(event: Event, meta: RoomMeta): boolean {
+  const op = event.operationId;
+  return op.startsWith("room-idle:") && op !== idleOperationId(meta.lastSeq);
 }

@@ -4,28 +4,39 @@ import { decodeKeyToken, encodeKeyToken } from "@herald/bus";
 
 const t = encodeKeyToken;
 
-/** The layout of the ROOMS bucket. */
+/**
+ * The layout of the ROOMS bucket (the projection kit keeps its lease., ckpt. and member. keys of
+ * "rooms" and "kicks" there too). A room's keys carry the partition of the room, a kick the
+ * partition of the user; the user->room index has none, since a user's rooms are in any partition.
+ */
 export const roomKeys = {
-  /** r.<app>.<room>: the RoomMeta of one room (created time, member count, last activity, applied seqs). */
-  room: (appId: string, roomId: string): string => `r.${t(appId)}.${t(roomId)}`,
-  /** m.<app>.<room>.<user>: one membership; the value is when the user joined (ms). */
-  member: (appId: string, roomId: string, userId: string): string =>
-    `m.${t(appId)}.${t(roomId)}.${t(userId)}`,
+  /** r.<p>.<app>.<room>: the RoomMeta of one room, the state of the rooms projection. */
+  room: (partition: number, appId: string, roomId: string): string =>
+    `r.${partition}.${t(appId)}.${t(roomId)}`,
+  /** Every room key of an app, in any partition. */
+  appRooms: (appId: string): string => `r.*.${t(appId)}.*`,
+  /** Every room key of a partition. */
+  rooms: (partition: number): string => `r.${partition}.>`,
+  /** m.<p>.<app>.<room>.<user>: one membership; the value is when the user joined (ms). */
+  member: (partition: number, appId: string, roomId: string, userId: string): string =>
+    `m.${partition}.${t(appId)}.${t(roomId)}.${t(userId)}`,
   /** Every membership of a room. */
-  members: (appId: string, roomId: string): string => `m.${t(appId)}.${t(roomId)}.*`,
-  /** u.<app>.<user>.<room>: the user is in the room (the index of ListUserRooms). */
+  members: (partition: number, appId: string, roomId: string): string =>
+    `m.${partition}.${t(appId)}.${t(roomId)}.*`,
+  /** Every membership of a partition. */
+  partitionMembers: (partition: number): string => `m.${partition}.>`,
+  /** The room key a membership key belongs to. */
+  roomOfMember: (memberKey: string): string => `r.${memberKey.split(".").slice(1, 4).join(".")}`,
+  /** u.<app>.<user>.<room>: the user is in the room since the value (ms); the index of ListUserRooms and of auto-kick. */
   userRoom: (appId: string, userId: string, roomId: string): string =>
     `u.${t(appId)}.${t(userId)}.${t(roomId)}`,
   /** Every room of a user. */
   userRooms: (appId: string, userId: string): string => `u.${t(appId)}.${t(userId)}.*`,
-  /** k.<app>.<user>: the user's pending auto-kick (a KickTimer). */
-  kick: (appId: string, userId: string): string => `k.${t(appId)}.${t(userId)}`,
-  /** d.<app>.<room>: the room's pending auto-destroy (an IdleTimer). */
-  idle: (appId: string, roomId: string): string => `d.${t(appId)}.${t(roomId)}`,
-  allKicks: (): string => "k.>",
-  allIdle: (): string => "d.>",
+  /** k.<p>.<app>.<user>: the user's pending auto-kick (a KickTimer), the state of the kicks projection. */
+  kick: (partition: number, appId: string, userId: string): string =>
+    `k.${partition}.${t(appId)}.${t(userId)}`,
+  /** Every kick key of a partition. */
+  kicks: (partition: number): string => `k.${partition}.>`,
   /** The last token of a key, decoded. */
   lastId: (key: string): string => decodeKeyToken(key.slice(key.lastIndexOf(".") + 1)),
-  /** The decoded token at `index` (0 is the key's kind). */
-  idAt: (key: string, index: number): string => decodeKeyToken(key.split(".")[index] ?? ""),
 };

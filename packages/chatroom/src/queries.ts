@@ -1,8 +1,9 @@
+import { partitionOf, readCurrent } from "@herald/bus";
 import type { Bus } from "@herald/bus";
 import type { Room, RoomMember } from "@herald/proto";
 import { ValidationError } from "@herald/runtime";
 import { roomKeys } from "./keys.js";
-import { readKeys, readRoomMeta } from "./store.js";
+import { decodeRoomMeta } from "./state.js";
 
 export interface ListRoomMembersQuery {
   pageSize: number;
@@ -13,11 +14,34 @@ export interface ListRoomMembersQuery {
 /** The largest page of ListRoomMembers. */
 export const MAX_MEMBERS_PAGE = 10_000;
 
+export interface ListRoomsQuery {
+  pageSize: number;
+  /** The nextPageToken of the previous page. */
+  pageToken?: string;
+}
+
+function checkPage(q: { pageSize: number; pageToken?: string }, max: number): string {
+  if (!Number.isInteger(q.pageSize) || q.pageSize < 1 || q.pageSize > max) {
+    throw new ValidationError(`page_size: must be 1-${max}, got ${q.pageSize}`, { field: "page_size" });
+  }
+  const after = q.pageToken ?? "";
+  if (!/^[A-Za-z0-9_=-]*$/.test(after)) {
+    throw new ValidationError("page_token: not one this server gave", { field: "page_token" });
+  }
+  return after;
+}
+
+function roomPartition(bus: Bus, appId: string, roomId: string): number {
+  return partitionOf(appId, roomId, bus.layout.partitions);
+}
+
 /** A room that exists (created and not destroyed), or undefined. */
 export async function getRoom(bus: Bus, appId: string, roomId: string): Promise<Room | undefined> {
   const kv = await bus.kv(bus.names.buckets.rooms);
-  const { meta } = await readRoomMeta(kv, roomKeys.room(appId, roomId));
-  if (meta === undefined || !meta.exists) return undefined;
+  const entry = await kv.get(roomKeys.room(roomPartition(bus, appId, roomId), appId, roomId));
+  if (entry === null || entry.operation !== "PUT" || entry.length === 0) return undefined;
+  const meta = decodeRoomMeta(entry.value);
+  if (!meta.exists) return undefined;
   return { appId, roomId, memberCount: meta.memberCount, createdAt: new Date(meta.createdAt) };
 }
 
@@ -31,22 +55,16 @@ export async function listRoomMembers(
   roomId: string,
   q: ListRoomMembersQuery,
 ): Promise<{ members: RoomMember[]; nextPageToken: string } | undefined> {
-  if (!Number.isInteger(q.pageSize) || q.pageSize < 1 || q.pageSize > MAX_MEMBERS_PAGE) {
-    throw new ValidationError(`page_size: must be 1-${MAX_MEMBERS_PAGE}, got ${q.pageSize}`, {
-      field: "page_size",
-    });
-  }
-  const after = q.pageToken ?? "";
-  if (!/^[A-Za-z0-9_=-]*$/.test(after)) {
-    throw new ValidationError("page_token: not one this server gave", { field: "page_token" });
-  }
+  const after = checkPage(q, MAX_MEMBERS_PAGE);
   if ((await getRoom(bus, appId, roomId)) === undefined) return undefined;
-  const kv = await bus.kv(bus.names.buckets.rooms);
+  const filter = roomKeys.members(roomPartition(bus, appId, roomId), appId, roomId);
   // One ordered consumer reads every membership with its value: no request per member.
-  const entries = [...(await readKeys(kv, roomKeys.members(appId, roomId)))]
-    .map(([key, joinedAt]) => ({ token: key.slice(key.lastIndexOf(".") + 1), key, joinedAt }))
-    .filter((e) => e.token > after)
-    .sort((a, b) => (a.token < b.token ? -1 : 1));
+  const entries: { token: string; key: string; joinedAt: string }[] = [];
+  for await (const e of readCurrent(bus, bus.names.buckets.rooms, filter)) {
+    const token = e.key.slice(e.key.lastIndexOf(".") + 1);
+    if (token > after) entries.push({ token, key: e.key, joinedAt: new TextDecoder().decode(e.value) });
+  }
+  entries.sort((a, b) => (a.token < b.token ? -1 : 1));
   const page = entries.slice(0, q.pageSize);
   return {
     members: page.map((e) => ({ userId: roomKeys.lastId(e.key), joinedAt: new Date(Number(e.joinedAt)) })),
@@ -54,10 +72,44 @@ export async function listRoomMembers(
   };
 }
 
+/**
+ * Rooms of an app that exist, from every partition, in the order of their encoded ids. The page
+ * token is the encoded id of the last room returned; "" means there is no next page.
+ */
+export async function listRooms(
+  bus: Bus,
+  appId: string,
+  q: ListRoomsQuery,
+): Promise<{ rooms: Room[]; nextPageToken: string }> {
+  const after = checkPage(q, MAX_MEMBERS_PAGE);
+  const found: { token: string; room: Room }[] = [];
+  for await (const e of readCurrent(bus, bus.names.buckets.rooms, roomKeys.appRooms(appId))) {
+    const token = e.key.slice(e.key.lastIndexOf(".") + 1);
+    const meta = decodeRoomMeta(e.value);
+    if (token <= after || !meta.exists) continue;
+    found.push({
+      token,
+      room: {
+        appId,
+        roomId: meta.roomId,
+        memberCount: meta.memberCount,
+        createdAt: new Date(meta.createdAt),
+      },
+    });
+  }
+  found.sort((a, b) => (a.token < b.token ? -1 : 1));
+  const page = found.slice(0, q.pageSize);
+  return {
+    rooms: page.map((f) => f.room),
+    nextPageToken: found.length > q.pageSize ? (page[page.length - 1]?.token ?? "") : "",
+  };
+}
+
 /** The rooms a user is in, sorted by id. */
 export async function listUserRooms(bus: Bus, appId: string, userId: string): Promise<string[]> {
-  const kv = await bus.kv(bus.names.buckets.rooms);
   const rooms: string[] = [];
-  for await (const key of await kv.keys(roomKeys.userRooms(appId, userId))) rooms.push(roomKeys.lastId(key));
+  for await (const e of readCurrent(bus, bus.names.buckets.rooms, roomKeys.userRooms(appId, userId))) {
+    rooms.push(roomKeys.lastId(e.key));
+  }
   return rooms.sort();
 }

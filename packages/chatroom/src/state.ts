@@ -1,41 +1,30 @@
-import { Event } from "@herald/proto";
-
-/** The outcome of the last applied change, redone by whoever finds it unfinished (idempotent). */
-export interface RoomOutbox {
-  /** Stream sequence of the change. */
-  seq: number;
-  /** Membership keys to write; `destroyed` deletes every membership key of the room instead. */
-  joined: string[];
-  left: string[];
-  destroyed: boolean;
-  /** When the change was applied (ms): joinedAt of its memberships. */
-  at: number;
-  /** Base64 protobuf Events derived by the change (room.status). */
-  events: string[];
-  /** Wall-clock ms when the change was written: its events are published again only within dedup. */
-  writtenAt: number;
-}
-
-/** The state of one room, stored as JSON under r.<app>.<room>; never grows with the room. */
+/** The state of one room, stored as JSON under r.<p>.<app>.<room>; never grows with the room. */
 export interface RoomMeta {
   appId: string;
   roomId: string;
-  /** False once destroyed: the key stays as a tombstone that remembers the applied seqs. */
+  /** False once destroyed: the key stays as a tombstone that remembers the last applied seq. */
   exists: boolean;
   /** Milliseconds since the epoch (the create's occurredAt). */
   createdAt: number;
   memberCount: number;
-  /** When the last change was applied (ms). */
+  /** When the last change happened (its occurredAt, ms). */
   lastActivity: number;
-  /** Highest stream sequence applied. */
+  /** Stream sequence of the last applied change: a room's events come in stream order, so anything at or below it is applied. */
   lastSeq: number;
-  /** The latest applied sequences (at most RECENT_SEQS), so a redelivery is recognised. */
-  recent: number[];
-  outbox: RoomOutbox;
+  /** When the last change was folded (its stored time, ms): the idle-destroy clock. */
+  changedAt: number;
+  /**
+   * Sequences of the changes applied in the batch being written: its memberships may be missing
+   * if the owner crashed between the states and the side keys, so a replay redoes them.
+   */
+  batch: number[];
 }
 
-/** How many applied sequences a room remembers; anything older than all of them counts as applied. */
-export const RECENT_SEQS = 64;
+/** A room in memory: the meta (the stored state) and its members (loaded from the m. keys). */
+export interface RoomState {
+  meta: RoomMeta;
+  members: Set<string>;
+}
 
 export function emptyRoomMeta(appId: string, roomId: string): RoomMeta {
   return {
@@ -46,8 +35,8 @@ export function emptyRoomMeta(appId: string, roomId: string): RoomMeta {
     memberCount: 0,
     lastActivity: 0,
     lastSeq: 0,
-    recent: [],
-    outbox: { seq: 0, joined: [], left: [], destroyed: false, at: 0, events: [], writtenAt: 0 },
+    changedAt: 0,
+    batch: [],
   };
 }
 
@@ -56,20 +45,5 @@ export function encodeRoomMeta(meta: RoomMeta): Uint8Array {
 }
 
 export function decodeRoomMeta(data: Uint8Array): RoomMeta {
-  return JSON.parse(new TextDecoder().decode(data)) as RoomMeta;
-}
-
-export function encodeEvents(events: readonly Event[]): string[] {
-  return events.map((e) => Buffer.from(Event.encode(e).finish()).toString("base64"));
-}
-
-export function outboxEvents(outbox: RoomOutbox): Event[] {
-  return outbox.events.map((b64) => Event.decode(Buffer.from(b64, "base64")));
-}
-
-/** True when the room already applied the change stored at `seq`. */
-export function hasApplied(meta: RoomMeta, seq: number): boolean {
-  if (meta.recent.includes(seq)) return true;
-  // Replicas may apply a room's events slightly out of order: the oldest is the smallest, not the first.
-  return meta.recent.length >= RECENT_SEQS && seq < Math.min(...meta.recent);
+  return { ...emptyRoomMeta("", ""), ...(JSON.parse(new TextDecoder().decode(data)) as Partial<RoomMeta>) };
 }

@@ -17,6 +17,8 @@ function offline(reason: OfflineReason, nodeReset = false): Event {
 describe("chatroom timers", () => {
   it("kicks after the threshold, plus the abnormal delay after a disconnect, timeout or node reset", () => {
     expect(kickTimerFor(offline(OfflineReason.OFFLINE_REASON_LOGOUT), timers, 0)).toEqual({
+      appId: "a",
+      userId: "u",
       seq: 7,
       due: AT + 30_000,
       abnormal: false,
@@ -37,19 +39,29 @@ describe("chatroom timers", () => {
     );
   });
 
-  it("gives every replica the same automatic event, id and bytes", () => {
-    const timer = { seq: 7, due: AT, abnormal: false, causeEventId: "x" };
-    const a = kickEvent("a", "user with spaces", "room.1", timer);
-    expect(Event.encode(a).finish()).toEqual(
-      Event.encode(kickEvent("a", "user with spaces", "room.1", timer)).finish(),
-    );
+  it("derives the same automatic event, id and bytes, every time", () => {
+    const timer = {
+      appId: "a",
+      userId: "user with spaces",
+      seq: 7,
+      due: AT,
+      abnormal: false,
+      causeEventId: "x",
+    };
+    const a = kickEvent("room.1", timer);
+    expect(Event.encode(a).finish()).toEqual(Event.encode(kickEvent("room.1", { ...timer })).finish());
     expect(a.id).toMatch(/^a:room-kick:[0-9a-f]{16}:7:[0-9a-f]{16}$/);
     expect(a.payload).toEqual({
       $case: "roomLeft",
       value: { roomId: "room.1", userIds: ["user with spaces"], status: 1 },
     });
-    const idle = idleDestroyEvent("a", "r", { seq: 9, due: AT });
-    expect(idle).toMatchObject({ id: "a:room-idle:9", type: "room.destroyed", occurredAt: new Date(AT) });
+    const idle = idleDestroyEvent("a", "r", 9, AT);
+    expect(idle).toMatchObject({
+      id: "a:room-idle:9",
+      operationId: "room-idle:9",
+      type: "room.destroyed",
+      occurredAt: new Date(AT),
+    });
     expect(idle.payload).toEqual({ $case: "roomDestroyed", value: { roomId: "r", status: 3 } });
   });
 });

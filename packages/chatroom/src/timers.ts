@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Event, OfflineReason } from "@herald/proto";
-import { ROOM_STATUS } from "./fold.js";
+import { idleOperationId, ROOM_STATUS } from "./fold.js";
 
 /** The automatic changes; every duration 0 turns its rule off. */
 export interface ChatroomTimers {
@@ -12,20 +12,16 @@ export interface ChatroomTimers {
   idleDestroyMs: number;
 }
 
-/** k.<app>.<user>: the user went offline; their rooms are left at `due` unless they come back. */
+/** k.<p>.<app>.<user>: the user went offline; their rooms are left at `due` unless they come back. */
 export interface KickTimer {
+  appId: string;
+  userId: string;
   /** The presence seq of the user.offline; a user.online with a higher seq cancels the timer. */
   seq: number;
-  /** Wall-clock ms. */
+  /** Ms since the epoch, on the fold's clock (stored times). */
   due: number;
   abnormal: boolean;
   causeEventId: string;
-}
-
-/** d.<app>.<room>: the room became empty at its change `seq`; destroyed at `due` if still so. */
-export interface IdleTimer {
-  seq: number;
-  due: number;
 }
 
 const ABNORMAL = new Set([OfflineReason.OFFLINE_REASON_DISCONNECT, OfflineReason.OFFLINE_REASON_TIMEOUT]);
@@ -37,6 +33,8 @@ export function kickTimerFor(event: Event, timers: ChatroomTimers, now: number):
   const abnormal = ABNORMAL.has(p.value.reason) || p.value.nodeReset;
   const at = event.occurredAt?.getTime() ?? now;
   return {
+    appId: event.appId,
+    userId: p.value.userId,
     seq: p.value.seq,
     due: at + timers.kickAfterMs + (abnormal ? timers.abnormalDelayMs : 0),
     abnormal,
@@ -44,16 +42,12 @@ export function kickTimerFor(event: Event, timers: ChatroomTimers, now: number):
   };
 }
 
-export function encodeTimer(timer: KickTimer | IdleTimer): string {
-  return JSON.stringify(timer);
+export function encodeKickTimer(timer: KickTimer): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(timer));
 }
 
-export function decodeTimer<T extends KickTimer | IdleTimer>(text: string): T | undefined {
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return undefined;
-  }
+export function decodeKickTimer(data: Uint8Array): KickTimer {
+  return JSON.parse(new TextDecoder().decode(data)) as KickTimer;
 }
 
 // Ids must stay within [A-Za-z0-9_:.-]; user and room ids may hold anything.
@@ -61,25 +55,31 @@ function digest(value: string): string {
   return createHash("sha256").update(value).digest("hex").slice(0, 16);
 }
 
-/** The room.left that an expired kick timer publishes; its id and bytes are the same on every replica. */
-export function kickEvent(appId: string, userId: string, roomId: string, timer: KickTimer): Event {
+/** The room.left that an expired kick timer publishes; its id and bytes are the same whoever derives it. */
+export function kickEvent(roomId: string, timer: KickTimer): Event {
   return Event.fromPartial({
-    id: `${appId}:room-kick:${digest(userId)}:${timer.seq}:${digest(roomId)}`,
-    appId,
+    id: `${timer.appId}:room-kick:${digest(timer.userId)}:${timer.seq}:${digest(roomId)}`,
+    appId: timer.appId,
     occurredAt: new Date(timer.due),
     operationId: timer.causeEventId,
     type: "room.left",
-    payload: { $case: "roomLeft", value: { roomId, userIds: [userId], status: ROOM_STATUS.autoKicked } },
+    payload: {
+      $case: "roomLeft",
+      value: { roomId, userIds: [timer.userId], status: ROOM_STATUS.autoKicked },
+    },
   });
 }
 
-/** The room.destroyed that an expired idle timer publishes. */
-export function idleDestroyEvent(appId: string, roomId: string, timer: IdleTimer): Event {
+/**
+ * The room.destroyed of a room found idle at its change `lastSeq`, `due` being when; its
+ * operationId names that seq, so the fold drops it if the room changed since.
+ */
+export function idleDestroyEvent(appId: string, roomId: string, lastSeq: number, due: number): Event {
   return Event.fromPartial({
-    id: `${appId}:room-idle:${timer.seq}`,
+    id: `${appId}:room-idle:${lastSeq}`,
     appId,
-    occurredAt: new Date(timer.due),
-    operationId: `room-idle:${timer.seq}`,
+    occurredAt: new Date(due),
+    operationId: idleOperationId(lastSeq),
     type: "room.destroyed",
     payload: { $case: "roomDestroyed", value: { roomId, status: ROOM_STATUS.autoDestroyed } },
   });

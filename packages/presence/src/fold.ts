@@ -1,13 +1,11 @@
 import { Event, OfflineReason } from "@herald/proto";
 import type { UserBackground, UserOffline, UserOnline } from "@herald/proto";
-import { emptyUserState, toOutbox } from "./state.js";
+import { emptyUserState } from "./state.js";
 import type { CauseRef, ConnectionState, UserState } from "./state.js";
 
 export interface FoldOptions {
   /** Hold abnormal disconnects (DISCONNECT, TIMEOUT) of a user's last connection this long (0: off). */
   graceMs?: number;
-  /** Stream sequence of the latest reset of the event's node: an older online is refused. */
-  nodeResetSeq?: number;
 }
 
 export interface FoldResult {
@@ -20,11 +18,7 @@ export interface FoldResult {
 }
 
 export type PresenceAnomaly =
-  | "offline_unknown_connection"
-  | "background_unknown_connection"
-  | "online_after_node_reset"
-  | "missing_user_id"
-  | "not_a_presence_event";
+  "offline_unknown_connection" | "background_unknown_connection" | "missing_user_id" | "not_a_presence_event";
 
 /** How long a removed connection is remembered against late, older events. */
 export const TOMBSTONE_TTL_MS = 10 * 60_000;
@@ -79,7 +73,7 @@ export function foldPresence(
     operationId: event.operationId,
     occurredAt: event.occurredAt?.getTime() ?? now,
   };
-  const change = new Change(current, cause, `seq:${streamSeq}`, now);
+  const change = new Change(current, cause, now);
 
   switch (p.$case) {
     case "connectionOnline": {
@@ -89,9 +83,6 @@ export function foldPresence(
         return lateOnline(change, event, v, tomb.early, streamSeq);
       }
       if (isStale(current, v.connId, streamSeq)) return unchanged(current, event, userId);
-      if (opts.nodeResetSeq !== undefined && opts.nodeResetSeq > streamSeq) {
-        return unchanged(current, event, userId, "online_after_node_reset");
-      }
       const before = current.connections[v.connId];
       change.next.connections[v.connId] = {
         platformId: v.platformId,
@@ -180,7 +171,7 @@ export function expireGrace(state: UserState, now: number): FoldResult {
   if (due.length === 0) return { state, changed: false, derived: [] };
   const [firstId, first] = due[0] as [string, ConnectionState];
   const cause = first.graceCause ?? { eventId: "", operationId: "", occurredAt: now, reason: 0 };
-  const change = new Change(state, cause, `grace:${first.lastSeq}`, now);
+  const change = new Change(state, cause, now);
   for (const [connId, c] of due) change.remove(connId, c.lastSeq);
   change.offlineIfEmpty(firstId, first, cause.reason, false, cause);
   return change.result();
@@ -258,7 +249,6 @@ class Change {
   constructor(
     current: UserState,
     private readonly cause: CauseRef,
-    private readonly causeKey: string,
     private readonly now: number,
   ) {
     this.next = {
@@ -320,7 +310,6 @@ class Change {
   }
 
   result(): FoldResult {
-    this.next.outbox = toOutbox(this.causeKey, this.derived, this.now);
     return { state: this.next, changed: true, derived: this.derived };
   }
 }

@@ -1,9 +1,11 @@
+import { partitionOf, readCurrent } from "@herald/bus";
 import type { Bus } from "@herald/bus";
 import type { UserPresence } from "@herald/proto";
 import { ValidationError } from "@herald/runtime";
+import type { KV } from "@nats-io/kv";
 import { presenceKeys } from "./keys.js";
-import { toUserPresence } from "./state.js";
-import { readUserState } from "./store.js";
+import { decodeUserState, toUserPresence } from "./state.js";
+import type { UserState } from "./state.js";
 
 export interface ListUsersQuery {
   status?: "online" | "offline";
@@ -16,6 +18,12 @@ export interface ListUsersQuery {
 
 const MAX_PAGE_SIZE = 1000;
 
+async function readUserState(kv: KV, key: string): Promise<UserState | undefined> {
+  const entry = await kv.get(key);
+  if (entry === null || entry.operation !== "PUT" || entry.length === 0) return undefined;
+  return decodeUserState(entry.value);
+}
+
 /** The presence of one user, or undefined when no event about them was ever folded. */
 export async function getUserPresence(
   bus: Bus,
@@ -23,7 +31,8 @@ export async function getUserPresence(
   userId: string,
 ): Promise<UserPresence | undefined> {
   const kv = await bus.kv(bus.names.buckets.presence);
-  const { state } = await readUserState(kv, presenceKeys.user(appId, userId));
+  const partition = partitionOf(appId, userId, bus.layout.partitions);
+  const state = await readUserState(kv, presenceKeys.user(partition, appId, userId));
   return state === undefined ? undefined : toUserPresence(state);
 }
 
@@ -45,20 +54,19 @@ export async function listUsers(
   if (!/^[A-Za-z0-9_=-]*$/.test(after)) {
     throw new ValidationError("pageToken is not one this server gave", { field: "pageToken" });
   }
-  const kv = await bus.kv(bus.names.buckets.presence);
-  const tokens: string[] = [];
-  for await (const key of await kv.keys(presenceKeys.users(appId))) {
-    const token = key.slice(key.lastIndexOf(".") + 1);
-    if (token > after) tokens.push(token);
+  // Users of every partition with their states (one ordered consumer), in one order by encoded id.
+  const found = new Map<string, Uint8Array>();
+  for await (const e of readCurrent(bus, bus.names.buckets.presence, presenceKeys.users(appId))) {
+    const token = e.key.slice(e.key.lastIndexOf(".") + 1);
+    if (token > after) found.set(token, e.value);
   }
-  tokens.sort();
+  const tokens = [...found.keys()].sort();
   const users: UserPresence[] = [];
   let last = "";
   for (const token of tokens) {
     if (users.length >= q.pageSize) return { users, nextPageToken: last };
     last = token;
-    const { state } = await readUserState(kv, `${presenceKeys.users(appId).slice(0, -1)}${token}`);
-    if (state === undefined) continue;
+    const state = decodeUserState(found.get(token) as Uint8Array);
     if (q.status !== undefined && state.status !== q.status) continue;
     const platform = q.platformId ?? 0;
     if (platform !== 0 && !Object.values(state.connections).some((c) => c.platformId === platform)) continue;

@@ -1,4 +1,4 @@
-import { Event, UserPresence, UserStatus } from "@herald/proto";
+import { UserPresence, UserStatus } from "@herald/proto";
 import type { OfflineReason } from "@herald/proto";
 
 /** What caused a change, carried into the derived event. */
@@ -34,17 +34,7 @@ export interface Tombstone {
   early?: CauseRef & { reason: OfflineReason };
 }
 
-/** The derived events of the last applied change, published again when that change is retried. */
-export interface Outbox {
-  /** `seq:<stream seq>` for an event, `grace:<seq>` for an expired grace period. */
-  cause: string;
-  /** Base64 protobuf Events. */
-  events: string[];
-  /** When the change was folded (ms): a later change publishes it again while dedup still covers it. */
-  at: number;
-}
-
-/** The state of one (app, user), stored as JSON under u.<app>.<user>. */
+/** The state of one (app, user), stored as JSON under u.<partition>.<app>.<user>. */
 export interface UserState {
   appId: string;
   userId: string;
@@ -55,7 +45,6 @@ export interface UserState {
   since: number;
   connections: Record<string, ConnectionState>;
   tombstones: Record<string, Tombstone>;
-  outbox: Outbox;
 }
 
 export function emptyUserState(appId: string, userId: string): UserState {
@@ -67,7 +56,6 @@ export function emptyUserState(appId: string, userId: string): UserState {
     since: 0,
     connections: {},
     tombstones: {},
-    outbox: { cause: "", events: [], at: 0 },
   };
 }
 
@@ -76,15 +64,11 @@ export function encodeUserState(state: UserState): Uint8Array {
 }
 
 export function decodeUserState(data: Uint8Array): UserState {
-  return JSON.parse(new TextDecoder().decode(data)) as UserState;
-}
-
-export function outboxEvents(outbox: Outbox): Event[] {
-  return outbox.events.map((b64) => Event.decode(Buffer.from(b64, "base64")));
-}
-
-export function toOutbox(cause: string, events: readonly Event[], at: number): Outbox {
-  return { cause, at, events: events.map((e) => Buffer.from(Event.encode(e).finish()).toString("base64")) };
+  // States written before the projection kit carried an outbox of their own: no longer needed.
+  const { outbox: _outbox, ...state } = JSON.parse(new TextDecoder().decode(data)) as UserState & {
+    outbox?: unknown;
+  };
+  return state;
 }
 
 /** True while some connection is held by the grace period. */

@@ -35,6 +35,9 @@ export const baseEnvSchema = z.object({
     .regex(/^[a-z0-9]{0,12}$/, { error: "expected up to 12 lowercase letters or digits" })
     .default(""),
   STREAM_REPLICAS: envInteger(1, 5).default(1),
+  // Partitions of EVENTS when it is created (16 if unset); an existing stream keeps its own, and a
+  // different value here stops the service: partitions change only by a rebuild.
+  HERALD_PARTITIONS: envInteger(1, 1024).optional(),
 });
 
 export type BaseEnv = z.infer<typeof baseEnvSchema>;

@@ -2,7 +2,8 @@
 // automatic changes (auto-kick of offline members, auto-destroy of empty rooms).
 import { runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
-import { startChatroom } from "@herald/chatroom";
+import { projectionMetrics } from "@herald/projection";
+import { KICKS_PROJECTION, ROOMS_PROJECTION, startChatroom } from "@herald/chatroom";
 import { createChatroomMetrics } from "./metrics.js";
 import { schema } from "./config.js";
 
@@ -11,7 +12,7 @@ await runService({
   schema,
   async start({ config, log, registry }) {
     const bus = await startBus({ config, name: "herald-chatroom", log });
-    const engine = startChatroom({
+    const engine = await startChatroom({
       bus,
       log,
       timers: {
@@ -19,18 +20,20 @@ await runService({
         abnormalDelayMs: config.CHATROOM_ABNORMAL_DELAY_MS,
         idleDestroyMs: config.CHATROOM_IDLE_DESTROY_MS,
       },
-      concurrency: config.CHATROOM_CONCURRENCY,
-      ackWaitMs: config.CHATROOM_ACK_WAIT_MS,
-      ...(config.CHATROOM_SWEEP_MS === undefined ? {} : { sweepMs: config.CHATROOM_SWEEP_MS }),
+      leaseMs: config.PROJECTION_LEASE_MS,
+      maxBatch: config.PROJECTION_BATCH,
       hooks: createChatroomMetrics(registry),
+      projectionHooks: {
+        rooms: projectionMetrics(registry, ROOMS_PROJECTION),
+        kicks: projectionMetrics(registry, KICKS_PROJECTION),
+      },
     });
     return {
       checks: {
         nats: () => bus.isConnected(),
-        consumers: () => engine.consumers.every((c) => c.state === "running"),
       },
       shutdown: [
-        { name: "chatroom consumers", run: (signal) => engine.stop(signal) },
+        { name: "chatroom partitions", run: () => engine.stop() },
         { name: "nats drain", run: () => bus.drain() },
       ],
     };

@@ -1,7 +1,7 @@
 import { Counter, type Registry } from "prom-client";
 import type { ChatroomHooks } from "@herald/chatroom";
 
-/** The chatroom service's counters, handed to the engine as hooks. */
+/** The chatroom service's counters, handed to the engine as hooks (the kit's come from projectionMetrics). */
 export function createChatroomMetrics(registry: Registry): ChatroomHooks {
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     new Counter({ name, help, labelNames, registers: [registry] });
@@ -17,26 +17,20 @@ export function createChatroomMetrics(registry: Registry): ChatroomHooks {
     [],
   );
   const derived = counter(
-    "herald_chatroom_derived_published_total",
-    "Derived room events published, by type and whether the stream already held them",
-    ["type", "duplicate"],
+    "herald_chatroom_derived_total",
+    "Derived room events (room.status, room.rejected, idle destroys), by type",
+    ["type"],
   );
   const automatic = counter(
-    "herald_chatroom_automatic_published_total",
-    "Automatic changes published (auto-kick, idle destroy), by kind and whether already stored",
-    ["kind", "duplicate"],
-  );
-  const conflicts = counter(
-    "herald_chatroom_cas_conflicts_total",
-    "Compare-and-set conflicts on a room (another replica wrote it first)",
-    [],
+    "herald_chatroom_automatic_total",
+    "Automatic changes derived (auto-kick, idle destroy), by kind",
+    ["kind"],
   );
   return {
     folded: (type) => folded.inc({ type }),
     rejected: (reason) => rejected.inc({ reason }),
     staleAutomatic: () => stale.inc(),
-    derived: (type, duplicate) => derived.inc({ type, duplicate: String(duplicate) }),
-    automatic: (kind, duplicate) => automatic.inc({ kind, duplicate: String(duplicate) }),
-    conflict: () => conflicts.inc(),
+    derived: (type) => derived.inc({ type }),
+    automatic: (kind) => automatic.inc({ kind }),
   };
 }

@@ -1,4 +1,4 @@
-import { publishDeliveryJob, startConsumer } from "@herald/bus";
+import { isCopy, publishDeliveryJob, startConsumer } from "@herald/bus";
 import type { Bus, ConsumerRunner, Delivery } from "@herald/bus";
 import type { ConfigView } from "@herald/config";
 import { Event } from "@herald/proto";
@@ -23,10 +23,10 @@ export interface RouterOptions {
  * Nats-Msg-Id `<appId>:<eventId>:<endpointId>`, so an event routed twice (a redelivery after a crash) makes
  * each job once. The event is acknowledged only after every job is stored. Starts from the first
  * event in the stream, so events published before the first deliverer ever ran are delivered too.
+ * A node.reset's per-partition copies are skipped: an event is routed once, from its original.
  */
 export function startRouter(opts: RouterOptions): ConsumerRunner {
   const { bus, view, metrics } = opts;
-  const prefix = bus.names.subjects.events().slice(0, -1); // "herald.ev."
   return startConsumer({
     bus,
     log: opts.log.child({ component: "router" }),
@@ -38,10 +38,11 @@ export function startRouter(opts: RouterOptions): ConsumerRunner {
       maxAckPending: opts.concurrency * 2,
     },
     handle: async (d: Delivery) => {
-      const rest = d.subject.slice(prefix.length);
-      const dot = rest.indexOf(".");
-      const appId = rest.slice(0, dot);
-      const type = rest.slice(dot + 1);
+      if (isCopy(d.headers)) return;
+      const address = bus.names.subjects.parseEvent(d.subject);
+      if (address === undefined)
+        throw new TerminalError(`event at ${d.subject} #${d.seq} is not under an event subject`);
+      const { appId, type } = address;
       const app = view.app(appId);
       if (app === undefined) return;
       let targets;

@@ -1,5 +1,5 @@
 import { Event, type PublishResult } from "@herald/proto";
-import { appScopedMsgId, largestPayloadBytes, messageLimitBytes, publishEvent, type Bus } from "@herald/bus";
+import { appScopedMsgId, largestPayloadBytes, messageLimitBytes, storeEvent, type Bus } from "@herald/bus";
 import { checkSize, normalizeBatch } from "./events.js";
 
 export interface PublisherOptions {
@@ -9,10 +9,11 @@ export interface PublisherOptions {
 }
 
 /**
- * Validates a batch whole (sizes included), then stores each event in EVENTS under
- * herald.ev.<app>.<type> with Nats-Msg-Id `<appId>:<eventId>`, so ids deduplicate within an app only.
- * Resolves only once JetStream has acknowledged every event. A failure part-way leaves part of the
- * batch stored; sending it again is safe because ids deduplicate.
+ * Validates a batch whole (sizes included), then stores each event in EVENTS in its lane and
+ * partition (storeEvent) with Nats-Msg-Id `<appId>:<eventId>`, so ids deduplicate within an app only.
+ * A node.reset's per-partition copies are stored together with it. Resolves only once JetStream has
+ * acknowledged every message. A failure part-way leaves part of the batch stored; sending it again
+ * is safe because ids (and the copies' `<id>#<partition>`) deduplicate.
  */
 export function createPublisher(opts: PublisherOptions) {
   const { bus } = opts;
@@ -26,9 +27,10 @@ export function createPublisher(opts: PublisherOptions) {
     });
     return Promise.all(
       encoded.map(async ({ event, bytes }): Promise<PublishResult> => {
-        const ack = await publishEvent(bus, bus.names.subjects.event(event.appId, event.type), bytes, {
+        const ack = await storeEvent(bus, event, {
           msgId: appScopedMsgId(event.appId, event.id),
           timeoutMs: opts.publishTimeoutMs,
+          data: bytes,
         });
         return { eventId: event.id, streamSeq: ack.seq, duplicate: ack.duplicate };
       }),

@@ -1,4 +1,4 @@
-import { startConsumer, type Bus, type ConsumerRunner } from "@herald/bus";
+import { startConsumer, type Bus, type ConsumerRunner, type Delivery } from "@herald/bus";
 import type { Logger } from "@herald/runtime";
 import { Counter, type Registry } from "prom-client";
 import { Batcher, type WriteBatch } from "./batcher.js";
@@ -13,6 +13,8 @@ export interface IngestOptions<T> {
   durable: string;
   /** Decodes a message into its row; throws TerminalError when it never can be stored. */
   toRow: (data: Uint8Array) => T;
+  /** Messages acked without a row: for events, a node.reset's per-partition copies (logged once). */
+  skip?: (d: Delivery) => boolean;
   write: WriteBatch<T>;
   batchMaxRows: number;
   batchLingerMs: number;
@@ -81,6 +83,7 @@ export function startIngest<T>(opts: IngestOptions<T>): { consumer: ConsumerRunn
     // Postgres back up should be noticed within seconds, not the default minute.
     retryDelayMs: (n) => Math.min(5_000, 250 * 2 ** Math.max(0, n - 1)),
     handle: async (d) => {
+      if (opts.skip?.(d) === true) return;
       await batcher.add(opts.toRow(d.data));
     },
   });

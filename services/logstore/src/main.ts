@@ -1,7 +1,7 @@
 // The log store: writes attempt records (ATTEMPTS) and the event log (EVENTS) to Postgres in
 // batches, keeps daily partitions within retention, and answers DeliveryLogService over gRPC.
 import { runService } from "@herald/runtime";
-import { startBus } from "@herald/bus";
+import { isCopy, startBus } from "@herald/bus";
 import { createPool, migrate, pingDatabase } from "@herald/db";
 import { grpcServerSecurity, startGrpcServer } from "@herald/grpc";
 import { DeliveryLogServiceService } from "@herald/proto";
@@ -60,6 +60,7 @@ await runService({
       filterSubject: bus.names.subjects.events(),
       durable: "logstore-events",
       toRow: eventRow,
+      skip: (d) => isCopy(d.headers),
       write: eventWriter(pool, log),
       ...batch,
     });

@@ -1,7 +1,8 @@
 // Folds connection events into presence per user across devices, and publishes user.* events.
 import { runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
-import { startPresence } from "@herald/presence";
+import { projectionMetrics } from "@herald/projection";
+import { PRESENCE_PROJECTION, startPresence } from "@herald/presence";
 import { createPresenceMetrics } from "./metrics.js";
 import { schema } from "./config.js";
 
@@ -10,22 +11,20 @@ await runService({
   schema,
   async start({ config, log, registry }) {
     const bus = await startBus({ config, name: "herald-presence", log });
-    const engine = startPresence({
+    const engine = await startPresence({
       bus,
       log,
       graceMs: config.PRESENCE_GRACE_MS,
-      concurrency: config.PRESENCE_CONCURRENCY,
-      ackWaitMs: config.PRESENCE_ACK_WAIT_MS,
-      ...(config.PRESENCE_SWEEP_MS === undefined ? {} : { sweepMs: config.PRESENCE_SWEEP_MS }),
-      hooks: createPresenceMetrics(registry),
+      leaseMs: config.PROJECTION_LEASE_MS,
+      maxBatch: config.PROJECTION_BATCH,
+      hooks: { ...createPresenceMetrics(registry), ...projectionMetrics(registry, PRESENCE_PROJECTION) },
     });
     return {
       checks: {
         nats: () => bus.isConnected(),
-        consumers: () => engine.consumers.every((c) => c.state === "running"),
       },
       shutdown: [
-        { name: "presence consumers", run: (signal) => engine.stop(signal) },
+        { name: "presence partitions", run: () => engine.stop() },
         { name: "nats drain", run: () => bus.drain() },
       ],
     };

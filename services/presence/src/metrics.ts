@@ -1,7 +1,7 @@
 import { Counter, type Registry } from "prom-client";
 import type { PresenceHooks } from "@herald/presence";
 
-/** The presence service's counters, handed to the engine as hooks. */
+/** The presence service's counters, handed to the engine as hooks (the kit's come from projectionMetrics). */
 export function createPresenceMetrics(registry: Registry): PresenceHooks {
   const folded = new Counter({
     name: "herald_presence_events_folded_total",
@@ -10,9 +10,9 @@ export function createPresenceMetrics(registry: Registry): PresenceHooks {
     registers: [registry],
   });
   const derived = new Counter({
-    name: "herald_presence_derived_published_total",
-    help: "Derived user events published, by type and whether the stream already held them",
-    labelNames: ["type", "duplicate"] as const,
+    name: "herald_presence_derived_total",
+    help: "Derived user events, by type",
+    labelNames: ["type"] as const,
     registers: [registry],
   });
   const anomalies = new Counter({
@@ -21,15 +21,9 @@ export function createPresenceMetrics(registry: Registry): PresenceHooks {
     labelNames: ["kind"] as const,
     registers: [registry],
   });
-  const conflicts = new Counter({
-    name: "herald_presence_cas_conflicts_total",
-    help: "Compare-and-set conflicts on a user's state (another replica wrote it first)",
-    registers: [registry],
-  });
   return {
     folded: (type) => folded.inc({ type }),
-    derived: (type, duplicate) => derived.inc({ type, duplicate: String(duplicate) }),
+    derived: (type) => derived.inc({ type }),
     anomaly: (kind) => anomalies.inc({ kind }),
-    conflict: () => conflicts.inc(),
   };
 }

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { decodeKeyToken, encodeKeyToken } from "@herald/bus";
-import { getRoom, listRoomMembers, listUserRooms, MAX_MEMBERS_PAGE } from "@herald/chatroom";
+import { getRoom, listRoomMembers, listRooms, listUserRooms, MAX_MEMBERS_PAGE } from "@herald/chatroom";
 import { getUserPresence, listUsers } from "@herald/presence";
 import { Room, RoomMember, UserPresence } from "@herald/proto";
 import { loadApp } from "./app-model.js";
@@ -72,7 +71,11 @@ export function registerQueryRoutes(app: AdminApp, ctx: AdminContext): void {
     async (request) => {
       const { appId } = request.params;
       await loadApp(ctx, appId);
-      return listRooms(ctx, appId, request.query.pageSize ?? DEFAULT_PAGE, request.query.pageToken ?? "");
+      const page = await listRooms(ctx.bus, appId, {
+        pageSize: request.query.pageSize ?? DEFAULT_PAGE,
+        pageToken: request.query.pageToken ?? "",
+      });
+      return { rooms: page.rooms.map((r) => Room.toJSON(r)), nextPageToken: page.nextPageToken };
     },
   );
 
@@ -130,28 +133,4 @@ export function registerQueryRoutes(app: AdminApp, ctx: AdminContext): void {
       return { roomIds: await listUserRooms(ctx.bus, request.params.appId, request.params.userId) };
     },
   );
-}
-
-/**
- * Rooms of an app from the ROOMS bucket (there is no room index query): `r.<app>.<room>` keys in the
- * order of their encoded ids, each checked to exist. The page token is the last encoded id returned.
- */
-async function listRooms(ctx: AdminContext, appId: string, size: number, after: string) {
-  const kv = await ctx.bus.kv(ctx.bus.names.buckets.rooms);
-  const prefix = `r.${encodeKeyToken(appId)}.`;
-  const tokens: string[] = [];
-  for await (const key of await kv.keys(`${prefix}*`)) {
-    const token = key.slice(prefix.length);
-    if (token > after) tokens.push(token);
-  }
-  tokens.sort();
-  const rooms: Room[] = [];
-  let last = "";
-  for (const token of tokens) {
-    if (rooms.length >= size) return { rooms: rooms.map((r) => Room.toJSON(r)), nextPageToken: last };
-    last = token;
-    const room = await getRoom(ctx.bus, appId, decodeKeyToken(token));
-    if (room !== undefined) rooms.push(room);
-  }
-  return { rooms: rooms.map((r) => Room.toJSON(r)), nextPageToken: "" };
 }

@@ -67,7 +67,7 @@ export function offlineReasonToJSON(object: OfflineReason): string {
 
 /**
  * Event is the envelope of everything that happened in the chat core. It is stored in the
- * EVENTS stream under herald.ev.<app_id>.<type>, deduplicated by (app_id, id).
+ * EVENTS stream under herald.ev.<lane>.<partition>.<app_id>.<type>, deduplicated by (app_id, id).
  */
 export interface Event {
   /**

@@ -1,0 +1,72 @@
+import type { ProjectionDefinition } from "@herald/projection";
+import { roomKeys } from "./keys.js";
+import type { ChatroomHooks } from "./rooms.js";
+import { decodeKickTimer, encodeKickTimer, kickEvent, kickTimerFor } from "./timers.js";
+import type { ChatroomTimers, KickTimer } from "./timers.js";
+
+export interface KicksProjectionOptions {
+  /** The ROOMS bucket's name (bus.names.buckets.rooms). */
+  bucket: string;
+  timers: ChatroomTimers;
+  /** The rooms a user is in now (the u. index the rooms projection keeps). */
+  userRooms(appId: string, userId: string): Promise<string[]>;
+  hooks?: ChatroomHooks;
+}
+
+/** The projection kit's name for auto-kicks: lease.kicks.<p>, ckpt.kicks.<p>. */
+export const KICKS_PROJECTION = "kicks";
+
+/**
+ * Auto-kick as a projection: presence's user lane folded per user, in the partition of the user.
+ * A user.offline sets the user's kick timer (state and timer of k.<p>.<app>.<user>); a user.online
+ * with a higher presence seq removes it. When it fires, the user's rooms are read from the u. index
+ * as the batch is written (ctx.publishAsync: a fold cannot read) and one room.left (status 1) per
+ * room is published; each lands in its room's partition and is folded by the rooms projection,
+ * which drops it if the user left meanwhile. A crash before the timer's removal is written fires it
+ * again after the load: the same ids, stored once within the stream's duplicate window.
+ */
+export function kicksProjection(opts: KicksProjectionOptions): ProjectionDefinition<KickTimer> {
+  const hooks = opts.hooks ?? {};
+  return {
+    name: KICKS_PROJECTION,
+    lane: "user",
+    bucket: opts.bucket,
+    stateFilter: roomKeys.kicks,
+    encode: encodeKickTimer,
+    decode: (_key, data) => decodeKickTimer(data),
+
+    apply(ctx, event) {
+      const p = event.payload;
+      if (p?.$case !== "userOnline" && p?.$case !== "userOffline") return;
+      const key = roomKeys.kick(ctx.partition, event.appId, p.value.userId);
+      const current = ctx.get(key);
+      // Presence numbers a user's changes; a replay after a load may bring ones already folded.
+      if (current !== undefined && current.seq >= p.value.seq) return;
+      if (p.$case === "userOnline") {
+        if (current === undefined) return;
+        ctx.delete(key);
+        ctx.setTimer(key, undefined);
+        return;
+      }
+      const timer = kickTimerFor(event, opts.timers, ctx.now());
+      if (timer === undefined) return;
+      ctx.set(key, timer);
+      ctx.setTimer(key, timer.due);
+    },
+
+    fire(ctx, key) {
+      const timer = ctx.get(key);
+      if (timer === undefined) return;
+      ctx.delete(key);
+      ctx.publishAsync(async () => {
+        const rooms = await opts.userRooms(timer.appId, timer.userId);
+        for (const _ of rooms) hooks.automatic?.("kick");
+        return rooms.map((roomId) => kickEvent(roomId, timer));
+      });
+    },
+
+    loaded(ctx) {
+      for (const [key, timer] of ctx.entries()) ctx.setTimer(key, timer.due);
+    },
+  };
+}

@@ -1,0 +1,14 @@
+export type { PartitionContext, ProjectionDefinition, StoredAt } from "./definition.js";
+export { DEFAULT_LEASE_MS, defaultInstanceId, startProjection } from "./engine.js";
+export type { ProjectionEngine, ProjectionOptions } from "./engine.js";
+export { LeaseLostError } from "./partition.js";
+export type { LeaseView, ProjectionHooks } from "./partition.js";
+export { PartitionState } from "./partition-state.js";
+export { decodeCheckpoint, kitKeys, readCheckpoints } from "./checkpoint.js";
+export type { Checkpoint } from "./checkpoint.js";
+export { rebuildProjection } from "./rebuild.js";
+export type { RebuildReport } from "./rebuild.js";
+export { projectionMetrics } from "./metrics.js";
+export { projectionEnvSchema } from "./env.js";
+export { partitionsBehind } from "./progress.js";
+export type { ProjectionAddress } from "./progress.js";

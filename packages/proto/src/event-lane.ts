@@ -1,0 +1,81 @@
+import type { Event } from "./gen/herald/v1/event.js";
+import type { EventPayloadCase } from "./event-type.js";
+
+/**
+ * The lane of EVENTS an event is stored in: one subject token, so that a projection reads exactly
+ * its input (one filter per consumer is all nats-server 2.9 takes) and never its own output.
+ * - conn: connection and node events, presence's input;
+ * - user: user.* that presence derives, the chatroom's kick timers' input;
+ * - room: room.created/joined/left/destroyed, the chatroom's input;
+ * - roomout: room.status and room.rejected that the chatroom derives;
+ * - msg: messages and OpenIM passthroughs, read by delivery only.
+ */
+export type EventLane = "conn" | "user" | "room" | "roomout" | "msg";
+
+export const EVENT_LANES: readonly EventLane[] = Object.freeze(["conn", "user", "room", "roomout", "msg"]);
+
+const LANE_BY_CASE = {
+  connectionOnline: "conn",
+  connectionOffline: "conn",
+  connectionBackground: "conn",
+  nodeReset: "conn",
+  nodeHeartbeat: "conn",
+  messageSent: "msg",
+  passthrough: "msg",
+  roomCreated: "room",
+  roomJoined: "room",
+  roomLeft: "room",
+  roomDestroyed: "room",
+  userOnline: "user",
+  userOffline: "user",
+  userBackground: "user",
+  roomStatus: "roomout",
+  roomRejected: "roomout",
+} as const satisfies Record<EventPayloadCase, EventLane>;
+
+/** The lane of an event with a payload (`msg` for none: the gateway refuses those first). */
+export function eventLane(event: Event): EventLane {
+  const c = event.payload?.$case;
+  return c === undefined ? "msg" : LANE_BY_CASE[c];
+}
+
+/**
+ * What an event is about, which picks its partition: the user for connection, presence and message
+ * events (the sender), the room for room events, the node for node events, and the event itself
+ * when nothing else names a key (a passthrough, a message without a sender). Events with one key
+ * are folded, and delivered, in the order they were stored.
+ */
+export function partitionKey(event: Event): string {
+  const p = event.payload;
+  switch (p?.$case) {
+    case "connectionOnline":
+    case "connectionOffline":
+    case "connectionBackground":
+    case "userOnline":
+    case "userOffline":
+    case "userBackground":
+      return p.value.userId;
+    case "nodeReset":
+    case "nodeHeartbeat":
+      return p.value.nodeId;
+    case "roomCreated":
+    case "roomJoined":
+    case "roomLeft":
+    case "roomDestroyed":
+    case "roomStatus":
+    case "roomRejected":
+      return p.value.roomId;
+    case "messageSent":
+      return p.value.fromUserId === "" ? event.id : p.value.fromUserId;
+    default:
+      return event.id;
+  }
+}
+
+/**
+ * True for events that every partition of their lane must see: a node.reset concerns every user
+ * who held a connection on the node, whatever partition that user is in.
+ */
+export function reachesEveryPartition(event: Event): boolean {
+  return event.payload?.$case === "nodeReset";
+}
