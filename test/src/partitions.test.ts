@@ -36,9 +36,12 @@ let env: Record<string, string> & { NATS_URL: string };
 const started: ServiceProcess[] = [];
 let n = 0;
 let rebuilds = 0;
+/** The replicas the handover test leaves running, for the restart test after it. */
+let survivors: ServiceProcess[] = [];
 
 beforeAll(async () => {
-  nats = await startNats();
+  // A nats-server of this file's own, whatever NATS_URL says: the last test restarts it.
+  nats = await startNats({ source: "local" });
   bus = await connectBus({ servers: nats.url, name: "partitions-test", log, namespace: nats.namespace });
   await applyTopology(bus, { replicas: 1, partitions: PARTITIONS });
   env = {
@@ -584,6 +587,39 @@ describe("presence partitions across replicas (processes)", () => {
     );
     expect(await leaving).toBe(0);
     await splitAmong([b, joined as ServiceProcess]);
+    await drained();
+    await expectDerivedExactly(app, users);
+    await expectRebuildEqualsLive(app, users);
+    survivors = [b, joined as ServiceProcess];
+  }, 180_000);
+
+  it("NATS restarted mid-stream: the owners come back and no derived event is missing or doubled", async () => {
+    const app = "restart";
+    const users = usersOf(60);
+    const rand = random(4242);
+    const walks = users.map((u) => walk(app, u, 16, rand));
+    await storeWalks(
+      walks,
+      new Map([
+        [
+          6,
+          async () => {
+            await nats.restart();
+            // Stored again only once JetStream answers: a publish into the restart is no part of the test.
+            await waitFor(
+              async () => {
+                const jsm = await bus.jsm();
+                return (
+                  (await jsm.streams.info(bus.names.streams.events).catch(() => undefined)) !== undefined
+                );
+              },
+              { timeoutMs: 30_000, what: "JetStream to answer after the restart" },
+            );
+          },
+        ],
+      ]),
+    );
+    await splitAmong(survivors);
     await drained();
     await expectDerivedExactly(app, users);
     await expectRebuildEqualsLive(app, users);

@@ -175,7 +175,7 @@ async function ensureEventsLayout(
         throw new EventsLayoutError(
           name,
           `stream ${name} is laid out in ${partitions} partitions, but HERALD_PARTITIONS asks for ${requested}: ` +
-            "partitions change only by a rebuild into a new namespace (see the README, Partitions)",
+            "partitions change only by a rebuild into a new namespace (see the README, Subjects and partitions)",
         );
       }
       return partitions;
@@ -185,7 +185,7 @@ async function ensureEventsLayout(
         name,
         `stream ${name} holds ${info.state.messages} events stored by a Herald before partitions ` +
           "(herald.ev.<app>.<type>); this Herald reads herald.ev.<lane>.<partition>.<app>.<type> and will not " +
-          "mix the two: start it in a new HERALD_NAMESPACE, or delete the old streams and buckets (see the README, Partitions)",
+          "mix the two: start it in a new HERALD_NAMESPACE, or delete the old streams and buckets (see the README, Subjects and partitions)",
       );
     }
     if (attempt > 2)

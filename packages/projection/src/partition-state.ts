@@ -108,8 +108,17 @@ export class PartitionState<S> implements PartitionContext<S> {
   apply(event: Event, stored: StoredAt): void {
     this.fireDue(stored.time);
     this.clock = stored.time;
-    this.def.apply(this, event, stored);
-    this.toSeq = Math.max(this.toSeq, stored.seq);
+    try {
+      this.def.apply(this, event, stored);
+    } finally {
+      // Even when the fold throws (the event is skipped), the checkpoint must pass it.
+      this.passed(stored.seq);
+    }
+  }
+
+  /** A stored message that is behind the batch: applied, or skipped (it does not decode). */
+  passed(seq: number): void {
+    this.toSeq = Math.max(this.toSeq, seq);
     this.applied++;
   }
 

@@ -35,6 +35,7 @@ function counting(): ProjectionDefinition<Count> {
       const p = event.payload;
       if (p?.$case !== "messageSent") return;
       const userId = p.value.fromUserId;
+      if (userId === "boom") throw new Error("a fold with a bug");
       const key = `c.${ctx.partition}.${encodeKeyToken(userId)}`;
       const state = ctx.get(key) ?? { userId, count: 0, lastSeq: 0 };
       if (stored.seq <= state.lastSeq) return; // folded already (a batch redone)
@@ -141,5 +142,39 @@ describe("a partition written by two runners at once (ownership broken on purpos
       const ids = await derived(u);
       expect(ids).toEqual(Array.from({ length: 70 }, (_, i) => `${APP}:${u}:presence:${i + 1}`));
     }
+  });
+});
+
+describe("a partition with a message it cannot fold", () => {
+  it("skips a message that does not decode and an event its fold throws on, and goes on past both", async () => {
+    const partition = partitionOf(APP, "dee", 2);
+    const kv = await bus.kv(bucket);
+    const runner = new PartitionRunner({
+      bus,
+      kv,
+      def: counting(),
+      partition,
+      instanceId: "skip",
+      lease: { valid: () => true },
+      log,
+    });
+    const garbage = bus.names.subjects.event({ lane: "msg", partition, appId: APP, type: "msg.sent" });
+    await bus.js.publish(garbage, new Uint8Array([0xff, 0xff, 0xff, 0x07]));
+    const boom = partitionOf(APP, "boom", 2) === partition;
+    if (boom) await send("boom");
+    await send("dee");
+    await send("dee");
+    // The last stored message of the lane partition is a garbage one: the checkpoint must pass it too.
+    await bus.js.publish(garbage, new Uint8Array([0xff]));
+    await waitFor(
+      async () => (await partitionsBehind(bus, { name: "count", lane: "msg", bucket })).length === 0,
+      {
+        timeoutMs: 30_000,
+        what: "the checkpoint to pass the messages that cannot be folded",
+      },
+    );
+    await runner.stop(true);
+    const entry = await kv.get(`c.${partition}.dee`);
+    expect((JSON.parse(entry?.string() ?? "{}") as Count).count).toBe(2);
   });
 });

@@ -193,6 +193,7 @@ export class PartitionRunner<S> {
           event = Event.decode(m.data);
         } catch {
           this.opts.hooks?.skipped?.("undecodable");
+          state.passed(m.seq); // the checkpoint passes it, or the partition would look behind for ever
           continue;
         }
         this.lastTime = Math.floor(m.info.timestampNanos / 1_000_000);
