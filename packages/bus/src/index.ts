@@ -38,5 +38,6 @@ export { JOB_HEADERS, deliveryIdOf, jobHeaders, publishDeliveryJob, readJob } fr
 export type { Job, JobTrigger } from "./delivery-job.js";
 export { readCurrent } from "./kv-read.js";
 export type { CurrentEntry } from "./kv-read.js";
-export { StreamRefusedError, isWrongLastSequence, publishMany } from "./publish-many.js";
+export { StreamRefusedError, publishMany } from "./publish-many.js";
+export { isWrongRevision } from "./kv-errors.js";
 export type { OutgoingMessage, PublishManyOptions, StreamAck } from "./publish-many.js";

@@ -23,7 +23,7 @@ export interface StreamAck {
   duplicate: boolean;
 }
 
-/** A stream refused a message of the batch (a compare-and-set that failed: errCode 10071). */
+/** A stream refused a message of the batch (a compare-and-set that failed: see isWrongRevision). */
 export class StreamRefusedError extends RetryableError {
   override readonly name = "StreamRefusedError";
   constructor(
@@ -40,13 +40,6 @@ export interface PublishManyOptions {
   inFlight?: number;
   /** How long the batch may go without an answer before it fails (default 10 s). */
   idleTimeoutMs?: number;
-}
-
-const WRONG_LAST_SEQUENCE = 10071;
-
-/** True when a batch failed on a compare-and-set (another writer got there first). */
-export function isWrongLastSequence(err: unknown): boolean {
-  return err instanceof StreamRefusedError && err.errCode === WRONG_LAST_SEQUENCE;
 }
 
 /**

@@ -1,6 +1,5 @@
-import type { Bus } from "@herald/bus";
+import { isWrongRevision, type Bus } from "@herald/bus";
 import { ConflictError } from "@herald/runtime";
-import { isWrongRevision } from "./kv-errors.js";
 import { z } from "zod";
 import { ConfigFileError } from "./errors.js";
 import { ID_PATTERN, ID_PATTERN_TEXT, isoTimeSchema, typeError } from "./schemas.js";

@@ -1,9 +1,8 @@
-import { messageLimitBytes, type Bus } from "@herald/bus";
+import { isWrongRevision, messageLimitBytes, type Bus } from "@herald/bus";
 import { ConfigError, ConflictError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
 import { APP_ID_PATTERN, validateAppConfig } from "./app-config.js";
 import { ConfigFileError } from "./errors.js";
-import { isWrongRevision } from "./kv-errors.js";
 import { ID_PATTERN_TEXT } from "./schemas.js";
 import type { AppConfig } from "./app-config.js";
 
