@@ -1,5 +1,5 @@
 import type { Logger } from "@herald/runtime";
-import { readCurrent } from "@herald/bus";
+import { isWrongRevision, readCurrent } from "@herald/bus";
 import type { Bus } from "@herald/bus";
 import { KvWatchInclude } from "@nats-io/kv";
 import type { KV, KvEntry } from "@nats-io/kv";
@@ -349,11 +349,4 @@ function ownerOf(value: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function isWrongRevision(err: unknown): boolean {
-  // JetStream "wrong last sequence" (10071); create on an existing key says the same.
-  if (!(err instanceof Error)) return false;
-  const code = (err as Error & { code?: unknown }).code;
-  return code === 10071 || /wrong last sequence|key exists/i.test(err.message);
 }

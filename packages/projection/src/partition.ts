@@ -6,7 +6,6 @@ import type { Logger } from "@herald/runtime";
 import { DeliverPolicy } from "@nats-io/jetstream";
 import type { ConsumerMessages } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { WRITES_IN_FLIGHT } from "./bounded.js";
 import { readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import type { ProjectionDefinition } from "./definition.js";
 import { PartitionState } from "./partition-state.js";
@@ -53,6 +52,15 @@ export class LeaseLostError extends Error {
   override readonly name = "LeaseLostError";
 }
 
+/**
+ * Messages one batch's write keeps unanswered at most (publishMany's window). Without a bound a node.reset's batch sent
+ * every derived event and state of a partition at once (100,000 requests over 16 partitions):
+ * nats.js timed them out on the client while they waited to be written, the partitions failed
+ * and loaded again, and the event loop was too busy to renew leases. A few hundred keep a local
+ * nats-server as busy as thousands do.
+ */
+const WRITES_IN_FLIGHT = 256;
+
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 5_000;
 const IDLE_TICK_MS = 250;
@@ -76,7 +84,6 @@ export class PartitionRunner<S> {
   private caughtUp = false;
   private lastTime = 0;
   private lastSeq = 0;
-  private loadedOnce = false;
   /** Resolves once the partition has been loaded and consumes. */
   readonly ready: Promise<void>;
   private markReady!: () => void;
@@ -160,7 +167,6 @@ export class PartitionRunner<S> {
       () => void messages.close().catch(() => undefined),
     );
     const folding = this.foldLoop(messages, state, writer);
-    this.loadedOnce = true;
     this.markReady();
     const outcomes = await Promise.allSettled([folding, flushing]);
     for (const o of outcomes) if (o.status === "rejected") throw o.reason;
@@ -260,11 +266,6 @@ export class PartitionRunner<S> {
       }
       this.wake = done;
     });
-  }
-
-  /** True once loaded at least once. */
-  get running(): boolean {
-    return this.loadedOnce && !this.stopping;
   }
 }
 
