@@ -5,10 +5,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
 import type { HeraldServiceClient } from "@herald/proto";
-import { busNames, connectBus, type Bus } from "@herald/bus";
+import { connectBus, type Bus } from "@herald/bus";
 import { putApp, type AppConfig } from "@herald/config";
 import {
   startNats,
@@ -21,7 +20,7 @@ import {
 } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 import { heraldClient, publish } from "./grpc-client.js";
-import { messageEvent } from "./delivery-fixture.js";
+import { messageEvent, waitForConfig } from "./delivery-fixture.js";
 
 // Debian's Chromium, installed by .ci/run; playwright-core drives it and downloads nothing.
 const CHROMIUM = "/usr/bin/chromium";
@@ -86,7 +85,7 @@ describe.skipIf(!hasChromium)(
       });
       nc = await connect({ servers: nats.url });
       client = heraldClient(gateway.grpcAddress);
-      await putApp(bus, {
+      const revision = await putApp(bus, {
         appId: APP_ID,
         endpoints: [
           {
@@ -99,7 +98,7 @@ describe.skipIf(!hasChromium)(
           },
         ],
       } as unknown as AppConfig);
-      await waitForDeliverer();
+      await waitForConfig([deliverer], revision);
       browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], headless: true });
     }, 120_000);
 
@@ -350,22 +349,6 @@ async function adminGet(path: string): Promise<{ status: number; body: unknown }
     headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
   });
   return { status: res.status, body: await res.json() };
-}
-
-/** Waits until the deliverer has consumers for the endpoint, so the event is not published into the void. */
-async function waitForDeliverer(): Promise<void> {
-  const names = busNames(nats.namespace);
-  const wanted = `dl-${APP_ID.length}-${APP_ID}-${ENDPOINT_ID}`;
-  const jsm = await jetstreamManager(nc);
-  await waitFor(
-    async () => {
-      for await (const info of jsm.consumers.list(names.streams.deliveries)) {
-        if (info.name === wanted) return true;
-      }
-      return false;
-    },
-    { timeoutMs: 10_000, what: `the deliverer's consumer ${wanted}` },
-  );
 }
 
 /**

@@ -79,3 +79,41 @@ export function partitionKey(event: Event): string {
 export function reachesEveryPartition(event: Event): boolean {
   return event.payload?.$case === "nodeReset";
 }
+
+/**
+ * The key whose callbacks an endpoint with ordering `key` receives one after another: the user for
+ * presence and connection events, the room for room events, the node for node events, the
+ * conversation for messages (the group, or the two users of a single chat whoever sent), and the
+ * event itself when nothing else names one. Prefixed by kind, so a user and a room with the same id
+ * are different keys.
+ */
+export function deliveryKey(event: Event): string {
+  const p = event.payload;
+  switch (p?.$case) {
+    case "connectionOnline":
+    case "connectionOffline":
+    case "connectionBackground":
+    case "userOnline":
+    case "userOffline":
+    case "userBackground":
+      return `user:${p.value.userId}`;
+    case "nodeReset":
+    case "nodeHeartbeat":
+      return `node:${p.value.nodeId}`;
+    case "roomCreated":
+    case "roomJoined":
+    case "roomLeft":
+    case "roomDestroyed":
+    case "roomStatus":
+    case "roomRejected":
+      return `room:${p.value.roomId}`;
+    case "messageSent": {
+      const { groupId, fromUserId, toUserId } = p.value;
+      if (groupId !== "") return `group:${groupId}`;
+      if (fromUserId === "" && toUserId === "") return `event:${event.id}`;
+      return `conv:${JSON.stringify([fromUserId, toUserId].sort())}`;
+    }
+    default:
+      return `event:${event.id}`;
+  }
+}
