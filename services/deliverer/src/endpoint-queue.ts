@@ -449,7 +449,10 @@ export class EndpointQueue {
   private async retry(item: Item, next: Job): Promise<void> {
     const { bus } = this.deps;
     const { entry, line } = item;
-    const seq = entry.msg?.seq ?? 0;
+    const original = entry.msg;
+    // Waiting for the copy from now: it may arrive before the stream's answer does.
+    entry.msg = undefined;
+    entry.job = next;
     try {
       await publishEvent(
         bus,
@@ -457,19 +460,19 @@ export class EndpointQueue {
         next.event,
         {
           // One copy per message, however often this runs for it.
-          msgId: `retry:${seq}`,
+          msgId: `retry:${original?.seq ?? 0}`,
           headers: jobHeaders(next),
         },
       );
     } catch (err) {
-      // Not stored: the job stays here with its original message, and is tried again in time anyway.
-      this.log.warn({ err, deliveryId: next.deliveryId }, "could not store a retry; keeping it in memory");
-      entry.job = next;
-      return;
+      if (entry.msg === undefined) {
+        // Not stored: the job stays here with its original message, and is tried again in time anyway.
+        this.log.warn({ err, deliveryId: next.deliveryId }, "could not store a retry; keeping it in memory");
+        entry.msg = original;
+        return;
+      }
     }
-    entry.msg?.ack();
-    entry.msg = undefined;
-    entry.job = next;
+    original?.ack();
     // Unordered: the copy comes back as a job of its own.
     if (line.key === "") this.forget(line);
   }
