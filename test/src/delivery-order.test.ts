@@ -1,10 +1,14 @@
 // Callbacks ordered per key (SPEC-14), seen from the business server as a receiver would: real gateway,
 // chatroom and deliverer processes, events over gRPC, HTTP on loopback. Per key, each callback first
 // arrives after every earlier one, and never while an earlier one of its key is unanswered; other keys
-// never wait for a slow one. Failover of ordered delivery is in delivery-order-failover.test.ts.
+// never wait for a slow one; and the deliverer's consumers no longer grow with endpoints. Failover of
+// ordered delivery is in delivery-order-failover.test.ts.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { waitFor } from "@herald/testkit";
+import { DEFAULT_PARTITIONS } from "@herald/bus";
+import { putApp, type AppConfig } from "@herald/config";
+import { startRecordingServer, waitFor } from "@herald/testkit";
 import { startDeliveryStack, type DeliveryStack } from "./delivery-fixture.js";
+import { publish } from "./grpc-client.js";
 import {
   attemptsOf,
   configureAndProbe,
@@ -256,3 +260,49 @@ it("an endpoint with ordering none still gets every callback", { timeout: 60_000
   );
   expect(records.filter((r) => (r.orderingKey ?? "") !== "").map((r) => r.deliveryId)).toEqual([]);
 });
+
+it(
+  "the deliverer's consumers do not grow with endpoints: 30 more leave DELIVERIES at one per partition",
+  { timeout: 60_000 },
+  async () => {
+    const appId = "manyendpoints";
+    const recorder = await startRecordingServer();
+    try {
+      const paths = Array.from({ length: 30 }, (_, i) => `/ep${i}`);
+      await putApp(stack.bus, {
+        appId,
+        endpoints: paths.map((path, i) => ({
+          id: `ep${i}`,
+          url: `${recorder.url}${path}`,
+          dialect: "mqttchat",
+          ordering: i % 2 === 0 ? "key" : "none",
+        })),
+      } as unknown as AppConfig);
+      // Every endpoint being sent to: whatever consumers it takes exist by now.
+      await waitFor(
+        async () => {
+          await publish(stack.client, [probeMessage(appId)]);
+          const reached = new Set(recorder.requests.map((r) => r.path));
+          return paths.every((p) => reached.has(p));
+        },
+        { timeoutMs: 30_000, intervalMs: 500, what: "a probe at every one of 30 endpoints" },
+      );
+      const jsm = await stack.bus.jsm();
+      const names = async (stream: string) => {
+        const out: string[] = [];
+        for await (const c of jsm.consumers.list(stream)) out.push(c.name);
+        return out;
+      };
+      const deliveries = await names(stack.names.streams.deliveries);
+      const events = await names(stack.names.streams.events);
+      report(`30 endpoints more: ${deliveries.length} consumers on DELIVERIES, ${events.length} on EVENTS`);
+      const perEndpoint = [...deliveries, ...events].filter(
+        (n) => /^d[lr]-/.test(n) || n === "deliverer-router",
+      );
+      expect(findings(perEndpoint)).toEqual({ count: 0, first: [] });
+      expect(deliveries.length).toBeLessThanOrEqual(DEFAULT_PARTITIONS);
+    } finally {
+      await recorder.close();
+    }
+  },
+);
