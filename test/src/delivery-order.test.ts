@@ -183,6 +183,56 @@ it(
 );
 
 it(
+  "a head that runs out of retries is recorded dead and frees its key: the rest follow in order",
+  { timeout: 60_000 },
+  async () => {
+    const appId = "deadhead";
+    const doomed = conversation("赵敏", "💀");
+    const load = messageLoad(appId, [doomed, ...conversations("d", 20)], 3);
+    const [head, ...tail] = load.byKey.get(doomed.key)!;
+    const quick = randomDelay(3);
+    const business = await server(identifyByDeliveryId(load), (callbacks, request) =>
+      callbacks.some((c) => c.id === head) ? { status: 500, body: "never" } : quick(callbacks, request),
+    );
+    await configureAndProbe(
+      stack,
+      {
+        appId,
+        endpoints: [
+          {
+            id: "mq",
+            url: `${business.url}/cb`,
+            dialect: "mqttchat",
+            ordering: "key",
+            concurrency: 16,
+            timeoutMs: 10_000,
+            retry: { scheduleMs: [100, 100], jitter: 0 },
+          },
+        ],
+      },
+      [business],
+      () => probeMessage(appId),
+    );
+    await publishLoad(stack, load);
+    await waitForAll(business, load, 30_000);
+
+    // Every attempt of the head (three, the schedule's) came before the first of the rest of its key.
+    const headAttempts = business.arrivals.flatMap((c, i) => (c.id === head ? [i] : []));
+    const firstOfTail = business.arrivals.findIndex((c) => c.id === tail[0]);
+    expect(headAttempts).toHaveLength(3);
+    expect(firstOfTail).toBeGreaterThan(headAttempts[2]!);
+    expect(firstArrivals(business.arrivals).get(doomed.key)).toEqual([0, 1, 2]);
+    expect(findings(outOfOrder(business.arrivals))).toEqual({ count: 0, first: [] });
+    expect(findings(business.overlaps)).toEqual({ count: 0, first: [] });
+    const dead = await waitFor(
+      async () => (await attemptsOf(stack, appId)).find((r) => r.outcome === "dead"),
+      { timeoutMs: 20_000, what: "the head's dead record" },
+    );
+    expect(dead).toMatchObject({ deliveryId: `${head!}:mq`, attempt: 3, orderingKey: doomed.key });
+  },
+);
+
+it(
   "RongCloud batches: a room's status records keep key order inside each array and across arrays",
   { timeout: 60_000 },
   async () => {
