@@ -2,7 +2,14 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
 import type { DeepPartial, Event, HeraldServiceClient } from "@herald/proto";
-import { applyTopology, busNames, connectBus, type AttemptRecord, type Bus, type BusNames } from "@herald/bus";
+import {
+  applyTopology,
+  busNames,
+  connectBus,
+  type AttemptRecord,
+  type Bus,
+  type BusNames,
+} from "@herald/bus";
 import { putApp, writeEndpointState, type AppConfig, type EndpointState } from "@herald/config";
 import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
 import { startService, stopAll, type ServiceName, type ServiceProcess } from "./harness.js";

@@ -40,10 +40,11 @@ export function eventLane(event: Event): EventLane {
 }
 
 /**
- * What an event is about, which picks its partition: the user for connection, presence and message
- * events (the sender), the room for room events, the node for node events, and the event itself
- * when nothing else names a key (a passthrough, a message without a sender). Events with one key
- * are folded, and delivered, in the order they were stored.
+ * What an event is about, which picks its partition: the user for connection and presence events,
+ * the room for room events, the node for node events, the conversation for messages (so that both
+ * sides of a chat, and every member of a group, are stored and routed in one partition, in order),
+ * and the event itself when nothing else names a key (a passthrough). Events with one key are
+ * folded, and delivered, in the order they were stored.
  */
 export function partitionKey(event: Event): string {
   const p = event.payload;
@@ -66,7 +67,7 @@ export function partitionKey(event: Event): string {
     case "roomRejected":
       return p.value.roomId;
     case "messageSent":
-      return p.value.fromUserId === "" ? event.id : p.value.fromUserId;
+      return deliveryKey(event);
     default:
       return event.id;
   }

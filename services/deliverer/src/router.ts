@@ -18,6 +18,12 @@ export const LEGACY_ROUTER_DURABLE = "deliverer-router";
 
 const MAX_BATCH = 1000;
 const CONFIG_WAIT_MS = 2_000;
+const IDLE_FLUSH_MS = 20;
+const IDLE = Symbol("idle");
+
+function idle(ms: number): Promise<typeof IDLE> {
+  return new Promise((resolve) => setTimeout(() => resolve(IDLE), ms));
+}
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 5_000;
 
@@ -88,23 +94,34 @@ export class PartitionRouter {
     this.messages = messages;
     if (this.stopping) void messages.close();
     let batch: JsMsg[] = [];
+    const iterator = messages[Symbol.asyncIterator]();
+    let next = iterator.next();
+    // Resolves IDLE_FLUSH_MS after the batch's first event: a batch waits that long for more at
+    // most, as the pending counts of nats-server 2.9 can run ahead of what it will deliver.
+    let deadline: Promise<typeof IDLE> | undefined;
     try {
-      for await (const m of messages) {
-        batch.push(m);
-        // Pending 0: nothing more is stored now, so the batch goes without waiting for more.
-        if (batch.length < MAX_BATCH && m.info.pending > 0) continue;
+      while (!this.stopping) {
+        if (batch.length > 0) deadline ??= idle(IDLE_FLUSH_MS);
+        const r = deadline === undefined ? await next : await Promise.race([next, deadline]);
+        if (r !== IDLE) {
+          if (r.done === true) break;
+          next = iterator.next();
+          batch.push(r.value);
+          // Pending 0: nothing more is stored now, so the batch goes without waiting for more.
+          if (batch.length < MAX_BATCH && r.value.info.pending > 0) continue;
+        }
         // An app written before these events were stored must be routed with them.
         if (!(await this.opts.view.caughtUp(CONFIG_WAIT_MS))) {
-          this.opts.log.warn({ partition }, "config view behind CONFIG; routing with what it holds");
+          this.opts.log.warn("config view behind CONFIG; routing with what it holds");
         }
         const jobs = this.route(batch);
         through = batch[batch.length - 1]?.seq ?? through;
         batch = [];
+        deadline = undefined;
         if (!this.opts.lease.valid()) return;
         await publishMany(bus, jobs);
         this.opts.metrics.routed.inc(jobs.length);
         revision = await this.checkpoint(through, revision);
-        if (this.stopping) break;
       }
     } finally {
       void messages.close().catch(() => undefined);
