@@ -96,6 +96,8 @@ export class Dispatcher {
   }
 
   message(partition: number, m: JsMsg): void {
+    // A message a stopped consumer still had buffered: the partition's next owner reads it anew.
+    if (!this.partitions.has(partition)) return;
     const job = readJob({ subject: m.subject, headers: headerRecord(m), data: m.data });
     if (job === undefined) {
       this.log.error({ subject: m.subject, seq: m.seq }, "message without delivery headers dropped");

@@ -132,6 +132,7 @@ export class JobPartition {
     void this.watchStatus(messages);
     try {
       for await (const m of messages) {
+        if (this.stopping) break;
         this.opts.message(partition, m);
         received++;
         if (!loaded && received >= backlog) load("backlog read");
