@@ -39,14 +39,14 @@ export function eventLane(event: Event): EventLane {
   return c === undefined ? "msg" : LANE_BY_CASE[c];
 }
 
+type KeyKind = "user" | "node" | "room" | "group" | "conv" | "event";
+
 /**
- * What an event is about, which picks its partition: the user for connection and presence events,
- * the room for room events, the node for node events, the conversation for messages (so that both
- * sides of a chat, and every member of a group, are stored and routed in one partition, in order),
- * and the event itself when nothing else names a key (a passthrough). Events with one key are
- * folded, and delivered, in the order they were stored.
+ * What an event is about: the user for connection and presence events, the node for node events,
+ * the room for room events, the conversation for messages (the group, or the two users of a single
+ * chat whoever sent), and the event itself when nothing else names one (a passthrough).
  */
-export function partitionKey(event: Event): string {
+function keyOf(event: Event): { kind: KeyKind; id: string } {
   const p = event.payload;
   switch (p?.$case) {
     case "connectionOnline":
@@ -55,22 +55,47 @@ export function partitionKey(event: Event): string {
     case "userOnline":
     case "userOffline":
     case "userBackground":
-      return p.value.userId;
+      return { kind: "user", id: p.value.userId };
     case "nodeReset":
     case "nodeHeartbeat":
-      return p.value.nodeId;
+      return { kind: "node", id: p.value.nodeId };
     case "roomCreated":
     case "roomJoined":
     case "roomLeft":
     case "roomDestroyed":
     case "roomStatus":
     case "roomRejected":
-      return p.value.roomId;
-    case "messageSent":
-      return deliveryKey(event);
+      return { kind: "room", id: p.value.roomId };
+    case "messageSent": {
+      const { groupId, fromUserId, toUserId } = p.value;
+      if (groupId !== "") return { kind: "group", id: groupId };
+      if (fromUserId === "" && toUserId === "") return { kind: "event", id: event.id };
+      return { kind: "conv", id: JSON.stringify([fromUserId, toUserId].sort()) };
+    }
     default:
-      return event.id;
+      return { kind: "event", id: event.id };
   }
+}
+
+/**
+ * The key that picks an event's partition: the user, node or room itself; for messages the
+ * conversation (so both sides of a chat, and every member of a group, are stored and routed in one
+ * partition, in order), and for a passthrough the event. Events with one key are folded, and
+ * delivered, in the order they were stored.
+ */
+export function partitionKey(event: Event): string {
+  const { kind, id } = keyOf(event);
+  return kind === "user" || kind === "node" || kind === "room" ? id : `${kind}:${id}`;
+}
+
+/**
+ * The key whose callbacks an endpoint with ordering `key` receives one after another, prefixed by
+ * kind ("user:u1", "room:r1", "group:g1", `conv:["a","b"]`, "node:n1", "event:e1"), so a user and a
+ * room with the same id are different keys.
+ */
+export function deliveryKey(event: Event): string {
+  const { kind, id } = keyOf(event);
+  return `${kind}:${id}`;
 }
 
 /**
@@ -79,42 +104,4 @@ export function partitionKey(event: Event): string {
  */
 export function reachesEveryPartition(event: Event): boolean {
   return event.payload?.$case === "nodeReset";
-}
-
-/**
- * The key whose callbacks an endpoint with ordering `key` receives one after another: the user for
- * presence and connection events, the room for room events, the node for node events, the
- * conversation for messages (the group, or the two users of a single chat whoever sent), and the
- * event itself when nothing else names one. Prefixed by kind, so a user and a room with the same id
- * are different keys.
- */
-export function deliveryKey(event: Event): string {
-  const p = event.payload;
-  switch (p?.$case) {
-    case "connectionOnline":
-    case "connectionOffline":
-    case "connectionBackground":
-    case "userOnline":
-    case "userOffline":
-    case "userBackground":
-      return `user:${p.value.userId}`;
-    case "nodeReset":
-    case "nodeHeartbeat":
-      return `node:${p.value.nodeId}`;
-    case "roomCreated":
-    case "roomJoined":
-    case "roomLeft":
-    case "roomDestroyed":
-    case "roomStatus":
-    case "roomRejected":
-      return `room:${p.value.roomId}`;
-    case "messageSent": {
-      const { groupId, fromUserId, toUserId } = p.value;
-      if (groupId !== "") return `group:${groupId}`;
-      if (fromUserId === "" && toUserId === "") return `event:${event.id}`;
-      return `conv:${JSON.stringify([fromUserId, toUserId].sort())}`;
-    }
-    default:
-      return `event:${event.id}`;
-  }
 }

@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import type { Bus } from "@herald/bus";
 import type { LeaseView } from "@herald/projection";
-import { ensureError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
 import { AckPolicy, DeliverPolicy, JetStreamApiError } from "@nats-io/jetstream";
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
+import { PartitionLoop } from "./partition-loop.js";
 
 export interface JobPartitionOptions {
   bus: Bus;
@@ -29,8 +29,6 @@ export const JOB_CONSUMER_PREFIX = "jobs";
 const HOLD_ACK_WAIT_MS = 6 * 60 * 60 * 1000;
 const PULL_BATCH = 1000;
 const LOAD_CHECK_MS = 250;
-const RETRY_MIN_MS = 200;
-const RETRY_MAX_MS = 5_000;
 const MISSED_HEARTBEATS_BEFORE_RELOAD = 2;
 
 /**
@@ -42,39 +40,13 @@ const MISSED_HEARTBEATS_BEFORE_RELOAD = 2;
  * later jobs of its key). Then new jobs follow as they are routed. Jobs are acknowledged one by one
  * as they are settled; a job the owner dies holding is simply read again by the next owner.
  */
-export class JobPartition {
-  private stopping = false;
-  private messages: ConsumerMessages | undefined;
-  readonly finished: Promise<void>;
-
+export class JobPartition extends PartitionLoop {
   constructor(private readonly opts: JobPartitionOptions) {
-    this.finished = this.run();
+    super({ ...opts, failed: "job partition failed; loading it again" });
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
-    void this.messages?.close().catch(() => undefined);
-    await this.finished;
-  }
-
-  private async run(): Promise<void> {
-    const { log, partition } = this.opts;
-    for (let failures = 0; !this.stopping && this.opts.lease.valid();) {
-      try {
-        await this.opts.reset(partition);
-        await this.runOnce();
-        failures = 0;
-      } catch (thrown) {
-        if (this.stopping) break;
-        failures++;
-        const pauseMs = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (failures - 1));
-        log.warn({ err: ensureError(thrown), partition, pauseMs }, "job partition failed; loading it again");
-        await new Promise((resolve) => setTimeout(resolve, pauseMs));
-      }
-    }
-  }
-
-  private async runOnce(): Promise<void> {
+  protected async round(): Promise<void> {
+    await this.opts.reset(this.opts.partition);
     const { bus, partition, log } = this.opts;
     const jsm = await bus.jsm();
     const stream = bus.names.streams.deliveries;

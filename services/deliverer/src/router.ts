@@ -4,11 +4,11 @@ import type { ConfigView } from "@herald/config";
 import { readCheckpoint, writeCheckpoint } from "@herald/projection";
 import type { LeaseView } from "@herald/projection";
 import { Event, deliveryKey } from "@herald/proto";
-import { ensureError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
 import { DeliverPolicy } from "@nats-io/jetstream";
-import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import type { JsMsg } from "@nats-io/jetstream";
 import type { DelivererMetrics } from "./metrics.js";
+import { PartitionLoop } from "./partition-loop.js";
 import { routeEvent } from "./routes.js";
 
 /** Names the router's checkpoints (ckpt.router.<p>) in the DELIVERY bucket. */
@@ -24,8 +24,6 @@ const IDLE = Symbol("idle");
 function idle(ms: number): Promise<typeof IDLE> {
   return new Promise((resolve) => setTimeout(() => resolve(IDLE), ms));
 }
-const RETRY_MIN_MS = 200;
-const RETRY_MAX_MS = 5_000;
 
 export interface RouterOptions {
   bus: Bus;
@@ -47,38 +45,12 @@ export interface RouterOptions {
  * takeover makes each job once. A node.reset's per-partition copies are skipped: an event is routed
  * once, from its original. Any failure reads the partition again from the checkpoint.
  */
-export class PartitionRouter {
-  private stopping = false;
-  private messages: ConsumerMessages | undefined;
-  readonly finished: Promise<void>;
-
+export class PartitionRouter extends PartitionLoop {
   constructor(private readonly opts: RouterOptions) {
-    this.finished = this.run();
+    super({ ...opts, failed: "routing failed; reading again" });
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
-    void this.messages?.close().catch(() => undefined);
-    await this.finished;
-  }
-
-  private async run(): Promise<void> {
-    const { log, partition } = this.opts;
-    for (let failures = 0; !this.stopping && this.opts.lease.valid();) {
-      try {
-        await this.runOnce();
-        failures = 0;
-      } catch (thrown) {
-        if (this.stopping) break;
-        failures++;
-        const pauseMs = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (failures - 1));
-        log.warn({ err: ensureError(thrown), partition, pauseMs }, "routing failed; reading again");
-        await new Promise((resolve) => setTimeout(resolve, pauseMs));
-      }
-    }
-  }
-
-  private async runOnce(): Promise<void> {
+  protected async round(): Promise<void> {
     const { bus, kv, partition } = this.opts;
     const read = await readCheckpoint(kv, ROUTER_NAME, partition);
     let through = read.checkpoint.through;
