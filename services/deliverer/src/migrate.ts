@@ -53,12 +53,16 @@ export async function startLegacyDrain(bus: Bus, log: Logger): Promise<{ stop():
   const stream = bus.names.streams.deliveries;
   const legacy = bus.names.subjects.legacyJobs();
   const legacyRoot = legacy.slice(0, -1);
-  let consumers = 0;
+  // Listed in full before any is deleted: the server lists by offset, a page at a time, so deleting
+  // while listing would skip as many as were deleted (a platform has thousands), and one left over
+  // keeps the drain consumer from being created on the work-queue stream.
+  const old: string[] = [];
   for await (const c of jsm.consumers.list(stream)) {
     if (c.name === LEGACY_DRAIN_DURABLE || !(c.config.filter_subject ?? "").startsWith(legacyRoot)) continue;
-    await jsm.consumers.delete(stream, c.name).catch(() => false);
-    consumers++;
+    old.push(c.name);
   }
+  for (const name of old) await jsm.consumers.delete(stream, name).catch(() => false);
+  const consumers = old.length;
   const info = await jsm.streams.info(stream, { subjects_filter: legacy });
   const waiting = Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
   if (waiting === 0) {
