@@ -9,6 +9,7 @@ import { JetStreamApiError } from "@nats-io/jetstream";
 import { LEGACY_ROUTER_DURABLE, ROUTER_NAME } from "./router.js";
 
 const LEGACY_DRAIN_DURABLE = "legacy-jobs";
+const CONSUMER_NOT_FOUND = 10014;
 const DRAIN_CHECK_MS = 1_000;
 
 /**
@@ -28,14 +29,20 @@ export async function migrateLegacyRouter(
   try {
     floor = (await jsm.consumers.info(stream, LEGACY_ROUTER_DURABLE)).ack_floor.stream_seq;
   } catch (err) {
-    if (err instanceof JetStreamApiError) return; // none: nothing to move
+    if (err instanceof JetStreamApiError && err.code === CONSUMER_NOT_FOUND) return; // nothing to move
     throw err;
   }
+  // A partition left without a checkpoint would be routed from the stream's first event, all of its
+  // history sent again: so a failure other than another deliverer's checkpoint being there first
+  // stops the start, and the old consumer stays for the next try.
   for (let p = 0; p < bus.layout.partitions; p++) {
-    if ((await kv.get(kitKeys.checkpoint(ROUTER_NAME, p))) !== null) continue;
-    await writeCheckpoint(kv, ROUTER_NAME, p, { through: floor, owner: "migrated" }, 0).catch(
-      () => undefined,
-    );
+    const key = kitKeys.checkpoint(ROUTER_NAME, p);
+    if ((await kv.get(key)) !== null) continue;
+    try {
+      await writeCheckpoint(kv, ROUTER_NAME, p, { through: floor, owner: "migrated" }, 0);
+    } catch (err) {
+      if ((await kv.get(key)) === null) throw err;
+    }
   }
   await jsm.consumers.delete(stream, LEGACY_ROUTER_DURABLE).catch(() => false);
   log.info({ floor }, "router moved from the consumer before partitions to per-partition checkpoints");
