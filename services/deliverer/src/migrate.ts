@@ -86,7 +86,14 @@ export async function startLegacyDrain(bus: Bus, log: Logger): Promise<{ stop():
     spec: { stream, durable: LEGACY_DRAIN_DURABLE, filterSubject: legacy, maxAckPending: 1_000 },
     handle: async (d) => {
       const job = readJob(d);
-      if (job === undefined) return;
+      if (job === undefined) {
+        // Acknowledged, so gone from the work queue: say so, as it may have been someone's callback.
+        log.error(
+          { subject: d.subject, seq: d.seq, headers: d.headers },
+          "message of the layout before partitions is not a job; dropped",
+        );
+        return;
+      }
       let key = "";
       try {
         key = deliveryKey(Event.decode(job.event));
