@@ -9,6 +9,7 @@ import { JetStreamApiError } from "@nats-io/jetstream";
 import { LEGACY_ROUTER_DURABLE, ROUTER_NAME } from "./router.js";
 
 const LEGACY_DRAIN_DURABLE = "legacy-jobs";
+const CONSUMER_NOT_FOUND = 10014;
 const DRAIN_CHECK_MS = 1_000;
 
 /**
@@ -28,14 +29,20 @@ export async function migrateLegacyRouter(
   try {
     floor = (await jsm.consumers.info(stream, LEGACY_ROUTER_DURABLE)).ack_floor.stream_seq;
   } catch (err) {
-    if (err instanceof JetStreamApiError) return; // none: nothing to move
+    if (err instanceof JetStreamApiError && err.code === CONSUMER_NOT_FOUND) return; // nothing to move
     throw err;
   }
+  // A partition left without a checkpoint would be routed from the stream's first event, all of its
+  // history sent again: so a failure other than another deliverer's checkpoint being there first
+  // stops the start, and the old consumer stays for the next try.
   for (let p = 0; p < bus.layout.partitions; p++) {
-    if ((await kv.get(kitKeys.checkpoint(ROUTER_NAME, p))) !== null) continue;
-    await writeCheckpoint(kv, ROUTER_NAME, p, { through: floor, owner: "migrated" }, 0).catch(
-      () => undefined,
-    );
+    const key = kitKeys.checkpoint(ROUTER_NAME, p);
+    if ((await kv.get(key)) !== null) continue;
+    try {
+      await writeCheckpoint(kv, ROUTER_NAME, p, { through: floor, owner: "migrated" }, 0);
+    } catch (err) {
+      if ((await kv.get(key)) === null) throw err;
+    }
   }
   await jsm.consumers.delete(stream, LEGACY_ROUTER_DURABLE).catch(() => false);
   log.info({ floor }, "router moved from the consumer before partitions to per-partition checkpoints");
@@ -53,12 +60,16 @@ export async function startLegacyDrain(bus: Bus, log: Logger): Promise<{ stop():
   const stream = bus.names.streams.deliveries;
   const legacy = bus.names.subjects.legacyJobs();
   const legacyRoot = legacy.slice(0, -1);
-  let consumers = 0;
+  // Listed in full before any is deleted: the server lists by offset, a page at a time, so deleting
+  // while listing would skip as many as were deleted (a platform has thousands), and one left over
+  // keeps the drain consumer from being created on the work-queue stream.
+  const old: string[] = [];
   for await (const c of jsm.consumers.list(stream)) {
     if (c.name === LEGACY_DRAIN_DURABLE || !(c.config.filter_subject ?? "").startsWith(legacyRoot)) continue;
-    await jsm.consumers.delete(stream, c.name).catch(() => false);
-    consumers++;
+    old.push(c.name);
   }
+  for (const name of old) await jsm.consumers.delete(stream, name).catch(() => false);
+  const consumers = old.length;
   const info = await jsm.streams.info(stream, { subjects_filter: legacy });
   const waiting = Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
   if (waiting === 0) {
@@ -75,7 +86,14 @@ export async function startLegacyDrain(bus: Bus, log: Logger): Promise<{ stop():
     spec: { stream, durable: LEGACY_DRAIN_DURABLE, filterSubject: legacy, maxAckPending: 1_000 },
     handle: async (d) => {
       const job = readJob(d);
-      if (job === undefined) return;
+      if (job === undefined) {
+        // Acknowledged, so gone from the work queue: say so, as it may have been someone's callback.
+        log.error(
+          { subject: d.subject, seq: d.seq, headers: d.headers },
+          "message of the layout before partitions is not a job; dropped",
+        );
+        return;
+      }
       let key = "";
       try {
         key = deliveryKey(Event.decode(job.event));
