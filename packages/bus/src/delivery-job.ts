@@ -106,17 +106,21 @@ export function readJob(d: Pick<Delivery, "subject" | "headers" | "data">): Job 
   };
 }
 
-// The app and endpoint of a job's subject, whatever the root (a namespace adds a token before it).
+// The app and endpoint of a job's subject. The root is "herald" or "<namespace>.herald" (a
+// namespace is one token), so the kind of subject is always the token after "herald".
 function jobPlace(subject: string): { appId: string; endpointId: string } | undefined {
   const tokens = subject.split(".");
-  const at = tokens.lastIndexOf("job");
-  if (at >= 0 && tokens.length === at + 4) {
-    const [appId, endpointId] = tokens.slice(at + 2) as [string, string];
+  const root = tokens[1] === "herald" ? 1 : 0;
+  if (tokens[root] !== "herald") return undefined;
+  const kind = tokens[root + 1];
+  const rest = tokens.slice(root + 2);
+  if (kind === "job" && rest.length === 3) {
+    const [, appId, endpointId] = rest as [string, string, string];
     return { appId, endpointId };
   }
-  const legacy = tokens.indexOf("dl");
-  if (legacy >= 0 && (tokens.length === legacy + 3 || tokens[legacy + 3] === "retry")) {
-    const [appId, endpointId] = tokens.slice(legacy + 1, legacy + 3) as [string, string];
+  // herald.dl.<app>.<endpoint>[.retry]: the layout before partitions, read only to move it.
+  if (kind === "dl" && (rest.length === 2 || (rest.length === 3 && rest[2] === "retry"))) {
+    const [appId, endpointId] = rest as [string, string];
     return { appId, endpointId };
   }
   return undefined;
