@@ -105,7 +105,7 @@ export class EndpointQueue {
     const ordered = job.key !== "" && job.trigger === "event" && this.endpoint?.ordering !== "none";
     if (!ordered) {
       const line = new KeyLine("", entry.partition);
-      line.entries.push(entry);
+      line.insert(entry);
       this.loose.add(line);
       this.held++;
       this.refresh(line);
@@ -187,7 +187,7 @@ export class EndpointQueue {
   private forget(line: KeyLine): void {
     clearTimeout(line.timer);
     this.held -= line.entries.length;
-    line.entries.length = 0;
+    line.clear();
     this.loose.delete(line);
     if (this.lines.get(line.key) === line) this.lines.delete(line.key);
   }
@@ -480,11 +480,7 @@ export class EndpointQueue {
   /** The head is done (delivered or dead): acknowledged, and the next job of its key becomes the head. */
   private finish({ line, entry }: Item): void {
     entry.msg?.ack();
-    const at = line.entries.indexOf(entry);
-    if (at >= 0) {
-      line.entries.splice(at, 1);
-      this.held--;
-    }
+    if (line.remove(entry)) this.held--;
     const next = line.head;
     if (next !== undefined && next.headAt === Number.POSITIVE_INFINITY) next.headAt = performance.now();
   }

@@ -22,6 +22,8 @@ export interface Entry {
  */
 export class KeyLine {
   readonly entries: Entry[] = [];
+  /** The entries by delivery id: a hot key's line can be long, and every arrival looks itself up. */
+  private readonly byDelivery = new Map<string, Entry>();
   /** Its head (a batch: a prefix) is being sent. */
   busy = false;
   /** Waiting in the endpoint's ready queue. */
@@ -41,7 +43,7 @@ export class KeyLine {
 
   /** The entry of a delivery already held (an earlier copy of the same job), if any. */
   find(deliveryId: string): Entry | undefined {
-    return this.entries.find((e) => e.job.deliveryId === deliveryId);
+    return this.byDelivery.get(deliveryId);
   }
 
   /**
@@ -53,8 +55,26 @@ export class KeyLine {
     while (at > 0 && (this.entries[at - 1] as Entry).job.order > entry.job.order) at--;
     // Never in front of a head being sent: it goes right behind it.
     if (at === 0 && this.busy) at = 1;
-    this.entries.splice(at, 0, entry);
+    if (at === this.entries.length) this.entries.push(entry);
+    else this.entries.splice(at, 0, entry);
+    this.byDelivery.set(entry.job.deliveryId, entry);
     return at === 0;
+  }
+
+  /** Takes an entry out (the head, nearly always); false when it was not in the line. */
+  remove(entry: Entry): boolean {
+    const at = this.entries[0] === entry ? 0 : this.entries.indexOf(entry);
+    if (at < 0) return false;
+    if (at === 0) this.entries.shift();
+    else this.entries.splice(at, 1);
+    if (this.byDelivery.get(entry.job.deliveryId) === entry) this.byDelivery.delete(entry.job.deliveryId);
+    return true;
+  }
+
+  /** Empties the line. */
+  clear(): void {
+    this.entries.length = 0;
+    this.byDelivery.clear();
   }
 
   /** Whether the head can be sent now (its message is here and its time has come). */
