@@ -23,7 +23,7 @@ export { applyTopology, EventsLayoutError, streamConfigs, TopologyDriftError } f
 export type { StreamDeclaration, TopologyOptions } from "./topology.js";
 export { publishEvent } from "./publish.js";
 export type { PublishEventOptions, PublishResult } from "./publish.js";
-export { ensureConsumer } from "./consumer-spec.js";
+export { ensureConsumer, isConsumerNotFound } from "./consumer-spec.js";
 export type { ConsumerSpec } from "./consumer-spec.js";
 export { defaultRetryDelayMs, later, retryAllButTerminal, startConsumer } from "./consume.js";
 export type { ConsumerOptions, ConsumerRunner, ConsumerState, Delivery, Handler, Later } from "./consume.js";

@@ -76,6 +76,7 @@ export async function startDeliverer(opts: DelivererOptions): Promise<Deliverer>
       });
       const jobs = new JobPartition({
         bus,
+        kv,
         partition,
         lease,
         log: plog,

@@ -1,14 +1,17 @@
 import { randomBytes } from "node:crypto";
+import { isConsumerNotFound } from "@herald/bus";
 import type { Bus } from "@herald/bus";
 import type { LeaseView } from "@herald/projection";
 import type { Logger } from "@herald/runtime";
-import { AckPolicy, DeliverPolicy, JetStreamApiError } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
 import { PartitionLoop } from "./partition-loop.js";
 
 export interface JobPartitionOptions {
   bus: Bus;
+  /** The DELIVERY bucket: the name of each partition's consumer is kept there. */
+  kv: Awaited<ReturnType<Bus["kv"]>>;
   partition: number;
   lease: LeaseView;
   log: Logger;
@@ -24,6 +27,8 @@ export interface JobPartitionOptions {
 
 /** Prefix of the one consumer of a partition's jobs; the rest of its name is its owner's claim. */
 export const JOB_CONSUMER_PREFIX = "jobs";
+/** The DELIVERY key holding the name of a partition's job consumer. */
+export const jobConsumerKey = (partition: number): string => `consumer.jobs.${partition}`;
 // Jobs stay unacknowledged while they wait (their key, a retry, a pause): the server must not hand
 // them out again meanwhile. A new owner never relies on it: it reads the backlog anew.
 const HOLD_ACK_WAIT_MS = 6 * 60 * 60 * 1000;
@@ -47,18 +52,32 @@ export class JobPartition extends PartitionLoop {
 
   protected async round(): Promise<void> {
     await this.opts.reset(this.opts.partition);
-    const { bus, partition, log } = this.opts;
+    const { bus, kv, partition, log } = this.opts;
     const jsm = await bus.jsm();
     const stream = bus.names.streams.deliveries;
     const filter = bus.names.subjects.jobs(partition);
-    for await (const c of jsm.consumers.list(stream)) {
-      if (c.config.filter_subject !== filter) continue;
-      await jsm.consumers.delete(stream, c.name).catch((err: unknown) => {
-        if (!(err instanceof JetStreamApiError)) throw err;
+    // Every consumer that may read the partition: the one named in the bucket (this owner's last,
+    // or the previous owner's), and any other a listing shows (one made before its name was kept).
+    // A listing can leave out consumers whose leader is being elected, so the name is what counts.
+    const readers = new Set<string>();
+    const recorded = await kv.get(jobConsumerKey(partition));
+    if (recorded !== null && recorded.operation === "PUT") readers.add(recorded.string());
+    try {
+      for await (const c of jsm.consumers.list(stream)) {
+        if (c.config.filter_subject === filter) readers.add(c.name);
+      }
+    } catch (err) {
+      log.warn({ err }, "could not list the job consumers; deleting the one on record");
+    }
+    for (const name of readers) {
+      await jsm.consumers.delete(stream, name).catch((err: unknown) => {
+        if (!isConsumerNotFound(err)) throw err;
       });
     }
     if (!this.opts.lease.valid() || this.stopping) return;
     const name = `${JOB_CONSUMER_PREFIX}-${partition}-${randomBytes(4).toString("hex")}`;
+    // On record before it exists: an owner that dies right after making it leaves its name behind.
+    await kv.put(jobConsumerKey(partition), name);
     const created = await jsm.consumers.add(stream, {
       durable_name: name,
       ack_policy: AckPolicy.Explicit,

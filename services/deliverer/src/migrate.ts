@@ -1,15 +1,13 @@
 // From the layout before partitions: one durable router consumer on EVENTS, and two durable
 // consumers per endpoint on DELIVERIES (herald.dl.<app>.<endpoint>[.retry]).
-import { jobMessage, publishMany, readJob, startConsumer } from "@herald/bus";
+import { isConsumerNotFound, jobMessage, publishMany, readJob, startConsumer } from "@herald/bus";
 import type { Bus, ConsumerRunner } from "@herald/bus";
 import { kitKeys, writeCheckpoint } from "@herald/projection";
 import { Event, deliveryKey } from "@herald/proto";
 import type { Logger } from "@herald/runtime";
-import { JetStreamApiError } from "@nats-io/jetstream";
 import { LEGACY_ROUTER_DURABLE, ROUTER_NAME } from "./router.js";
 
 const LEGACY_DRAIN_DURABLE = "legacy-jobs";
-const CONSUMER_NOT_FOUND = 10014;
 const DRAIN_CHECK_MS = 1_000;
 
 /**
@@ -29,7 +27,7 @@ export async function migrateLegacyRouter(
   try {
     floor = (await jsm.consumers.info(stream, LEGACY_ROUTER_DURABLE)).ack_floor.stream_seq;
   } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === CONSUMER_NOT_FOUND) return; // nothing to move
+    if (isConsumerNotFound(err)) return; // nothing to move
     throw err;
   }
   // A partition left without a checkpoint would be routed from the stream's first event, all of its
