@@ -1,0 +1,202 @@
+// Delivery over many endpoints: the same events to 10 endpoints (one app) and to 10,000 (1,000
+// apps of 10), each case on a fresh nats-server, gateway and deliverer. What must not grow with the
+// endpoints: the delivery rate, nats-server's memory and the JetStream consumers the deliverer keeps.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { startNats } from "@herald/testkit";
+import { heraldClient, startService, stopAll, type ServiceProcess } from "@herald/e2e";
+import { startBusinessServer } from "./business-server.js";
+import { deliver, type DeliveryRun } from "./delivery-run.js";
+import { KeyedEvents, seededRandom } from "./keyed-events.js";
+import { cpuMeter, natsServerPid } from "./process-cpu.js";
+import { residentMb } from "./process-memory.js";
+import type { Row } from "./stats.js";
+
+const APPS = Number(process.env.BENCH_ENDPOINTS_APPS ?? 1_000);
+const PER_APP = Number(process.env.BENCH_ENDPOINTS_PER_APP ?? 10);
+// Each event goes to every endpoint of its app: EVENTS x PER_APP callbacks in both cases.
+const EVENTS = Number(process.env.BENCH_ENDPOINTS_EVENTS ?? 2_000);
+const KEYS = Number(process.env.BENCH_DELIVERY_KEYS ?? 1_000);
+// Bounds, since per-endpoint consumers may take very long to set up or never manage it.
+const SETUP_TIMEOUT_MS = Number(process.env.BENCH_ENDPOINTS_SETUP_TIMEOUT_S ?? 120) * 1000;
+const RUN_TIMEOUT_MS = Number(process.env.BENCH_ENDPOINTS_RUN_TIMEOUT_S ?? 120) * 1000;
+const IDLE_WINDOW_MS = 5_000;
+
+interface FleetCase {
+  apps: number;
+  endpoints: number;
+  configBytes: number;
+  /** Gateway start to ready: reading the file and writing every app to CONFIG. */
+  gatewaySeconds: number;
+  /** Deliverer start to a first callback at every endpoint (one event per app), or to the deadline. */
+  setupSeconds: number;
+  setupDelivered: number;
+  setupFinished: boolean;
+  run: DeliveryRun | undefined;
+  consumers: number;
+  natsRssMb: number;
+  natsPeakMb: number;
+  delivererRssMb: number;
+  /** nats-server CPU while nothing is published, in % of one core. */
+  natsIdleCpuPercent: number;
+  error?: string;
+}
+
+/** Herald's YAML (JSON is YAML): apps a0.. with endpoints e0.. (mqttchat, its defaults), each its own path. */
+function configFile(businessUrl: string, apps: number): string {
+  const app = (a: number) => ({
+    endpoints: Object.fromEntries(
+      Array.from({ length: PER_APP }, (_, e) => [
+        `e${e}`,
+        { url: `${businessUrl}/a${a}/e${e}`, dialect: "mqttchat" },
+      ]),
+    ),
+  });
+  return JSON.stringify({
+    apps: Object.fromEntries(Array.from({ length: apps }, (_, a) => [`a${a}`, app(a)])),
+  });
+}
+
+async function fleetCase(apps: number): Promise<FleetCase> {
+  const nats = await startNats({ source: "local" });
+  const natsPid = natsServerPid(nats.url);
+  const business = await startBusinessServer();
+  const dir = await mkdtemp(path.join(tmpdir(), "herald-bench-endpoints-"));
+  const config = path.join(dir, "herald.yaml");
+  const text = configFile(business.url, apps);
+  await writeFile(config, text);
+  const env = { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace, LOG_LEVEL: "warn" };
+  const services: ServiceProcess[] = [];
+  const nc = await connect({ servers: nats.url });
+  const endpointIds = Array.from({ length: PER_APP }, (_, e) => `e${e}`);
+  const result: FleetCase = {
+    apps,
+    endpoints: apps * PER_APP,
+    configBytes: Buffer.byteLength(text),
+    gatewaySeconds: NaN,
+    setupSeconds: NaN,
+    setupDelivered: 0,
+    setupFinished: false,
+    run: undefined,
+    consumers: NaN,
+    natsRssMb: NaN,
+    natsPeakMb: NaN,
+    delivererRssMb: NaN,
+    natsIdleCpuPercent: NaN,
+  };
+  try {
+    let t = Date.now();
+    const gateway = await startService("gateway", { ...env, HERALD_CONFIG: config });
+    services.push(gateway);
+    await gateway.waitReady();
+    result.gatewaySeconds = (Date.now() - t) / 1000;
+    const client = heraldClient(gateway.grpcAddress);
+
+    t = Date.now();
+    const deliverer = await startService("deliverer", { ...env, DELIVERY_ALLOW_LOOPBACK: "true" });
+    services.push(deliverer);
+    await deliverer.waitReady();
+    const random = seededRandom(apps);
+    const keyedRun = (n: number) => {
+      const keyed = new KeyedEvents();
+      const events = Array.from({ length: n }, (_, i) =>
+        keyed.message(`a${i % apps}`, Math.floor(random() * KEYS)),
+      );
+      return { keyed, events };
+    };
+    const warm = keyedRun(apps);
+    const setup = await deliver(client, business, warm.keyed, warm.events, endpointIds, SETUP_TIMEOUT_MS);
+    result.setupSeconds = (Date.now() - t) / 1000;
+    result.setupDelivered = setup.delivered;
+    result.setupFinished = setup.finished;
+    if (setup.finished) {
+      const measured = keyedRun(EVENTS);
+      result.run = await deliver(
+        client,
+        business,
+        measured.keyed,
+        measured.events,
+        endpointIds,
+        RUN_TIMEOUT_MS,
+      );
+    }
+    client.close();
+
+    const jsm = await jetstreamManager(nc, { timeout: 30_000 });
+    result.consumers = (await jsm.getAccountInfo()).consumers;
+    const idle = cpuMeter([natsPid]);
+    await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_MS));
+    result.natsIdleCpuPercent = ((idle()[0] ?? NaN) * 100_000) / IDLE_WINDOW_MS;
+    const natsMemory = residentMb(natsPid);
+    result.natsRssMb = natsMemory.rss;
+    result.natsPeakMb = natsMemory.peak;
+    result.delivererRssMb = residentMb(deliverer.child.pid).rss;
+  } catch (err) {
+    result.error = err instanceof Error ? err.message.split("\n")[0] : String(err);
+  } finally {
+    await nc.close().catch(() => undefined);
+    await stopAll(services);
+    await business.close();
+    await nats.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  return result;
+}
+
+export async function benchDeliveryEndpoints(): Promise<Row[]> {
+  const few = await fleetCase(1);
+  const many = await fleetCase(APPS);
+  const label = (c: FleetCase) =>
+    `${c.endpoints.toLocaleString("en-US")} endpoints (${c.apps.toLocaleString("en-US")} app${c.apps === 1 ? "" : "s"})`;
+  const rows: Row[] = [];
+  for (const c of [few, many]) {
+    const vs = c === many ? few : undefined;
+    const setupNote = c.setupFinished ? "" : ` (NOT DONE: ${c.setupDelivered} of ${c.endpoints} callbacks)`;
+    const runNote =
+      c.run === undefined
+        ? " (not run)"
+        : c.run.finished
+          ? ""
+          : ` (NOT DONE: ${c.run.delivered} of ${c.run.expected})`;
+    rows.push(
+      {
+        name: `${label(c)}: rate${runNote}`,
+        unit: "callbacks/s",
+        value: c.run?.perSecond ?? NaN,
+        ...(vs === undefined ? {} : { floor: vs.run?.perSecond ?? NaN }),
+      },
+      { name: `  out-of-order first deliveries`, unit: "count", value: c.run?.outOfOrder ?? NaN },
+      {
+        name: `  gateway start to ready (config ${Math.round(c.configBytes / 1024)} KiB)`,
+        unit: "s",
+        value: c.gatewaySeconds,
+      },
+      {
+        name: `  deliverer start to a callback at each endpoint${setupNote}`,
+        unit: "s",
+        value: c.setupSeconds,
+        ...(vs === undefined ? {} : { floor: vs.setupSeconds }),
+      },
+      {
+        name: `  JetStream consumers`,
+        unit: "count",
+        value: c.consumers,
+        ...(vs === undefined ? {} : { floor: vs.consumers }),
+      },
+      {
+        name: `  nats-server RSS after the run (VmRSS)`,
+        unit: "MB",
+        value: c.natsRssMb,
+        ...(vs === undefined ? {} : { floor: vs.natsRssMb }),
+      },
+      { name: `  nats-server peak RSS (VmHWM)`, unit: "MB", value: c.natsPeakMb },
+      { name: `  nats-server CPU idle after the run`, unit: "% core", value: c.natsIdleCpuPercent },
+      { name: `  deliverer RSS after the run`, unit: "MB", value: c.delivererRssMb },
+    );
+    if (c.error !== undefined) rows.push({ name: `  FAILED: ${c.error}`, unit: "", value: NaN });
+  }
+  return rows;
+}
