@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { busNames } from "@herald/bus";
 import { startNats } from "@herald/testkit";
 import { heraldClient, startService, stopAll, type ServiceProcess } from "@herald/e2e";
 import { startBusinessServer } from "./business-server.js";
@@ -37,6 +38,8 @@ interface FleetCase {
   setupFinished: boolean;
   run: DeliveryRun | undefined;
   consumers: number;
+  /** Jobs waiting in DELIVERIES (a work queue) at the end: stored by the router, not yet acknowledged. */
+  jobs: number;
   natsRssMb: number;
   natsPeakMb: number;
   delivererRssMb: number;
@@ -82,6 +85,7 @@ async function fleetCase(apps: number): Promise<FleetCase> {
     setupFinished: false,
     run: undefined,
     consumers: NaN,
+    jobs: NaN,
     natsRssMb: NaN,
     natsPeakMb: NaN,
     delivererRssMb: NaN,
@@ -127,6 +131,7 @@ async function fleetCase(apps: number): Promise<FleetCase> {
 
     const jsm = await jetstreamManager(nc, { timeout: 30_000 });
     result.consumers = (await jsm.getAccountInfo()).consumers;
+    result.jobs = (await jsm.streams.info(busNames(nats.namespace).streams.deliveries)).state.messages;
     const idle = cpuMeter([natsPid]);
     await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_MS));
     result.natsIdleCpuPercent = ((idle()[0] ?? NaN) * 100_000) / IDLE_WINDOW_MS;
@@ -192,6 +197,7 @@ export async function benchDeliveryEndpoints(): Promise<Row[]> {
         value: c.natsRssMb,
         ...(vs === undefined ? {} : { floor: vs.natsRssMb }),
       },
+      { name: `  jobs waiting in DELIVERIES at the end`, unit: "count", value: c.jobs },
       { name: `  nats-server peak RSS (VmHWM)`, unit: "MB", value: c.natsPeakMb },
       { name: `  nats-server CPU idle after the run`, unit: "% core", value: c.natsIdleCpuPercent },
       { name: `  deliverer RSS after the run`, unit: "MB", value: c.delivererRssMb },
