@@ -199,7 +199,11 @@ export async function benchDeliveryEndpoints(): Promise<Row[]> {
       },
       { name: `  jobs waiting in DELIVERIES at the end`, unit: "count", value: c.jobs },
       { name: `  nats-server peak RSS (VmHWM)`, unit: "MB", value: c.natsPeakMb },
-      { name: `  nats-server CPU idle after the run`, unit: "% core", value: c.natsIdleCpuPercent },
+      {
+        name: `  nats-server CPU over 5 s after it, nothing published`,
+        unit: "% core",
+        value: c.natsIdleCpuPercent,
+      },
       { name: `  deliverer RSS after the run`, unit: "MB", value: c.delivererRssMb },
     );
     if (c.error !== undefined) rows.push({ name: `  FAILED: ${c.error}`, unit: "", value: NaN });

@@ -20,6 +20,8 @@ import { ms, percentile, type Row } from "./stats.js";
 
 const TOTAL = Number(process.env.BENCH_DELIVERY_EVENTS ?? 20_000);
 const WARM_UP = Math.min(2_000, TOTAL);
+// Timed runs per app, taking turns with the app it is compared with: TOTAL events over them all.
+const ROUNDS = Number(process.env.BENCH_DELIVERY_ROUNDS ?? 4);
 // Distinct conversations (ordering keys) the events are spread over, at random (seeded).
 const KEYS = Number(process.env.BENCH_DELIVERY_KEYS ?? 1_000);
 const HOT_EVENTS = Number(process.env.BENCH_DELIVERY_HOT_EVENTS ?? 2_000);
@@ -88,16 +90,31 @@ export async function benchDelivery(): Promise<Row[]> {
         events: Array.from({ length: n }, () => keyed.message(appId, Math.floor(random() * KEYS))),
       };
     };
-    const timed = async (appId: string) => {
-      const warm = spread(appId, WARM_UP);
-      await deliver(client, business, warm.keyed, warm.events, ["ep"]);
-      const run = spread(appId, TOTAL);
-      return deliver(client, business, run.keyed, run.events, ["ep"]);
+    // The apps take turns, ROUNDS runs each, so a machine that gets busier meanwhile weighs on all alike.
+    const timed = async (appIds: readonly string[]) => {
+      for (const appId of appIds) {
+        const warm = spread(appId, WARM_UP);
+        await deliver(client, business, warm.keyed, warm.events, ["ep"]);
+      }
+      const sums = appIds.map(() => ({ delivered: 0, seconds: 0, outOfOrder: 0 }));
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [i, appId] of appIds.entries()) {
+          const run = spread(appId, Math.ceil(TOTAL / ROUNDS));
+          const result = await deliver(client, business, run.keyed, run.events, ["ep"]);
+          const sum = sums[i];
+          if (sum === undefined) continue;
+          sum.delivered += result.delivered;
+          sum.seconds += result.seconds;
+          sum.outOfOrder += result.outOfOrder;
+        }
+      }
+      return sums.map((sum) => ({ perSecond: sum.delivered / sum.seconds, outOfOrder: sum.outOfOrder }));
     };
-    const ordered = await timed(KEYED);
-    const unordered = await timed(UNORDERED);
+    const [ordered, unordered] = await timed([KEYED, UNORDERED]);
+    const [standard] = await timed([STANDARD]);
+    if (ordered === undefined || unordered === undefined || standard === undefined)
+      throw new Error("no runs");
     const latencies = await paced(client, business, KEYED, ordered.perSecond / 2, random);
-    const standard = await timed(STANDARD);
 
     // One hot key: its callbacks can only go one at a time, each after the previous one's answer.
     const hotKeyed = new KeyedEvents();
