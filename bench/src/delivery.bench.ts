@@ -79,41 +79,24 @@ export async function benchDelivery(): Promise<Row[]> {
     const client = heraldClient(gateway.grpcAddress);
     await deliveringTo(client, business, [KEYED, UNORDERED, STANDARD, HOT]);
 
-    // The floor first, so the deliverer's processes sit idle meanwhile.
-    const floor = await floorRate(nats.url, `${nats.namespace}floor`, business);
-
+    const floor = await startFloor(nats.url, `${nats.namespace}floor`, business);
     const random = seededRandom(14);
-    const spread = (appId: string, n: number) => {
-      const keyed = new KeyedEvents();
-      return {
-        keyed,
-        events: Array.from({ length: n }, () => keyed.message(appId, Math.floor(random() * KEYS))),
+    const herald =
+      (appId: string): TimedRun =>
+      async (n) => {
+        const keyed = new KeyedEvents();
+        const events = Array.from({ length: n }, () => keyed.message(appId, Math.floor(random() * KEYS)));
+        return deliver(client, business, keyed, events, ["ep"]);
       };
-    };
-    // The apps take turns, ROUNDS runs each, so a machine that gets busier meanwhile weighs on all alike.
-    const timed = async (appIds: readonly string[]) => {
-      for (const appId of appIds) {
-        const warm = spread(appId, WARM_UP);
-        await deliver(client, business, warm.keyed, warm.events, ["ep"]);
-      }
-      const sums = appIds.map(() => ({ delivered: 0, seconds: 0, outOfOrder: 0 }));
-      for (let round = 0; round < ROUNDS; round++) {
-        for (const [i, appId] of appIds.entries()) {
-          const run = spread(appId, Math.ceil(TOTAL / ROUNDS));
-          const result = await deliver(client, business, run.keyed, run.events, ["ep"]);
-          const sum = sums[i];
-          if (sum === undefined) continue;
-          sum.delivered += result.delivered;
-          sum.seconds += result.seconds;
-          sum.outOfOrder += result.outOfOrder;
-        }
-      }
-      return sums.map((sum) => ({ perSecond: sum.delivered / sum.seconds, outOfOrder: sum.outOfOrder }));
-    };
-    const [ordered, unordered] = await timed([KEYED, UNORDERED]);
-    const [standard] = await timed([STANDARD]);
-    if (ordered === undefined || unordered === undefined || standard === undefined)
-      throw new Error("no runs");
+    const [floorRun, ordered, unordered, standard] = await inTurns([
+      floor.run,
+      herald(KEYED),
+      herald(UNORDERED),
+      herald(STANDARD),
+    ]);
+    await floor.close();
+    if (!floorRun || !ordered || !unordered || !standard) throw new Error("a run is missing");
+    const floorRate = floorRun.perSecond;
     const latencies = await paced(client, business, KEYED, ordered.perSecond / 2, random);
 
     // One hot key: its callbacks can only go one at a time, each after the previous one's answer.
@@ -133,9 +116,14 @@ export async function benchDelivery(): Promise<Row[]> {
         name: `mqttchat ordering key, ${keysText} keys, Publish to 200, ${TOTAL} events`,
         unit: "events/s",
         value: ordered.perSecond,
-        floor,
+        floor: floorRate,
       },
-      { name: `mqttchat ordering none, the same load`, unit: "events/s", value: unordered.perSecond, floor },
+      {
+        name: `mqttchat ordering none, the same load`,
+        unit: "events/s",
+        value: unordered.perSecond,
+        floor: floorRate,
+      },
       {
         name: `ordering key vs ordering none (floor column: none)`,
         unit: "events/s",
@@ -144,7 +132,12 @@ export async function benchDelivery(): Promise<Row[]> {
       },
       { name: `out-of-order first deliveries, ordering key`, unit: "count", value: ordered.outOfOrder },
       { name: `out-of-order first deliveries, ordering none`, unit: "count", value: unordered.outOfOrder },
-      { name: `standard (signed), Publish to 200`, unit: "events/s", value: standard.perSecond, floor },
+      {
+        name: `standard (signed), Publish to 200`,
+        unit: "events/s",
+        value: standard.perSecond,
+        floor: floorRate,
+      },
       {
         name: `mqttchat key latency p50 at ${Math.round(ordered.perSecond / 2)} events/s`,
         unit: "ms",
@@ -267,12 +260,42 @@ async function paced(
   return ids.map((id) => (business.arrivals.get(id) ?? NaN) - (sentAt.get(id) ?? NaN));
 }
 
+/** A timed run of n events: callbacks (one per event) per second, and how many came out of order. */
+type TimedRun = (n: number) => Promise<{ delivered: number; seconds: number; outOfOrder: number }>;
+
+/**
+ * Each run warmed up, then ROUNDS rounds in which each run gets its turn with TOTAL / ROUNDS events:
+ * a machine that gets busier meanwhile (others work on it too) weighs on all alike.
+ */
+async function inTurns(runs: readonly TimedRun[]): Promise<{ perSecond: number; outOfOrder: number }[]> {
+  for (const run of runs) await run(WARM_UP);
+  const sums = runs.map(() => ({ delivered: 0, seconds: 0, outOfOrder: 0 }));
+  const turns = [...runs.keys()];
+  for (let round = 0; round < ROUNDS; round++) {
+    // Every other round backwards, so that no run always follows the same one.
+    for (const i of round % 2 === 0 ? turns : [...turns].reverse()) {
+      const run = runs[i];
+      const sum = sums[i];
+      if (run === undefined || sum === undefined) continue;
+      const result = await run(Math.ceil(TOTAL / ROUNDS));
+      sum.delivered += result.delivered;
+      sum.seconds += result.seconds;
+      sum.outOfOrder += result.outOfOrder;
+    }
+  }
+  return sums.map((sum) => ({ perSecond: sum.delivered / sum.seconds, outOfOrder: sum.outOfOrder }));
+}
+
 /**
  * The floor, in this one process: raw JetStream publishes into an EVENTS stream of its own namespace,
  * a durable pull consumer, and per message a direct undici POST (CONCURRENCY in flight, as many
  * connections) of a small JSON body to the business server, acked after its 200.
  */
-async function floorRate(url: string, namespace: string, business: BusinessServer): Promise<number> {
+async function startFloor(
+  url: string,
+  namespace: string,
+  business: BusinessServer,
+): Promise<{ run: TimedRun; close(): Promise<void> }> {
   const floorBus = await benchBus(url, namespace);
   const messages = await consumeFloorEvents(floorBus, FLOOR_DURABLE, CONCURRENCY * 4);
   const agent = new Agent({ connections: CONCURRENCY });
@@ -304,21 +327,20 @@ async function floorRate(url: string, namespace: string, business: BusinessServe
   })();
 
   const keyed = new KeyedEvents();
-  const run = async (n: number): Promise<number> => {
-    const events = Array.from({ length: n }, (_, i) => storedEvent(keyed.message("floor", i % KEYS)));
-    const arrived = business.expect(events.map((e) => `${appScopedMsgId("floor", e.event.id)}:ep`));
-    const t = process.hrtime.bigint();
-    await publishStored(floorBus, events);
-    await arrived;
-    return n / (ms(process.hrtime.bigint() - t) / 1000);
+  return {
+    async run(n) {
+      const events = Array.from({ length: n }, (_, i) => storedEvent(keyed.message("floor", i % KEYS)));
+      const arrived = business.expect(events.map((e) => `${appScopedMsgId("floor", e.event.id)}:ep`));
+      const t = process.hrtime.bigint();
+      await publishStored(floorBus, events);
+      await arrived;
+      return { delivered: n, seconds: ms(process.hrtime.bigint() - t) / 1000, outOfOrder: 0 };
+    },
+    async close() {
+      await messages.close();
+      await consuming;
+      await agent.close();
+      await floorBus.drain();
+    },
   };
-  try {
-    await run(Math.min(2_000, TOTAL)); // warm-up
-    return await run(TOTAL);
-  } finally {
-    await messages.close();
-    await consuming;
-    await agent.close();
-    await floorBus.drain();
-  }
 }
