@@ -38,6 +38,9 @@ interface FleetCase {
   setupFinished: boolean;
   run: DeliveryRun | undefined;
   consumers: number;
+  /** Of those, the consumers on EVENTS (the router's) and on DELIVERIES (the senders'). */
+  eventsConsumers: number;
+  deliveriesConsumers: number;
   /** Jobs waiting in DELIVERIES (a work queue) at the end: stored by the router, not yet acknowledged. */
   jobs: number;
   natsRssMb: number;
@@ -85,6 +88,8 @@ async function fleetCase(apps: number): Promise<FleetCase> {
     setupFinished: false,
     run: undefined,
     consumers: NaN,
+    eventsConsumers: NaN,
+    deliveriesConsumers: NaN,
     jobs: NaN,
     natsRssMb: NaN,
     natsPeakMb: NaN,
@@ -131,7 +136,11 @@ async function fleetCase(apps: number): Promise<FleetCase> {
 
     const jsm = await jetstreamManager(nc, { timeout: 30_000 });
     result.consumers = (await jsm.getAccountInfo()).consumers;
-    result.jobs = (await jsm.streams.info(busNames(nats.namespace).streams.deliveries)).state.messages;
+    const { streams } = busNames(nats.namespace);
+    result.eventsConsumers = (await jsm.streams.info(streams.events)).state.consumer_count;
+    const deliveries = (await jsm.streams.info(streams.deliveries)).state;
+    result.deliveriesConsumers = deliveries.consumer_count;
+    result.jobs = deliveries.messages;
     const idle = cpuMeter([natsPid]);
     await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_MS));
     result.natsIdleCpuPercent = ((idle()[0] ?? NaN) * 100_000) / IDLE_WINDOW_MS;
@@ -191,13 +200,15 @@ export async function benchDeliveryEndpoints(): Promise<Row[]> {
         value: c.consumers,
         ...(vs === undefined ? {} : { floor: vs.consumers }),
       },
+      { name: `    on EVENTS`, unit: "count", value: c.eventsConsumers },
+      { name: `    on DELIVERIES`, unit: "count", value: c.deliveriesConsumers },
+      { name: `  jobs waiting in DELIVERIES at the end`, unit: "count", value: c.jobs },
       {
         name: `  nats-server RSS after the run (VmRSS)`,
         unit: "MB",
         value: c.natsRssMb,
         ...(vs === undefined ? {} : { floor: vs.natsRssMb }),
       },
-      { name: `  jobs waiting in DELIVERIES at the end`, unit: "count", value: c.jobs },
       { name: `  nats-server peak RSS (VmHWM)`, unit: "MB", value: c.natsPeakMb },
       {
         name: `  nats-server CPU over 5 s after it, nothing published`,
