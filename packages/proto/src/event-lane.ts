@@ -40,10 +40,11 @@ export function eventLane(event: Event): EventLane {
 }
 
 /**
- * What an event is about, which picks its partition: the user for connection, presence and message
- * events (the sender), the room for room events, the node for node events, and the event itself
- * when nothing else names a key (a passthrough, a message without a sender). Events with one key
- * are folded, and delivered, in the order they were stored.
+ * What an event is about, which picks its partition: the user for connection and presence events,
+ * the room for room events, the node for node events, the conversation for messages (so that both
+ * sides of a chat, and every member of a group, are stored and routed in one partition, in order),
+ * and the event itself when nothing else names a key (a passthrough). Events with one key are
+ * folded, and delivered, in the order they were stored.
  */
 export function partitionKey(event: Event): string {
   const p = event.payload;
@@ -66,7 +67,7 @@ export function partitionKey(event: Event): string {
     case "roomRejected":
       return p.value.roomId;
     case "messageSent":
-      return p.value.fromUserId === "" ? event.id : p.value.fromUserId;
+      return deliveryKey(event);
     default:
       return event.id;
   }
@@ -78,4 +79,42 @@ export function partitionKey(event: Event): string {
  */
 export function reachesEveryPartition(event: Event): boolean {
   return event.payload?.$case === "nodeReset";
+}
+
+/**
+ * The key whose callbacks an endpoint with ordering `key` receives one after another: the user for
+ * presence and connection events, the room for room events, the node for node events, the
+ * conversation for messages (the group, or the two users of a single chat whoever sent), and the
+ * event itself when nothing else names one. Prefixed by kind, so a user and a room with the same id
+ * are different keys.
+ */
+export function deliveryKey(event: Event): string {
+  const p = event.payload;
+  switch (p?.$case) {
+    case "connectionOnline":
+    case "connectionOffline":
+    case "connectionBackground":
+    case "userOnline":
+    case "userOffline":
+    case "userBackground":
+      return `user:${p.value.userId}`;
+    case "nodeReset":
+    case "nodeHeartbeat":
+      return `node:${p.value.nodeId}`;
+    case "roomCreated":
+    case "roomJoined":
+    case "roomLeft":
+    case "roomDestroyed":
+    case "roomStatus":
+    case "roomRejected":
+      return `room:${p.value.roomId}`;
+    case "messageSent": {
+      const { groupId, fromUserId, toUserId } = p.value;
+      if (groupId !== "") return `group:${groupId}`;
+      if (fromUserId === "" && toUserId === "") return `event:${event.id}`;
+      return `conv:${JSON.stringify([fromUserId, toUserId].sort())}`;
+    }
+    default:
+      return `event:${event.id}`;
+  }
 }
