@@ -41,6 +41,9 @@ interface FleetCase {
   /** Of those, the consumers on EVENTS (the router's) and on DELIVERIES (the senders'). */
   eventsConsumers: number;
   deliveriesConsumers: number;
+  /** Events stored in EVENTS, and of them not yet delivered to the EVENTS consumers (summed). */
+  events: number;
+  eventsPending: number;
   /** Jobs waiting in DELIVERIES (a work queue) at the end: stored by the router, not yet acknowledged. */
   jobs: number;
   natsRssMb: number;
@@ -90,6 +93,8 @@ async function fleetCase(apps: number): Promise<FleetCase> {
     consumers: NaN,
     eventsConsumers: NaN,
     deliveriesConsumers: NaN,
+    events: NaN,
+    eventsPending: NaN,
     jobs: NaN,
     natsRssMb: NaN,
     natsPeakMb: NaN,
@@ -137,7 +142,12 @@ async function fleetCase(apps: number): Promise<FleetCase> {
     const jsm = await jetstreamManager(nc, { timeout: 30_000 });
     result.consumers = (await jsm.getAccountInfo()).consumers;
     const { streams } = busNames(nats.namespace);
-    result.eventsConsumers = (await jsm.streams.info(streams.events)).state.consumer_count;
+    const events = (await jsm.streams.info(streams.events)).state;
+    result.eventsConsumers = events.consumer_count;
+    result.events = events.messages;
+    result.eventsPending = 0;
+    for await (const consumer of jsm.consumers.list(streams.events))
+      result.eventsPending += consumer.num_pending;
     const deliveries = (await jsm.streams.info(streams.deliveries)).state;
     result.deliveriesConsumers = deliveries.consumer_count;
     result.jobs = deliveries.messages;
@@ -201,6 +211,8 @@ export async function benchDeliveryEndpoints(): Promise<Row[]> {
         ...(vs === undefined ? {} : { floor: vs.consumers }),
       },
       { name: `    on EVENTS`, unit: "count", value: c.eventsConsumers },
+      { name: `      events stored in EVENTS`, unit: "count", value: c.events },
+      { name: `      not yet taken by them (num_pending, summed)`, unit: "count", value: c.eventsPending },
       { name: `    on DELIVERIES`, unit: "count", value: c.deliveriesConsumers },
       { name: `  jobs waiting in DELIVERIES at the end`, unit: "count", value: c.jobs },
       {
