@@ -9,6 +9,8 @@ export interface BusinessServer {
   expect(ids: readonly string[]): Promise<void>;
   /** First arrival time of each delivery id; a Map keeps insertion order, so this is also arrival order. */
   arrivals: Map<string, number>;
+  /** Connections accepted so far, and the most open at once. */
+  connections: { accepted: number; peak: number };
   close(): Promise<void>;
 }
 
@@ -26,6 +28,13 @@ export async function startBusinessServer(): Promise<BusinessServer> {
       res.writeHead(200).end();
     });
   });
+  const connections = { accepted: 0, peak: 0 };
+  let open = 0;
+  server.on("connection", (socket) => {
+    connections.accepted += 1;
+    connections.peak = Math.max(connections.peak, ++open);
+    socket.once("close", () => (open -= 1));
+  });
   server.keepAliveTimeout = 60_000;
   // 10,000 endpoints each with a connection pool of their own connect to this one server.
   server.maxConnections = Infinity;
@@ -35,6 +44,7 @@ export async function startBusinessServer(): Promise<BusinessServer> {
   return {
     url: `http://127.0.0.1:${address.port}`,
     arrivals,
+    connections,
     expect(ids) {
       const left = new Set(ids.filter((id) => !arrivals.has(id)));
       if (left.size === 0) return Promise.resolve();

@@ -4,15 +4,17 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { busNames } from "@herald/bus";
 import { startNats } from "@herald/testkit";
 import { heraldClient, startService, stopAll, type ServiceProcess } from "@herald/e2e";
+import { attemptOutcomes, type AttemptOutcomes } from "./attempt-outcomes.js";
 import { startBusinessServer } from "./business-server.js";
 import { deliver, type DeliveryRun } from "./delivery-run.js";
 import { KeyedEvents, seededRandom } from "./keyed-events.js";
-import { cpuMeter, natsServerPid } from "./process-cpu.js";
+import { cpuMeter, natsServerPid, profiledEnv, profileToggle } from "./process-cpu.js";
 import { residentMb } from "./process-memory.js";
 import type { Row } from "./stats.js";
 
@@ -46,6 +48,12 @@ interface FleetCase {
   eventsPending: number;
   /** Jobs waiting in DELIVERIES (a work queue) at the end: stored by the router, not yet acknowledged. */
   jobs: number;
+  attempts: AttemptOutcomes | undefined;
+  /** Longest event-loop stall from set-up to the end of the run: of this process (the business server) and the deliverer. */
+  benchLoopMaxMs: number;
+  delivererLoopMaxMs: number;
+  /** The business server's connections: accepted in all, and the most open at once. */
+  connections: { accepted: number; peak: number };
   natsRssMb: number;
   natsPeakMb: number;
   delivererRssMb: number;
@@ -96,6 +104,10 @@ async function fleetCase(apps: number): Promise<FleetCase> {
     events: NaN,
     eventsPending: NaN,
     jobs: NaN,
+    attempts: undefined,
+    benchLoopMaxMs: NaN,
+    delivererLoopMaxMs: NaN,
+    connections: business.connections,
     natsRssMb: NaN,
     natsPeakMb: NaN,
     delivererRssMb: NaN,
@@ -110,9 +122,18 @@ async function fleetCase(apps: number): Promise<FleetCase> {
     const client = heraldClient(gateway.grpcAddress);
 
     t = Date.now();
-    const deliverer = await startService("deliverer", { ...env, DELIVERY_ALLOW_LOOPBACK: "true" });
+    const deliverer = await startService("deliverer", {
+      ...env,
+      DELIVERY_ALLOW_LOOPBACK: "true",
+      ...profiledEnv(),
+    });
     services.push(deliverer);
     await deliverer.waitReady();
+    // With BENCH_PROFILE_DIR: the deliverer's CPU profile from set-up to the end of the run.
+    profileToggle([deliverer]);
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
+    await delivererLoopMaxMs(deliverer); // a scrape resets the deliverer's figure
     const random = seededRandom(apps);
     const keyedRun = (n: number) => {
       const keyed = new KeyedEvents();
@@ -137,6 +158,10 @@ async function fleetCase(apps: number): Promise<FleetCase> {
         RUN_TIMEOUT_MS,
       );
     }
+    profileToggle([deliverer]);
+    loop.disable();
+    result.benchLoopMaxMs = loop.max / 1e6;
+    result.delivererLoopMaxMs = await delivererLoopMaxMs(deliverer);
     client.close();
 
     const jsm = await jetstreamManager(nc, { timeout: 30_000 });
@@ -151,6 +176,7 @@ async function fleetCase(apps: number): Promise<FleetCase> {
     const deliveries = (await jsm.streams.info(streams.deliveries)).state;
     result.deliveriesConsumers = deliveries.consumer_count;
     result.jobs = deliveries.messages;
+    result.attempts = await attemptOutcomes(nc, streams.attempts);
     const idle = cpuMeter([natsPid]);
     await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_MS));
     result.natsIdleCpuPercent = ((idle()[0] ?? NaN) * 100_000) / IDLE_WINDOW_MS;
@@ -168,6 +194,13 @@ async function fleetCase(apps: number): Promise<FleetCase> {
     await rm(dir, { recursive: true, force: true });
   }
   return result;
+}
+
+/** The deliverer's nodejs_eventloop_lag_max_seconds (prom-client: the most since its last scrape), in ms. */
+async function delivererLoopMaxMs(deliverer: ServiceProcess): Promise<number> {
+  const text = await (await fetch(`${deliverer.httpUrl}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("nodejs_eventloop_lag_max_seconds"));
+  return line === undefined ? NaN : 1000 * Number(line.slice(line.lastIndexOf(" ") + 1));
 }
 
 export async function benchDeliveryEndpoints(): Promise<Row[]> {
@@ -215,6 +248,31 @@ export async function benchDeliveryEndpoints(): Promise<Row[]> {
       { name: `      not yet taken by them (num_pending, summed)`, unit: "count", value: c.eventsPending },
       { name: `    on DELIVERIES`, unit: "count", value: c.deliveriesConsumers },
       { name: `  jobs waiting in DELIVERIES at the end`, unit: "count", value: c.jobs },
+      ...["delivered", "retry", "dead"].map((outcome) => ({
+        name: `  attempts recorded ${outcome}`,
+        unit: "count",
+        value: c.attempts?.byOutcome.get(outcome) ?? NaN,
+      })),
+      ...(c.attempts?.topError === undefined
+        ? []
+        : [
+            {
+              name: `    most frequent error: ${c.attempts.topError.text}`,
+              unit: "count",
+              value: c.attempts.topError.count,
+            },
+          ]),
+      {
+        name: `  longest event-loop stall, bench process (business server)`,
+        unit: "ms",
+        value: c.benchLoopMaxMs,
+      },
+      { name: `  longest event-loop stall, deliverer`, unit: "ms", value: c.delivererLoopMaxMs },
+      {
+        name: `  business server connections accepted (most open at once: ${c.connections.peak})`,
+        unit: "count",
+        value: c.connections.accepted,
+      },
       {
         name: `  nats-server RSS after the run (VmRSS)`,
         unit: "MB",
