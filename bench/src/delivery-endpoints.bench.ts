@@ -24,8 +24,8 @@ const PER_APP = Number(process.env.BENCH_ENDPOINTS_PER_APP ?? 10);
 const EVENTS = Number(process.env.BENCH_ENDPOINTS_EVENTS ?? 2_000);
 const KEYS = Number(process.env.BENCH_DELIVERY_KEYS ?? 1_000);
 // Bounds, since per-endpoint consumers may take very long to set up or never manage it.
-const SETUP_TIMEOUT_MS = Number(process.env.BENCH_ENDPOINTS_SETUP_TIMEOUT_S ?? 120) * 1000;
-const RUN_TIMEOUT_MS = Number(process.env.BENCH_ENDPOINTS_RUN_TIMEOUT_S ?? 120) * 1000;
+const SETUP_TIMEOUT_MS = Number(process.env.BENCH_ENDPOINTS_SETUP_TIMEOUT_S ?? 90) * 1000;
+const RUN_TIMEOUT_MS = Number(process.env.BENCH_ENDPOINTS_RUN_TIMEOUT_S ?? 60) * 1000;
 const IDLE_WINDOW_MS = 5_000;
 
 interface FleetCase {
