@@ -27,6 +27,8 @@ const KEYS = Number(process.env.BENCH_DELIVERY_KEYS ?? 1_000);
 const SETUP_TIMEOUT_MS = Number(process.env.BENCH_ENDPOINTS_SETUP_TIMEOUT_S ?? 90) * 1000;
 const RUN_TIMEOUT_MS = Number(process.env.BENCH_ENDPOINTS_RUN_TIMEOUT_S ?? 60) * 1000;
 const IDLE_WINDOW_MS = 5_000;
+// The endpoints' timeoutMs when set (else Herald's default): to tell slow set-up from its retries.
+const ENDPOINT_TIMEOUT_MS = process.env.BENCH_ENDPOINTS_TIMEOUT_MS;
 
 interface FleetCase {
   apps: number;
@@ -68,7 +70,11 @@ function configFile(businessUrl: string, apps: number): string {
     endpoints: Object.fromEntries(
       Array.from({ length: PER_APP }, (_, e) => [
         `e${e}`,
-        { url: `${businessUrl}/a${a}/e${e}`, dialect: "mqttchat" },
+        {
+          url: `${businessUrl}/a${a}/e${e}`,
+          dialect: "mqttchat",
+          ...(ENDPOINT_TIMEOUT_MS === undefined ? {} : { timeoutMs: Number(ENDPOINT_TIMEOUT_MS) }),
+        },
       ]),
     ),
   });
