@@ -16,4 +16,9 @@ export const schema = baseEnvSchema.extend({
    * being sent); past it the partition takes no new jobs until some are settled.
    */
   DELIVERY_PARTITION_MAX_JOBS: z.coerce.number().int().min(100).max(10_000_000).default(100_000),
+  /**
+   * HTTP requests in flight in one deliverer, over every endpoint (each endpoint also keeps to its
+   * own `concurrency`): thousands of endpoints sending at once would hold a socket each.
+   */
+  DELIVERY_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(100_000).default(512),
 });

@@ -18,6 +18,8 @@ export interface DelivererOptions {
   leaseMs: number;
   /** Jobs one partition may hold at once. */
   maxHeldPerPartition: number;
+  /** Requests in flight in this process, over every endpoint. */
+  maxInFlight: number;
   instanceId?: string;
 }
 
@@ -50,6 +52,7 @@ export async function startDeliverer(opts: DelivererOptions): Promise<Deliverer>
     log,
     metrics: opts.metrics,
     allowLoopback: opts.allowLoopback,
+    maxInFlight: opts.maxInFlight,
   });
   const running = new Map<number, { router: PartitionRouter; jobs: JobPartition }>();
   const ownership: Ownership = new Ownership({

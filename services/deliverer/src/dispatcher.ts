@@ -1,13 +1,20 @@
 import { readJob } from "@herald/bus";
 import type { EndpointConfig } from "@herald/config";
+import { createAppAgents } from "@herald/egress";
+import type { AppAgents } from "@herald/egress";
 import type { LeaseView } from "@herald/projection";
 import type { Logger } from "@herald/runtime";
 import type { JsMsg } from "@nats-io/jetstream";
-import { EndpointQueue } from "./endpoint-queue.js";
+import { EndpointQueue, SendSlots } from "./endpoint-queue.js";
 import type { QueueDeps } from "./endpoint-queue.js";
 import { endpointsOf } from "./routes.js";
 
-export type DispatcherDeps = Omit<QueueDeps, "sendable" | "inFlight">;
+export type DispatcherDeps = Omit<QueueDeps, "sendable" | "inFlight" | "agents" | "slots"> & {
+  /** Loopback destinations allowed for every app (local development). */
+  allowLoopback: boolean;
+  /** Requests in flight in this process, over every endpoint. */
+  maxInFlight: number;
+};
 
 interface OwnedPartition {
   lease: LeaseView;
@@ -36,11 +43,15 @@ export class Dispatcher {
   private readonly unsubscribe: () => void;
   private readonly sweeper: NodeJS.Timeout;
   private readonly queueDeps: QueueDeps;
+  private readonly agents: AppAgents;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.log = deps.log.child({ component: "dispatcher" });
+    this.agents = createAppAgents(deps.allowLoopback);
     this.queueDeps = {
       ...deps,
+      agents: this.agents,
+      slots: new SendSlots(deps.maxInFlight),
       sendable: (p) => {
         const owned = this.partitions.get(p);
         return owned !== undefined && owned.loaded && owned.lease.valid();
@@ -125,7 +136,8 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.unsubscribe();
     clearInterval(this.sweeper);
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    for (const q of this.queues.values()) q.close();
+    await this.agents.close();
   }
 
   private endpointOf(appId: string, endpointId: string): EndpointConfig | undefined {
@@ -161,7 +173,7 @@ export class Dispatcher {
       else if (now - since >= IDLE_QUEUE_MS) {
         this.queues.delete(key);
         this.idleSince.delete(q);
-        void q.close();
+        q.close();
       }
     }
   }

@@ -2,7 +2,8 @@ import { jobHeaders, publishAttempt, publishAttemptDurably, publishEvent } from 
 import type { Bus, Job, NewAttemptRecord } from "@herald/bus";
 import type { AppConfig, ConfigView, EndpointConfig, EndpointState } from "@herald/config";
 import type { HttpRequestSpec } from "@herald/dialects";
-import { appEgressPolicy, callBusinessServer, createGuardedAgent, type GuardedAgent } from "@herald/egress";
+import { callBusinessServer } from "@herald/egress";
+import type { AppAgents } from "@herald/egress";
 import { Event } from "@herald/proto";
 import { ensureError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
@@ -20,12 +21,61 @@ export interface QueueDeps {
   view: ConfigView;
   log: Logger;
   metrics: DelivererMetrics;
-  /** Loopback destinations allowed for every app (local development). */
-  allowLoopback: boolean;
+  /**
+   * Connection pools shared by every endpoint, one per egress policy: an endpoint's `concurrency`
+   * is held by its queue, so a hanging endpoint holds at most that many connections, and thousands
+   * of endpoints of one business server share its keep-alive connections.
+   */
+  agents: AppAgents;
+  /** The process's limit on requests in flight, over every endpoint. */
+  slots: SendSlots;
   /** Whether jobs of a partition may be sent now (loaded, and still ours). */
   sendable(partition: number): boolean;
   /** A send of a partition's jobs started (+1) or settled (-1). */
   inFlight(partition: number, delta: number): void;
+}
+
+/**
+ * The requests in flight of the whole process, at most `max`: with thousands of endpoints each
+ * sending at once, the sockets, timers and buffers of unbounded parallel requests stalled the event
+ * loop past the endpoints' timeouts. Queues refused a slot wait in turn, first come first served.
+ */
+export class SendSlots {
+  private used = 0;
+  private readonly waiting = new Set<EndpointQueue>();
+
+  constructor(private readonly max: number) {}
+
+  take(queue: EndpointQueue): boolean {
+    if (this.used < this.max) {
+      this.used++;
+      return true;
+    }
+    this.waiting.add(queue);
+    return false;
+  }
+
+  /** A slot came free: the queue that waited longest may take it. */
+  give(): void {
+    this.used--;
+    this.passOn();
+  }
+
+  /**
+   * Wakes the next waiting queue while a slot is free. Every pump ends with it, so a woken queue
+   * that no longer needs the slot hands the turn on, and no queue waits while slots are free.
+   */
+  passOn(): void {
+    if (this.used >= this.max) return;
+    const next = this.waiting.values().next();
+    if (next.done === true) return;
+    this.waiting.delete(next.value);
+    next.value.schedulePump();
+  }
+
+  get inUse(): number {
+    return this.used;
+  }
 }
 
 /** One job of a send, with the line it heads. */
@@ -53,8 +103,6 @@ export class EndpointQueue {
   private readyAt = 0;
   private inFlight = 0;
   private held = 0;
-  private agent: GuardedAgent | undefined;
-  private agentFingerprint = "";
   private readonly state: EndpointStateCell;
   private timeouts: TimeoutWindow;
   private pausedUntil = 0;
@@ -198,10 +246,9 @@ export class EndpointQueue {
     this.schedulePump();
   }
 
-  async close(): Promise<void> {
+  close(): void {
     clearTimeout(this.wakeTimer);
     for (const line of this.allLines()) clearTimeout(line.timer);
-    await this.agent?.close().catch(() => undefined);
   }
 
   /** Puts a line in the ready queue when its head can go, or sets a timer for when it can. */
@@ -226,12 +273,14 @@ export class EndpointQueue {
     this.schedulePump();
   }
 
-  private schedulePump(): void {
+  /** Runs the pump soon (a slot of the process's limit came free). */
+  schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
     queueMicrotask(() => {
       this.pumpScheduled = false;
       this.pump();
+      this.deps.slots.passOn();
     });
   }
 
@@ -252,11 +301,15 @@ export class EndpointQueue {
     }
     const batching = endpoint.dialect === "rongcloud";
     while (this.inFlight < endpoint.concurrency && this.readyAt < this.ready.length) {
+      // The process's own limit on requests in flight, shared by every endpoint: when it is
+      // reached, this queue waits its turn and is woken when a request of any endpoint settles.
+      if (!this.deps.slots.take(this)) break;
       if (batching) {
         const waiting = this.ready.length - this.readyAt;
         if (waiting < endpoint.batch.maxRecords && endpoint.batch.maxLingerMs > 0) {
           if (this.lingerUntil === 0) this.lingerUntil = now + endpoint.batch.maxLingerMs;
           if (now < this.lingerUntil) {
+            this.deps.slots.give();
             this.wakeAt(this.lingerUntil);
             return;
           }
@@ -264,10 +317,14 @@ export class EndpointQueue {
         this.lingerUntil = 0;
         const items = this.takeBatch(endpoint.batch.maxRecords, now);
         if (items.length > 0) this.start(items);
+        else this.deps.slots.give();
         continue;
       }
       const line = this.nextLine(now);
-      if (line === undefined) break;
+      if (line === undefined) {
+        this.deps.slots.give();
+        break;
+      }
       this.start([{ line, entry: line.head as Entry }]);
     }
     this.compact();
@@ -327,6 +384,7 @@ export class EndpointQueue {
           else this.refresh(line);
         }
         for (const p of partitions) this.deps.inFlight(p, -1);
+        this.deps.slots.give();
         this.schedulePump();
       });
   }
@@ -383,26 +441,12 @@ export class EndpointQueue {
     for (const item of sendable) await this.settle(endpoint, item, request, result);
   }
 
-  private agentFor(endpoint: EndpointConfig, app: AppConfig): GuardedAgent {
-    const fingerprint = JSON.stringify([endpoint.concurrency, app.allowPrivateDestinations]);
-    if (this.agent === undefined || fingerprint !== this.agentFingerprint) {
-      const old = this.agent;
-      // Requests in flight finish on the old pool; it closes once they have.
-      if (old !== undefined) setTimeout(() => void old.close().catch(() => undefined), 60_000).unref();
-      this.agent = createGuardedAgent(appEgressPolicy(app, this.deps.allowLoopback), {
-        connections: endpoint.concurrency,
-      });
-      this.agentFingerprint = fingerprint;
-    }
-    return this.agent;
-  }
-
   private async call(
     endpoint: EndpointConfig,
     app: AppConfig,
     request: HttpRequestSpec,
   ): Promise<AttemptResult> {
-    const result = await callBusinessServer(this.agentFor(endpoint, app), request, endpoint.timeoutMs);
+    const result = await callBusinessServer(this.deps.agents.forApp(app), request, endpoint.timeoutMs);
     this.deps.metrics.attemptSeconds.observe({ dialect: endpoint.dialect }, result.latencyMs / 1000);
     return { ...result, retryAfterMs: result.headers.retryAfterMs };
   }

@@ -28,6 +28,7 @@ await runService({
       allowLoopback: config.DELIVERY_ALLOW_LOOPBACK,
       leaseMs: config.PROJECTION_LEASE_MS,
       maxHeldPerPartition: config.DELIVERY_PARTITION_MAX_JOBS,
+      maxInFlight: config.DELIVERY_MAX_IN_FLIGHT,
     });
     started.dispatcher = deliverer.dispatcher;
     return {
