@@ -1,129 +1,68 @@
 // Delivery end to end: gRPC Publish through the gateway, routed and sent by the deliverer (each its
 // own process) to a business server in this process that answers 200 at once; against the floor of
 // one process doing raw JetStream publish + consume and a direct undici POST per message to the
-// same kind of server, in one run.
-import { createServer, type Server } from "node:http";
+// same kind of server, in one run. Events are single-chat messages among KEYS conversations (keys);
+// ordered delivery is timed against the floor and against the same load unordered, and checked.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { Agent, request } from "undici";
-import { Event, type DeepPartial } from "@herald/proto";
-import { appScopedMsgId, busNames, type BusNames } from "@herald/bus";
+import { Event } from "@herald/proto";
+import { appScopedMsgId } from "@herald/bus";
 import { startNats } from "@herald/testkit";
 import { heraldClient, publish, startService, stopAll, type ServiceProcess } from "@herald/e2e";
+import { startBusinessServer, within, type BusinessServer } from "./business-server.js";
+import { deliver } from "./delivery-run.js";
 import { benchBus, consumeFloorEvents, publishStored, storedEvent } from "./jetstream-floor.js";
+import { KeyedEvents, seededRandom } from "./keyed-events.js";
 import { ms, percentile, type Row } from "./stats.js";
 
 const TOTAL = Number(process.env.BENCH_DELIVERY_EVENTS ?? 20_000);
-const BATCH = 100;
-const WINDOW = 8; // Publish batches in flight
+const WARM_UP = Math.min(2_000, TOTAL);
+// Timed runs per app, taking turns with the app it is compared with: TOTAL events over them all.
+const ROUNDS = Number(process.env.BENCH_DELIVERY_ROUNDS ?? 4);
+// Distinct conversations (ordering keys) the events are spread over, at random (seeded).
+const KEYS = Number(process.env.BENCH_DELIVERY_KEYS ?? 1_000);
+const HOT_EVENTS = Number(process.env.BENCH_DELIVERY_HOT_EVENTS ?? 2_000);
+const RTT_SAMPLES = 1_000;
 const LATENCY_EVENTS = Number(process.env.BENCH_DELIVERY_LATENCY_EVENTS ?? 5_000);
 const LATENCY_BATCH = 10;
 // The endpoint's requests in flight (Herald's default); the floor gets as many.
 const CONCURRENCY = Number(process.env.BENCH_DELIVERY_CONCURRENCY ?? 16);
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
 const FLOOR_DURABLE = "delivery-floor";
+const READY_TIMEOUT_MS = 90_000;
 
-/** Counts distinct delivery ids as they arrive, and when each first arrived. */
-interface BusinessServer {
-  url: string;
-  /** Resolves once `ids` have all arrived (each first arrival time kept in `arrivals`). */
-  expect(ids: readonly string[]): Promise<void>;
-  arrivals: Map<string, number>;
-  close(): Promise<void>;
-}
+// One app per case, each with one endpoint "ep".
+const KEYED = "mqkey"; // mqttchat, ordering "key"
+const UNORDERED = "mqnone"; // mqttchat, ordering "none": the same load without order
+const STANDARD = "std"; // standard (signed): its default ordering, "none"
+const HOT = "hot"; // mqttchat, ordering "key", every event in one conversation
 
-async function startBusinessServer(): Promise<BusinessServer> {
-  const arrivals = new Map<string, number>();
-  let waiting: { ids: Set<string>; done: () => void } | undefined;
-  const server: Server = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      const id = req.headers["herald-delivery-id"];
-      if (typeof id === "string" && !arrivals.has(id)) {
-        arrivals.set(id, performance.now());
-        if (waiting?.ids.delete(id) && waiting.ids.size === 0) waiting.done();
-      }
-      res.writeHead(200).end();
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("business server: no address");
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    arrivals,
-    expect(ids) {
-      const left = new Set(ids.filter((id) => !arrivals.has(id)));
-      if (left.size === 0) return Promise.resolve();
-      return new Promise((resolve) => (waiting = { ids: left, done: resolve }));
-    },
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
-let counter = 0;
-
-/** A msg.sent event (which mqttchat and standard endpoints take by default) with a fresh id. */
-function messageEvent(appId: string): DeepPartial<Event> & { id: string } {
-  counter += 1;
-  const now = new Date();
-  return {
-    id: `db-${process.pid}-${counter}`,
-    appId,
-    operationId: `op-${counter}`,
-    occurredAt: now,
-    payload: {
-      $case: "messageSent",
-      value: {
-        messageId: String(counter),
-        fromUserId: "1",
-        toUserId: "2",
-        content: `hello ${counter}`,
-        type: 0,
-        p1: "a",
-        p2: "b",
-        p3: "c",
-        contentType: 101,
-        sentAt: now,
-      },
-    },
-  };
-}
-
-/** Herald's YAML (JSON is YAML) as the gateway applies it at start: one app per dialect. */
+/** Herald's YAML (JSON is YAML) as the gateway applies it at start. */
 function configFile(businessUrl: string): string {
-  const endpoint = (dialect: string, extra: object = {}) => ({
-    url: `${businessUrl}/${dialect}`,
-    dialect,
-    concurrency: CONCURRENCY,
-    ...extra,
+  const endpoint = (app: string, dialect: string, extra: object = {}) => ({
+    ep: { url: `${businessUrl}/${app}`, dialect, concurrency: CONCURRENCY, ...extra },
   });
   return JSON.stringify({
     apps: {
-      mq: { endpoints: { ep: endpoint("mqttchat") } },
-      std: { endpoints: { ep: endpoint("standard", { secrets: [SECRET] }) } },
+      [KEYED]: { endpoints: endpoint(KEYED, "mqttchat", { ordering: "key" }) },
+      [UNORDERED]: { endpoints: endpoint(UNORDERED, "mqttchat", { ordering: "none" }) },
+      [STANDARD]: { endpoints: endpoint(STANDARD, "standard", { secrets: [SECRET] }) },
+      [HOT]: { endpoints: endpoint(HOT, "mqttchat", { ordering: "key" }) },
     },
   });
 }
 
 export async function benchDelivery(): Promise<Row[]> {
   const nats = await startNats({ source: "local" });
-  const names = busNames(nats.namespace);
   const business = await startBusinessServer();
   const dir = await mkdtemp(path.join(tmpdir(), "herald-bench-delivery-"));
   const config = path.join(dir, "herald.yaml");
   await writeFile(config, configFile(business.url));
   const env = { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace, LOG_LEVEL: "warn" };
   const services: ServiceProcess[] = [];
-  const nc = await connect({ servers: nats.url });
   try {
     const gateway = await startService("gateway", { ...env, HERALD_CONFIG: config });
     services.push(gateway);
@@ -137,58 +76,99 @@ export async function benchDelivery(): Promise<Row[]> {
     });
     services.push(deliverer);
     await deliverer.waitReady();
-    const jsm = await jetstreamManager(nc);
-    await sendersReady(jsm, names, ["mq", "std"]);
     const client = heraldClient(gateway.grpcAddress);
+    await deliveringTo(client, business, [KEYED, UNORDERED, STANDARD, HOT]);
 
-    // The floor first, so the deliverer's processes sit idle meanwhile.
-    const floor = await floorRate(nats.url, `${nats.namespace}floor`, business);
+    const floor = await startFloor(nats.url, `${nats.namespace}floor`, business);
+    const random = seededRandom(14);
+    const herald =
+      (appId: string): TimedRun =>
+      async (n) => {
+        const keyed = new KeyedEvents();
+        const events = Array.from({ length: n }, () => keyed.message(appId, Math.floor(random() * KEYS)));
+        return deliver(client, business, keyed, events, ["ep"]);
+      };
+    const [floorRun, ordered, unordered, standard] = await inTurns([
+      floor.run,
+      herald(KEYED),
+      herald(UNORDERED),
+      herald(STANDARD),
+    ]);
+    await floor.close();
+    if (!floorRun || !ordered || !unordered || !standard) throw new Error("a run is missing");
+    const floorRate = floorRun.perSecond;
+    const latencies = await paced(client, business, KEYED, ordered.perSecond / 2, random);
 
-    const herald = async (appId: string, n: number): Promise<number> => {
-      const events = Array.from({ length: n }, () => messageEvent(appId));
-      const arrived = business.expect(events.map((e) => `${e.id}:ep`));
-      const t = process.hrtime.bigint();
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: WINDOW }, async () => {
-          while (next < events.length) {
-            const batch = events.slice(next, next + BATCH);
-            next += BATCH;
-            await publish(client, batch);
-          }
-        }),
-      );
-      await arrived;
-      return n / (ms(process.hrtime.bigint() - t) / 1000);
-    };
-    await herald("mq", Math.min(2_000, TOTAL)); // warm-up
-    const mqRate = await herald("mq", TOTAL);
-    const latencies = await paced(client, business, "mq", mqRate / 2);
-    await herald("std", Math.min(2_000, TOTAL)); // warm-up
-    const stdRate = await herald("std", TOTAL);
+    // One hot key: its callbacks can only go one at a time, each after the previous one's answer.
+    const hotKeyed = new KeyedEvents();
+    const hotEvents = Array.from({ length: HOT_EVENTS }, () => hotKeyed.message(HOT, 0));
+    const attemptsBefore = await attemptSeconds(deliverer);
+    const hot = await deliver(client, business, hotKeyed, hotEvents, ["ep"]);
+    const attemptsAfter = await attemptSeconds(deliverer);
+    const delivererRttMs =
+      (1000 * (attemptsAfter.sum - attemptsBefore.sum)) / (attemptsAfter.count - attemptsBefore.count);
+    const directRttMs = await roundTripMs(business);
     client.close();
 
+    const keysText = KEYS.toLocaleString("en-US");
     return [
       {
-        name: `mqttchat, Publish to 200, ${TOTAL} events`,
+        name: `mqttchat ordering key, ${keysText} keys, Publish to 200, ${TOTAL} events`,
         unit: "events/s",
-        value: mqRate,
-        floor,
+        value: ordered.perSecond,
+        floor: floorRate,
       },
-      { name: `standard (signed), Publish to 200`, unit: "events/s", value: stdRate, floor },
       {
-        name: `mqttchat latency p50 at ${Math.round(mqRate / 2)} events/s`,
+        name: `mqttchat ordering none, the same load`,
+        unit: "events/s",
+        value: unordered.perSecond,
+        floor: floorRate,
+      },
+      {
+        name: `ordering key vs ordering none (floor column: none)`,
+        unit: "events/s",
+        value: ordered.perSecond,
+        floor: unordered.perSecond,
+      },
+      { name: `out-of-order first deliveries, ordering key`, unit: "count", value: ordered.outOfOrder },
+      { name: `out-of-order first deliveries, ordering none`, unit: "count", value: unordered.outOfOrder },
+      {
+        name: `standard (signed), Publish to 200`,
+        unit: "events/s",
+        value: standard.perSecond,
+        floor: floorRate,
+      },
+      {
+        name: `mqttchat key latency p50 at ${Math.round(ordered.perSecond / 2)} events/s`,
         unit: "ms",
         value: percentile(latencies, 50),
       },
       {
-        name: `mqttchat latency p99 at ${Math.round(mqRate / 2)} events/s`,
+        name: `mqttchat key latency p99 at ${Math.round(ordered.perSecond / 2)} events/s`,
         unit: "ms",
         value: percentile(latencies, 99),
       },
+      {
+        name: `one hot key, ${HOT_EVENTS} events (floor: 1/RTT; ratio: rate x RTT)`,
+        unit: "events/s",
+        value: hot.perSecond,
+        floor: 1000 / delivererRttMs,
+      },
+      { name: `  endpoint RTT, the deliverer's attempt time in that run`, unit: "ms", value: delivererRttMs },
+      {
+        name: `  endpoint RTT, sequential POSTs from the bench (ratio: rate x RTT)`,
+        unit: "ms",
+        value: directRttMs,
+      },
+      {
+        name: `  one hot key vs 1/direct RTT`,
+        unit: "events/s",
+        value: hot.perSecond,
+        floor: 1000 / directRttMs,
+      },
+      { name: `out-of-order first deliveries, hot key`, unit: "count", value: hot.outOfOrder },
     ];
   } finally {
-    await nc.close();
     await stopAll(services);
     await business.close();
     await nats.stop();
@@ -196,15 +176,51 @@ export async function benchDelivery(): Promise<Row[]> {
   }
 }
 
-/** Waits until the deliverer has created the fresh-lane consumer of each app's endpoint "ep". */
-async function sendersReady(jsm: JetStreamManager, names: BusNames, appIds: string[]): Promise<void> {
-  for (const appId of appIds) {
-    const durable = `dl-${appId.length}-${appId}-ep`; // the deliverer's consumerName("fresh", ...)
-    for (;;) {
-      const info = await jsm.consumers.info(names.streams.deliveries, durable).catch(() => undefined);
-      if (info !== undefined) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+/**
+ * Waits until each app's endpoint "ep" has had a callback: whatever consumers the deliverer makes,
+ * it delivers to all of them now. A job stored before its consumer existed is delivered too.
+ */
+async function deliveringTo(
+  client: ReturnType<typeof heraldClient>,
+  business: BusinessServer,
+  appIds: readonly string[],
+): Promise<void> {
+  const keyed = new KeyedEvents();
+  const probes = appIds.map((appId) => keyed.message(appId, 0));
+  await publish(client, probes);
+  if (!(await within(business.expect(probes.map((e) => `${e.id}:ep`)), READY_TIMEOUT_MS))) {
+    throw new Error(`the deliverer did not deliver to ${appIds.join(", ")} within ${READY_TIMEOUT_MS} ms`);
+  }
+}
+
+/** The deliverer's herald_deliverer_attempt_seconds histogram (all dialects), from its /metrics. */
+async function attemptSeconds(deliverer: ServiceProcess): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`${deliverer.httpUrl}/metrics`)).text();
+  const total = (series: string) =>
+    text
+      .split("\n")
+      .filter((line) => line.startsWith(`herald_deliverer_attempt_seconds_${series}`))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+  return { sum: total("sum"), count: total("count") };
+}
+
+/** Mean time of a POST and its 200 from the bench to the business server, one at a time, keep-alive. */
+async function roundTripMs(business: BusinessServer): Promise<number> {
+  const agent = new Agent({ connections: 1 });
+  const post = (i: number) =>
+    request(`${business.url}/rtt`, {
+      method: "POST",
+      dispatcher: agent,
+      headers: { "content-type": "application/json", "herald-delivery-id": `rtt-${process.pid}-${i}` },
+      body: JSON.stringify({ from_userid: 1, to_userid: 2, message: { id: i, message: "hello" } }),
+    }).then((res) => res.body.dump());
+  try {
+    for (let i = 0; i < 100; i++) await post(i); // warm-up
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < RTT_SAMPLES; i++) await post(100 + i);
+    return ms(process.hrtime.bigint() - t) / RTT_SAMPLES;
+  } finally {
+    await agent.close();
   }
 }
 
@@ -217,7 +233,9 @@ async function paced(
   business: BusinessServer,
   appId: string,
   perSecond: number,
+  random: () => number,
 ): Promise<number[]> {
+  const keyed = new KeyedEvents();
   const sentAt = new Map<string, number>();
   const ids: string[] = [];
   const calls: Promise<unknown>[] = [];
@@ -227,7 +245,9 @@ async function paced(
     const due = start + b * intervalMs;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const events = Array.from({ length: LATENCY_BATCH }, () => messageEvent(appId));
+    const events = Array.from({ length: LATENCY_BATCH }, () =>
+      keyed.message(appId, Math.floor(random() * KEYS)),
+    );
     const t = performance.now();
     for (const e of events) {
       sentAt.set(`${e.id}:ep`, t);
@@ -240,12 +260,42 @@ async function paced(
   return ids.map((id) => (business.arrivals.get(id) ?? NaN) - (sentAt.get(id) ?? NaN));
 }
 
+/** A timed run of n events: callbacks (one per event) per second, and how many came out of order. */
+type TimedRun = (n: number) => Promise<{ delivered: number; seconds: number; outOfOrder: number }>;
+
+/**
+ * Each run warmed up, then ROUNDS rounds in which each run gets its turn with TOTAL / ROUNDS events:
+ * a machine that gets busier meanwhile (others work on it too) weighs on all alike.
+ */
+async function inTurns(runs: readonly TimedRun[]): Promise<{ perSecond: number; outOfOrder: number }[]> {
+  for (const run of runs) await run(WARM_UP);
+  const sums = runs.map(() => ({ delivered: 0, seconds: 0, outOfOrder: 0 }));
+  const turns = [...runs.keys()];
+  for (let round = 0; round < ROUNDS; round++) {
+    // Every other round backwards, so that no run always follows the same one.
+    for (const i of round % 2 === 0 ? turns : [...turns].reverse()) {
+      const run = runs[i];
+      const sum = sums[i];
+      if (run === undefined || sum === undefined) continue;
+      const result = await run(Math.ceil(TOTAL / ROUNDS));
+      sum.delivered += result.delivered;
+      sum.seconds += result.seconds;
+      sum.outOfOrder += result.outOfOrder;
+    }
+  }
+  return sums.map((sum) => ({ perSecond: sum.delivered / sum.seconds, outOfOrder: sum.outOfOrder }));
+}
+
 /**
  * The floor, in this one process: raw JetStream publishes into an EVENTS stream of its own namespace,
  * a durable pull consumer, and per message a direct undici POST (CONCURRENCY in flight, as many
  * connections) of a small JSON body to the business server, acked after its 200.
  */
-async function floorRate(url: string, namespace: string, business: BusinessServer): Promise<number> {
+async function startFloor(
+  url: string,
+  namespace: string,
+  business: BusinessServer,
+): Promise<{ run: TimedRun; close(): Promise<void> }> {
   const floorBus = await benchBus(url, namespace);
   const messages = await consumeFloorEvents(floorBus, FLOOR_DURABLE, CONCURRENCY * 4);
   const agent = new Agent({ connections: CONCURRENCY });
@@ -276,21 +326,21 @@ async function floorRate(url: string, namespace: string, business: BusinessServe
     }
   })();
 
-  const run = async (n: number): Promise<number> => {
-    const events = Array.from({ length: n }, () => storedEvent(messageEvent("floor")));
-    const arrived = business.expect(events.map((e) => `${appScopedMsgId("floor", e.event.id)}:ep`));
-    const t = process.hrtime.bigint();
-    await publishStored(floorBus, events);
-    await arrived;
-    return n / (ms(process.hrtime.bigint() - t) / 1000);
+  const keyed = new KeyedEvents();
+  return {
+    async run(n) {
+      const events = Array.from({ length: n }, (_, i) => storedEvent(keyed.message("floor", i % KEYS)));
+      const arrived = business.expect(events.map((e) => `${appScopedMsgId("floor", e.event.id)}:ep`));
+      const t = process.hrtime.bigint();
+      await publishStored(floorBus, events);
+      await arrived;
+      return { delivered: n, seconds: ms(process.hrtime.bigint() - t) / 1000, outOfOrder: 0 };
+    },
+    async close() {
+      await messages.close();
+      await consuming;
+      await agent.close();
+      await floorBus.drain();
+    },
   };
-  try {
-    await run(Math.min(2_000, TOTAL)); // warm-up
-    return await run(TOTAL);
-  } finally {
-    await messages.close();
-    await consuming;
-    await agent.close();
-    await floorBus.drain();
-  }
 }

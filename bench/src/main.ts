@@ -4,11 +4,14 @@ import { benchBefore } from "./before.bench.js";
 import { benchPresence } from "./presence.bench.js";
 import { benchChatroom } from "./chatroom.bench.js";
 import { benchDelivery } from "./delivery.bench.js";
+import { benchDeliveryEndpoints } from "./delivery-endpoints.bench.js";
 import { benchLogstore } from "./logstore.bench.js";
 import { printTable } from "./stats.js";
 
-// BENCH=before,publish,presence,chatroom,delivery,logstore picks some; all run by default.
+// BENCH=before,publish,presence,chatroom,delivery,logstore picks some; all run by default. "delivery" is
+// both delivery benchmarks; "delivery-keys" or "delivery-endpoints" runs one of them.
 const only = new Set((process.env.BENCH ?? "before,publish,presence,chatroom,delivery,logstore").split(","));
+if (only.has("delivery")) for (const part of ["delivery-keys", "delivery-endpoints"]) only.add(part);
 const started = Date.now();
 if (only.has("before"))
   printTable(
@@ -22,10 +25,16 @@ if (only.has("presence")) {
 if (only.has("chatroom")) {
   printTable("Chatroom joins (chatroom service vs raw JetStream publish + consume)", await benchChatroom());
 }
-if (only.has("delivery")) {
+if (only.has("delivery-keys")) {
   printTable(
     "Delivery (gateway + deliverer to a business server's 200 vs raw JetStream + direct undici POST)",
     await benchDelivery(),
+  );
+}
+if (only.has("delivery-endpoints")) {
+  printTable(
+    "Delivery over many endpoints (the same callbacks to 10 endpoints and to 10,000; floor column: 10 endpoints)",
+    await benchDeliveryEndpoints(),
   );
 }
 if (only.has("logstore")) {

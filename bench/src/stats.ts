@@ -19,17 +19,18 @@ export interface Row {
 
 /** Prints rows as a table with Herald's figure, the floor's and their ratio. */
 export function printTable(title: string, rows: Row[]): void {
+  const label = (r: Row) => (r.unit === "" ? r.name : `${r.name} (${r.unit})`);
+  const width = Math.max(66, ...rows.map((r) => label(r).length));
   console.log(`\n${title}`);
-  console.log(`  ${"measure".padEnd(66)} ${"herald".padStart(12)} ${"floor".padStart(12)}  ratio`);
+  console.log(`  ${"measure".padEnd(width)} ${"herald".padStart(12)} ${"floor".padStart(12)}  ratio`);
   for (const r of rows) {
     const ratio = r.floor === undefined ? "" : (r.value / r.floor).toFixed(2);
     const floor = r.floor === undefined ? "" : fmt(r.floor);
-    console.log(
-      `  ${`${r.name} (${r.unit})`.padEnd(66)} ${fmt(r.value).padStart(12)} ${floor.padStart(12)}  ${ratio}`,
-    );
+    console.log(`  ${label(r).padEnd(width)} ${fmt(r.value).padStart(12)} ${floor.padStart(12)}  ${ratio}`);
   }
 }
 
 function fmt(n: number): string {
+  if (Number.isInteger(n)) return n.toLocaleString("en-US");
   return n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(3);
 }

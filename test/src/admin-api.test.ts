@@ -4,9 +4,8 @@ import { DeliveryLogServiceClient, ListAttemptsRequest, type ListAttemptsRespons
    @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return
    -- the API's JSON answers are read by path; the assertions check their shape. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { busNames } from "@herald/bus";
+import { connectBus, publishAttemptDurably, type Bus } from "@herald/bus";
+import { pino } from "pino";
 import type { DeepPartial, Event, HeraldServiceClient } from "@herald/proto";
 import {
   startNats,
@@ -33,17 +32,6 @@ const services: ServiceProcess[] = [];
 let client: HeraldServiceClient;
 
 const call = adminCaller(() => gateway.adminUrl, ADMIN_TOKEN);
-
-async function hasConsumer(name: string): Promise<boolean> {
-  const nc = await connect({ servers: nats.url });
-  try {
-    const jsm = await jetstreamManager(nc);
-    const stream = busNames(nats.namespace).streams.deliveries;
-    return (await jsm.consumers.info(stream, name).catch(() => null)) !== null;
-  } finally {
-    await nc.close();
-  }
-}
 
 const std = (id: string, extra: Record<string, unknown> = {}) => ({
   id,
@@ -181,6 +169,7 @@ describe("documents", () => {
       "/v1/apps/{appId}/rooms/{roomId}",
       "/v1/apps/{appId}/rooms/{roomId}/members",
       "/v1/apps/{appId}/users/{userId}/rooms",
+      "/v1/dialects",
     ]) {
       expect(paths).toContain(path);
     }
@@ -363,6 +352,36 @@ describe("endpoints", () => {
     );
     expectError(await call("DELETE", "/v1/apps/eps/endpoints/nope"), 404, "endpointId");
     expectError(await call("GET", "/v1/apps/eps/endpoints/bad.id"), 400, "endpointId");
+  });
+
+  it("sets an endpoint's ordering, shows it, and says each dialect's default", async () => {
+    const dialects = await call("GET", "/v1/dialects");
+    expect(dialects.status, dialects.text).toBe(200);
+    expect(dialects.body.dialects).toEqual([
+      { dialect: "openim", defaults: { ordering: "key" } },
+      { dialect: "rongcloud", defaults: { ordering: "key" } },
+      { dialect: "mqttchat", defaults: { ordering: "key" } },
+      { dialect: "standard", defaults: { ordering: "none" } },
+    ]);
+    // Left out, it is the dialect's; set, it is kept through PATCH and PUT.
+    const keyed = await call("POST", "/v1/apps/eps/endpoints", { body: mq("o1") });
+    expect(keyed.status, keyed.text).toBe(201);
+    expect(keyed.body.ordering).toBe("key");
+    const plain = await call("POST", "/v1/apps/eps/endpoints", { body: std("o2", { ordering: "key" }) });
+    expect(plain.status, plain.text).toBe(201);
+    expect(plain.body.ordering).toBe("key");
+    const patched = await call("PATCH", "/v1/apps/eps/endpoints/o1", { body: { ordering: "none" } });
+    expect(patched.status, patched.text).toBe(200);
+    expect((await call("GET", "/v1/apps/eps/endpoints/o1")).body.ordering).toBe("none");
+    const put = await call("PUT", "/v1/apps/eps/endpoints/o2", { body: std("o2") });
+    expect(put.status, put.text).toBe(200);
+    expect(put.body.ordering).toBe("none");
+    expectError(
+      await call("PATCH", "/v1/apps/eps/endpoints/o1", { body: { ordering: "sideways" } }),
+      400,
+      "ordering",
+    );
+    for (const id of ["o1", "o2"]) await call("DELETE", `/v1/apps/eps/endpoints/${id}`);
   });
 
   it("disables, shows why, and re-enables an endpoint", async () => {
@@ -604,11 +623,7 @@ describe("logs and replay", () => {
       body: { endpoints: [mq("dead", { retry: { scheduleMs: [] } })] },
     });
     expect(put.status, put.text).toBe(201);
-    // The deliverer routes to the endpoint once it has seen the config, i.e. made its consumers.
-    await waitFor(() => hasConsumer(`dl-5-logs1-dead`), {
-      timeoutMs: 10_000,
-      what: "the endpoint's consumer",
-    });
+    // No wait for the deliverer: its router catches up with CONFIG before it routes what follows.
     deadEvent = messageEvent("logs1");
     await publish(client, [deadEvent]);
     await waitFor(
@@ -673,6 +688,57 @@ describe("logs and replay", () => {
     );
     expect(delivered.body.attempts[0]).toMatchObject({ trigger: "replay", statusCode: 200 });
     expect(server.requests.some((r) => r.headers["herald-delivery-id"] === deliveryId)).toBe(true);
+  });
+
+  it("shows an attempt's ordering key and how long it waited for it", async () => {
+    const bus: Bus = await connectBus({
+      servers: nats.url,
+      name: "test-admin-api",
+      namespace: nats.namespace,
+      log: pino({ level: "silent" }),
+    });
+    const orderingKey = "user:用户😀";
+    const eventId = "ordered-1";
+    try {
+      // As the deliverer records a callback that waited for an earlier one of the same user.
+      await publishAttemptDurably(bus, {
+        kind: "delivery",
+        appId: "logs1",
+        endpointId: "dead",
+        eventId,
+        deliveryId: `${eventId}:dead`,
+        attempt: 1,
+        eventType: "user.online",
+        dialect: "mqttchat",
+        trigger: "event",
+        orderingKey,
+        keyWaitMs: 1_234,
+        operationId: "op-ordered",
+        url: `${server.url}/dead`,
+        requestBody: "{}",
+        status: 200,
+        responseBody: "ok",
+        latencyMs: 3,
+        outcome: "delivered",
+        error: "",
+      });
+    } finally {
+      await bus.drain();
+    }
+    const listed = async () =>
+      (await call("GET", `/v1/apps/logs1/attempts?eventId=${eventId}`)).body.attempts as unknown[];
+    await waitFor(async () => (await listed()).length === 1, {
+      what: "the ordered attempt in the log store",
+    });
+    expect((await listed())[0]).toMatchObject({ eventId, orderingKey, keyWaitMs: 1_234 });
+    const event = await call("GET", `/v1/apps/logs1/events/${eventId}`);
+    expect(event.status, event.text).toBe(200);
+    expect(event.body.attempts[0]).toMatchObject({ orderingKey, keyWaitMs: 1_234 });
+    // The deliverer's own record: mqttchat is ordered by default, by the message's conversation; the
+    // first callback of its key did not wait, and a wait of 0 is left out.
+    const routed = (await call("GET", "/v1/apps/logs1/attempts?endpointId=dead&outcome=dead")).body;
+    expect(routed.attempts[0]).toMatchObject({ orderingKey: expect.stringMatching(/^conv:\[/) as unknown });
+    expect(routed.attempts[0]).not.toHaveProperty("keyWaitMs");
   });
 
   it("refuses bad replays", async () => {

@@ -5,10 +5,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
 import type { HeraldServiceClient } from "@herald/proto";
-import { busNames, connectBus, type Bus } from "@herald/bus";
+import { connectBus, publishAttemptDurably, type Bus } from "@herald/bus";
 import { putApp, type AppConfig } from "@herald/config";
 import {
   startNats,
@@ -21,7 +20,7 @@ import {
 } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 import { heraldClient, publish } from "./grpc-client.js";
-import { messageEvent } from "./delivery-fixture.js";
+import { messageEvent, waitForConfig } from "./delivery-fixture.js";
 
 // Debian's Chromium, installed by .ci/run; playwright-core drives it and downloads nothing.
 const CHROMIUM = "/usr/bin/chromium";
@@ -86,7 +85,7 @@ describe.skipIf(!hasChromium)(
       });
       nc = await connect({ servers: nats.url });
       client = heraldClient(gateway.grpcAddress);
-      await putApp(bus, {
+      const revision = await putApp(bus, {
         appId: APP_ID,
         endpoints: [
           {
@@ -99,7 +98,7 @@ describe.skipIf(!hasChromium)(
           },
         ],
       } as unknown as AppConfig);
-      await waitForDeliverer();
+      await waitForConfig([deliverer], revision);
       browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], headless: true });
     }, 120_000);
 
@@ -300,6 +299,118 @@ describe.skipIf(!hasChromium)(
       await page.close();
     }, 90_000);
 
+    it("shows the key an attempt kept the order of and its wait, and sets an endpoint's ordering", async () => {
+      const orderingKey = "user:用户😀";
+      const deliveryId = `ordered-1:${ENDPOINT_ID}`;
+      const record = {
+        kind: "delivery" as const,
+        appId: APP_ID,
+        endpointId: ENDPOINT_ID,
+        attempt: 1,
+        eventType: "user.online",
+        dialect: "standard",
+        trigger: "event",
+        operationId: "op-ordered",
+        url: `${server.url}/hook`,
+        requestBody: "{}",
+        status: 200,
+        responseBody: "ok",
+        latencyMs: 3,
+        outcome: "delivered",
+        error: "",
+      };
+      // As the deliverer records a callback that waited for an earlier one of the same user, and
+      // a replay, which keeps no order.
+      await publishAttemptDurably(bus, {
+        ...record,
+        eventId: "ordered-1",
+        deliveryId,
+        orderingKey,
+        keyWaitMs: 250,
+      });
+      await publishAttemptDurably(bus, {
+        ...record,
+        eventId: "unordered-1",
+        deliveryId: `unordered-1:${ENDPOINT_ID}`,
+        trigger: "replay",
+      });
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on("pageerror", (err) => pageErrors.push(err.message));
+      await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);
+      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
+      await page.getByTestId("token-save").click();
+
+      const row = page.locator(`[data-testid="delivery-row"][data-delivery-id="${deliveryId}"]`);
+      await waitForRow(page, row, "the ordered attempt in the panel");
+      await expect(row.getByTestId("delivery-ordering-key").textContent()).resolves.toBe(orderingKey);
+      await expect(row.getByTestId("delivery-key-wait").textContent()).resolves.toBe(
+        "waited 250 ms for its key",
+      );
+      // An attempt that kept no order shows neither.
+      const unordered = page.locator(
+        `[data-testid="delivery-row"][data-delivery-id="unordered-1:${ENDPOINT_ID}"]`,
+      );
+      await waitForRow(page, unordered, "the unordered attempt in the panel");
+      expect(await unordered.getByTestId("delivery-ordering-key").count()).toBe(0);
+      expect(await unordered.getByTestId("delivery-key-wait").count()).toBe(0);
+
+      // The endpoint list: standard's default, none.
+      const endpoint = () => page.locator(`[data-testid="endpoint-row"][data-endpoint-id="${ENDPOINT_ID}"]`);
+      const ordering = (value: string) =>
+        page.locator(
+          `[data-testid="endpoint-row"][data-endpoint-id="${ENDPOINT_ID}"] [data-testid="endpoint-ordering"][data-ordering="${value}"]`,
+        );
+      await ordering("none").waitFor({ timeout: 10_000 });
+      await expect(endpoint().getByTestId("endpoint-ordering-default").textContent()).resolves.toBe(
+        "dialect default",
+      );
+
+      // Edit: the form's ordering control shows the endpoint's, with the dialect's default beside it.
+      const form = page.getByTestId("endpoint-form");
+      await endpoint().getByTestId("edit-button").click();
+      const select = form.getByTestId("endpoint-form-ordering");
+      await expect(select.inputValue()).resolves.toBe("none");
+      await expect(form.getByTestId("endpoint-form-ordering-default").textContent()).resolves.toBe(
+        "standard default: none",
+      );
+      await select.selectOption("key");
+      const json = () =>
+        form
+          .getByTestId("endpoint-form-json")
+          .inputValue()
+          .then((text) => JSON.parse(text) as Record<string, unknown>);
+      await expect(json()).resolves.toMatchObject({ ordering: "key" });
+      await form.getByTestId("endpoint-form-save").click();
+      await form.waitFor({ state: "detached", timeout: 10_000 });
+      await ordering("key").waitFor({ timeout: 10_000 });
+      await expect(endpoint().getByTestId("endpoint-ordering-default").textContent()).resolves.toBe(
+        "standard default: none",
+      );
+      expect((await adminGet(`/v1/apps/${APP_ID}/endpoints/${ENDPOINT_ID}`)).body).toMatchObject({
+        ordering: "key",
+      });
+
+      // Typing it in the JSON moves the control; "dialect default" leaves the field out.
+      await endpoint().getByTestId("edit-button").click();
+      await expect(select.inputValue()).resolves.toBe("key");
+      const typed = await json();
+      await form.getByTestId("endpoint-form-json").fill(JSON.stringify({ ...typed, ordering: "none" }));
+      await expect(select.inputValue()).resolves.toBe("none");
+      await select.selectOption("");
+      await expect(json()).resolves.not.toHaveProperty("ordering");
+      await form.getByTestId("endpoint-form-save").click();
+      await form.waitFor({ state: "detached", timeout: 10_000 });
+      await ordering("none").waitFor({ timeout: 10_000 });
+      expect((await adminGet(`/v1/apps/${APP_ID}/endpoints/${ENDPOINT_ID}`)).body).toMatchObject({
+        ordering: "none",
+      });
+
+      expect(await page.getByTestId("error").count()).toBe(0);
+      expect(pageErrors).toEqual([]);
+      await page.close();
+    }, 90_000);
+
     it("says when an app edited here differs from the config file, and hands it back on request", async () => {
       // An operator's edit through the API: the app is the API's now, the file's version waits.
       const added = await fetch(`${gateway.adminUrl}/v1/apps/${FILE_APP}/endpoints`, {
@@ -350,22 +461,6 @@ async function adminGet(path: string): Promise<{ status: number; body: unknown }
     headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
   });
   return { status: res.status, body: await res.json() };
-}
-
-/** Waits until the deliverer has consumers for the endpoint, so the event is not published into the void. */
-async function waitForDeliverer(): Promise<void> {
-  const names = busNames(nats.namespace);
-  const wanted = `dl-${APP_ID.length}-${APP_ID}-${ENDPOINT_ID}`;
-  const jsm = await jetstreamManager(nc);
-  await waitFor(
-    async () => {
-      for await (const info of jsm.consumers.list(names.streams.deliveries)) {
-        if (info.name === wanted) return true;
-      }
-      return false;
-    },
-    { timeoutMs: 10_000, what: `the deliverer's consumer ${wanted}` },
-  );
 }
 
 /**

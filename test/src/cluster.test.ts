@@ -16,7 +16,7 @@ import {
   type RecordingServer,
 } from "@herald/testkit";
 import { heraldClient } from "./grpc-client.js";
-import { messageEvent } from "./delivery-fixture.js";
+import { messageEvent, waitForConfig } from "./delivery-fixture.js";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 
 // A JetStream cluster of three on loopback, Herald's streams with 3 replicas, and the leader of a
@@ -81,14 +81,11 @@ it("creates Herald's streams with 3 replicas on the cluster", async () => {
 });
 
 it("delivers every acknowledged event across the kill of the stream leaders", async () => {
-  await putApp(bus, {
+  const revision = await putApp(bus, {
     appId: APP,
     endpoints: [{ id: ENDPOINT, url: `${business.url}/mq`, dialect: "mqttchat" }],
   } as unknown as AppConfig);
-  await waitFor(() => hasConsumer(`dl-${APP.length}-${APP}-${ENDPOINT}`), {
-    timeoutMs: 20_000,
-    what: "the deliverer's consumers for the endpoint",
-  });
+  await waitForConfig([deliverer], revision);
 
   const publisher = startPublishing(client);
   try {
@@ -266,13 +263,6 @@ async function replicatedInfo(stream: string): Promise<StreamInfo | undefined> {
     replicas.length === cluster.servers.length - 1 &&
     replicas.every((r) => r.current && r.offline !== true);
   return ready ? info : undefined;
-}
-
-async function hasConsumer(name: string): Promise<boolean> {
-  for await (const info of jsm.consumers.list(names.streams.deliveries)) {
-    if (info.name === name) return true;
-  }
-  return false;
 }
 
 interface Publisher {

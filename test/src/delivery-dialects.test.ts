@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { OfflineReason, type DeepPartial, type Event } from "@herald/proto";
 import {
   SignatureError,
@@ -11,6 +10,7 @@ import {
   verifyStandardWebhook,
 } from "@herald/receiver";
 import { startRecordingServer, waitFor, type RecordedRequest, type RecordingServer } from "@herald/testkit";
+import { partitionsBehind } from "@herald/projection";
 import { publish } from "./grpc-client.js";
 import { attemptRecords, configureApp, startDeliveryStack, type DeliveryStack } from "./delivery-fixture.js";
 
@@ -21,12 +21,10 @@ const secret = (fill: number) => `whsec_${Buffer.alloc(32, fill).toString("base6
 const WAIT = { timeoutMs: 20_000 };
 
 let stack: DeliveryStack;
-let jsm: JetStreamManager;
 const servers: RecordingServer[] = [];
 
 beforeAll(async () => {
   stack = await startDeliveryStack({ also: ["presence", "chatroom"] });
-  jsm = await jetstreamManager(stack.nc);
 }, 90_000);
 
 afterAll(async () => {
@@ -43,37 +41,17 @@ async function businessServer(): Promise<RecordingServer> {
 
 type AppInput = Parameters<typeof configureApp>[1];
 
-/**
- * Writes the app and waits until the deliverer has consumers for each named endpoint (the implied
- * "openim" one included): then its router sees the app too, so no event published after is dropped.
- */
-async function configure(app: AppInput, endpointIds: string[]): Promise<void> {
+/** Writes the app and waits until the deliverer holds it: then its router routes the app's events. */
+async function configure(app: AppInput): Promise<void> {
   await configureApp(stack, app);
-  // The deliverer's durable name for an endpoint's fresh lane (services/deliverer/src/sender.ts).
-  const durable = (endpointId: string) => `dl-${app.appId.length}-${app.appId}-${endpointId}`;
-  await waitFor(
-    async () => {
-      for (const id of endpointIds) {
-        const info = await jsm.consumers
-          .info(stack.names.streams.deliveries, durable(id))
-          .catch(() => undefined);
-        if (info === undefined) return false;
-      }
-      return true;
-    },
-    { timeoutMs: 10_000, what: `consumers for ${endpointIds.join(", ")} of ${app.appId}` },
-  );
 }
 
 /** Every event stored so far has been routed: jobs exist for all that take one. */
 async function routed(): Promise<void> {
   await waitFor(
-    async () => {
-      const info = await jsm.consumers
-        .info(stack.names.streams.events, "deliverer-router")
-        .catch(() => undefined);
-      return info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0;
-    },
+    async () =>
+      (await partitionsBehind(stack.bus, { name: "router", bucket: stack.names.buckets.delivery })).length ===
+      0,
     { timeoutMs: 10_000, what: "the router to route every stored event" },
   );
 }
@@ -83,7 +61,7 @@ async function routed(): Promise<void> {
  * published: DELIVERIES is a work queue, so a delivered job leaves no trace in the stream.
  */
 async function watchJobs(appId: string): Promise<{ ids: string[]; stop(): void }> {
-  const sub = stack.nc.subscribe(stack.names.subjects.delivery(appId, "x").replace(/x$/, ">"));
+  const sub = stack.nc.subscribe(`${stack.names.subjects.jobs().slice(0, -1)}*.${appId}.>`);
   const ids: string[] = [];
   void (async () => {
     for await (const m of sub) ids.push(m.headers?.get("Nats-Msg-Id") ?? m.subject);
@@ -172,7 +150,7 @@ describe("mqttchat", () => {
     const appId = "mq-bytes";
     const server = await businessServer();
     const url = `${server.url}/messages-callback.php?site=herald`;
-    await configure({ appId, endpoints: [{ id: "mq", url, dialect: "mqttchat" }] }, ["mq"]);
+    await configure({ appId, endpoints: [{ id: "mq", url, dialect: "mqttchat" }] });
 
     await publish(stack.client, [connOnline(appId, "1", "c1", 1_602_511_574_000)]);
     const [online] = await server.waitForRequests(1, WAIT);
@@ -224,16 +202,13 @@ describe("openim", () => {
   it("sends afterSendSingleMsg for msg.sent in path and query style, with the operationID header", async () => {
     const appId = "oim-single";
     const server = await businessServer();
-    await configure(
-      {
-        appId,
-        endpoints: [
-          { id: "by-path", url: `${server.url}/openim/`, dialect: "openim" },
-          { id: "by-query", url: `${server.url}/cb`, dialect: "openim", openim: { urlStyle: "query" } },
-        ],
-      },
-      ["by-path", "by-query"],
-    );
+    await configure({
+      appId,
+      endpoints: [
+        { id: "by-path", url: `${server.url}/openim/`, dialect: "openim" },
+        { id: "by-query", url: `${server.url}/cb`, dialect: "openim", openim: { urlStyle: "query" } },
+      ],
+    });
     const sent = openImSingle(appId);
     await publish(stack.client, [sent]);
     const requests = await server.waitForRequests(2, WAIT);
@@ -259,9 +234,7 @@ describe("openim", () => {
   it("sends afterSendGroupMsg with groupID for a group message", async () => {
     const appId = "oim-group";
     const server = await businessServer();
-    await configure({ appId, endpoints: [{ id: "oim", url: `${server.url}/hooks`, dialect: "openim" }] }, [
-      "oim",
-    ]);
+    await configure({ appId, endpoints: [{ id: "oim", url: `${server.url}/hooks`, dialect: "openim" }] });
     const sent = message(appId, {
       messageId: "srv-g",
       clientMsgId: "cli-g",
@@ -290,13 +263,10 @@ describe("openim", () => {
   it("sends the user online and offline callbacks with seed 002's command names and keys", async () => {
     const appId = "oim-presence";
     const server = await businessServer();
-    await configure(
-      {
-        appId,
-        endpoints: [{ id: "oim", url: `${server.url}/cb`, dialect: "openim", openim: { urlStyle: "query" } }],
-      },
-      ["oim"],
-    );
+    await configure({
+      appId,
+      endpoints: [{ id: "oim", url: `${server.url}/cb`, dialect: "openim", openim: { urlStyle: "query" } }],
+    });
     const on = connOnline(appId, "user123", "conn123", 1_700_000_002_000);
     await publish(stack.client, [on]);
     const [online] = await server.waitForRequests(1, WAIT);
@@ -324,14 +294,11 @@ describe("openim", () => {
   it("sends an enabled after-hook of the app's webhooks to openim.url, with no endpoint configured", async () => {
     const appId = "oim-implied";
     const server = await businessServer();
-    await configure(
-      {
-        appId,
-        openim: { url: `${server.url}/callbackExample`, hooks: { afterSendSingleMsg: { enable: true } } },
-        endpoints: [],
-      } as unknown as AppInput,
-      ["openim"],
-    );
+    await configure({
+      appId,
+      openim: { url: `${server.url}/callbackExample`, hooks: { afterSendSingleMsg: { enable: true } } },
+      endpoints: [],
+    } as unknown as AppInput);
     const sent = openImSingle(appId);
     await publish(stack.client, [sent]);
     const [req] = await server.waitForRequests(1, WAIT);
@@ -345,17 +312,14 @@ describe("openim", () => {
   it("sends nothing for a disabled after-hook of the app's webhooks", async () => {
     const appId = "oim-disabled";
     const server = await businessServer();
-    await configure(
-      {
-        appId,
-        openim: {
-          url: `${server.url}/callbackExample`,
-          hooks: { afterSendSingleMsg: { enable: false }, afterSendGroupMsg: { enable: true } },
-        },
-        endpoints: [],
-      } as unknown as AppInput,
-      ["openim"],
-    );
+    await configure({
+      appId,
+      openim: {
+        url: `${server.url}/callbackExample`,
+        hooks: { afterSendSingleMsg: { enable: false }, afterSendGroupMsg: { enable: true } },
+      },
+      endpoints: [],
+    } as unknown as AppInput);
     const jobs = await watchJobs(appId);
     const single = openImSingle(appId);
     const group = message(appId, {
@@ -383,20 +347,17 @@ describe("openim", () => {
   it("does not send a message that an explicit endpoint's deniedTypes or attentionIds filter out", async () => {
     const appId = "oim-filter";
     const server = await businessServer();
-    await configure(
-      {
-        appId,
-        endpoints: [
-          {
-            id: "oim",
-            url: `${server.url}/hooks`,
-            dialect: "openim",
-            filter: { deniedTypes: [[1500, 1600]], attentionIds: ["vip"] },
-          },
-        ],
-      },
-      ["oim"],
-    );
+    await configure({
+      appId,
+      endpoints: [
+        {
+          id: "oim",
+          url: `${server.url}/hooks`,
+          dialect: "openim",
+          filter: { deniedTypes: [[1500, 1600]], attentionIds: ["vip"] },
+        },
+      ],
+    });
     const deniedType = message(appId, {
       messageId: "m-denied",
       fromUserId: "vip",
@@ -437,15 +398,12 @@ describe("standard", () => {
     const appId = "std-bytes";
     const key = secret(11);
     const server = await businessServer();
-    await configure(
-      {
-        appId,
-        endpoints: [
-          { id: "std", url: `${server.url}/hook?x=1`, dialect: "standard", secrets: [{ value: key }] },
-        ],
-      },
-      ["std"],
-    );
+    await configure({
+      appId,
+      endpoints: [
+        { id: "std", url: `${server.url}/hook?x=1`, dialect: "standard", secrets: [{ value: key }] },
+      ],
+    });
     const sent = message(
       appId,
       {
@@ -507,32 +465,29 @@ describe("standard", () => {
     const [oldKey, newKey, expiredKey] = [secret(21), secret(22), secret(23)];
     const server = await businessServer();
     const hour = 3_600_000;
-    await configure(
-      {
-        appId,
-        endpoints: [
-          {
-            id: "rotating",
-            url: `${server.url}/rotating`,
-            dialect: "standard",
-            secrets: [
-              { value: oldKey, expiresAt: new Date(Date.now() + hour).toISOString() },
-              { value: newKey },
-            ],
-          },
-          {
-            id: "rotated",
-            url: `${server.url}/rotated`,
-            dialect: "standard",
-            secrets: [
-              { value: expiredKey, expiresAt: new Date(Date.now() - hour).toISOString() },
-              { value: newKey },
-            ],
-          },
-        ],
-      },
-      ["rotating", "rotated"],
-    );
+    await configure({
+      appId,
+      endpoints: [
+        {
+          id: "rotating",
+          url: `${server.url}/rotating`,
+          dialect: "standard",
+          secrets: [
+            { value: oldKey, expiresAt: new Date(Date.now() + hour).toISOString() },
+            { value: newKey },
+          ],
+        },
+        {
+          id: "rotated",
+          url: `${server.url}/rotated`,
+          dialect: "standard",
+          secrets: [
+            { value: expiredKey, expiresAt: new Date(Date.now() - hour).toISOString() },
+            { value: newKey },
+          ],
+        },
+      ],
+    });
     await publish(stack.client, [message(appId, { messageId: "m-rot", fromUserId: "a", toUserId: "b" })]);
     const requests = await server.waitForRequests(2, WAIT);
     const rotating = requests.find((r) => r.path === "/rotating")!;
@@ -572,21 +527,18 @@ describe("standard", () => {
     const key = secret(31);
     const server = await businessServer();
     server.reply({ status: 500, body: "try again" });
-    await configure(
-      {
-        appId,
-        endpoints: [
-          {
-            id: "std",
-            url: `${server.url}/hook`,
-            dialect: "standard",
-            secrets: [{ value: key }],
-            retry: { scheduleMs: [100], jitter: 0 },
-          },
-        ],
-      },
-      ["std"],
-    );
+    await configure({
+      appId,
+      endpoints: [
+        {
+          id: "std",
+          url: `${server.url}/hook`,
+          dialect: "standard",
+          secrets: [{ value: key }],
+          retry: { scheduleMs: [100], jitter: 0 },
+        },
+      ],
+    });
     const sent = message(appId, { messageId: "m-retry", fromUserId: "a", toUserId: "b" });
     await publish(stack.client, [sent]);
     const [first, second] = await server.waitForRequests(2, WAIT);
@@ -628,15 +580,12 @@ describe("rongcloud", () => {
   it("sends a room's status records as seed 001's JSON array, a lone record after the linger", async () => {
     const appId = "rc-room";
     const server = await businessServer();
-    await configure(
-      {
-        appId,
-        endpoints: [
-          { id: "rc", url: `${server.url}/chatroom_status_sync.php`, dialect: "rongcloud", rongcloud: keys },
-        ],
-      },
-      ["rc"],
-    );
+    await configure({
+      appId,
+      endpoints: [
+        { id: "rc", url: `${server.url}/chatroom_status_sync.php`, dialect: "rongcloud", rongcloud: keys },
+      ],
+    });
     await publish(stack.client, [roomCreated(appId, "destory_12", 1_574_476_797_772)]);
     const [created] = await server.waitForRequests(1, WAIT);
     await publish(stack.client, [roomJoined(appId, "destory_12", 1_574_476_797_999, "gggg", "hhhh")]);
@@ -658,13 +607,10 @@ describe("rongcloud", () => {
   it("sends user online and offline records from presence", async () => {
     const appId = "rc-presence";
     const server = await businessServer();
-    await configure(
-      {
-        appId,
-        endpoints: [{ id: "rc", url: `${server.url}/status`, dialect: "rongcloud", rongcloud: keys }],
-      },
-      ["rc"],
-    );
+    await configure({
+      appId,
+      endpoints: [{ id: "rc", url: `${server.url}/status`, dialect: "rongcloud", rongcloud: keys }],
+    });
     await publish(stack.client, [connOnline(appId, "u1", "sess-1", 1_700_000_004_000, "10.0.0.7")]);
     const [online] = await server.waitForRequests(1, WAIT);
     await publish(stack.client, [connOffline(appId, "u1", "sess-1", 1_700_000_005_000)]);
@@ -684,21 +630,18 @@ describe("rongcloud", () => {
   it("batches records: at most maxRecords a request, every record sent once", async () => {
     const appId = "rc-batch";
     const server = await businessServer();
-    await configure(
-      {
-        appId,
-        endpoints: [
-          {
-            id: "rc",
-            url: `${server.url}/sync?tenant=t1`,
-            dialect: "rongcloud",
-            rongcloud: keys,
-            batch: { maxRecords: 5, maxLingerMs: 300 },
-          },
-        ],
-      },
-      ["rc"],
-    );
+    await configure({
+      appId,
+      endpoints: [
+        {
+          id: "rc",
+          url: `${server.url}/sync?tenant=t1`,
+          dialect: "rongcloud",
+          rongcloud: keys,
+          batch: { maxRecords: 5, maxLingerMs: 300 },
+        },
+      ],
+    });
     const roomIds = Array.from({ length: 12 }, (_, i) => `room-${String(i).padStart(2, "0")}`);
     await publish(
       stack.client,

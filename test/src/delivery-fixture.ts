@@ -2,7 +2,14 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
 import type { DeepPartial, Event, HeraldServiceClient } from "@herald/proto";
-import { busNames, connectBus, type AttemptRecord, type Bus, type BusNames } from "@herald/bus";
+import {
+  applyTopology,
+  busNames,
+  connectBus,
+  type AttemptRecord,
+  type Bus,
+  type BusNames,
+} from "@herald/bus";
 import { putApp, writeEndpointState, type AppConfig, type EndpointState } from "@herald/config";
 import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
 import { startService, stopAll, type ServiceName, type ServiceProcess } from "./harness.js";
@@ -53,6 +60,8 @@ export async function startDeliveryStack(
     namespace: nats.namespace,
     log: pino({ level: "silent" }),
   });
+  // The services applied it already; this learns the partition count, as a tool reading EVENTS must.
+  await applyTopology(bus, { replicas: 1 });
   const nc = await connect({ servers: nats.url });
   const client = heraldClient(gateway.grpcAddress);
   return {
@@ -76,31 +85,36 @@ export async function startDeliveryStack(
   };
 }
 
-/** Writes an app (its endpoints filled with defaults) and waits until a deliverer sends to each endpoint. */
+/**
+ * Writes an app (its endpoints filled with defaults) and waits until every deliverer's config view
+ * holds it (its herald_deliverer_config_revision metric), as an operator would check a rollout.
+ */
 export async function configureApp(
   stack: DeliveryStack,
   app: { appId: string; endpoints: Array<{ id: string } & Record<string, unknown>> } & Partial<
     Omit<AppConfig, "endpoints">
   >,
 ): Promise<void> {
-  await putApp(stack.bus, app as unknown as AppConfig);
-  const wanted = app.endpoints.map((e) => `dl-${app.appId.length}-${app.appId}-${e.id}`);
-  // The CONFIG watch delivers within milliseconds; each endpoint's consumers are created right after.
-  const ready = async () => {
-    const names = new Set(await consumerNames(stack));
-    return wanted.every((name) => names.has(name));
-  };
-  await waitFor(ready, {
-    timeoutMs: 10_000,
-    what: `consumers for the endpoints of ${app.appId}`,
-  });
+  const revision = await putApp(stack.bus, app as unknown as AppConfig);
+  await waitForConfig(stack.deliverers, revision);
 }
 
-async function consumerNames(stack: DeliveryStack): Promise<string[]> {
-  const jsm = await jetstreamManager(stack.nc);
-  const names: string[] = [];
-  for await (const info of jsm.consumers.list(stack.names.streams.deliveries)) names.push(info.name);
-  return names;
+/** Waits until each deliverer has applied CONFIG through `revision`. */
+export async function waitForConfig(deliverers: readonly ServiceProcess[], revision: number): Promise<void> {
+  await waitFor(
+    async () => {
+      for (const d of deliverers) {
+        if (d.child.exitCode !== null || d.child.signalCode !== null) continue;
+        const text = await fetch(`${d.httpUrl}/metrics`)
+          .then((r) => r.text())
+          .catch(() => "");
+        const found = /^herald_deliverer_config_revision(?:\{[^}]*\})? (\d+)/m.exec(text);
+        if (found === null || Number(found[1]) < revision) return false;
+      }
+      return true;
+    },
+    { timeoutMs: 10_000, what: `deliverers to apply config revision ${revision}` },
+  );
 }
 
 export async function setEndpointState(

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startRecordingServer, waitFor, type RecordingServer } from "@herald/testkit";
 import { verifyStandardWebhook } from "@herald/receiver";
+import { partitionsBehind } from "@herald/projection";
 import { publish } from "./grpc-client.js";
 import {
   attemptRecords,
@@ -60,7 +61,7 @@ it("routes a node.reset once, from its original, though it is stored in every pa
   });
   // Every job the router publishes, duplicates included (DELIVERIES would store a repeat once).
   const jobs: string[] = [];
-  const sub = stack.nc.subscribe(stack.names.subjects.delivery(appId, "mq"));
+  const sub = stack.nc.subscribe(`${stack.names.subjects.jobs().slice(0, -1)}*.${appId}.mq`);
   void (async () => {
     for await (const m of sub) jobs.push(m.headers?.get("Nats-Msg-Id") ?? m.subject);
   })();
@@ -79,10 +80,9 @@ it("routes a node.reset once, from its original, though it is stored in every pa
   });
   expect(state.messages).toBeGreaterThan(1); // the original and its copies
   await waitFor(
-    async () => {
-      const info = await jsm.consumers.info(stack.names.streams.events, "deliverer-router");
-      return info.num_pending === 0 && info.num_ack_pending === 0;
-    },
+    async () =>
+      (await partitionsBehind(stack.bus, { name: "router", bucket: stack.names.buckets.delivery })).length ===
+      0,
     { timeoutMs: 10_000, what: "the router to take every stored event" },
   );
   await waitForAttempts(stack, appId, 1);

@@ -30,6 +30,9 @@ import { startNats, startPostgres, waitFor, type NatsFixture, type PostgresFixtu
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 
 const DAY_MS = 86_400_000;
+// An ordering key as the deliverer builds it from ids a chat core may send: CJK and an emoji
+// (outside the BMP) must come back as they went in.
+const ORDERING_KEY = "user:用户😀";
 let nats: NatsFixture;
 let postgres: PostgresFixture;
 let logstore: ServiceProcess;
@@ -270,7 +273,8 @@ describe("queries", () => {
       trigger: "event",
     });
     all = [
-      // q-e1 to ep1: retried, then dead (the dead record carries the event).
+      // q-e1 to ep1: waited for an earlier callback of its key, retried, then dead (the dead
+      // record carries the event).
       attempt({
         ...d("q-e1", "ep1"),
         attempt: 1,
@@ -278,9 +282,13 @@ describe("queries", () => {
         status: 500,
         error: "HTTP 500",
         at: at(1),
+        orderingKey: ORDERING_KEY,
+        keyWaitMs: 1_234,
       }),
       attempt({
         ...d("q-e1", "ep1"),
+        orderingKey: ORDERING_KEY,
+        keyWaitMs: 0,
         attempt: 2,
         outcome: "dead",
         status: 500,
@@ -361,7 +369,38 @@ describe("queries", () => {
       dialect: "standard",
       eventType: "msg.sent",
       trigger: "event",
+      orderingKey: ORDERING_KEY,
+      keyWaitMs: 0,
     });
+  });
+
+  it("keeps the ordering key and the wait for it, in Postgres and in every answer", async () => {
+    const [waited, dead] = [all[0]!, all[1]!];
+    const { rows } = await db.query<{ id: string; ordering_key: string; key_wait_ms: number }>(
+      "SELECT id, ordering_key, key_wait_ms FROM herald.attempts WHERE app_id = $1 AND event_id = 'q-e1'",
+      [app],
+    );
+    expect(new Map(rows.map((r) => [r.id, [r.ordering_key, r.key_wait_ms]]))).toEqual(
+      new Map([
+        [waited.id, [ORDERING_KEY, 1_234]],
+        [dead.id, [ORDERING_KEY, 0]],
+        [all[2]!.id, ["", 0]],
+      ]),
+    );
+    const keyed = (list: Attempt[]) =>
+      list
+        .filter((a) => a.orderingKey !== "" || a.keyWaitMs !== 0)
+        .map((a) => [a.id, a.orderingKey, a.keyWaitMs]);
+    const expected = [
+      [dead.id, ORDERING_KEY, 0],
+      [waited.id, ORDERING_KEY, 1_234],
+    ];
+    expect(keyed((await listAttempts({ appId: app, eventId: "q-e1" })).attempts)).toEqual(expected);
+    expect(keyed((await eventDeliveries({ appId: app, eventId: "q-e1" })).attempts)).toEqual(expected);
+    const activity = await endpointActivity({ appId: app, endpointId: "ep1" });
+    expect(keyed(activity.lastErrors)).toEqual(expected);
+    const { deliveries } = await deadDeliveries({ appId: app, endpointId: "ep1", since: new Date(at(0)) });
+    expect(deliveries[0]?.lastAttempt).toMatchObject({ orderingKey: ORDERING_KEY, keyWaitMs: 0 });
   });
 
   it("filters by endpoint, event, delivery, outcome, kind, time and user", async () => {

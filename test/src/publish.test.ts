@@ -120,10 +120,12 @@ describe("Publish", () => {
     expect(online?.event.occurredAt).toBeInstanceOf(Date);
     // The platform name is filled from OpenIM's platform id.
     expect(online?.event.payload).toMatchObject({ $case: "connectionOnline", value: { platform: "Web" } });
-    // A message's key is its sender; a passthrough names no key, so its own id is the key.
-    expect(message?.subject).toBe(eventAt("msg", "app1", "2", "msg.sent"));
+    // A message's key is its conversation; a passthrough names no key, so its own id is the key.
+    expect(message?.subject).toBe(eventAt("msg", "app1", 'conv:["2","3601"]', "msg.sent"));
     expect(message?.event.payload).toMatchObject({ value: { messageId: "138946", content: "ok" } });
-    expect(pass?.subject).toBe(eventAt("msg", "app2", "pass-1", "openim.callbackAfterJoinGroupCommand"));
+    expect(pass?.subject).toBe(
+      eventAt("msg", "app2", "event:pass-1", "openim.callbackAfterJoinGroupCommand"),
+    );
     for (const e of [online, message, pass]) expect(e?.copyOf).toBeUndefined();
   });
 

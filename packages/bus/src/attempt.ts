@@ -26,6 +26,13 @@ export interface AttemptRecord {
   /** Deliveries: "event" (routed), "replay" or "test". */
   trigger?: string;
   /**
+   * Deliveries: the key whose order this callback kept ("user:u1", "room:r9", "group:g2",
+   * `conv:["a","b"]`); absent when the endpoint's ordering is none, and on replays and tests.
+   */
+  orderingKey?: string;
+  /** Deliveries: ms this attempt waited for an earlier callback of its key (0: it did not wait). */
+  keyWaitMs?: number;
+  /**
    * Dead deliveries: the event, protobuf as base64, so the record alone is enough to replay it
    * (publishDeliveryJob), whatever EVENTS still holds.
    */

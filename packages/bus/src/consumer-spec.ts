@@ -20,6 +20,11 @@ export interface ConsumerSpec {
 }
 
 const CONSUMER_NOT_FOUND = 10014;
+
+/** The JetStream API said the consumer does not exist. */
+export function isConsumerNotFound(err: unknown): boolean {
+  return isApiError(err, CONSUMER_NOT_FOUND);
+}
 const DEFAULT_ACK_WAIT_MS = 30_000;
 const DEFAULT_MAX_ACK_PENDING = 1000;
 
@@ -77,7 +82,7 @@ async function consumerInfo(jsm: JetStreamManager, spec: ConsumerSpec): Promise<
   try {
     return await jsm.consumers.info(spec.stream, spec.durable);
   } catch (err) {
-    if (isApiError(err, CONSUMER_NOT_FOUND)) return undefined;
+    if (isConsumerNotFound(err)) return undefined;
     throw err;
   }
 }

@@ -23,7 +23,7 @@ export { applyTopology, EventsLayoutError, streamConfigs, TopologyDriftError } f
 export type { StreamDeclaration, TopologyOptions } from "./topology.js";
 export { publishEvent } from "./publish.js";
 export type { PublishEventOptions, PublishResult } from "./publish.js";
-export { ensureConsumer } from "./consumer-spec.js";
+export { ensureConsumer, isConsumerNotFound } from "./consumer-spec.js";
 export type { ConsumerSpec } from "./consumer-spec.js";
 export { defaultRetryDelayMs, later, retryAllButTerminal, startConsumer } from "./consume.js";
 export type { ConsumerOptions, ConsumerRunner, ConsumerState, Delivery, Handler, Later } from "./consume.js";
@@ -34,7 +34,16 @@ export { ATTEMPT_BODY_LIMIT, publishAttempt, publishAttemptDurably, truncateBody
 export type { AttemptRecord, NewAttemptRecord } from "./attempt.js";
 export { decodeKeyToken, encodeKeyToken } from "./kv-keys.js";
 export { KeyedQueue } from "./keyed-queue.js";
-export { JOB_HEADERS, deliveryIdOf, jobHeaders, publishDeliveryJob, readJob } from "./delivery-job.js";
+export {
+  JOB_HEADERS,
+  deliveryIdOf,
+  jobHeaders,
+  jobMessage,
+  jobPartition,
+  publishDeliveryJob,
+  readJob,
+  routedJobMsgId,
+} from "./delivery-job.js";
 export type { Job, JobTrigger } from "./delivery-job.js";
 export { readCurrent } from "./kv-read.js";
 export type { CurrentEntry } from "./kv-read.js";

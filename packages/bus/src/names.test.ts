@@ -17,8 +17,10 @@ describe("busNames", () => {
     expect(n.subjects.events("app1")).toBe("herald.ev.*.*.app1.>");
     expect(n.subjects.lane("room")).toBe("herald.ev.room.>");
     expect(n.subjects.lane("room", 15)).toBe("herald.ev.room.15.>");
-    expect(n.subjects.delivery("app1", "ep1")).toBe("herald.dl.app1.ep1");
-    expect(n.subjects.deliveries()).toBe("herald.dl.>");
+    expect(n.subjects.job(3, "app1", "ep1")).toBe("herald.job.3.app1.ep1");
+    expect(n.subjects.jobs(3)).toBe("herald.job.3.>");
+    expect(n.subjects.jobs()).toBe("herald.job.>");
+    expect(n.subjects.legacyJobs()).toBe("herald.dl.>");
     expect(n.subjects.attempt("app1")).toBe("herald.at.app1");
     expect(n.subjects.attempts()).toBe("herald.at.>");
     expect(n.subjects.before("app1", "sendMsg")).toBe("herald.before.app1.sendMsg");
@@ -42,7 +44,7 @@ describe("busNames", () => {
     expect(n.subjects.events()).toBe("t42.herald.ev.>");
     expect(n.subjects.events("app1")).toBe("t42.herald.ev.*.*.app1.>");
     expect(n.subjects.lane("conn", 2)).toBe("t42.herald.ev.conn.2.>");
-    expect(n.subjects.deliveries()).toBe("t42.herald.dl.>");
+    expect(n.subjects.jobs()).toBe("t42.herald.job.>");
     expect(n.subjects.attempt("a")).toBe("t42.herald.at.a");
     expect(n.subjects.befores()).toBe("t42.herald.before.>");
     expect(n.subjects.worker("e1")).toBe("t42.herald.worker.e1");
@@ -80,7 +82,7 @@ describe("busNames", () => {
     expect(fieldOf(() => n.subjects.lane("conn", -1))).toBe("partition");
     expect(fieldOf(() => n.subjects.lane(">"))).toBe("lane");
     expect(fieldOf(() => n.subjects.events(">"))).toBe("appId");
-    expect(fieldOf(() => n.subjects.delivery("app", "ep 1"))).toBe("endpointId");
+    expect(fieldOf(() => n.subjects.job(0, "app", "ep 1"))).toBe("endpointId");
     expect(fieldOf(() => n.subjects.attempt(""))).toBe("appId");
     expect(fieldOf(() => n.subjects.before("app", "send.msg"))).toBe("command");
     expect(fieldOf(() => n.subjects.event(at))).toBeUndefined();

@@ -4,7 +4,13 @@ import { ValidationError } from "@herald/runtime";
 export interface BusNames {
   readonly namespace: string;
   readonly streams: { readonly events: string; readonly deliveries: string; readonly attempts: string };
-  readonly buckets: { readonly config: string; readonly presence: string; readonly rooms: string };
+  readonly buckets: {
+    readonly config: string;
+    readonly presence: string;
+    readonly rooms: string;
+    /** The deliverer's partition leases and routing checkpoints. */
+    readonly delivery: string;
+  };
   readonly subjects: {
     /**
      * herald.ev.<lane>.<partition>.<app>.<type>; the type may be dotted ("conn.online"). The lane
@@ -15,14 +21,19 @@ export interface BusNames {
     events(appId?: string): string;
     /** herald.ev.<lane>.> or herald.ev.<lane>.<partition>.>: what a projection's consumer reads. */
     lane(lane: string, partition?: number): string;
+    /** herald.ev.*.<partition>.>: every lane of one partition (what the deliverer routes). */
+    partition(partition: number): string;
     /** The address of a stored event's subject, or undefined when it is not one. */
     parseEvent(subject: string): EventAddress | undefined;
-    /** herald.dl.<app>.<endpoint> */
-    delivery(appId: string, endpointId: string): string;
-    /** herald.dl.<app>.<endpoint>.retry: the endpoint's retry lane, so waiting retries never block fresh jobs. */
-    deliveryRetry(appId: string, endpointId: string): string;
-    /** herald.dl.> */
-    deliveries(): string;
+    /**
+     * herald.job.<partition>.<app>.<endpoint>: a delivery job (fresh or a retry) in the partition of
+     * its ordering key, so one deliverer at a time sends a key's callbacks.
+     */
+    job(partition: number, appId: string, endpointId: string): string;
+    /** herald.job.> (every job), or herald.job.<partition>.> (what one partition's consumer reads). */
+    jobs(partition?: number): string;
+    /** herald.dl.>: jobs of the layout before partitions (one consumer pair per endpoint), read only to move them. */
+    legacyJobs(): string;
     /** herald.at.<app> */
     attempt(appId: string): string;
     /** herald.at.> */
@@ -94,7 +105,12 @@ export function busNames(namespace = ""): BusNames {
   return {
     namespace,
     streams: { events: stream("EVENTS"), deliveries: stream("DELIVERIES"), attempts: stream("ATTEMPTS") },
-    buckets: { config: stream("CONFIG"), presence: stream("PRESENCE"), rooms: stream("ROOMS") },
+    buckets: {
+      config: stream("CONFIG"),
+      presence: stream("PRESENCE"),
+      rooms: stream("ROOMS"),
+      delivery: stream("DELIVERY"),
+    },
     subjects: {
       event: ({ lane, partition, appId, type }) =>
         `${root}.ev.${token("lane", lane)}.${partitionToken(partition)}.${token("appId", appId)}.${dottedTokens("type", type)}`,
@@ -103,6 +119,7 @@ export function busNames(namespace = ""): BusNames {
         partition === undefined
           ? `${root}.ev.${token("lane", lane)}.>`
           : `${root}.ev.${token("lane", lane)}.${partitionToken(partition)}.>`,
+      partition: (partition) => `${root}.ev.*.${partitionToken(partition)}.>`,
       parseEvent: (subject) => {
         const prefix = `${root}.ev.`;
         if (!subject.startsWith(prefix)) return undefined;
@@ -111,11 +128,11 @@ export function busNames(namespace = ""): BusNames {
         if (!/^\d{1,4}$/.test(partition ?? "")) return undefined;
         return { lane, partition: Number(partition), appId, type: type.join(".") };
       },
-      delivery: (appId, endpointId) =>
-        `${root}.dl.${token("appId", appId)}.${token("endpointId", endpointId)}`,
-      deliveryRetry: (appId, endpointId) =>
-        `${root}.dl.${token("appId", appId)}.${token("endpointId", endpointId)}.retry`,
-      deliveries: () => `${root}.dl.>`,
+      job: (partition, appId, endpointId) =>
+        `${root}.job.${partitionToken(partition)}.${token("appId", appId)}.${token("endpointId", endpointId)}`,
+      jobs: (partition) =>
+        partition === undefined ? `${root}.job.>` : `${root}.job.${partitionToken(partition)}.>`,
+      legacyJobs: () => `${root}.dl.>`,
       attempt: (appId) => `${root}.at.${token("appId", appId)}`,
       attempts: () => `${root}.at.>`,
       before: (appId, command) => `${root}.before.${token("appId", appId)}.${token("command", command)}`,

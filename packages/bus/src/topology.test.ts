@@ -63,7 +63,7 @@ describe("applyTopology", () => {
     expect(events.duplicate_window).toBe(nanos(120_000));
 
     const deliveries = (await jsm.streams.info(bus.names.streams.deliveries)).config;
-    expect(deliveries.subjects).toEqual([bus.names.subjects.deliveries()]);
+    expect(deliveries.subjects).toEqual([bus.names.subjects.jobs(), bus.names.subjects.legacyJobs()]);
     expect(deliveries.retention).toBe(RetentionPolicy.Workqueue);
 
     const attempts = (await jsm.streams.info(bus.names.streams.attempts)).config;

@@ -70,6 +70,8 @@ const CONFIG_HISTORY = 5;
 const PRESENCE_HISTORY = 1;
 // Chatroom state likewise: EVENTS is the history of every room.
 const ROOMS_HISTORY = 1;
+// Leases and checkpoints: only the current value counts.
+const DELIVERY_HISTORY = 1;
 // JetStream API error codes (nats-server errors.json).
 const STREAM_NOT_FOUND = 10059;
 const STREAM_NAME_IN_USE = 10058;
@@ -94,7 +96,7 @@ export function streamConfigs(names: BusNames, opts: TopologyOptions): StreamDec
     {
       ...common,
       name: names.streams.deliveries,
-      subjects: [names.subjects.deliveries()],
+      subjects: [names.subjects.jobs(), names.subjects.legacyJobs()],
       // A job is work: once acked (or termed) it is gone, so the stream holds only the backlog.
       retention: RetentionPolicy.Workqueue,
       max_age: nanos(opts.deliveriesMaxAgeMs ?? 7 * DAY_MS),
@@ -109,7 +111,7 @@ export function streamConfigs(names: BusNames, opts: TopologyOptions): StreamDec
   ];
 }
 
-/** Creates or updates every stream and the CONFIG, PRESENCE and ROOMS buckets; safe to run from several services at once. */
+/** Creates or updates every stream and the CONFIG, PRESENCE, ROOMS and DELIVERY buckets; safe to run from several services at once. */
 export async function applyTopology(bus: Bus, opts: TopologyOptions): Promise<void> {
   const jsm = await bus.jsm();
   for (const declared of streamConfigs(bus.names, opts)) {
@@ -119,6 +121,7 @@ export async function applyTopology(bus: Bus, opts: TopologyOptions): Promise<vo
   await ensureBucket(bus, bus.names.buckets.config, CONFIG_HISTORY, opts);
   await ensureBucket(bus, bus.names.buckets.presence, PRESENCE_HISTORY, opts);
   await ensureBucket(bus, bus.names.buckets.rooms, ROOMS_HISTORY, opts);
+  await ensureBucket(bus, bus.names.buckets.delivery, DELIVERY_HISTORY, opts);
 }
 
 async function ensureStream(jsm: JetStreamManager, declared: StreamDeclaration, bus: Bus): Promise<void> {

@@ -20,6 +20,13 @@ export interface ConfigView {
   onEndpointStateChange(
     listener: (appId: string, endpointId: string, entry: EndpointStateEntry | undefined) => void,
   ): () => void;
+  /** The highest CONFIG revision applied so far: a write at or below it is in this view. */
+  revision(): number;
+  /**
+   * Resolves once this view holds every CONFIG write made before the call (true), or after
+   * `timeoutMs` without (false): so an event stored after its app was written is routed with it.
+   */
+  caughtUp(timeoutMs: number): Promise<boolean>;
   /** Resolves once the initial values are loaded. */
   readonly ready: Promise<void>;
   close(): Promise<void>;
@@ -70,6 +77,8 @@ class WatchedConfigView implements ConfigView {
   private readonly current = new Map<string, AppConfig>();
   // Last revision applied per key, deletes and refused values included, so a stale read never wins.
   private readonly revisions = new Map<string, number>();
+  private highest = 0;
+  private readonly revisionWaiters = new Set<() => void>();
   private readonly listeners = new Set<(appId: string, app: AppConfig | undefined) => void>();
   // Keyed by the CONFIG key, `endpoints.<appId>.<endpointId>`.
   private readonly states = new Map<string, EndpointStateEntry>();
@@ -95,6 +104,29 @@ class WatchedConfigView implements ConfigView {
 
   apps(): AppConfig[] {
     return [...this.current.values()];
+  }
+
+  revision(): number {
+    return this.highest;
+  }
+
+  async caughtUp(timeoutMs: number): Promise<boolean> {
+    const jsm = await this.bus.jsm();
+    const target = (await jsm.streams.info(`KV_${this.bus.names.buckets.config}`)).state.last_seq;
+    if (this.highest >= target) return true;
+    return new Promise<boolean>((resolve) => {
+      const check = () => {
+        if (this.highest < target) return;
+        done(true);
+      };
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.revisionWaiters.delete(check);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.revisionWaiters.add(check);
+    });
   }
 
   onChange(listener: (appId: string, app: AppConfig | undefined) => void): () => void {
@@ -176,6 +208,10 @@ class WatchedConfigView implements ConfigView {
   }
 
   private apply(entry: Entry): void {
+    if (entry.revision > this.highest) {
+      this.highest = entry.revision;
+      for (const waiter of [...this.revisionWaiters]) waiter();
+    }
     const isApp = entry.key.startsWith(APP_KEY_PREFIX);
     if (!isApp && !entry.key.startsWith(ENDPOINT_STATE_KEY_PREFIX)) return;
     if (entry.revision <= (this.revisions.get(entry.key) ?? 0)) return;

@@ -86,6 +86,7 @@ describe("endpoints in Herald's YAML", () => {
       timeoutMs: 5_000,
       retry: { scheduleMs: [5_000, 30_000, 120_000, 600_000, 1_800_000], jitter: 0.1 },
       concurrency: 16,
+      ordering: "key",
       batch: { maxRecords: 1, maxLingerMs: 0 },
       pauseOnTimeouts: { count: 20, windowMs: 10_000, pauseMs: 60_000 },
       disableAfterFailingMs: 0,
@@ -96,6 +97,7 @@ describe("endpoints in Herald's YAML", () => {
       eventTypes: [...DEFAULT_EVENT_TYPES.rongcloud],
       retry: { scheduleMs: [1_000, 5_000], jitter: 0 },
       batch: { maxRecords: 100, maxLingerMs: 500 },
+      ordering: "key",
     });
     expect(hooks).toEqual({
       id: "hooks",
@@ -114,6 +116,7 @@ describe("endpoints in Herald's YAML", () => {
       timeoutMs: 2_000,
       retry: { scheduleMs: [500, 5_000, 300_000, 7_200_000, 86_400_000, 250], jitter: 0 },
       concurrency: 16,
+      ordering: "none",
       batch: { maxRecords: 1, maxLingerMs: 0 },
       pauseOnTimeouts: { count: 5, windowMs: 60_000, pauseMs: 120_000 },
       disableAfterFailingMs: 3 * 86_400_000,

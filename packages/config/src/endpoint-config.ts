@@ -19,6 +19,10 @@ import type { Site } from "./site.js";
 export type Dialect = "openim" | "rongcloud" | "mqttchat" | "standard";
 export const DIALECTS: readonly Dialect[] = Object.freeze(["openim", "rongcloud", "mqttchat", "standard"]);
 
+/** How an endpoint's callbacks are ordered: per key (user, room, conversation), or not at all. */
+export type Ordering = "key" | "none";
+export const ORDERINGS: readonly Ordering[] = Object.freeze(["key", "none"]);
+
 export interface EndpointSecret {
   value: string;
   /** ISO 8601; after it this secret no longer signs (rotation overlap). */
@@ -49,6 +53,11 @@ export interface EndpointConfig {
   retry: { scheduleMs: number[]; jitter: number };
   /** HTTP requests in flight to this endpoint, per deliverer. */
   concurrency: number;
+  /**
+   * `key`: a key's next callback (a user's, a room's, a conversation's) starts only once the one
+   * before it is delivered or dead; different keys go on in parallel. `none`: no order at all.
+   */
+  ordering: Ordering;
   /** Only rongcloud sends arrays, so only it batches more than one record. */
   batch: { maxRecords: number; maxLingerMs: number };
   /** `count` timeouts within `windowMs` pause the endpoint for `pauseMs`, then a probe. */
@@ -104,6 +113,18 @@ export const DEFAULT_RETRY_SCHEDULES_MS: Readonly<Record<Dialect, readonly numbe
     20 * HOUR,
     24 * HOUR,
   ]),
+});
+
+/**
+ * Where a business server keeps state from the callbacks (MQTT-chat and OpenIM presence, RongCloud
+ * status records), a later callback must not overtake an earlier one of the same user or room.
+ * Standard Webhooks receivers are told to expect any order (the spec's own advice).
+ */
+export const DEFAULT_ORDERING: Readonly<Record<Dialect, Ordering>> = Object.freeze({
+  openim: "key",
+  mqttchat: "key",
+  rongcloud: "key",
+  standard: "none",
 });
 
 const DEFAULT_JITTER: Readonly<Record<Dialect, number>> = {
@@ -206,6 +227,7 @@ const endpointInputSchema = z.strictObject(
       )
       .optional(),
     concurrency: intIn(1, 1_024, "requests").optional(),
+    ordering: z.enum(["key", "none"], { error: 'expected "key" or "none"' }).optional(),
     batch: z
       .strictObject(
         {
@@ -313,6 +335,7 @@ export function completeEndpoint(site: Site, raw: unknown, appOpenIm?: OpenImUrl
       jitter: input.retry?.jitter ?? DEFAULT_JITTER[dialect],
     },
     concurrency: input.concurrency ?? DEFAULT_CONCURRENCY,
+    ordering: input.ordering ?? DEFAULT_ORDERING[dialect],
     batch,
     pauseOnTimeouts: {
       count: input.pauseOnTimeouts?.count ?? DEFAULT_PAUSE_ON_TIMEOUTS.count,

@@ -18,6 +18,7 @@ const FIELDS: Readonly<Record<string, readonly string[] | undefined>> = {
   timeoutMs: undefined,
   retry: ["scheduleMs", "jitter"],
   concurrency: undefined,
+  ordering: undefined,
   batch: ["maxRecords", "maxLingerMs"],
   pauseOnTimeouts: ["count", "windowMs", "pauseMs"],
   disableAfterFailingMs: undefined,

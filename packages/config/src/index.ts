@@ -29,12 +29,14 @@ export { watchConfig } from "./config-view.js";
 export type { ConfigView } from "./config-view.js";
 export {
   DEFAULT_EVENT_TYPES,
+  DEFAULT_ORDERING,
   DEFAULT_RETRY_SCHEDULES_MS,
   DIALECTS,
+  ORDERINGS,
   eventTypeMatches,
   validateEndpoint,
 } from "./endpoint-config.js";
-export type { Dialect, EndpointConfig, EndpointSecret } from "./endpoint-config.js";
+export type { Dialect, EndpointConfig, EndpointSecret, Ordering } from "./endpoint-config.js";
 export {
   deleteEndpointState,
   endpointStateKey,

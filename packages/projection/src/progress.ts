@@ -4,7 +4,8 @@ import { readCheckpoints } from "./checkpoint.js";
 /** What progress needs to know of a projection. */
 export interface ProjectionAddress {
   name: string;
-  lane: string;
+  /** The lane it reads; without one, every lane of its partitions (the deliverer's router). */
+  lane?: string;
   bucket: string;
 }
 
@@ -20,7 +21,12 @@ export async function partitionsBehind(bus: Bus, projection: ProjectionAddress):
   await Promise.all(
     Array.from({ length: bus.layout.partitions }, async (_, p) => {
       const last = await jsm.streams
-        .getMessage(bus.names.streams.events, { last_by_subj: bus.names.subjects.lane(projection.lane, p) })
+        .getMessage(bus.names.streams.events, {
+          last_by_subj:
+            projection.lane === undefined
+              ? bus.names.subjects.partition(p)
+              : bus.names.subjects.lane(projection.lane, p),
+        })
         .then((m) => m?.seq ?? 0)
         .catch(() => 0);
       if (last > (checkpoints.get(p) ?? 0)) behind.push(p);

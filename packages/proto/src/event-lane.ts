@@ -39,13 +39,14 @@ export function eventLane(event: Event): EventLane {
   return c === undefined ? "msg" : LANE_BY_CASE[c];
 }
 
+type KeyKind = "user" | "node" | "room" | "group" | "conv" | "event";
+
 /**
- * What an event is about, which picks its partition: the user for connection, presence and message
- * events (the sender), the room for room events, the node for node events, and the event itself
- * when nothing else names a key (a passthrough, a message without a sender). Events with one key
- * are folded, and delivered, in the order they were stored.
+ * What an event is about: the user for connection and presence events, the node for node events,
+ * the room for room events, the conversation for messages (the group, or the two users of a single
+ * chat whoever sent), and the event itself when nothing else names one (a passthrough).
  */
-export function partitionKey(event: Event): string {
+function keyOf(event: Event): { kind: KeyKind; id: string } {
   const p = event.payload;
   switch (p?.$case) {
     case "connectionOnline":
@@ -54,22 +55,47 @@ export function partitionKey(event: Event): string {
     case "userOnline":
     case "userOffline":
     case "userBackground":
-      return p.value.userId;
+      return { kind: "user", id: p.value.userId };
     case "nodeReset":
     case "nodeHeartbeat":
-      return p.value.nodeId;
+      return { kind: "node", id: p.value.nodeId };
     case "roomCreated":
     case "roomJoined":
     case "roomLeft":
     case "roomDestroyed":
     case "roomStatus":
     case "roomRejected":
-      return p.value.roomId;
-    case "messageSent":
-      return p.value.fromUserId === "" ? event.id : p.value.fromUserId;
+      return { kind: "room", id: p.value.roomId };
+    case "messageSent": {
+      const { groupId, fromUserId, toUserId } = p.value;
+      if (groupId !== "") return { kind: "group", id: groupId };
+      if (fromUserId === "" && toUserId === "") return { kind: "event", id: event.id };
+      return { kind: "conv", id: JSON.stringify([fromUserId, toUserId].sort()) };
+    }
     default:
-      return event.id;
+      return { kind: "event", id: event.id };
   }
+}
+
+/**
+ * The key that picks an event's partition: the user, node or room itself; for messages the
+ * conversation (so both sides of a chat, and every member of a group, are stored and routed in one
+ * partition, in order), and for a passthrough the event. Events with one key are folded, and
+ * delivered, in the order they were stored.
+ */
+export function partitionKey(event: Event): string {
+  const { kind, id } = keyOf(event);
+  return kind === "user" || kind === "node" || kind === "room" ? id : `${kind}:${id}`;
+}
+
+/**
+ * The key whose callbacks an endpoint with ordering `key` receives one after another, prefixed by
+ * kind ("user:u1", "room:r1", "group:g1", `conv:["a","b"]`, "node:n1", "event:e1"), so a user and a
+ * room with the same id are different keys.
+ */
+export function deliveryKey(event: Event): string {
+  const { kind, id } = keyOf(event);
+  return `${kind}:${id}`;
 }
 
 /**

@@ -99,5 +99,5 @@ export {
   MissingEventPayloadError,
 } from "./event-type.js";
 export type { EventPayloadCase, FixedEventType } from "./event-type.js";
-export { EVENT_LANES, eventLane, partitionKey, reachesEveryPartition } from "./event-lane.js";
+export { EVENT_LANES, deliveryKey, eventLane, partitionKey, reachesEveryPartition } from "./event-lane.js";
 export type { EventLane } from "./event-lane.js";

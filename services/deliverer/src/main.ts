@@ -1,10 +1,10 @@
-// Routes events to endpoints and delivers callbacks: signed, batched, retried, recorded.
+// Routes events to endpoints and delivers callbacks: ordered per key, signed, batched, retried, recorded.
 import { startBus } from "@herald/bus";
 import { watchConfig } from "@herald/config";
 import { runService } from "@herald/runtime";
-import { startFleet } from "./fleet.js";
+import { startDeliverer } from "./deliverer.js";
 import { createDelivererMetrics } from "./metrics.js";
-import { startRouter } from "./router.js";
+import type { Dispatcher } from "./dispatcher.js";
 import { schema } from "./config.js";
 
 await runService({
@@ -13,16 +13,28 @@ await runService({
   async start({ config, log, registry }) {
     const bus = await startBus({ config, name: "herald-deliverer", log });
     const view = await watchConfig(bus, log);
-    let fleetSize = () => 0;
-    const metrics = createDelivererMetrics(registry, () => fleetSize());
-    const fleet = startFleet({ bus, view, log, metrics, allowLoopback: config.DELIVERY_ALLOW_LOOPBACK });
-    fleetSize = () => fleet.size();
-    const router = startRouter({ bus, view, log, metrics, concurrency: config.ROUTER_CONCURRENCY });
+    // The gauges read the dispatcher, which starts after the metrics it reports to.
+    const started: { dispatcher?: Dispatcher } = {};
+    const metrics = createDelivererMetrics(registry, {
+      endpoints: () => started.dispatcher?.size() ?? 0,
+      held: () => started.dispatcher?.held() ?? 0,
+      configRevision: () => view.revision(),
+    });
+    const deliverer = await startDeliverer({
+      bus,
+      view,
+      log,
+      metrics,
+      allowLoopback: config.DELIVERY_ALLOW_LOOPBACK,
+      leaseMs: config.PROJECTION_LEASE_MS,
+      maxHeldPerPartition: config.DELIVERY_PARTITION_MAX_JOBS,
+      maxInFlight: config.DELIVERY_MAX_IN_FLIGHT,
+    });
+    started.dispatcher = deliverer.dispatcher;
     return {
       checks: { nats: () => bus.isConnected() },
       shutdown: [
-        { name: "stop routing", run: (signal) => router.stop(signal) },
-        { name: "finish deliveries in hand", run: (signal) => fleet.stop(signal) },
+        { name: "finish deliveries in hand, hand partitions over", run: () => deliverer.stop() },
         { name: "config watch", run: () => view.close() },
         { name: "nats drain", run: () => bus.drain() },
       ],

@@ -1,6 +1,13 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
-export function createDelivererMetrics(registry: Registry, endpoints: () => number) {
+export function createDelivererMetrics(
+  registry: Registry,
+  gauges: { endpoints: () => number; held: () => number; configRevision: () => number } = {
+    endpoints: () => 0,
+    held: () => 0,
+    configRevision: () => 0,
+  },
+) {
   return {
     routed: new Counter({
       name: "herald_deliverer_jobs_routed_total",
@@ -28,10 +35,26 @@ export function createDelivererMetrics(registry: Registry, endpoints: () => numb
     }),
     endpoints: new Gauge({
       name: "herald_deliverer_endpoints",
-      help: "Endpoints this deliverer is sending to",
+      help: "Endpoints this deliverer holds jobs for (or held them lately)",
       registers: [registry],
       collect() {
-        this.set(endpoints());
+        this.set(gauges.endpoints());
+      },
+    }),
+    configRevision: new Gauge({
+      name: "herald_deliverer_config_revision",
+      help: "The highest CONFIG revision this deliverer has applied: apps written at or below it are routed",
+      registers: [registry],
+      collect() {
+        this.set(gauges.configRevision());
+      },
+    }),
+    held: new Gauge({
+      name: "herald_deliverer_jobs_held",
+      help: "Jobs this deliverer holds: waiting for their key, a retry, a paused endpoint, or being sent",
+      registers: [registry],
+      collect() {
+        this.set(gauges.held());
       },
     }),
   };

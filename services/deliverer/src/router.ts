@@ -1,72 +1,151 @@
-import { isCopy, publishDeliveryJob, startConsumer } from "@herald/bus";
-import type { Bus, ConsumerRunner, Delivery } from "@herald/bus";
+import { COPY_HEADER, deliveryIdOf, jobMessage, publishMany, routedJobMsgId } from "@herald/bus";
+import type { Bus, Job, OutgoingMessage } from "@herald/bus";
 import type { ConfigView } from "@herald/config";
-import { Event } from "@herald/proto";
-import { TerminalError } from "@herald/runtime";
+import { readCheckpoint, writeCheckpoint } from "@herald/projection";
+import type { LeaseView } from "@herald/projection";
+import { Event, deliveryKey } from "@herald/proto";
 import type { Logger } from "@herald/runtime";
+import { DeliverPolicy } from "@nats-io/jetstream";
+import type { JsMsg } from "@nats-io/jetstream";
 import type { DelivererMetrics } from "./metrics.js";
+import { PartitionLoop } from "./partition-loop.js";
 import { routeEvent } from "./routes.js";
 
-export const ROUTER_DURABLE = "deliverer-router";
+/** Names the router's checkpoints (ckpt.router.<p>) in the DELIVERY bucket. */
+export const ROUTER_NAME = "router";
+/** The durable router consumer of the layout before partitions; its ack floor seeds the checkpoints. */
+export const LEGACY_ROUTER_DURABLE = "deliverer-router";
+
+const MAX_BATCH = 1000;
+const CONFIG_WAIT_MS = 2_000;
+const IDLE_FLUSH_MS = 20;
+const IDLE = Symbol("idle");
+
+function idle(ms: number): Promise<typeof IDLE> {
+  return new Promise((resolve) => setTimeout(() => resolve(IDLE), ms));
+}
 
 export interface RouterOptions {
   bus: Bus;
+  kv: Awaited<ReturnType<Bus["kv"]>>;
   view: ConfigView;
   log: Logger;
   metrics: DelivererMetrics;
-  /** Events routed at once. */
-  concurrency: number;
+  instanceId: string;
+  partition: number;
+  lease: LeaseView;
 }
 
 /**
- * Turns each event into one job per endpoint that takes it, on herald.dl.<app>.<endpoint> with
- * Nats-Msg-Id `<appId>:<eventId>:<endpointId>`, so an event routed twice (a redelivery after a crash) makes
- * each job once. The event is acknowledged only after every job is stored. Starts from the first
- * event in the stream, so events published before the first deliverer ever ran are delivered too.
- * A node.reset's per-partition copies are skipped: an event is routed once, from its original.
+ * Routes one partition of EVENTS: reads every lane of it in stream order from the checkpoint
+ * ckpt.router.<p>, turns each event into one job per endpoint that takes it, and stores a batch of
+ * jobs pipelined over the one connection (so DELIVERIES holds a key's jobs in event order), then
+ * moves the checkpoint with compare-and-set, which also fences an owner that was replaced. A job's
+ * Nats-Msg-Id is `<appId>:<eventId>:<endpointId>`, so a batch routed again after a failure or a
+ * takeover makes each job once. A node.reset's per-partition copies are skipped: an event is routed
+ * once, from its original. Any failure reads the partition again from the checkpoint.
  */
-export function startRouter(opts: RouterOptions): ConsumerRunner {
-  const { bus, view, metrics } = opts;
-  return startConsumer({
-    bus,
-    log: opts.log.child({ component: "router" }),
-    concurrency: opts.concurrency,
-    spec: {
-      stream: bus.names.streams.events,
-      durable: ROUTER_DURABLE,
-      filterSubject: bus.names.subjects.events(),
-      maxAckPending: opts.concurrency * 2,
-    },
-    handle: async (d: Delivery) => {
-      if (isCopy(d.headers)) return;
-      const address = bus.names.subjects.parseEvent(d.subject);
-      if (address === undefined)
-        throw new TerminalError(`event at ${d.subject} #${d.seq} is not under an event subject`);
+export class PartitionRouter extends PartitionLoop {
+  constructor(private readonly opts: RouterOptions) {
+    super({ ...opts, failed: "routing failed; reading again" });
+  }
+
+  protected async round(): Promise<void> {
+    const { bus, kv, partition } = this.opts;
+    const read = await readCheckpoint(kv, ROUTER_NAME, partition);
+    let through = read.checkpoint.through;
+    // Writing the checkpoint at once fences the previous owner now, not only at its next batch.
+    let revision = await this.checkpoint(through, read.revision);
+    const consumer = await bus.js.consumers.get(bus.names.streams.events, {
+      filter_subjects: bus.names.subjects.partition(partition),
+      ...(through === 0
+        ? { deliver_policy: DeliverPolicy.All }
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: through + 1 }),
+    });
+    const messages = await consumer.consume({ max_messages: MAX_BATCH });
+    this.messages = messages;
+    if (this.stopping) void messages.close();
+    let batch: JsMsg[] = [];
+    const iterator = messages[Symbol.asyncIterator]();
+    let next = iterator.next();
+    // Resolves IDLE_FLUSH_MS after the batch's first event: a batch waits that long for more at
+    // most, as the pending counts of nats-server 2.9 can run ahead of what it will deliver.
+    let deadline: Promise<typeof IDLE> | undefined;
+    try {
+      while (!this.stopping) {
+        if (batch.length > 0) deadline ??= idle(IDLE_FLUSH_MS);
+        const r = deadline === undefined ? await next : await Promise.race([next, deadline]);
+        if (r !== IDLE) {
+          if (r.done === true) break;
+          next = iterator.next();
+          batch.push(r.value);
+          // Pending 0: nothing more is stored now, so the batch goes without waiting for more.
+          if (batch.length < MAX_BATCH && r.value.info.pending > 0) continue;
+        }
+        // An app written before these events were stored must be routed with them.
+        if (!(await this.opts.view.caughtUp(CONFIG_WAIT_MS))) {
+          this.opts.log.warn("config view behind CONFIG; routing with what it holds");
+        }
+        const jobs = this.route(batch);
+        through = batch[batch.length - 1]?.seq ?? through;
+        batch = [];
+        deadline = undefined;
+        if (!this.opts.lease.valid()) return;
+        await publishMany(bus, jobs);
+        this.opts.metrics.routed.inc(jobs.length);
+        revision = await this.checkpoint(through, revision);
+      }
+    } finally {
+      void messages.close().catch(() => undefined);
+    }
+  }
+
+  private checkpoint(through: number, revision: number): Promise<number> {
+    const { kv, partition, instanceId } = this.opts;
+    return writeCheckpoint(kv, ROUTER_NAME, partition, { through, owner: instanceId }, revision);
+  }
+
+  /** The jobs of a batch of events, in event order. */
+  private route(batch: readonly JsMsg[]): OutgoingMessage[] {
+    const { bus, view, log } = this.opts;
+    const out: OutgoingMessage[] = [];
+    for (const m of batch) {
+      if (m.headers?.has(COPY_HEADER) === true) continue;
+      const address = bus.names.subjects.parseEvent(m.subject);
+      if (address === undefined) continue;
       const { appId, type } = address;
       const app = view.app(appId);
-      if (app === undefined) return;
+      if (app === undefined) continue;
+      let event: Event;
       let targets;
       try {
-        targets = routeEvent(app, type, d.data);
+        targets = routeEvent(app, type, m.data);
+        if (targets.length === 0) continue;
+        event = Event.decode(m.data);
       } catch (err) {
-        throw new TerminalError(`event at ${d.subject} #${d.seq} does not decode`, { cause: err });
+        // Not a job for anyone: the gateway stores only what decodes, so this was written by hand.
+        log.error({ err, subject: m.subject, seq: m.seq }, "event does not decode; not routed");
+        continue;
       }
-      if (targets.length === 0) return;
-      // Not the Nats-Msg-Id: the gateway scopes that per app, derived events carry their own.
-      const eventId = Event.decode(d.data).id;
-      await Promise.all(
-        targets.map((endpoint) =>
-          publishDeliveryJob(bus, {
-            appId,
-            endpointId: endpoint.id,
-            eventId,
-            eventType: type,
-            trigger: "event",
-            event: d.data,
-          }),
-        ),
-      );
-      metrics.routed.inc(targets.length);
-    },
-  });
+      const key = deliveryKey(event);
+      for (const endpoint of targets) {
+        const job: Job = {
+          appId,
+          endpointId: endpoint.id,
+          // Not the Nats-Msg-Id: the gateway scopes that per app, derived events carry their own.
+          deliveryId: deliveryIdOf(event.id, endpoint.id),
+          eventId: event.id,
+          eventType: type,
+          attemptsMade: 0,
+          notBefore: 0,
+          trigger: "event",
+          key,
+          order: m.seq,
+          event: m.data,
+        };
+        out.push(jobMessage(bus, job, routedJobMsgId(job)));
+      }
+    }
+    return out;
+  }
 }

@@ -13,6 +13,7 @@ const COLUMNS = [
   "Outcome",
   "Status",
   "Latency",
+  "Ordering key",
   "Error",
 ];
 
@@ -203,6 +204,16 @@ export function deliveriesSection(ctx) {
       ),
       h("td", { class: "num" }, a.statusCode ? String(a.statusCode) : "—"),
       h("td", { class: "num nowrap" }, a.latencyMs != null ? `${a.latencyMs} ms` : ""),
+      h(
+        "td",
+        { testid: "delivery-ordering" },
+        a.orderingKey
+          ? h("span", { class: "mono small", testid: "delivery-ordering-key" }, a.orderingKey)
+          : null,
+        waitedForKey(a)
+          ? h("div", { class: "small warn", testid: "delivery-key-wait" }, waitedForKey(a))
+          : null,
+      ),
       h("td", { class: "error-text", title: a.error ?? "" }, truncate(a.error ?? "", 80)),
     );
     return open.has(key) ? [row, detail(a)] : [row];
@@ -252,6 +263,8 @@ export function deliveriesSection(ctx) {
           fact("Dialect", a.dialect),
           fact("Kind", a.kind),
           fact("Trigger", a.trigger),
+          a.orderingKey ? fact("Ordering key", a.orderingKey) : null,
+          a.keyWaitMs > 0 ? fact("Key wait", `${a.keyWaitMs} ms, for an earlier callback of its key`) : null,
           a.hook ? fact("Hook", a.hook) : null,
           a.operationId ? fact("Operation id", a.operationId) : null,
           fact("Attempt id", a.id),
@@ -292,6 +305,11 @@ export function deliveriesSection(ctx) {
   }
 
   return { root: section.root, refresh, poll, setEndpoints };
+}
+
+/** "waited 1234 ms for its key" when an earlier callback of the key held this attempt back, else "". */
+function waitedForKey(a) {
+  return a.keyWaitMs > 0 ? `waited ${a.keyWaitMs} ms for its key` : "";
 }
 
 function truncate(text, max) {

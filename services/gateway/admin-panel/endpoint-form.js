@@ -1,5 +1,6 @@
 import { api, appPath } from "./api.js";
-import { h } from "./dom.js";
+import { dialectDefaults, ORDERING_MEANING } from "./dialect-defaults.js";
+import { h, show } from "./dom.js";
 import { act, button, formError } from "./section.js";
 
 const DIALECTS = ["standard", "openim", "mqttchat", "rongcloud"];
@@ -23,6 +24,16 @@ function template(dialect) {
 
 const asText = (value) => JSON.stringify(value, null, 2);
 
+/** The JSON typed so far, or undefined while it is not a JSON object. */
+function typedObject(text) {
+  try {
+    const typed = JSON.parse(text);
+    return typeof typed === "object" && typed !== null && !Array.isArray(typed) ? typed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A JSON form for one endpoint: `mode` "create" (POST, with a dialect select that swaps the template)
  * or "edit" (PUT of the endpoint as the list showed it: its secrets come back redacted, which the API
@@ -39,6 +50,47 @@ export function endpointForm(ctx, { mode, endpoint, onSaved, onClose }) {
     "aria-label": "endpoint JSON",
   });
   textarea.value = editing ? asText(editable(endpoint)) : asText(template("standard"));
+
+  // `ordering` has a control of its own, kept in step with the JSON both ways; "" leaves the field
+  // out, so the endpoint takes its dialect's default.
+  let defaults = {};
+  const orderingSelect = h(
+    "select",
+    { testid: "endpoint-form-ordering", "aria-label": "ordering" },
+    h("option", { value: "" }, "dialect default"),
+    Object.entries(ORDERING_MEANING).map(([value, meaning]) =>
+      h("option", { value }, `${value}: ${meaning}`),
+    ),
+  );
+  const orderingDefault = h("span", { class: "small muted", testid: "endpoint-form-ordering-default" });
+  const showOrdering = () => {
+    const typed = typedObject(textarea.value);
+    if (typed !== undefined) {
+      orderingSelect.value = typed.ordering === "key" || typed.ordering === "none" ? typed.ordering : "";
+    }
+    const dialectName = typeof typed?.dialect === "string" ? typed.dialect : "";
+    const fallback = defaults[dialectName]?.ordering;
+    show(orderingDefault, fallback === undefined ? "" : `${dialectName} default: ${fallback}`);
+    orderingSelect.options[0].textContent =
+      fallback === undefined ? "dialect default" : `dialect default (${fallback})`;
+  };
+  orderingSelect.addEventListener("change", () => {
+    const typed = typedObject(textarea.value);
+    if (typed === undefined) {
+      error.set(Object.assign(new Error("the JSON below does not parse: fix it first"), { field: "body" }));
+      showOrdering();
+      return;
+    }
+    const { ordering: _previous, ...rest } = typed;
+    textarea.value = asText(orderingSelect.value === "" ? rest : { ...rest, ordering: orderingSelect.value });
+    error.set(null);
+    showOrdering();
+  });
+  textarea.addEventListener("input", showOrdering);
+  void dialectDefaults().then((found) => {
+    defaults = found;
+    showOrdering();
+  });
 
   let dialect = null;
   if (!editing) {
@@ -57,8 +109,10 @@ export function endpointForm(ctx, { mode, endpoint, onSaved, onClose }) {
       } catch {
         // Not JSON (yet): the plain template.
       }
+      if (orderingSelect.value !== "") next.ordering = orderingSelect.value;
       textarea.value = asText(next);
       error.set(null);
+      showOrdering();
     });
   }
 
@@ -92,6 +146,7 @@ export function endpointForm(ctx, { mode, endpoint, onSaved, onClose }) {
     },
     h("h3", {}, editing ? `Edit endpoint ${endpoint.id}` : "Add endpoint"),
     dialect ? h("label", { class: "small" }, "Dialect template ", dialect) : null,
+    h("label", { class: "small" }, "Ordering ", orderingSelect, " ", orderingDefault),
     textarea,
     h(
       "p",

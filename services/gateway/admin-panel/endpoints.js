@@ -1,4 +1,5 @@
 import { api, appPath } from "./api.js";
+import { dialectDefaults, ORDERING_MEANING } from "./dialect-defaults.js";
 import { formatTime, h, show, table } from "./dom.js";
 import { endpointForm } from "./endpoint-form.js";
 import { act, button, card } from "./section.js";
@@ -15,6 +16,24 @@ function stateCell(state) {
   if (s.failingSince)
     lines.push(h("div", { class: "small warn" }, `failing since ${formatTime(s.failingSince)}`));
   return h("td", {}, lines);
+}
+
+/** How the endpoint's callbacks are ordered, and whether that is its dialect's default. */
+function orderingCell(ep, defaults) {
+  const fallback = defaults[ep.dialect]?.ordering;
+  const ordering = ep.ordering ?? fallback ?? "";
+  return h(
+    "td",
+    { testid: "endpoint-ordering", "data-ordering": ordering, title: ORDERING_MEANING[ordering] ?? "" },
+    ordering,
+    fallback === undefined
+      ? null
+      : h(
+          "div",
+          { class: "small muted", testid: "endpoint-ordering-default" },
+          ordering === fallback ? "dialect default" : `${ep.dialect} default: ${fallback}`,
+        ),
+  );
 }
 
 /**
@@ -34,7 +53,10 @@ export function endpointsSection(ctx) {
   async function load(background) {
     const mine = ++seq;
     try {
-      const { endpoints = [] } = await api.get(appPath(ctx.appId, "endpoints"));
+      const [{ endpoints = [] }, defaults] = await Promise.all([
+        api.get(appPath(ctx.appId, "endpoints")),
+        dialectDefaults(),
+      ]);
       if (mine !== seq) return;
       section.error(null);
       ctx.onEndpoints(endpoints);
@@ -43,7 +65,7 @@ export function endpointsSection(ctx) {
       if (background && (fingerprint === shown || section.body.querySelector(".inline-form") !== null))
         return;
       shown = fingerprint;
-      render(endpoints);
+      render(endpoints, defaults);
     } catch (err) {
       if (mine === seq) section.error(err);
     }
@@ -69,7 +91,7 @@ export function endpointsSection(ctx) {
     formBox.querySelector("textarea")?.focus();
   }
 
-  function render(endpoints) {
+  function render(endpoints, defaults) {
     if (endpoints.length === 0) {
       show(section.body, h("p", { class: "muted" }, "No endpoints."));
       return;
@@ -78,13 +100,13 @@ export function endpointsSection(ctx) {
       section.body,
       table(
         "endpoint-table",
-        ["Endpoint", "Dialect", "URL", "Event types", "State", "Actions"],
-        endpoints.map((ep) => row(ep)),
+        ["Endpoint", "Dialect", "URL", "Event types", "Ordering", "State", "Actions"],
+        endpoints.map((ep) => row(ep, defaults)),
       ),
     );
   }
 
-  function row(ep) {
+  function row(ep, defaults) {
     const path = (...rest) => appPath(ctx.appId, "endpoints", ep.id, ...rest);
     const state = ep.state?.state ?? "active";
     const actions = h("td", { class: "actions" });
@@ -206,6 +228,7 @@ export function endpointsSection(ctx) {
       h("td", {}, ep.dialect ?? ""),
       h("td", { class: "url" }, ep.url ?? ""),
       h("td", { class: "small" }, (ep.eventTypes ?? []).join(", ")),
+      orderingCell(ep, defaults),
       stateCell(ep.state),
       actions,
     );

@@ -6,7 +6,7 @@ import { isUnavailable } from "./pg-errors.js";
 /** The columns of an Attempt, plus the keyset position of the row. */
 const ATTEMPT_COLUMNS = `a.id, a.at, a.kind, a.app_id, a.hook, a.endpoint_id, a.event_id, a.delivery_id,
   a.attempt, a.event_type, a.dialect, a.trigger, a.operation_id, a.url, a.request_body, a.status,
-  a.response_body, a.latency_ms, a.outcome, a.error,
+  a.response_body, a.latency_ms, a.outcome, a.error, a.ordering_key, a.key_wait_ms,
   ((extract(epoch FROM a.at) * 1000000)::bigint)::text AS at_us`;
 
 interface AttemptDbRow {
@@ -30,6 +30,8 @@ interface AttemptDbRow {
   latency_ms: number;
   outcome: string;
   error: string;
+  ordering_key: string;
+  key_wait_ms: number;
   at_us: string;
 }
 
@@ -55,6 +57,8 @@ export function toAttempt(r: AttemptDbRow): Attempt {
     dialect: r.dialect ?? "",
     eventType: r.event_type ?? "",
     trigger: r.trigger ?? "",
+    orderingKey: r.ordering_key,
+    keyWaitMs: Math.max(0, r.key_wait_ms),
   };
 }
 

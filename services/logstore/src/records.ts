@@ -15,6 +15,9 @@ export interface AttemptRow {
   eventType: string | null;
   dialect: string | null;
   trigger: string | null;
+  /** "" when the callback kept no key's order. */
+  orderingKey: string;
+  keyWaitMs: number;
   operationId: string;
   url: string;
   requestBody: string;
@@ -73,6 +76,8 @@ export function attemptRow(data: Uint8Array): AttemptRow {
     eventType: optionalText(r, "eventType"),
     dialect: optionalText(r, "dialect"),
     trigger: optionalText(r, "trigger"),
+    orderingKey: optionalText(r, "orderingKey") ?? "",
+    keyWaitMs: Math.max(0, optionalInt(r, "keyWaitMs") ?? 0),
     operationId: optionalText(r, "operationId") ?? "",
     url: optionalText(r, "url") ?? "",
     requestBody: optionalText(r, "requestBody") ?? "",

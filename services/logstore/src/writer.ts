@@ -9,10 +9,11 @@ import type { AttemptRow, EventRow } from "./records.js";
 const INSERT_ATTEMPTS = `
 INSERT INTO herald.attempts (id, at, kind, app_id, hook, endpoint_id, event_id, delivery_id, attempt,
   event_type, dialect, trigger, operation_id, url, request_body, status, response_body, latency_ms,
-  outcome, error, event)
+  outcome, error, event, ordering_key, key_wait_ms)
 SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
   $7::text[], $8::text[], $9::int[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-  $15::text[], $16::int[], $17::text[], $18::int[], $19::text[], $20::text[], $21::bytea[])
+  $15::text[], $16::int[], $17::text[], $18::int[], $19::text[], $20::text[], $21::bytea[], $22::text[],
+  $23::int[])
 ON CONFLICT DO NOTHING`;
 
 const INSERT_EVENTS = `
@@ -48,6 +49,8 @@ export function attemptParams(rows: AttemptRow[]): unknown[] {
     col("outcome"),
     col("error"),
     col("event"),
+    col("orderingKey"),
+    col("keyWaitMs"),
   ];
 }
 

@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import {
+  DEFAULT_ORDERING,
+  DIALECTS,
   deleteEndpointState,
   readEndpointState,
   validateEndpoint,
@@ -38,6 +40,21 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
     ...(implied ? { implied: true } : {}),
     state: await stateOf(ctx, appId, endpoint.id),
   });
+
+  app.get(
+    "/v1/dialects",
+    {
+      config: { access: "authenticated" },
+      schema: {
+        tags: ["endpoints"],
+        summary: "What each dialect's endpoints get for the settings a body leaves out",
+      },
+    },
+    // From @herald/config's own defaults, so a form can say what leaving a field out means.
+    () => ({
+      dialects: DIALECTS.map((dialect) => ({ dialect, defaults: { ordering: DEFAULT_ORDERING[dialect] } })),
+    }),
+  );
 
   app.get(
     "/v1/apps/:appId/endpoints",

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { APP_ID_PATTERN, DIALECTS, ID_PATTERN_TEXT } from "@herald/config";
+import { APP_ID_PATTERN, DIALECTS, ID_PATTERN_TEXT, ORDERINGS } from "@herald/config";
 import { isDerivedEventId } from "@herald/presence";
 import { appId, entityId, eventId } from "../events.js";
 
@@ -86,6 +86,10 @@ export const endpointBody = z
       .looseObject({ scheduleMs: z.array(z.number()).optional(), jitter: z.number().optional() })
       .optional(),
     concurrency: z.number().optional(),
+    ordering: z
+      .enum(ORDERINGS as ["key", "none"])
+      .optional()
+      .describe("key: a key's callbacks one after another; none: any order"),
     batch: z
       .looseObject({ maxRecords: z.number().optional(), maxLingerMs: z.number().optional() })
       .optional(),

@@ -175,6 +175,13 @@ export interface Attempt {
   eventType: string;
   /** event, replay or test. */
   trigger: string;
+  /**
+   * Deliveries: the key whose order this callback kept ("user:u1", "room:r9", "group:g2",
+   * conv:["a","b"]); empty when the endpoint's ordering is none, and on replays and tests.
+   */
+  orderingKey: string;
+  /** Deliveries: ms this attempt waited for an earlier callback of its key; 0 when it did not wait. */
+  keyWaitMs: number;
 }
 
 export interface ListAttemptsRequest {
@@ -1768,6 +1775,8 @@ function createBaseAttempt(): Attempt {
     dialect: "",
     eventType: "",
     trigger: "",
+    orderingKey: "",
+    keyWaitMs: 0,
   };
 }
 
@@ -1832,6 +1841,12 @@ export const Attempt: MessageFns<Attempt> = {
     }
     if (message.trigger !== "") {
       writer.uint32(162).string(message.trigger);
+    }
+    if (message.orderingKey !== "") {
+      writer.uint32(170).string(message.orderingKey);
+    }
+    if (message.keyWaitMs !== 0) {
+      writer.uint32(176).uint32(message.keyWaitMs);
     }
     return writer;
   },
@@ -2009,6 +2024,22 @@ export const Attempt: MessageFns<Attempt> = {
             message.trigger = reader.string();
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.orderingKey = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.keyWaitMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2083,6 +2114,16 @@ export const Attempt: MessageFns<Attempt> = {
         ? globalThis.String(object.event_type)
         : "",
       trigger: isSet(object.trigger) ? globalThis.String(object.trigger) : "",
+      orderingKey: isSet(object.orderingKey)
+        ? globalThis.String(object.orderingKey)
+        : isSet(object.ordering_key)
+        ? globalThis.String(object.ordering_key)
+        : "",
+      keyWaitMs: isSet(object.keyWaitMs)
+        ? globalThis.Number(object.keyWaitMs)
+        : isSet(object.key_wait_ms)
+        ? globalThis.Number(object.key_wait_ms)
+        : 0,
     };
   },
 
@@ -2148,6 +2189,12 @@ export const Attempt: MessageFns<Attempt> = {
     if (message.trigger !== "") {
       obj.trigger = message.trigger;
     }
+    if (message.orderingKey !== "") {
+      obj.orderingKey = message.orderingKey;
+    }
+    if (message.keyWaitMs !== 0) {
+      obj.keyWaitMs = Math.round(message.keyWaitMs);
+    }
     return obj;
   },
 
@@ -2176,6 +2223,8 @@ export const Attempt: MessageFns<Attempt> = {
     message.dialect = object.dialect ?? "";
     message.eventType = object.eventType ?? "";
     message.trigger = object.trigger ?? "";
+    message.orderingKey = object.orderingKey ?? "";
+    message.keyWaitMs = object.keyWaitMs ?? 0;
     return message;
   },
 };
