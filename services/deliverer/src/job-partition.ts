@@ -4,9 +4,9 @@ import type { Bus } from "@herald/bus";
 import type { LeaseView } from "@herald/projection";
 import type { Logger } from "@herald/runtime";
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
-import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import type { JsMsg } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
-import { PartitionLoop } from "./partition-loop.js";
+import { PULL_EXPIRES_MS, PartitionLoop } from "./partition-loop.js";
 
 export interface JobPartitionOptions {
   bus: Bus;
@@ -34,7 +34,6 @@ export const jobConsumerKey = (partition: number): string => `consumer.jobs.${pa
 const HOLD_ACK_WAIT_MS = 6 * 60 * 60 * 1000;
 const PULL_BATCH = 1000;
 const LOAD_CHECK_MS = 250;
-const MISSED_HEARTBEATS_BEFORE_RELOAD = 2;
 
 /**
  * The jobs of one partition, for its owner. On taking it (and after any failure) the owner deletes
@@ -46,8 +45,17 @@ const MISSED_HEARTBEATS_BEFORE_RELOAD = 2;
  * as they are settled; a job the owner dies holding is simply read again by the next owner.
  */
 export class JobPartition extends PartitionLoop {
+  /**
+   * This claim's consumer: one name for every round, so a create that timed out but was carried
+   * out later (a cluster electing leaders) is still deleted by the next round.
+   */
+  private readonly name: string;
+  /** Every consumer name met for the partition: each round deletes them all before creating. */
+  private readonly readers = new Set<string>();
+
   constructor(private readonly opts: JobPartitionOptions) {
     super({ ...opts, failed: "job partition failed; loading it again" });
+    this.name = `${JOB_CONSUMER_PREFIX}-${opts.partition}-${randomBytes(4).toString("hex")}`;
   }
 
   protected async round(): Promise<void> {
@@ -56,10 +64,11 @@ export class JobPartition extends PartitionLoop {
     const jsm = await bus.jsm();
     const stream = bus.names.streams.deliveries;
     const filter = bus.names.subjects.jobs(partition);
-    // Every consumer that may read the partition: the one named in the bucket (this owner's last,
-    // or the previous owner's), and any other a listing shows (one made before its name was kept).
-    // A listing can leave out consumers whose leader is being elected, so the name is what counts.
-    const readers = new Set<string>();
+    // Every consumer that may read the partition: this claim's own, the one named in the bucket
+    // (the previous owner's), and any other a listing shows (one made before its name was kept).
+    // A listing can leave out consumers whose leader is being elected, so the names are what count.
+    const { readers, name } = this;
+    readers.add(name);
     const recorded = await kv.get(jobConsumerKey(partition));
     if (recorded !== null && recorded.operation === "PUT") readers.add(recorded.string());
     try {
@@ -69,13 +78,12 @@ export class JobPartition extends PartitionLoop {
     } catch (err) {
       log.warn({ err }, "could not list the job consumers; deleting the one on record");
     }
-    for (const name of readers) {
-      await jsm.consumers.delete(stream, name).catch((err: unknown) => {
+    for (const reader of readers) {
+      await jsm.consumers.delete(stream, reader).catch((err: unknown) => {
         if (!isConsumerNotFound(err)) throw err;
       });
     }
     if (!this.opts.lease.valid() || this.stopping) return;
-    const name = `${JOB_CONSUMER_PREFIX}-${partition}-${randomBytes(4).toString("hex")}`;
     // On record before it exists: an owner that dies right after making it leaves its name behind.
     await kv.put(jobConsumerKey(partition), name);
     const created = await jsm.consumers.add(stream, {
@@ -89,7 +97,7 @@ export class JobPartition extends PartitionLoop {
     });
     const backlog = created.num_pending;
     const consumer = await bus.js.consumers.get(stream, name);
-    const messages = await consumer.consume({ max_messages: PULL_BATCH });
+    const messages = await consumer.consume({ max_messages: PULL_BATCH, expires: PULL_EXPIRES_MS });
     this.messages = messages;
     if (this.stopping) void messages.close();
 
@@ -120,7 +128,7 @@ export class JobPartition extends PartitionLoop {
         .catch(() => undefined);
     }, LOAD_CHECK_MS);
     if (backlog === 0) load("empty");
-    void this.watchStatus(messages);
+    this.watch(messages);
     try {
       for await (const m of messages) {
         if (this.stopping) break;
@@ -134,22 +142,5 @@ export class JobPartition extends PartitionLoop {
     const closedWith = await messages.closed();
     if (closedWith instanceof Error) throw closedWith;
     if (!this.stopping && this.opts.lease.valid()) throw new Error("job consumer ended");
-  }
-
-  private async watchStatus(messages: ConsumerMessages): Promise<void> {
-    for await (const s of messages.status()) {
-      switch (s.type) {
-        case "heartbeats_missed":
-          if (s.count >= MISSED_HEARTBEATS_BEFORE_RELOAD) void messages.close().catch(() => undefined);
-          break;
-        case "consumer_deleted":
-        case "consumer_not_found":
-        case "stream_not_found":
-          void messages.close().catch(() => undefined);
-          break;
-        default:
-          break;
-      }
-    }
   }
 }

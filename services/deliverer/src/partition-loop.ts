@@ -5,6 +5,9 @@ import type { ConsumerMessages } from "@nats-io/jetstream";
 
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 5_000;
+const MISSED_HEARTBEATS_BEFORE_RELOAD = 2;
+/** Pulls expire this often, so heartbeats come every few seconds and a dead stream leader is noticed. */
+export const PULL_EXPIRES_MS = 10_000;
 
 export interface LoopOptions {
   log: Logger;
@@ -36,6 +39,27 @@ export abstract class PartitionLoop {
   }
 
   protected abstract round(): Promise<void>;
+
+  /**
+   * Ends the round's consumer when it went quiet (heartbeats missed: its stream or consumer leader
+   * died, in a cluster) or went away, so the next round starts again from what is stored.
+   */
+  protected watch(messages: ConsumerMessages): void {
+    void (async () => {
+      for await (const s of messages.status()) {
+        const missed = s.type === "heartbeats_missed" && s.count >= MISSED_HEARTBEATS_BEFORE_RELOAD;
+        const gone =
+          s.type === "consumer_deleted" || s.type === "consumer_not_found" || s.type === "stream_not_found";
+        if (missed || gone) {
+          this.loop.log.warn(
+            { partition: this.loop.partition, status: s.type },
+            "consumer lost; reading again",
+          );
+          void messages.close().catch(() => undefined);
+        }
+      }
+    })();
+  }
 
   private async run(): Promise<void> {
     const { log, partition, lease, failed } = this.loop;

@@ -8,7 +8,7 @@ import type { Logger } from "@herald/runtime";
 import { DeliverPolicy } from "@nats-io/jetstream";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { DelivererMetrics } from "./metrics.js";
-import { PartitionLoop } from "./partition-loop.js";
+import { PULL_EXPIRES_MS, PartitionLoop } from "./partition-loop.js";
 import { routeEvent } from "./routes.js";
 
 /** Names the router's checkpoints (ckpt.router.<p>) in the DELIVERY bucket. */
@@ -62,9 +62,10 @@ export class PartitionRouter extends PartitionLoop {
         ? { deliver_policy: DeliverPolicy.All }
         : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: through + 1 }),
     });
-    const messages = await consumer.consume({ max_messages: MAX_BATCH });
+    const messages = await consumer.consume({ max_messages: MAX_BATCH, expires: PULL_EXPIRES_MS });
     this.messages = messages;
     if (this.stopping) void messages.close();
+    this.watch(messages);
     let batch: JsMsg[] = [];
     const iterator = messages[Symbol.asyncIterator]();
     let next = iterator.next();
