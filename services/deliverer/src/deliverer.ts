@@ -1,6 +1,7 @@
 import type { Bus } from "@herald/bus";
 import type { ConfigView } from "@herald/config";
 import { Ownership, defaultInstanceId } from "@herald/projection";
+import type { LeaseView } from "@herald/projection";
 import type { Logger } from "@herald/runtime";
 import { Dispatcher } from "./dispatcher.js";
 import { JobPartition } from "./job-partition.js";
@@ -65,46 +66,69 @@ export async function startDeliverer(opts: DelivererOptions): Promise<Deliverer>
     leaseMs: opts.leaseMs,
     log: log.child({ component: "ownership", instance: instanceId }),
     acquired(partition, lease) {
-      const plog = log.child({ partition });
-      dispatcher.own(partition, lease);
-      const router = new PartitionRouter({
-        bus,
-        kv,
-        view: opts.view,
-        log: plog,
-        metrics: opts.metrics,
-        instanceId,
-        partition,
-        lease,
-      });
-      const jobs = new JobPartition({
-        bus,
-        kv,
-        partition,
-        lease,
-        log: plog,
-        maxHeld: opts.maxHeldPerPartition,
-        reset: (p) => dispatcher.reset(p),
-        message: (p, m) => dispatcher.message(p, m),
-        loaded: (p) => dispatcher.loaded(p),
-      });
-      const both = { router, jobs };
-      running.set(partition, both);
-      // Both end on their own only when the lease ran out while they worked.
-      void Promise.all([router.finished, jobs.finished]).then(async () => {
-        if (running.get(partition) !== both) return;
-        running.delete(partition);
-        await dispatcher.disown(partition);
-        ownership.forget(partition);
-      });
+      // A partition lost and claimed again at once starts only once its last run has stopped and
+      // been forgotten: otherwise that run's end would forget the new one.
+      void (stopping.get(partition) ?? Promise.resolve()).then(() => start(partition, lease));
     },
     async released(partition) {
-      const both = running.get(partition);
-      running.delete(partition);
-      await Promise.all([both?.router.stop(), both?.jobs.stop()]);
-      await dispatcher.disown(partition);
+      await stop(partition);
     },
   });
+
+  const stopping = new Map<number, Promise<void>>();
+  const stop = (partition: number): Promise<void> => {
+    const both = running.get(partition);
+    running.delete(partition);
+    const done = (async () => {
+      await stopping.get(partition);
+      await Promise.all([both?.router.stop(), both?.jobs.stop()]);
+      await dispatcher.disown(partition);
+    })();
+    stopping.set(partition, done);
+    void done.finally(() => {
+      if (stopping.get(partition) === done) stopping.delete(partition);
+    });
+    return done;
+  };
+
+  const start = (partition: number, lease: LeaseView): void => {
+    if (!lease.valid()) {
+      ownership.forget(partition);
+      return;
+    }
+    const plog = log.child({ partition });
+    dispatcher.own(partition, lease);
+    const router = new PartitionRouter({
+      bus,
+      kv,
+      view: opts.view,
+      log: plog,
+      metrics: opts.metrics,
+      instanceId,
+      partition,
+      lease,
+    });
+    const jobs = new JobPartition({
+      bus,
+      kv,
+      partition,
+      lease,
+      log: plog,
+      maxHeld: opts.maxHeldPerPartition,
+      reset: (p) => dispatcher.reset(p),
+      message: (p, m) => dispatcher.message(p, m),
+      loaded: (p) => dispatcher.loaded(p),
+    });
+    const both = { router, jobs };
+    running.set(partition, both);
+    // Both end on their own only when the lease ran out while they worked.
+    void Promise.all([router.finished, jobs.finished]).then(async () => {
+      if (running.get(partition) !== both) return;
+      await stop(partition);
+      ownership.forget(partition);
+    });
+  };
+
   await ownership.start();
   return {
     dispatcher,
