@@ -97,8 +97,19 @@ export class Ownership {
   }
 
   async start(): Promise<void> {
-    const { name } = this.opts;
-    await this.renewMember();
+    const { name, log } = this.opts;
+    // A bucket just made (a new cluster electing its leaders) may not answer yet: keep asking.
+    for (let failures = 0; ; failures++) {
+      try {
+        await this.renewMember();
+        break;
+      } catch (err) {
+        if (this.stopped) return;
+        const pauseMs = Math.min(5_000, 200 * 2 ** failures);
+        log.warn({ err, pauseMs }, "could not join the members yet; trying again");
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      }
+    }
     for (const [filter, into] of [
       [kitKeys.members(name), this.members],
       [kitKeys.leases(name), this.leases],
