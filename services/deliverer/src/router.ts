@@ -19,6 +19,8 @@ export const LEGACY_ROUTER_DURABLE = "deliverer-router";
 const MAX_BATCH = 1000;
 const CONFIG_WAIT_MS = 2_000;
 const IDLE_FLUSH_MS = 20;
+/** With nothing arriving for this long, the router checks that its consumer is not stuck. */
+const STALL_CHECK_MS = 10_000;
 const IDLE = Symbol("idle");
 
 function idle(ms: number): Promise<typeof IDLE> {
@@ -72,12 +74,27 @@ export class PartitionRouter extends PartitionLoop {
     // Resolves IDLE_FLUSH_MS after the batch's first event: a batch waits that long for more at
     // most, as the pending counts of nats-server 2.9 can run ahead of what it will deliver.
     let deadline: Promise<typeof IDLE> | undefined;
+    let stall: Promise<typeof IDLE> | undefined;
+    let lastArrival = performance.now();
     try {
       while (!this.stopping) {
-        if (batch.length > 0) deadline ??= idle(IDLE_FLUSH_MS);
-        const r = deadline === undefined ? await next : await Promise.race([next, deadline]);
+        const timer =
+          batch.length > 0 ? (deadline ??= idle(IDLE_FLUSH_MS)) : (stall ??= idle(STALL_CHECK_MS));
+        const r = await Promise.race([next, timer]);
+        if (r === IDLE && batch.length === 0) {
+          stall = undefined;
+          if (performance.now() - lastArrival < STALL_CHECK_MS) continue;
+          // Nothing came for a while: if the stream holds events past the checkpoint, the consumer
+          // is stuck (a stream leader died under it in a cluster), so the round ends and reads again.
+          if (await this.behind(through)) {
+            this.opts.log.warn("router consumer stalled behind stored events; reading again");
+            break;
+          }
+          continue;
+        }
         if (r !== IDLE) {
           if (r.done === true) break;
+          lastArrival = performance.now();
           next = iterator.next();
           batch.push(r.value);
           // Pending 0: nothing more is stored now, so the batch goes without waiting for more.
@@ -98,6 +115,20 @@ export class PartitionRouter extends PartitionLoop {
       }
     } finally {
       void messages.close().catch(() => undefined);
+    }
+  }
+
+  /** Whether EVENTS holds an event of this partition past `through` (false when it cannot say). */
+  private async behind(through: number): Promise<boolean> {
+    const { bus, partition } = this.opts;
+    try {
+      const jsm = await bus.jsm();
+      const last = await jsm.streams.getMessage(bus.names.streams.events, {
+        last_by_subj: bus.names.subjects.partition(partition),
+      });
+      return (last?.seq ?? 0) > through;
+    } catch {
+      return false;
     }
   }
 
