@@ -28,3 +28,31 @@ export { renderStandardWebhook, standardWebhookData } from "./standard/render.js
 export type { StandardWebhookInput } from "./standard/render.js";
 export { decodeWebhookSecret, signStandardWebhook } from "./standard/sign.js";
 export { InvalidWebhookHeaderError, InvalidWebhookSecretError } from "./standard/errors.js";
+export {
+  CannotSayError,
+  DAY_MS,
+  HOUR_MS,
+  MINUTE_MS,
+  ORDERINGS,
+  SECOND_MS,
+  statusIn,
+} from "./dialect.js";
+export type {
+  AppSettings,
+  CallbackResponse,
+  DialectDefaults,
+  DialectDefinition,
+  DialectSettings,
+  DisableRules,
+  Ordering,
+  RenderInput,
+  RenderItem,
+  StatusRange,
+} from "./dialect.js";
+export { DIALECTS, DIALECT_REGISTRY, DIALECT_SETTINGS_KEYS, dialectOf } from "./registry.js";
+export type { Dialect, DialectSettingsBlocks } from "./registry.js";
+export { openImCommandNamesSchema, openImUrlStyleSchema } from "./openim/dialect.js";
+export type { OpenImEndpointSettings } from "./openim/dialect.js";
+export type { RongCloudEndpointSettings } from "./rongcloud/dialect.js";
+export { renderOpenImConnection } from "./openim/presence.js";
+export { mapping, nonEmptyText, typeError } from "./zod-text.js";

@@ -52,12 +52,14 @@ describe("routeEvent", () => {
     expect(ids(app, "msg.sent", message({}))).toEqual(["all", "messages"]);
     expect(
       ids(app, "user.online", encode({ payload: { $case: "userOnline", value: { userId: "u1" } } })),
-    ).toEqual(["all", "presence", "rooms"]);
+      // A rongcloud endpoint without eventTypes is a chatroom status URL: room records only.
+    ).toEqual(["all", "presence"]);
     // mqttchat takes user.* here, but has no background callback.
     expect(ids(app, "user.background", encode({ payload: { $case: "userBackground", value: {} } }))).toEqual([
       "all",
     ]);
-    expect(ids(app, "conn.online", encode({}))).toEqual(["all"]);
+    // OpenIM's online callback is per connection login, as OpenIM sends it.
+    expect(ids(app, "conn.online", encode({}))).toEqual(["all", "filtered"]);
   });
 
   it("applies OpenIM's filters: denied content types and attention ids", () => {

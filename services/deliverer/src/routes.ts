@@ -5,24 +5,21 @@ import {
   hookConfig,
   impliedOpenImEndpoint,
 } from "@herald/config";
-import { findOpenImHook, openImHookFires, parsePassthroughPayload } from "@herald/dialects";
+import { dialectOf, findOpenImHook, openImHookFires, parsePassthroughPayload } from "@herald/dialects";
 import type { JsonObject, OpenImHook, TypeFilter } from "@herald/dialects";
 import { Event, PASSTHROUGH_TYPE_PREFIX } from "@herald/proto";
 
-/** The event types each dialect can render; an endpoint is sent only what its dialect can say. */
-const RENDERED_TYPES: Readonly<Record<Exclude<Dialect, "standard">, readonly string[]>> = {
-  openim: ["user.online", "user.offline", "msg.sent", `${PASSTHROUGH_TYPE_PREFIX}*`],
-  mqttchat: ["user.online", "user.offline", "node.reset", "msg.sent"],
-  rongcloud: ["user.online", "user.offline", "room.status"],
-};
-
+/** Whether the dialect can say events of `type` (its registry entry's `renders`). */
 export function dialectRenders(dialect: Dialect, type: string): boolean {
-  return dialect === "standard" || eventTypeMatches(RENDERED_TYPES[dialect], type);
+  return eventTypeMatches(dialectOf(dialect).renders, type);
 }
 
-// The after-hooks Herald can send, by the event type that triggers them.
+// The after-hooks Herald can send, by the event type that triggers them: a connection's login or
+// logout, and the user's change, are both OpenIM's afterUserOnline / afterUserOffline.
 const AFTER_HOOKS_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
   "msg.sent": ["afterSendSingleMsg", "afterSendGroupMsg"],
+  "conn.online": ["afterUserOnline"],
+  "conn.offline": ["afterUserOffline"],
   "user.online": ["afterUserOnline"],
   "user.offline": ["afterUserOffline"],
 };
@@ -112,6 +109,9 @@ function filterFields(event: Event): JsonObject | undefined {
         groupID: sent.groupId,
       };
     }
+    case "connectionOnline":
+    case "connectionOffline":
+    case "connectionBackground":
     case "userOnline":
     case "userOffline":
     case "userBackground":

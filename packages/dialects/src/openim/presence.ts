@@ -1,4 +1,5 @@
 import type { Event } from "@herald/proto";
+import { occurredAtMs } from "./presence-event.js";
 import type { HttpRequestSpec } from "../types.js";
 import { renderOpenImBefore, type UrlStyle } from "./before.js";
 import { findOpenImHook, openImCommand, type CommandNaming } from "./hooks.js";
@@ -30,6 +31,34 @@ export function renderOpenImPresence(event: Event, opts: OpenImPresenceOptions):
       userID: v.userId,
       callbackCommand: command,
       seq: v.seq,
+      ...(online ? { isAppBackground: payload.value.isAppBackground } : {}),
+      connID: v.connId,
+      platformID: v.platformId,
+      platform: v.platform,
+    },
+  });
+}
+
+/**
+ * The afterUserOnline / afterUserOffline request for one connection's login (conn.online) or logout
+ * (conn.offline), as OpenIM's msg-gateway sends it: one per connection, a user's second device included.
+ * `seq` is the event's time in milliseconds (OpenIM's is a request sequence number, unique per request).
+ */
+export function renderOpenImConnection(event: Event, opts: OpenImPresenceOptions): HttpRequestSpec | undefined {
+  const payload = event.payload;
+  if (payload?.$case !== "connectionOnline" && payload?.$case !== "connectionOffline") return undefined;
+  const v = payload.value;
+  const online = payload.$case === "connectionOnline";
+  const command = presenceCommand(online ? "afterUserOnline" : "afterUserOffline", opts.naming);
+  return renderOpenImBefore({
+    baseUrl: opts.baseUrl,
+    urlStyle: opts.urlStyle,
+    command,
+    operationId: presenceOperationId(event),
+    payload: {
+      userID: v.userId,
+      callbackCommand: command,
+      seq: occurredAtMs(event),
       ...(online ? { isAppBackground: payload.value.isAppBackground } : {}),
       connID: v.connId,
       platformID: v.platformId,

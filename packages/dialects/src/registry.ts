@@ -1,0 +1,44 @@
+import type { DialectDefinition } from "./dialect.js";
+import { mqttchat } from "./mqttchat/dialect.js";
+import { openim } from "./openim/dialect.js";
+import { rongcloud } from "./rongcloud/dialect.js";
+import { standard } from "./standard/dialect.js";
+
+/**
+ * Every wire dialect Herald speaks, one line each. Everything else (config, the deliverer, the admin
+ * API, the panel, the docs' table) reads this list; adding a dialect is its folder and a line here.
+ */
+export const DIALECT_REGISTRY = [openim, rongcloud, mqttchat, standard] as const;
+
+type Registered = (typeof DIALECT_REGISTRY)[number];
+
+/** A dialect's name: "openim", "rongcloud", … */
+export type Dialect = Registered["name"];
+
+export const DIALECTS: readonly Dialect[] = Object.freeze(DIALECT_REGISTRY.map((d) => d.name));
+
+const BY_NAME: ReadonlyMap<string, DialectDefinition> = new Map(
+  DIALECT_REGISTRY.map((d) => [d.name, d as unknown as DialectDefinition]),
+);
+
+/** The definition of a registered dialect. */
+export function dialectOf(name: Dialect): DialectDefinition {
+  const found = BY_NAME.get(name);
+  if (found === undefined) throw new Error(`no dialect ${JSON.stringify(name)} in DIALECT_REGISTRY`);
+  return found;
+}
+
+type SettingsBlock<D> =
+  D extends DialectDefinition<string, infer K, infer S> ? ([K] extends [never] ? never : { [P in K]?: S }) : never;
+type Intersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+
+/** The dialects' own blocks of an endpoint (`openim?`, `rongcloud?`, …), each set only for its dialect. */
+export type DialectSettingsBlocks = Intersection<SettingsBlock<Registered>>;
+
+/** Every settings key a dialect owns in an endpoint's config. */
+export const DIALECT_SETTINGS_KEYS: readonly string[] = Object.freeze(
+  DIALECT_REGISTRY.flatMap((d) => {
+    const settings = (d as DialectDefinition).settings;
+    return settings === undefined ? [] : [settings.key];
+  }),
+);
