@@ -1,6 +1,6 @@
 import {
   DIALECTS,
-  DIALECT_REGISTRY,
+  DIALECT_DEFINITIONS,
   DIALECT_SETTINGS_KEYS,
   DAY_MS,
   MINUTE_MS,
@@ -14,13 +14,7 @@ import type { Dialect, DialectDefinition, DialectSettingsBlocks, Ordering } from
 import { z } from "zod";
 import { attentionIdsSchema, statusRangesSchema, typeRangesSchema } from "./hook-config.js";
 import { httpUrlSchema } from "./openim-webhooks.js";
-import {
-  ID_PATTERN,
-  ID_PATTERN_TEXT,
-  intIn,
-  isoTimeSchema,
-  typeError,
-} from "./schemas.js";
+import { ID_PATTERN, ID_PATTERN_TEXT, intIn, isoTimeSchema, typeError } from "./schemas.js";
 import type { OpenImUrlStyle } from "./schemas.js";
 import { child, fail, parseAt, rootSite } from "./site.js";
 import type { Site } from "./site.js";
@@ -111,7 +105,6 @@ const dialectSchema = z.enum(DIALECTS as [Dialect, ...Dialect[]], {
   error: `expected one of ${DIALECTS.map((d) => JSON.stringify(d)).join(", ")}`,
 });
 
-
 // Every field but id, url and dialect may be left out: completeEndpoint fills it for the dialect.
 const endpointInputSchema = z.strictObject(
   {
@@ -148,10 +141,9 @@ const endpointInputSchema = z.strictObject(
       .optional(),
     // Each dialect's own block, from the registry.
     ...Object.fromEntries(
-      DIALECT_REGISTRY.flatMap((d) => {
-        const settings = (d as DialectDefinition).settings;
-        return settings === undefined ? [] : [[settings.key, settings.schema.optional()]];
-      }),
+      DIALECT_DEFINITIONS.flatMap((d) =>
+        d.settings === undefined ? [] : [[d.settings.key, d.settings.schema.optional()]],
+      ),
     ),
     timeoutMs: intIn(1, MINUTE_MS, "milliseconds").optional(),
     retry: z
@@ -171,7 +163,9 @@ const endpointInputSchema = z.strictObject(
       )
       .optional(),
     concurrency: intIn(1, 1_024, "requests").optional(),
-    ordering: z.enum(ORDERINGS as [Ordering, ...Ordering[]], { error: 'expected "key" or "none"' }).optional(),
+    ordering: z
+      .enum(ORDERINGS as [Ordering, ...Ordering[]], { error: 'expected "key" or "none"' })
+      .optional(),
     batch: z
       .strictObject(
         {
@@ -301,14 +295,15 @@ export function completeEndpoint(site: Site, raw: unknown, appOpenIm?: OpenImUrl
       timeoutsInARow: disableOn?.timeoutsInARow ?? defaults.disableOn.timeoutsInARow,
     },
     disableAfterFailingMs: input.disableAfterFailingMs ?? defaults.disableAfterFailingMs,
-  } as EndpointConfig;
+  };
 }
 
-type EndpointInput = Omit<z.output<typeof endpointInputSchema>, string & keyof DialectSettingsBlocks> &
-  Record<string, unknown> & { [key: string]: unknown };
+// The parsed input: the common fields typed, the dialects' blocks read by key.
+type EndpointInput = Omit<z.output<typeof endpointInputSchema>, keyof DialectSettingsBlocks> &
+  Record<string, unknown>;
 
 function ownerOf(settingsKey: string): string {
-  return DIALECT_REGISTRY.find((d) => (d as DialectDefinition).settings?.key === settingsKey)?.name ?? "?";
+  return DIALECT_DEFINITIONS.find((d) => d.settings?.key === settingsKey)?.name ?? "?";
 }
 
 /**

@@ -28,15 +28,7 @@ export { renderStandardWebhook, standardWebhookData } from "./standard/render.js
 export type { StandardWebhookInput } from "./standard/render.js";
 export { decodeWebhookSecret, signStandardWebhook } from "./standard/sign.js";
 export { InvalidWebhookHeaderError, InvalidWebhookSecretError } from "./standard/errors.js";
-export {
-  CannotSayError,
-  DAY_MS,
-  HOUR_MS,
-  MINUTE_MS,
-  ORDERINGS,
-  SECOND_MS,
-  statusIn,
-} from "./dialect.js";
+export { CannotSayError, DAY_MS, HOUR_MS, MINUTE_MS, ORDERINGS, SECOND_MS, statusIn } from "./dialect.js";
 export type {
   AppSettings,
   CallbackResponse,
@@ -49,7 +41,13 @@ export type {
   RenderItem,
   StatusRange,
 } from "./dialect.js";
-export { DIALECTS, DIALECT_REGISTRY, DIALECT_SETTINGS_KEYS, dialectOf } from "./registry.js";
+export {
+  DIALECTS,
+  DIALECT_DEFINITIONS,
+  DIALECT_REGISTRY,
+  DIALECT_SETTINGS_KEYS,
+  dialectOf,
+} from "./registry.js";
 export type { Dialect, DialectSettingsBlocks } from "./registry.js";
 export { openImCommandNamesSchema, openImUrlStyleSchema } from "./openim/dialect.js";
 export type { OpenImEndpointSettings } from "./openim/dialect.js";

@@ -12,14 +12,16 @@ export const DIALECT_REGISTRY = [openim, rongcloud, mqttchat, standard] as const
 
 type Registered = (typeof DIALECT_REGISTRY)[number];
 
+/** The registry for code that goes through every dialect alike (settings types erased). */
+export const DIALECT_DEFINITIONS: readonly DialectDefinition[] =
+  DIALECT_REGISTRY as unknown as readonly DialectDefinition[];
+
 /** A dialect's name: "openim", "rongcloud", … */
 export type Dialect = Registered["name"];
 
 export const DIALECTS: readonly Dialect[] = Object.freeze(DIALECT_REGISTRY.map((d) => d.name));
 
-const BY_NAME: ReadonlyMap<string, DialectDefinition> = new Map(
-  DIALECT_REGISTRY.map((d) => [d.name, d as unknown as DialectDefinition]),
-);
+const BY_NAME: ReadonlyMap<string, DialectDefinition> = new Map(DIALECT_DEFINITIONS.map((d) => [d.name, d]));
 
 /** The definition of a registered dialect. */
 export function dialectOf(name: Dialect): DialectDefinition {
@@ -29,7 +31,11 @@ export function dialectOf(name: Dialect): DialectDefinition {
 }
 
 type SettingsBlock<D> =
-  D extends DialectDefinition<string, infer K, infer S> ? ([K] extends [never] ? never : { [P in K]?: S }) : never;
+  D extends DialectDefinition<string, infer K, infer S>
+    ? [K] extends [never]
+      ? never
+      : { [P in K]?: S }
+    : never;
 type Intersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 
 /** The dialects' own blocks of an endpoint (`openim?`, `rongcloud?`, …), each set only for its dialect. */
@@ -37,8 +43,5 @@ export type DialectSettingsBlocks = Intersection<SettingsBlock<Registered>>;
 
 /** Every settings key a dialect owns in an endpoint's config. */
 export const DIALECT_SETTINGS_KEYS: readonly string[] = Object.freeze(
-  DIALECT_REGISTRY.flatMap((d) => {
-    const settings = (d as DialectDefinition).settings;
-    return settings === undefined ? [] : [settings.key];
-  }),
+  DIALECT_DEFINITIONS.flatMap((d) => (d.settings === undefined ? [] : [d.settings.key])),
 );

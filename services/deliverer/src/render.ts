@@ -21,13 +21,18 @@ export function checkSays(endpoint: EndpointConfig, event: Event): void {
  * a URL or secret changed since routing applies and a retry is signed afresh; every request carries the
  * delivery id(s) its receiver deduplicates on. A render that fails is a TerminalError.
  */
-export function renderRequest(endpoint: EndpointConfig, items: readonly RenderItem[], now: Date): HttpRequestSpec {
+export function renderRequest(
+  endpoint: EndpointConfig,
+  items: readonly RenderItem[],
+  now: Date,
+): HttpRequestSpec {
   const dialect = dialectOfEndpoint(endpoint);
   const settingsKey = dialect.settings?.key;
   try {
     const spec = dialect.render({
       url: endpoint.url,
-      settings: settingsKey === undefined ? undefined : (endpoint as unknown as Record<string, unknown>)[settingsKey],
+      settings:
+        settingsKey === undefined ? undefined : (endpoint as unknown as Record<string, unknown>)[settingsKey],
       secrets: signingSecrets(endpoint, now),
       items,
       now,

@@ -141,7 +141,8 @@ export function endpointsSection(ctx) {
     disable.disabled = state === "disabled";
 
     const buttons = [enable, disable];
-    if (ep.dialect === "standard") {
+    // An endpoint signed with whsec_ secrets can rotate them.
+    if (ep.secrets.length > 0) {
       const rotate = button("Rotate secret", "rotate-button");
       rotate.addEventListener(
         "click",

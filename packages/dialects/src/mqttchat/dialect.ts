@@ -41,7 +41,8 @@ export const mqttchat = defineDialect({
   render: ({ url, items }) => {
     const event = items[0]?.event;
     const body = event && (renderMqttChatPresence(event) ?? renderMqttChatMessage(event));
-    if (body === undefined) throw new CannotSayError(`the mqttchat dialect has no callback for ${event?.type}`);
+    if (body === undefined)
+      throw new CannotSayError(`the mqttchat dialect has no callback for ${event?.type}`);
     return { method: "POST", url, headers: { "content-type": "application/json" }, body };
   },
   template: { url: "https://" },

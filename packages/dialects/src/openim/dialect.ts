@@ -6,7 +6,9 @@ import type { CommandNaming } from "./hooks.js";
 import type { UrlStyle } from "./before.js";
 
 export const openImUrlStyleSchema = z.enum(["path", "query"], { error: 'expected "path" or "query"' });
-export const openImCommandNamesSchema = z.enum(["seed", "current"], { error: 'expected "seed" or "current"' });
+export const openImCommandNamesSchema = z.enum(["seed", "current"], {
+  error: 'expected "seed" or "current"',
+});
 
 /** How an endpoint calls OpenIM-style URLs; left out, the app's webhooks.yml style, else path and seed names. */
 export interface OpenImEndpointSettings {

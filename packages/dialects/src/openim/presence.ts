@@ -44,7 +44,10 @@ export function renderOpenImPresence(event: Event, opts: OpenImPresenceOptions):
  * (conn.offline), as OpenIM's msg-gateway sends it: one per connection, a user's second device included.
  * `seq` is the event's time in milliseconds (OpenIM's is a request sequence number, unique per request).
  */
-export function renderOpenImConnection(event: Event, opts: OpenImPresenceOptions): HttpRequestSpec | undefined {
+export function renderOpenImConnection(
+  event: Event,
+  opts: OpenImPresenceOptions,
+): HttpRequestSpec | undefined {
   const payload = event.payload;
   if (payload?.$case !== "connectionOnline" && payload?.$case !== "connectionOffline") return undefined;
   const v = payload.value;

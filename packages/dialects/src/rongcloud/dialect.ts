@@ -23,7 +23,8 @@ function recordOf(event: Parameters<typeof rongCloudPresenceRecord>[0]) {
 export const rongcloud = defineDialect({
   name: "rongcloud",
   title: "RongCloud",
-  summary: "JSON arrays of chatroom status or online status records; URL signed (sha1 of secret+nonce+timestamp)",
+  summary:
+    "JSON arrays of chatroom status or online status records; URL signed (sha1 of secret+nonce+timestamp)",
   settings: {
     key: "rongcloud",
     schema: z.strictObject(
@@ -56,7 +57,8 @@ export const rongcloud = defineDialect({
   render: ({ url, settings, items, now }) => {
     const records = items.map(({ event }) => {
       const record = recordOf(event);
-      if (record === undefined) throw new CannotSayError(`the rongcloud dialect has no record for ${event.type}`);
+      if (record === undefined)
+        throw new CannotSayError(`the rongcloud dialect has no record for ${event.type}`);
       return record;
     });
     return {

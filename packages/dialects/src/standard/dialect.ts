@@ -1,4 +1,12 @@
-import { COMMON_DEFAULTS, CannotSayError, DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, defineDialect } from "../dialect.js";
+import {
+  COMMON_DEFAULTS,
+  CannotSayError,
+  DAY_MS,
+  HOUR_MS,
+  MINUTE_MS,
+  SECOND_MS,
+  defineDialect,
+} from "../dialect.js";
 import { renderStandardWebhook } from "./render.js";
 
 /**
