@@ -1,6 +1,6 @@
 export type { HttpRequestSpec, JsonObject } from "./types.js";
 export { deliveryIdHeader, headerId } from "./header-id.js";
-export { OPENIM_HOOKS, findOpenImHook, openImCommand } from "./openim/hooks.js";
+export { OPENIM_HOOKS, findOpenImHook, openImCommand, openImHookByKey } from "./openim/hooks.js";
 export type { HookKind, OpenImHook, CommandNaming } from "./openim/hooks.js";
 export { renderOpenImBefore, interpretOpenImBefore } from "./openim/before.js";
 export type { UrlStyle, BeforeOutcome, OpenImBeforeInput } from "./openim/before.js";
