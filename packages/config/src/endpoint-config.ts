@@ -106,7 +106,7 @@ const dialectSchema = z.enum(DIALECTS as [Dialect, ...Dialect[]], {
 });
 
 // Every field but id, url and dialect may be left out: completeEndpoint fills it for the dialect.
-const endpointInputSchema = z.strictObject(
+export const endpointInputSchema = z.strictObject(
   {
     id: endpointIdSchema,
     url: httpUrlSchema,

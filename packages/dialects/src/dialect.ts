@@ -99,8 +99,10 @@ export interface DialectDefinition<N extends string = string, K extends string =
   readonly name: N;
   /** For people: the table in the README, the panel's select. */
   readonly title: string;
-  /** One line: what it sends, how it signs. */
+  /** One line: what it sends. */
   readonly summary: string;
+  /** One line: how a receiver knows a request is Herald's ("unsigned" if it cannot). */
+  readonly signing: string;
   /** Its own settings block, if it has one. */
   readonly settings?: DialectSettings<K, S>;
   /** Whether endpoints sign with Standard Webhooks `whsec_` secrets (required then, refused otherwise). */

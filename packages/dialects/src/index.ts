@@ -54,3 +54,4 @@ export type { OpenImEndpointSettings } from "./openim/dialect.js";
 export type { RongCloudEndpointSettings } from "./rongcloud/dialect.js";
 export { renderOpenImConnection } from "./openim/presence.js";
 export { mapping, nonEmptyText, typeError } from "./zod-text.js";
+export { dialectTable, humanDuration } from "./doc-table.js";

@@ -1,8 +1,8 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { DIALECTS, DIALECT_DEFINITIONS, dialectOf } from "./index.js";
+import { DIALECTS, DIALECT_DEFINITIONS, dialectOf, dialectTable } from "./index.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const SOURCES = ["packages", "services"];
@@ -52,5 +52,27 @@ describe("the dialect registry", () => {
       expect(d.defaults.eventTypes.length).toBeGreaterThan(0);
       expect(d.template).toHaveProperty("url");
     }
+  });
+});
+
+describe("the README's dialect table", () => {
+  // Between these markers the README holds dialectTable() as prettier formats it; UPDATE_README=1 rewrites it.
+  const BEGIN = "<!-- dialect-table:begin (made from DIALECT_REGISTRY; UPDATE_README=1 vitest run registry rewrites it) -->";
+  const END = "<!-- dialect-table:end -->";
+
+  it("says what the registry says", async () => {
+    const readmePath = join(ROOT, "README.md");
+    const readme = readFileSync(readmePath, "utf8");
+    const start = readme.indexOf(BEGIN);
+    const end = readme.indexOf(END);
+    expect(start, `README.md lacks ${BEGIN}`).toBeGreaterThan(-1);
+    const { format } = await import("prettier");
+    const table = (await format(dialectTable(), { parser: "markdown", printWidth: 110 })).trim();
+    const current = readme.slice(start + BEGIN.length, end).trim();
+    if (process.env["UPDATE_README"] === "1" && current !== table) {
+      writeFileSync(readmePath, `${readme.slice(0, start + BEGIN.length)}\n\n${table}\n\n${readme.slice(end)}`);
+      return;
+    }
+    expect(current).toBe(table);
   });
 });

@@ -11,7 +11,9 @@ import { renderMqttChatPresence } from "./presence.js";
 export const mqttchat = defineDialect({
   name: "mqttchat",
   title: "MQTT-chat",
-  summary: "One JSON body per presence change or message; unsigned; disabled when unreachable or refused",
+  summary:
+    "seed 000's `{userid, status, timestamp}` per presence change (`userid: 0` on a node reset) and message bodies",
+  signing: "unsigned, as MQTT-chat's own",
   signsWithSecrets: false,
   defaults: {
     eventTypes: ["user.online", "user.offline", "node.reset", "msg.sent"],

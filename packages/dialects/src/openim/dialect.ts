@@ -25,7 +25,9 @@ export interface OpenImEndpointSettings {
 export const openim = defineDialect({
   name: "openim",
   title: "OpenIM webhooks",
-  summary: "OpenIM's callback commands and bodies, one event per request, operationID header; unsigned",
+  summary:
+    "OpenIM's callback commands and bodies (seed 002), one event per request, with an `operationID` header",
+  signing: "unsigned, as OpenIM's own",
   settings: {
     key: "openim",
     schema: z.strictObject(

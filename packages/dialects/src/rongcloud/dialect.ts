@@ -23,8 +23,8 @@ function recordOf(event: Parameters<typeof rongCloudPresenceRecord>[0]) {
 export const rongcloud = defineDialect({
   name: "rongcloud",
   title: "RongCloud",
-  summary:
-    "JSON arrays of chatroom status or online status records; URL signed (sha1 of secret+nonce+timestamp)",
+  summary: "JSON arrays of chatroom status records or online status records (seed 001)",
+  signing: "query `appKey, timestamp, nonce, signature = hex(sha1(appSecret + nonce + timestamp))`",
   settings: {
     key: "rongcloud",
     schema: z.strictObject(

@@ -17,7 +17,8 @@ import { renderStandardWebhook } from "./render.js";
 export const standard = defineDialect({
   name: "standard",
   title: "Standard Webhooks",
-  summary: "Any event as {type, timestamp, data}; HMAC-SHA256 webhook-signature with whsec_ secrets",
+  summary: "any event as `{type, timestamp, data}`",
+  signing: "`webhook-signature`: HMAC-SHA256 of `id.timestamp.body`, one `v1,` per `whsec_` secret",
   signsWithSecrets: true,
   defaults: {
     eventTypes: [
