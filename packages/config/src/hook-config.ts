@@ -1,3 +1,4 @@
+import { SECOND_MS } from "@herald/dialects";
 import { z } from "zod";
 import { openImHookKey } from "./openim-hooks.js";
 import { child, describe, expectRecord, fail, parseAt, unknownKeySite, warn } from "./site.js";
@@ -6,7 +7,10 @@ import type { Site } from "./site.js";
 /** One hook's settings, complete: every field filled with OpenIM's defaults. */
 export interface HookConfig {
   enable: boolean;
-  /** Seconds, 0 < timeout <= 60. */
+  /**
+   * Seconds, 0 < timeout <= 60: webhooks.yml's unit, kept so the stored form and the admin API read
+   * as OpenIM's file does. Code reads hookTimeoutMs(), the one conversion.
+   */
   timeout: number;
   /** Before-hooks only: whether a failed call lets the action go on. */
   failedContinue: boolean;
@@ -24,6 +28,11 @@ const MAX_CONTENT_TYPE = 2 ** 31 - 1;
 
 const BEFORE_FIELDS = ["enable", "timeout", "failedContinue", "deniedTypes", "allowedTypes", "attentionIds"];
 const AFTER_FIELDS = ["enable", "timeout", "attentionIds", "deniedTypes", "allowedTypes"];
+
+/** A hook's timeout in Herald's unit, milliseconds. */
+export function hookTimeoutMs(hook: Pick<HookConfig, "timeout">): number {
+  return Math.round(hook.timeout * SECOND_MS);
+}
 
 /** The defaults of OpenIM's shipped webhooks.yml for `hookKey` (enable false). */
 export function defaultHookConfig(hookKey: string): HookConfig {
