@@ -357,16 +357,26 @@ describe("endpoints", () => {
   it("sets an endpoint's ordering, shows it, and says each dialect's default", async () => {
     const dialects = await call("GET", "/v1/dialects");
     expect(dialects.status, dialects.text).toBe(200);
-    expect(dialects.body.dialects).toEqual([
-      { dialect: "openim", defaults: { ordering: "key" } },
-      { dialect: "rongcloud", defaults: { ordering: "key" } },
-      { dialect: "mqttchat", defaults: { ordering: "key" } },
-      { dialect: "standard", defaults: { ordering: "none" } },
+    const listed = dialects.body.dialects as Array<{
+      dialect: string;
+      defaults: Record<string, unknown>;
+      template: Record<string, unknown>;
+    }>;
+    expect(listed.map((d) => [d.dialect, d.defaults["ordering"]])).toEqual([
+      ["openim", "key"],
+      ["rongcloud", "key"],
+      ["mqttchat", "key"],
+      ["standard", "none"],
     ]);
     // Left out, it is the dialect's; set, it is kept through PATCH and PUT.
     const keyed = await call("POST", "/v1/apps/eps/endpoints", { body: mq("o1") });
     expect(keyed.status, keyed.text).toBe(201);
     expect(keyed.body.ordering).toBe("key");
+    // What the list says a left-out setting becomes is what an endpoint gets.
+    const mqDefaults = listed.find((d) => d.dialect === keyed.body.dialect)?.defaults;
+    for (const key of ["eventTypes", "timeoutMs", "retry", "batch", "pauseOnTimeouts", "disableOn"]) {
+      expect(keyed.body[key], key).toEqual(mqDefaults?.[key]);
+    }
     const plain = await call("POST", "/v1/apps/eps/endpoints", { body: std("o2", { ordering: "key" }) });
     expect(plain.status, plain.text).toBe(201);
     expect(plain.body.ordering).toBe("key");
