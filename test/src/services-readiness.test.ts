@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { startNats, startPostgres, waitFor, type NatsFixture, type PostgresFixture } from "@herald/testkit";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { startService, stopAll, type ServiceName, type ServiceProcess } from "./harness.js";
+import { configureApps } from "./apps.js";
 import { heraldClient, onlineEvent, publish } from "./grpc-client.js";
 
 const names: ServiceName[] = ["gateway", "evaluator", "presence", "chatroom", "deliverer", "logstore"];
@@ -23,6 +24,7 @@ beforeAll(async () => {
     ),
   );
   await Promise.all(services.map((s) => s.waitReady()));
+  await configureApps({ NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace }, ["app1"]);
 });
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
 import type { AppConfig, ConfigView } from "@herald/config";
-import { NotFoundError } from "@herald/runtime";
+import { NotFoundError, RetryableError } from "@herald/runtime";
 
 export interface KnownAppsOptions {
   config: ConfigView;
@@ -20,7 +20,12 @@ export function createKnownApps(opts: KnownAppsOptions) {
   async function app(appId: string, field: string, index?: number): Promise<AppConfig | undefined> {
     const known = config.app(appId);
     if (known !== undefined || acceptUnknown) return known;
-    const stored = await config.appNow(appId);
+    const stored = await config.appNow(appId).catch((err: unknown) => {
+      // CONFIG out of reach (NATS down): a retry may succeed, unlike a NOT_FOUND.
+      throw new RetryableError(`${field}: could not read CONFIG to find app ${JSON.stringify(appId)}`, {
+        cause: err,
+      });
+    });
     if (stored !== undefined) return stored;
     throw new NotFoundError(
       `${field}: no app ${JSON.stringify(appId)} is configured (declare it in the Herald file or create it through the admin API)`,
