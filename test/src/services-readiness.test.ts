@@ -55,6 +55,9 @@ it("reports not ready while NATS is down and ready again once it is back, in eve
   const client = heraldClient(services[0]!.grpcAddress);
   const refused = await publish(client, [onlineEvent("app1")]).catch((e: ServiceError) => e);
   expect((refused as ServiceError).code).toBe(status.UNAVAILABLE);
+  // An app the gateway does not know cannot be looked up in CONFIG now: retryable too, not NOT_FOUND.
+  const unknown = await publish(client, [onlineEvent("notyet")]).catch((e: ServiceError) => e);
+  expect((unknown as ServiceError).code).toBe(status.UNAVAILABLE);
 
   await nats.start();
   await waitFor(async () => (await statuses()).every((s) => s === 200), {
