@@ -25,8 +25,7 @@ export interface BeforeHandlerOptions {
 
 /**
  * The gateway's half of a before-hook: refuses an app configured nowhere (NOT_FOUND naming app_id);
- * answers at once, with no hop, when the hook is off or
- * the message is filtered out by config; otherwise asks an evaluator within the hook's timeout,
+ * answers at once, with no hop, when the hook is off or the message is filtered out by config; otherwise asks an evaluator within the hook's timeout,
  * and when none answers lets failedContinue decide, as for any failed callback.
  */
 export function createBeforeHandler(opts: BeforeHandlerOptions) {

@@ -11,8 +11,8 @@ export interface PublisherOptions {
 }
 
 /**
- * Validates a batch whole (sizes included, and that each event's app is configured), then stores each event in EVENTS in its lane and
- * partition (storeEvent) with Nats-Msg-Id `<appId>:<eventId>`, so ids deduplicate within an app only.
+ * Validates a batch whole (sizes included, and that each event's app is configured), then stores
+ * each event in EVENTS in its lane and partition (storeEvent) with Nats-Msg-Id `<appId>:<eventId>`, so ids deduplicate within an app only.
  * A node.reset's per-partition copies are stored together with it. Resolves only once JetStream has
  * acknowledged every message. A failure part-way leaves part of the batch stored; sending it again
  * is safe because ids (and the copies' `<id>#<partition>`) deduplicate.
