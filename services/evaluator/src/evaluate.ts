@@ -18,8 +18,6 @@ import type { EvaluatorMetrics } from "./metrics.js";
 
 export interface EvaluatorDeps {
   config: ConfigView;
-  /** Reads one app from CONFIG directly, for when the watched view may be behind. */
-  loadApp: (appId: string) => Promise<AppConfig | undefined>;
   /** The guarded HTTP pools: each app's calls go through the one its SSRF policy picks. */
   agents: Pick<AppAgents, "forApp">;
   breakers: Breakers;
@@ -50,8 +48,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
     // watch lags by a moment after a change), so the bucket itself decides.
     const enabled = (app: AppConfig | undefined) =>
       hook !== undefined && app !== undefined && hookConfig(app, hook.key).enable;
-    let app = deps.config.app(req.appId);
-    if (!enabled(app)) app = await deps.loadApp(req.appId);
+    const app = await deps.config.appNow(req.appId, enabled);
     // enabled() is false without openim too; the check here tells the compiler so.
     const openim = app?.openim;
     if (!hook || !app || !openim || !enabled(app))

@@ -7,15 +7,16 @@ import {
   requestRpc,
   type Bus,
 } from "@herald/bus";
-import { hookConfig, type ConfigView } from "@herald/config";
+import { hookConfig } from "@herald/config";
 import { decideFailure, findOpenImHook, openImHookFires } from "@herald/dialects";
 import { ValidationError, type Logger } from "@herald/runtime";
 import { validateBefore } from "./events.js";
 import type { GatewayMetrics } from "./metrics.js";
+import type { KnownApps } from "./known-apps.js";
 
 export interface BeforeHandlerOptions {
   bus: Bus;
-  config: ConfigView;
+  knownApps: KnownApps;
   log: Logger;
   metrics: GatewayMetrics;
   /** Time over the hook's timeout that the gateway waits for the evaluator's answer. */
@@ -23,8 +24,8 @@ export interface BeforeHandlerOptions {
 }
 
 /**
- * The gateway's half of a before-hook: answers at once, with no hop, when the hook is off or
- * the message is filtered out by config; otherwise asks an evaluator within the hook's timeout,
+ * The gateway's half of a before-hook: refuses an app configured nowhere (NOT_FOUND naming app_id);
+ * answers at once, with no hop, when the hook is off or the message is filtered out by config; otherwise asks an evaluator within the hook's timeout,
  * and when none answers lets failedContinue decide, as for any failed callback.
  */
 export function createBeforeHandler(opts: BeforeHandlerOptions) {
@@ -42,8 +43,8 @@ export function createBeforeHandler(opts: BeforeHandlerOptions) {
         field: "command",
       });
     }
+    const app = await opts.knownApps.app(req.appId, "app_id");
     const operationId = req.operationId === "" ? randomUUID() : req.operationId;
-    const app = opts.config.app(req.appId);
     const settings = app && hookConfig(app, hook.key);
     const done = (res: Omit<BeforeResponse, "operationId">) => {
       metrics.before.inc({ source: DecisionSource[res.source], decision: Decision[res.decision] });
