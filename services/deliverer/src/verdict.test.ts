@@ -69,7 +69,7 @@ describe("judgeAttempt", () => {
     expect(judgeAttempt(endpoint, 1, answered(500), {}, () => 1)).toMatchObject({ delayMs: 1200 });
   });
 
-  it("disables mqttchat on 4xx but 408 and 429 (seed 000: \"401, 403 etc.\")", () => {
+  it('disables mqttchat on 4xx but 408 and 429 (seed 000: "401, 403 etc.")', () => {
     const endpoint = endpointOf("mqttchat");
     for (const status of [400, 404, 405, 409, 410, 422, 451, 499]) {
       expect(judgeAttempt(endpoint, 1, answered(status))).toMatchObject({
@@ -87,8 +87,10 @@ describe("judgeAttempt", () => {
     expect(judgeAttempt(endpoint, 1, failed("timeout"), { timeoutsInARow: 2 })).toMatchObject({
       kind: "retry",
     });
-    expect(judgeAttempt(endpoint, 1, failed("timeout"), { timeoutsInARow: 3 })).toMatchObject({
+    expect(judgeAttempt(endpoint, 1, failed("timeout", "after 200 ms"), { timeoutsInARow: 3 })).toEqual({
       kind: "dead",
+      // The dead delivery's record says why it was not retried.
+      error: "timeout: after 200 ms (endpoint disabled: no answer: 3 timeouts in a row)",
       disable: "no answer: 3 timeouts in a row",
     });
     // Other dialects retry however many timeouts came.
@@ -107,7 +109,7 @@ describe("judgeAttempt", () => {
     const endpoint = endpointOf("mqttchat");
     expect(judgeAttempt(endpoint, 1, failed("network", "connection refused"))).toEqual({
       kind: "dead",
-      error: "network: connection refused",
+      error: "network: connection refused (endpoint disabled: unreachable: connection refused)",
       disable: "unreachable: connection refused",
     });
     expect(judgeAttempt(endpoint, 1, answered(401))).toMatchObject({
@@ -136,15 +138,11 @@ describe("judgeAttempt", () => {
   });
 
   it("kills a delivery to a refused destination at once, and disables an mqttchat URL for it", () => {
-    expect(
-      judgeAttempt(endpointOf("standard"), 1, failed("refused", "127.0.0.1 is loopback")),
-    ).toEqual({
+    expect(judgeAttempt(endpointOf("standard"), 1, failed("refused", "127.0.0.1 is loopback"))).toEqual({
       kind: "dead",
       error: "refused: 127.0.0.1 is loopback",
     });
-    expect(
-      judgeAttempt(endpointOf("mqttchat"), 1, failed("refused", "10.0.0.1 is private")),
-    ).toMatchObject({
+    expect(judgeAttempt(endpointOf("mqttchat"), 1, failed("refused", "10.0.0.1 is private"))).toMatchObject({
       kind: "dead",
       disable: "destination refused: refused: 10.0.0.1 is private",
     });
@@ -153,11 +151,7 @@ describe("judgeAttempt", () => {
   it("kills a request HTTP cannot carry at once, without disabling the endpoint", () => {
     for (const dialect of DIALECTS) {
       expect(
-        judgeAttempt(
-          endpointOf(dialect),
-          1,
-          failed("request", "header x: its value has characters"),
-        ),
+        judgeAttempt(endpointOf(dialect), 1, failed("request", "header x: its value has characters")),
       ).toEqual({ kind: "dead", error: "request: header x: its value has characters" });
     }
   });
