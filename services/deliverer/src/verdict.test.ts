@@ -87,8 +87,10 @@ describe("judgeAttempt", () => {
     expect(judgeAttempt(endpoint, 1, failed("timeout"), { timeoutsInARow: 2 })).toMatchObject({
       kind: "retry",
     });
-    expect(judgeAttempt(endpoint, 1, failed("timeout"), { timeoutsInARow: 3 })).toMatchObject({
+    expect(judgeAttempt(endpoint, 1, failed("timeout", "after 200 ms"), { timeoutsInARow: 3 })).toEqual({
       kind: "dead",
+      // The dead delivery's record says why it was not retried.
+      error: "timeout: after 200 ms (endpoint disabled: no answer: 3 timeouts in a row)",
       disable: "no answer: 3 timeouts in a row",
     });
     // Other dialects retry however many timeouts came.
@@ -107,7 +109,7 @@ describe("judgeAttempt", () => {
     const endpoint = endpointOf("mqttchat");
     expect(judgeAttempt(endpoint, 1, failed("network", "connection refused"))).toEqual({
       kind: "dead",
-      error: "network: connection refused",
+      error: "network: connection refused (endpoint disabled: unreachable: connection refused)",
       disable: "unreachable: connection refused",
     });
     expect(judgeAttempt(endpoint, 1, answered(401))).toMatchObject({

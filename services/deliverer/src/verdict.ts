@@ -48,12 +48,11 @@ export function judgeAttempt(
   const error = answered2xx ? `HTTP ${result.status}: ${context.refusal}` : describeFailure(result);
   const rules = endpoint.disableOn;
   if (result.failure?.reason === "refused") {
-    const dead: Verdict = { kind: "dead", error };
-    return rules.unreachable ? { ...dead, disable: `destination refused: ${error}` } : dead;
+    return rules.unreachable ? disabling(error, `destination refused: ${error}`) : { kind: "dead", error };
   }
   if (result.failure?.reason === "request") return { kind: "dead", error };
   const disable = disableReason(rules, result, context.timeoutsInARow ?? 0);
-  if (disable !== undefined) return { kind: "dead", error, disable };
+  if (disable !== undefined) return disabling(error, disable);
   const schedule = endpoint.retry.scheduleMs;
   const base = schedule[attempt - 1];
   if (base === undefined) {
@@ -62,6 +61,12 @@ export function judgeAttempt(
   const jittered = withJitter(base, endpoint.retry.jitter, random);
   const retryAfter = Math.min(result.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS);
   return { kind: "retry", delayMs: Math.max(jittered, retryAfter), error };
+}
+
+// The dead delivery's record says why it was not retried, as "(out of attempts: n)" does: an operator
+// reading the log sees the reason the endpoint shows, on the delivery that caused it.
+function disabling(error: string, disable: string): Verdict {
+  return { kind: "dead", error: `${error} (endpoint disabled: ${disable})`, disable };
 }
 
 export function isTimeout(result: AttemptResult): boolean {
