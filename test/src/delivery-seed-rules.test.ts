@@ -428,5 +428,24 @@ describe("openim (seed 002): online and offline callbacks per connection", () =>
       expect(jobsOf(endpointId)).toEqual(["conn.online", "conn.online", "conn.offline"]);
     }
     expect(jobsOf("per-user")).toEqual(["user.online"]);
+
+    // The chat core's node dies with the desktop's connection: no conn.offline comes for it, so the
+    // user's offline, which presence derives from the reset, is said per connection too.
+    await publish(stack.client, [event(appId, { $case: "nodeReset", value: { nodeId: "core-1" } })]);
+    await waitFor(
+      () =>
+        ["/explicit", "/webhooks", "/per-user"].every(
+          (prefix) => calls(prefix).filter((c) => c.command === "callbackUserOfflineCommand").length >= 1,
+        ) && calls("/explicit").length >= 4,
+      { ...WAIT, what: "an offline callback for the reset at every endpoint" },
+    );
+    for (const prefix of ["/explicit", "/webhooks"]) {
+      const offline = calls(prefix).filter((c) => c.command === "callbackUserOfflineCommand");
+      expect(offline.map((c) => c.body["userID"])).toEqual([user, user]);
+    }
+    expect(calls("/per-user").map((c) => c.command)).toEqual([
+      "callbackUserOnlineCommand",
+      "callbackUserOfflineCommand",
+    ]);
   });
 });

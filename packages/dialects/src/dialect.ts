@@ -112,8 +112,11 @@ export interface DialectDefinition<N extends string = string, K extends string =
   readonly maxBatchRecords: number;
   /** Event type patterns it can say; an endpoint is sent nothing else, whatever its eventTypes. */
   readonly renders: readonly string[];
-  /** False for an event of a rendered type that it still cannot say (a RongCloud record needs a room). */
-  readonly says: (event: Event) => boolean;
+  /**
+   * Whether it says `event` to an endpoint that takes the event types `takes` accepts; absent: every
+   * event of a type it renders. Asked when routing (so nothing unsaid is queued) and again at send time.
+   */
+  readonly says?: (event: Event, takes: (type: string) => boolean) => boolean;
   /** The request for `items`; CannotSayError for an event it cannot say. Delivery id headers are added by the caller. */
   readonly render: (input: RenderInput<S>) => HttpRequestSpec;
   /** For a 2xx answer: why it still says failure (a Tencent ErrorCode), or undefined when it was taken. */

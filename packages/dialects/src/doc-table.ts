@@ -48,7 +48,15 @@ export function dialectTable(dialects: readonly DialectDefinition[] = DIALECT_DE
     disabledWhen(d.defaults.disableOn, d.defaults.disableAfterFailingMs),
     `\`${d.defaults.ordering}\``,
   ]);
-  const head = ["dialect", "sends", "events by default", "signed", "retried after (default)", "disabled when (default)", "order"];
+  const head = [
+    "dialect",
+    "sends",
+    "events by default",
+    "signed",
+    "retried after (default)",
+    "disabled when (default)",
+    "order",
+  ];
   const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
 }

@@ -57,7 +57,8 @@ describe("the dialect registry", () => {
 
 describe("the README's dialect table", () => {
   // Between these markers the README holds dialectTable() as prettier formats it; UPDATE_README=1 rewrites it.
-  const BEGIN = "<!-- dialect-table:begin (made from DIALECT_REGISTRY; UPDATE_README=1 vitest run registry rewrites it) -->";
+  const BEGIN =
+    "<!-- dialect-table:begin (made from DIALECT_REGISTRY; UPDATE_README=1 vitest run registry rewrites it) -->";
   const END = "<!-- dialect-table:end -->";
 
   it("says what the registry says", async () => {
@@ -70,7 +71,10 @@ describe("the README's dialect table", () => {
     const table = (await format(dialectTable(), { parser: "markdown", printWidth: 110 })).trim();
     const current = readme.slice(start + BEGIN.length, end).trim();
     if (process.env["UPDATE_README"] === "1" && current !== table) {
-      writeFileSync(readmePath, `${readme.slice(0, start + BEGIN.length)}\n\n${table}\n\n${readme.slice(end)}`);
+      writeFileSync(
+        readmePath,
+        `${readme.slice(0, start + BEGIN.length)}\n\n${table}\n\n${readme.slice(end)}`,
+      );
       return;
     }
     expect(current).toBe(table);

@@ -110,6 +110,7 @@ export class EndpointQueue {
   private probing = false;
   /** Timeouts since the last answer: some dialects disable after a few (MQTT-chat: "inaccessible URLs cause timeouts"). */
   private timeoutsInARow = 0;
+  private lastTimeoutAt = 0;
   private pumpScheduled = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private lingerUntil = 0;
@@ -427,8 +428,9 @@ export class EndpointQueue {
       for (const item of sendable) await this.dead(item, undefined, undefined, ensureError(err).message);
       return;
     }
+    const startedAt = Date.now();
     const result = await this.call(endpoint, app, request);
-    this.watchTimeouts(endpoint, result, Date.now());
+    this.watchTimeouts(endpoint, result, Date.now(), startedAt);
     const context: AttemptContext = {
       timeoutsInARow: this.timeoutsInARow,
       refusal:
@@ -610,9 +612,20 @@ export class EndpointQueue {
 
   // Mass timeouts pause the endpoint; after the pause, the first answer decides: another timeout
   // pauses it again at once, anything else closes the episode.
-  private watchTimeouts(endpoint: EndpointConfig, result: AttemptResult, now: number): void {
-    if (isTimeout(result)) this.timeoutsInARow++;
-    else if (result.ok) this.timeoutsInARow = 0;
+  private watchTimeouts(
+    endpoint: EndpointConfig,
+    result: AttemptResult,
+    now: number,
+    startedAt: number,
+  ): void {
+    // In a row means one after another: requests in flight together that time out together (one
+    // stall) count once, and any answer starts the count again.
+    if (isTimeout(result) && startedAt >= this.lastTimeoutAt) {
+      this.timeoutsInARow++;
+      this.lastTimeoutAt = now;
+    } else if (result.ok) {
+      this.timeoutsInARow = 0;
+    }
     if (isTimeout(result)) {
       const probeFailed = this.probing && now >= this.pausedUntil;
       if (probeFailed || this.timeouts.note(now)) this.pause(endpoint, now);

@@ -1,3 +1,4 @@
+import { eventTypeMatches } from "@herald/config";
 import type { EndpointConfig } from "@herald/config";
 import { deliveryIdHeader, dialectOf } from "@herald/dialects";
 import type { DialectDefinition, HttpRequestSpec, RenderItem } from "@herald/dialects";
@@ -9,9 +10,18 @@ export function dialectOfEndpoint(endpoint: Pick<EndpointConfig, "dialect">): Di
   return dialectOf(endpoint.dialect);
 }
 
+/** Whether the endpoint's dialect says `event` to it (its `says`, given the endpoint's event types). */
+export function endpointSays(
+  endpoint: Pick<EndpointConfig, "dialect" | "eventTypes">,
+  event: Event,
+): boolean {
+  const says = dialectOfEndpoint(endpoint).says;
+  return says === undefined || says(event, (type) => eventTypeMatches(endpoint.eventTypes, type));
+}
+
 /** A TerminalError (a dead delivery, never retried) for an event the endpoint's dialect cannot say. */
 export function checkSays(endpoint: EndpointConfig, event: Event): void {
-  if (!dialectOfEndpoint(endpoint).says(event)) {
+  if (!endpointSays(endpoint, event)) {
     throw new TerminalError(`the ${endpoint.dialect} dialect has no callback for event ${event.id}`);
   }
 }

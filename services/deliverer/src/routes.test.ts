@@ -60,6 +60,11 @@ describe("routeEvent", () => {
     ]);
     // OpenIM's online callback is per connection login, as OpenIM sends it.
     expect(ids(app, "conn.online", encode({}))).toEqual(["all", "filtered"]);
+    // Per connection, the user's offline goes to OpenIM only for a node reset (no conn.offline came).
+    const offline = (nodeReset: boolean) =>
+      encode({ payload: { $case: "userOffline", value: { userId: "u9", nodeReset } } });
+    expect(ids(app, "user.offline", offline(false))).toEqual(["all", "presence"]);
+    expect(ids(app, "user.offline", offline(true))).toEqual(["all", "filtered", "presence"]);
   });
 
   it("applies OpenIM's filters: denied content types and attention ids", () => {

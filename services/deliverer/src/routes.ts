@@ -8,6 +8,7 @@ import {
 import { dialectOf, findOpenImHook, openImHookFires, parsePassthroughPayload } from "@herald/dialects";
 import type { JsonObject, OpenImHook, TypeFilter } from "@herald/dialects";
 import { Event, PASSTHROUGH_TYPE_PREFIX } from "@herald/proto";
+import { endpointSays } from "./render.js";
 
 /** Whether the dialect can say events of `type` (its registry entry's `renders`). */
 export function dialectRenders(dialect: Dialect, type: string): boolean {
@@ -39,7 +40,8 @@ export function endpointsOf(app: AppConfig): readonly EndpointConfig[] {
 
 /**
  * The endpoints that take an event: the type matches the endpoint's types and its dialect, and the
- * payload passes its filter. The payload is decoded only when some filter needs it.
+ * payload passes its filter, and the dialect says it. The payload is decoded only when a filter or the
+ * dialect needs it.
  */
 export function routeEvent(app: AppConfig, type: string, data: Uint8Array): EndpointConfig[] {
   let event: Event | undefined;
@@ -51,7 +53,9 @@ export function routeEvent(app: AppConfig, type: string, data: Uint8Array): Endp
       endpoint.id === OPENIM_WEBHOOKS_ENDPOINT_ID && isImplied(app, endpoint)
         ? afterHookFires(app, type, decoded)
         : filterPasses(endpoint.filter, type, decoded);
-    if (fires) targets.push(endpoint);
+    // A dialect that decides by the event itself is asked here, so nothing it would not say is queued.
+    const says = dialectOf(endpoint.dialect).says === undefined || endpointSays(endpoint, decoded());
+    if (fires && says) targets.push(endpoint);
   }
   return targets;
 }

@@ -39,7 +39,6 @@ export const mqttchat = defineDialect({
   },
   maxBatchRecords: 1,
   renders: ["user.online", "user.offline", "node.reset", "msg.sent"],
-  says: () => true,
   render: ({ url, items }) => {
     const event = items[0]?.event;
     const body = event && (renderMqttChatPresence(event) ?? renderMqttChatMessage(event));

@@ -45,7 +45,7 @@ export const openim = defineDialect({
   },
   signsWithSecrets: false,
   defaults: {
-    eventTypes: ["conn.online", "conn.offline", "msg.sent", "openim.*"],
+    eventTypes: ["conn.online", "conn.offline", "user.offline", "msg.sent", "openim.*"],
     timeoutMs: COMMON_DEFAULTS.timeoutMs,
     retry: {
       scheduleMs: [
@@ -70,7 +70,11 @@ export const openim = defineDialect({
   },
   maxBatchRecords: 1,
   renders: ["conn.online", "conn.offline", "user.online", "user.offline", "msg.sent", "openim.*"],
-  says: () => true,
+  // Per connection, the user's offline is said only when it comes from a node reset: the chat core
+  // lost those connections without a conn.offline for each, and the business server must still hear
+  // that the user is gone. An endpoint that does not take conn.offline gets every user.offline.
+  says: (event, takes) =>
+    event.payload?.$case !== "userOffline" || event.payload.value.nodeReset || !takes("conn.offline"),
   render: ({ url, settings, items }) => {
     const event = items[0]?.event;
     const spec =

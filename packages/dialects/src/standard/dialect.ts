@@ -54,7 +54,6 @@ export const standard = defineDialect({
   },
   maxBatchRecords: 1,
   renders: ["*"],
-  says: () => true,
   render: ({ url, secrets, items, now }) => {
     const item = items[0];
     if (item === undefined) throw new CannotSayError("nothing to send");
