@@ -81,10 +81,12 @@ export function endpointsSection(ctx) {
         mode,
         endpoint,
         onClose: close,
+        // The table is redrawn before the form goes, so a click on it right after (a Delete and its
+        // confirm) is never undone by a redraw still on its way.
         onSaved: async () => {
-          close();
           ctx.onAppChanged?.();
           await refresh();
+          close();
         },
       }),
     );
