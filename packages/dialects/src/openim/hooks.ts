@@ -10,6 +10,8 @@ export interface OpenImHook {
   readonly seedCommand: string;
   /** True where contentType filters (deniedTypes / allowedTypes) apply. */
   readonly messageHook: boolean;
+  /** The NATS subject token a Before call for it travels on: its current command. */
+  readonly subjectToken: string;
 }
 
 export type CommandNaming = "seed" | "current";
@@ -112,6 +114,7 @@ export const OPENIM_HOOKS: readonly OpenImHook[] = Object.freeze(
       command,
       seedCommand: SEED_COMMANDS[key] ?? command,
       messageHook: MESSAGE_HOOKS.has(key),
+      subjectToken: command,
     }),
   ),
 );
