@@ -47,6 +47,9 @@ export function routeEvent(app: AppConfig, type: string, data: Uint8Array): Endp
   const targets: EndpointConfig[] = [];
   for (const endpoint of endpointsOf(app)) {
     if (!eventTypeMatches(endpoint.eventTypes, type) || !dialectRenders(endpoint.dialect, type)) continue;
+    // An event of a rendered type that the dialect still cannot say (a room's creation, for Tencent's
+    // member callbacks) makes no job, rather than a dead one.
+    if (!dialectOf(endpoint.dialect).says(decoded())) continue;
     const fires =
       endpoint.id === OPENIM_WEBHOOKS_ENDPOINT_ID && isImplied(app, endpoint)
         ? afterHookFires(app, type, decoded)
