@@ -1,3 +1,4 @@
+import { DIALECT_REGISTRY, type DialectDefinition } from "@herald/dialects";
 import { completeEndpoint, sortById } from "./endpoint-config.js";
 import type { EndpointConfig } from "./endpoint-config.js";
 import { readDuration } from "./duration.js";
@@ -13,8 +14,15 @@ const FIELDS: Readonly<Record<string, readonly string[] | undefined>> = {
   eventTypes: undefined,
   filter: ["deniedTypes", "allowedTypes", "attentionIds"],
   secrets: undefined,
-  rongcloud: ["appKey", "appSecret"],
-  openim: ["urlStyle", "commandNames"],
+  // Each dialect's own block (DIALECT_REGISTRY), its fields read from its schema.
+  ...Object.fromEntries(
+    DIALECT_REGISTRY.flatMap((d) => {
+      const settings = (d as DialectDefinition).settings;
+      if (settings === undefined) return [];
+      const shape = (settings.schema as { shape?: Record<string, unknown> }).shape;
+      return [[settings.key, shape === undefined ? undefined : Object.keys(shape)]];
+    }),
+  ),
   timeoutMs: undefined,
   retry: ["scheduleMs", "jitter"],
   concurrency: undefined,
