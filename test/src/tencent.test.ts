@@ -19,6 +19,9 @@ import {
   type NatsFixture,
   type RecordingServer,
 } from "@herald/testkit";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { busNames, type AttemptRecord } from "@herald/bus";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 import { before, heraldClient, publish } from "./grpc-client.js";
 
@@ -33,6 +36,7 @@ const WAIT = { timeoutMs: 20_000 };
 const OK = { ActionStatus: "OK", ErrorCode: 0, ErrorInfo: "" };
 
 let nats: NatsFixture;
+let nc: NatsConnection;
 let services: ServiceProcess[] = [];
 let client: HeraldServiceClient;
 let afterServer: RecordingServer;
@@ -84,14 +88,40 @@ beforeAll(async () => {
   services.push(...others);
   await Promise.all(others.map((s) => s.waitReady()));
   client = heraldClient(gateway.grpcAddress);
+  nc = await connect({ servers: nats.url });
 }, 180_000);
 
 afterAll(async () => {
   client?.close();
+  await nc?.close();
   await stopAll(services);
   await Promise.all([afterServer, retryServer, beforeServer].map((s) => s?.close()));
   await nats?.stop();
 });
+
+/** Waits until ATTEMPTS holds records of `appId` that `done` accepts, and returns them, oldest first. */
+async function attempts(
+  appId: string,
+  done: (records: AttemptRecord[]) => boolean,
+): Promise<AttemptRecord[]> {
+  const jsm = await jetstreamManager(nc);
+  const stream = busNames(nats.namespace).streams.attempts;
+  let records: AttemptRecord[] = [];
+  await waitFor(
+    async () => {
+      const { state } = await jsm.streams.info(stream);
+      records = [];
+      for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
+        const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+        const record = msg?.json<AttemptRecord>();
+        if (record?.appId === appId) records.push(record);
+      }
+      return done(records);
+    },
+    { ...WAIT, what: `attempt records of ${appId}` },
+  );
+  return records;
+}
 
 let n = 0;
 function event(appId: string, payload: DeepPartial<Event>["payload"], at: number): DeepPartial<Event> {
@@ -235,6 +265,10 @@ describe("tencent after-callbacks", () => {
     expect(second?.text).toBe(first?.text);
     expect(second?.headers["herald-delivery-id"]).toBe(first?.headers["herald-delivery-id"]);
     for (const req of [first!, second!]) expect(verified(req.url).optPlatform).toBe("Web");
+    const [refused, delivered] = await attempts("tc-retry", (r) => r.length >= 2);
+    expect(refused).toMatchObject({ attempt: 1, status: 200, dialect: "tencent" });
+    expect(refused?.error).toContain("ErrorCode 1 (FAIL): busy");
+    expect(delivered).toMatchObject({ attempt: 2, status: 200, error: "" });
     // Delivered: no third attempt comes once the answer is ErrorCode 0.
     await publish(client, [
       event(
@@ -300,6 +334,10 @@ describe("tencent before-callbacks over gRPC", () => {
       source: DecisionSource.DECISION_SOURCE_BUSINESS_SERVER,
     });
     expect(passed).toMatchObject({ decision: Decision.DECISION_DENY, errCode: 120005, errMsg: "敏感词" });
+    const outcomes = await attempts("tc", (r) => r.filter((a) => a.kind === "before").length >= 4);
+    expect(outcomes.filter((a) => a.kind === "before").map((a) => a.outcome)).toEqual(
+      expect.arrayContaining(["deny", "drop"]),
+    );
   });
 
   it("ErrorCode 0 with a MsgBody is a modification of the request payload", async () => {
