@@ -24,6 +24,15 @@ const AFTER_HOOKS_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
   "user.offline": ["afterUserOffline"],
 };
 
+// A says that throws (an event it cannot even read) routes the event: sending reports it, as a dead job.
+function dialectSays(dialect: Dialect, event: Event): boolean {
+  try {
+    return dialectOf(dialect).says(event);
+  } catch {
+    return true;
+  }
+}
+
 const endpointsCache = new WeakMap<AppConfig, readonly EndpointConfig[]>();
 
 /** Every endpoint of an app: its own, and the one its webhooks.yml implies. Cached per config value. */
@@ -49,7 +58,7 @@ export function routeEvent(app: AppConfig, type: string, data: Uint8Array): Endp
     if (!eventTypeMatches(endpoint.eventTypes, type) || !dialectRenders(endpoint.dialect, type)) continue;
     // An event of a rendered type that the dialect still cannot say (a room's creation, for Tencent's
     // member callbacks) makes no job, rather than a dead one.
-    if (!dialectOf(endpoint.dialect).says(decoded())) continue;
+    if (!dialectSays(endpoint.dialect, decoded())) continue;
     const fires =
       endpoint.id === OPENIM_WEBHOOKS_ENDPOINT_ID && isImplied(app, endpoint)
         ? afterHookFires(app, type, decoded)

@@ -62,6 +62,21 @@ export function tencentAfterCallback(event: Event): TencentCallback | undefined 
   }
 }
 
+/** Whether tencentAfterCallback has a callback for the event, without rendering it. */
+export function tencentSays(event: Event): boolean {
+  const payload = event.payload;
+  switch (payload?.$case) {
+    case "connectionOnline":
+    case "connectionOffline":
+    case "messageSent":
+      return true;
+    case "roomStatus":
+      return payload.value.kind === ROOM_JOIN || payload.value.kind === ROOM_LEAVE;
+    default:
+      return false;
+  }
+}
+
 function stateChange(
   event: Event,
   userId: string,

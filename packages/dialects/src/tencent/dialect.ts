@@ -1,5 +1,5 @@
 import { COMMON_DEFAULTS, CannotSayError, SECOND_MS, defineDialect } from "../dialect.js";
-import { tencentAfterCallback } from "./after.js";
+import { tencentAfterCallback, tencentSays } from "./after.js";
 import { tencentBefore } from "./before.js";
 import { readTencentAnswer } from "./response.js";
 import { tencentEndpointSchema, type TencentEndpointSettings } from "./settings.js";
@@ -44,7 +44,7 @@ export const tencent = defineDialect({
   maxBatchRecords: 1,
   renders: ["conn.online", "conn.offline", "msg.sent", "room.status"],
   // A room's creation and destruction have no Tencent member callback.
-  says: (event) => tencentAfterCallback(event) !== undefined,
+  says: tencentSays,
   render: ({ url, settings, items, now }) => {
     const event = items[0]?.event;
     const callback = event && tencentAfterCallback(event);
