@@ -171,6 +171,12 @@ describe("after-callbacks, byte for byte", () => {
     expect(tencent.says(event({ $case: "connectionOnline", value: { userId: "u", connId: "c" } }))).toBe(
       true,
     );
+    // Routing asks before anything is rendered: an event without a time is not read for it.
+    const timeless = Event.fromPartial({
+      id: "e",
+      payload: { $case: "connectionOffline", value: { userId: "u" } },
+    });
+    expect(tencent.says(timeless)).toBe(true);
   });
 });
 
