@@ -367,6 +367,7 @@ describe("endpoints", () => {
       ["rongcloud", "key"],
       ["mqttchat", "key"],
       ["standard", "none"],
+      ["tencent", "key"],
     ]);
     // Left out, it is the dialect's; set, it is kept through PATCH and PUT.
     const keyed = await call("POST", "/v1/apps/eps/endpoints", { body: mq("o1") });

@@ -1,6 +1,7 @@
 import type { Event } from "@herald/proto";
 import type { z } from "zod";
-import type { HttpRequestSpec } from "./types.js";
+import type { CallbackFailure } from "./openim/failure.js";
+import type { HttpRequestSpec, JsonObject } from "./types.js";
 
 /** Herald's one unit of time inside: milliseconds. Seconds appear only at the edges (a YAML, a wire field). */
 export const SECOND_MS = 1_000;
@@ -90,12 +91,77 @@ export class CannotSayError extends Error {
   override readonly name = "CannotSayError";
 }
 
+/** What a before-hook's answer means for the chat core's action. */
+export type BeforeOutcome =
+  /** Go on unchanged. */
+  | { kind: "continue" }
+  /** Go on with this payload: the request payload with the response's modifications, in the request's key names. */
+  | { kind: "modify"; payload: JsonObject }
+  | { kind: "deny"; errCode: number; errMsg: string; errDlt: string }
+  /** Stop without an error: the sender is told it succeeded (Tencent's ErrorCode 2). */
+  | { kind: "drop" }
+  /** A failed callback: failedContinue decides (see decideFailure). */
+  | { kind: "failed"; failure: CallbackFailure };
+
+/** One hook of a dialect, as a Before call's `command` names it. */
+export interface BeforeHook {
+  /** Where its settings live in the app's block (OpenIM: the webhooks.yml key; Tencent: the command). */
+  readonly key: string;
+  /** Only before-hooks are asked through Before; an after-hook is published as an event. */
+  readonly kind: "before" | "after";
+  /** A NATS subject token that names it (no dots): the gateway asks the evaluators on it. */
+  readonly subjectToken: string;
+}
+
+/** A before-hook's settings as the gateway and evaluator use them, complete. */
+export interface BeforeHookSettings {
+  readonly enable: boolean;
+  readonly timeoutMs: number;
+  /** Whether a failed call (timeout, refused, bad answer) lets the action go on. */
+  readonly failedContinue: boolean;
+}
+
+/**
+ * A dialect's before-hooks (synchronous: the business server may allow, deny, drop or modify), configured
+ * per app in the block under `appKey`. The gateway and evaluator find the dialect whose `findHook` knows
+ * a Before call's command and go through these; neither names a dialect.
+ */
+export interface DialectBefore<BK extends string = string, B = unknown, H extends BeforeHook = BeforeHook> {
+  /** The app's config block for these hooks: `openim`, `tencent`. */
+  readonly appKey: BK;
+  /**
+   * The block's stored form (unknown keys refused, defaults filled), the same in a YAML file and the
+   * admin API; absent where config reads the block itself (OpenIM's webhooks.yml).
+   */
+  readonly appSchema?: z.ZodType<B>;
+  /** The hook a command names, by any spelling the dialect accepts; undefined when it has none by that name. */
+  readonly findHook: (command: string) => H | undefined;
+  /** The hook's settings in the app's block; undefined when the block does not configure it (then it is off). */
+  readonly hookSettings: (block: B, hook: H) => BeforeHookSettings | undefined;
+  /** Why the hook does not fire for this payload (OpenIM's type and user filters); undefined: it fires. */
+  readonly filteredOut?: (block: B, hook: H, payload: JsonObject) => string | undefined;
+  /** The request to the business server; `now` signs it. */
+  readonly render: (
+    block: B,
+    hook: H,
+    input: { readonly operationId: string; readonly payload: JsonObject; readonly now: Date },
+  ) => HttpRequestSpec;
+  /** The business server's answer; `request` is the payload asked about (a modification is applied to it). */
+  readonly interpret: (hook: H, request: JsonObject, response: CallbackResponse) => BeforeOutcome;
+}
+
 /**
  * Everything Herald knows about one wire dialect: how endpoints of it are configured and defaulted,
  * which events it can say and how, how its answers are read, and how it signs. Config, the deliverer,
  * the admin API and the panel read these; none of them names a dialect.
  */
-export interface DialectDefinition<N extends string = string, K extends string = string, S = unknown> {
+export interface DialectDefinition<
+  N extends string = string,
+  K extends string = string,
+  S = unknown,
+  BK extends string = string,
+  B = unknown,
+> {
   readonly name: N;
   /** For people: the table in the README, the panel's select. */
   readonly title: string;
@@ -123,12 +189,19 @@ export interface DialectDefinition<N extends string = string, K extends string =
   readonly refusal?: (response: CallbackResponse) => string | undefined;
   /** The least body that creates an endpoint of this dialect (the panel's template); secrets left empty. */
   readonly template: Readonly<Record<string, unknown>>;
+  /** Its before-hooks, if the business server can gate actions through it. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each dialect's own hook type
+  readonly before?: DialectBefore<BK, B, any>;
 }
 
 /** Typed identity: keeps the literal name and settings key for the registry's types. */
-export function defineDialect<const N extends string, const K extends string = never, S = undefined>(
-  definition: DialectDefinition<N, K, S>,
-): DialectDefinition<N, K, S> {
+export function defineDialect<
+  const N extends string,
+  const K extends string = never,
+  S = undefined,
+  const BK extends string = never,
+  B = undefined,
+>(definition: DialectDefinition<N, K, S, BK, B>): DialectDefinition<N, K, S, BK, B> {
   return definition;
 }
 

@@ -20,6 +20,21 @@ const message = (fields: Record<string, unknown>) =>
 const ids = (app: Parameters<typeof routeEvent>[0], type: string, data: Uint8Array) =>
   routeEvent(app, type, data).map((e) => e.id);
 
+describe("routeEvent and what a dialect can say", () => {
+  it("makes no job for an event of a rendered type that the dialect cannot say (a tencent room creation)", () => {
+    const app = validateAppConfig({
+      appId: "a",
+      endpoints: [
+        { id: "tc", url: "https://example.com/t", dialect: "tencent", tencent: { sdkAppId: "1400000001" } },
+      ],
+    });
+    const room = (kind: number) =>
+      encode({ payload: { $case: "roomStatus", value: { roomId: "r", userIds: ["u"], kind } } });
+    expect(ids(app, "room.status", room(0))).toEqual([]);
+    expect(ids(app, "room.status", room(1))).toEqual(["tc"]);
+  });
+});
+
 describe("routeEvent", () => {
   const app = validateAppConfig({
     appId: "a",

@@ -53,11 +53,23 @@ export function routeEvent(app: AppConfig, type: string, data: Uint8Array): Endp
       endpoint.id === OPENIM_WEBHOOKS_ENDPOINT_ID && isImplied(app, endpoint)
         ? afterHookFires(app, type, decoded)
         : filterPasses(endpoint.filter, type, decoded);
-    // A dialect that decides by the event itself is asked here, so nothing it would not say is queued.
-    const says = dialectOf(endpoint.dialect).says === undefined || endpointSays(endpoint, decoded());
-    if (fires && says) targets.push(endpoint);
+    if (fires && saysAtRouting(endpoint, decoded)) targets.push(endpoint);
   }
   return targets;
+}
+
+/**
+ * A dialect that decides by the event itself is asked when routing, so what it would not say (a
+ * room's creation, for Tencent's member callbacks) makes no job rather than a dead one. A `says` that
+ * throws (an event it cannot read) routes the event: sending reports it, as a dead job.
+ */
+function saysAtRouting(endpoint: EndpointConfig, decoded: () => Event): boolean {
+  if (dialectOf(endpoint.dialect).says === undefined) return true;
+  try {
+    return endpointSays(endpoint, decoded());
+  } catch {
+    return true;
+  }
 }
 
 function isImplied(app: AppConfig, endpoint: EndpointConfig): boolean {

@@ -4,6 +4,7 @@ import { mapping } from "../zod-text.js";
 import { renderOpenImAfter } from "./after.js";
 import type { CommandNaming } from "./hooks.js";
 import type { UrlStyle } from "./before.js";
+import { openImBefore } from "./before-hooks.js";
 
 export const openImUrlStyleSchema = z.enum(["path", "query"], { error: 'expected "path" or "query"' });
 export const openImCommandNamesSchema = z.enum(["seed", "current"], {
@@ -88,4 +89,5 @@ export const openim = defineDialect({
     return spec;
   },
   template: { url: "https://" },
+  before: openImBefore,
 });

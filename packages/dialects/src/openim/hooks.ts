@@ -12,6 +12,8 @@ export interface OpenImHook {
   readonly messageHook: boolean;
   /** The failedContinue that OpenIM's shipped webhooks.yml gives this key. */
   readonly failedContinue: boolean;
+  /** The NATS subject token a Before call for it travels on: its current command. */
+  readonly subjectToken: string;
 }
 
 export type CommandNaming = "seed" | "current";
@@ -125,6 +127,7 @@ export const OPENIM_HOOKS: readonly OpenImHook[] = Object.freeze(
       seedCommand: SEED_COMMANDS[key] ?? command,
       messageHook: MESSAGE_HOOKS.has(key),
       failedContinue: !FAIL_CLOSED.has(key),
+      subjectToken: command,
     }),
   ),
 );

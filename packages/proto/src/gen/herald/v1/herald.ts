@@ -31,6 +31,8 @@ export enum Decision {
   DECISION_DENY = 2,
   /** DECISION_MODIFY - Go on with payload_json in place of the request's payload. */
   DECISION_MODIFY = 3,
+  /** DECISION_DROP - Stop without an error: the sender is told it succeeded (Tencent's ErrorCode 2, a silent drop). */
+  DECISION_DROP = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -48,6 +50,9 @@ export function decisionFromJSON(object: any): Decision {
     case 3:
     case "DECISION_MODIFY":
       return Decision.DECISION_MODIFY;
+    case 4:
+    case "DECISION_DROP":
+      return Decision.DECISION_DROP;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -65,6 +70,8 @@ export function decisionToJSON(object: Decision): string {
       return "DECISION_DENY";
     case Decision.DECISION_MODIFY:
       return "DECISION_MODIFY";
+    case Decision.DECISION_DROP:
+      return "DECISION_DROP";
     case Decision.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -136,7 +143,10 @@ export function decisionSourceToJSON(object: DecisionSource): string {
 
 export interface BeforeRequest {
   appId: string;
-  /** The OpenIM callback command, e.g. callbackBeforeSendSingleMsgCommand. */
+  /**
+   * The callback command of a dialect with before-hooks: OpenIM's (callbackBeforeSendSingleMsgCommand)
+   * or Tencent's (C2C.CallbackBeforeSendMsg). 1-64 characters of [A-Za-z0-9_.].
+   */
   command: string;
   /** Carried to the business server in the operationID header; Herald makes one when empty. */
   operationId: string;
