@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { APP_ID_PATTERN, DIALECTS, ID_PATTERN_TEXT, ORDERINGS } from "@herald/config";
-import { DIALECT_DEFINITIONS } from "@herald/dialects";
+import { BEFORE_DIALECTS, DIALECT_DEFINITIONS } from "@herald/dialects";
 import type { Dialect } from "@herald/dialects";
 import { isDerivedEventId } from "@herald/presence";
 import { appId, entityId, eventId } from "../events.js";
@@ -134,6 +134,14 @@ export const openImBody = z.looseObject({
 /** An app as PUT takes it: AppConfig without appId and source (the path and the API set those). */
 export const appBody = z.looseObject({
   openim: openImBody.optional(),
+  // Each other before-hook dialect's app block (tencent), its stored form as the registry has it.
+  ...Object.fromEntries(
+    BEFORE_DIALECTS.flatMap((d) =>
+      d.appSchema === undefined
+        ? []
+        : [[d.appKey, d.appSchema.optional().describe(`${d.appKey} before-hooks`)]],
+    ),
+  ),
   endpoints: z.array(z.unknown()).optional(),
   allowPrivateDestinations: z.boolean().optional(),
   breaker: z
