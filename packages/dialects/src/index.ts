@@ -61,5 +61,5 @@ export { openImCommandNamesSchema, openImUrlStyleSchema } from "./openim/dialect
 export type { OpenImEndpointSettings } from "./openim/dialect.js";
 export type { RongCloudEndpointSettings } from "./rongcloud/dialect.js";
 export { renderOpenImConnection } from "./openim/presence.js";
-export { mapping, nonEmptyText, typeError } from "./zod-text.js";
+export { MAX_URL_BYTES, httpUrlSchema, mapping, nonEmptyText, typeError } from "./zod-text.js";
 export { dialectTable, humanDuration } from "./doc-table.js";

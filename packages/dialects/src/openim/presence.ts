@@ -18,25 +18,9 @@ export interface OpenImPresenceOptions {
  */
 export function renderOpenImPresence(event: Event, opts: OpenImPresenceOptions): HttpRequestSpec | undefined {
   const payload = event.payload;
-  if (payload?.$case !== "userOnline" && payload?.$case !== "userOffline") return undefined;
-  const v = payload.value;
-  const online = payload.$case === "userOnline";
-  const command = presenceCommand(online ? "afterUserOnline" : "afterUserOffline", opts.naming);
-  return renderOpenImBefore({
-    baseUrl: opts.baseUrl,
-    urlStyle: opts.urlStyle,
-    command,
-    operationId: presenceOperationId(event),
-    payload: {
-      userID: v.userId,
-      callbackCommand: command,
-      seq: v.seq,
-      ...(online ? { isAppBackground: payload.value.isAppBackground } : {}),
-      connID: v.connId,
-      platformID: v.platformId,
-      platform: v.platform,
-    },
-  });
+  if (payload?.$case === "userOnline") return presenceRequest(event, opts, payload.value, payload.value.seq);
+  if (payload?.$case === "userOffline") return presenceRequest(event, opts, payload.value, payload.value.seq);
+  return undefined;
 }
 
 /**
@@ -50,8 +34,26 @@ export function renderOpenImConnection(
 ): HttpRequestSpec | undefined {
   const payload = event.payload;
   if (payload?.$case !== "connectionOnline" && payload?.$case !== "connectionOffline") return undefined;
-  const v = payload.value;
-  const online = payload.$case === "connectionOnline";
+  return presenceRequest(event, opts, payload.value, occurredAtMs(event));
+}
+
+interface PresenceFields {
+  userId: string;
+  connId: string;
+  platformId: number;
+  platform: string;
+  /** Present on an online event only; its presence makes the request an online one. */
+  isAppBackground?: boolean;
+}
+
+// Body keys in seed 002's order, isAppBackground only when online.
+function presenceRequest(
+  event: Event,
+  opts: OpenImPresenceOptions,
+  v: PresenceFields,
+  seq: number,
+): HttpRequestSpec {
+  const online = v.isAppBackground !== undefined;
   const command = presenceCommand(online ? "afterUserOnline" : "afterUserOffline", opts.naming);
   return renderOpenImBefore({
     baseUrl: opts.baseUrl,
@@ -61,8 +63,8 @@ export function renderOpenImConnection(
     payload: {
       userID: v.userId,
       callbackCommand: command,
-      seq: occurredAtMs(event),
-      ...(online ? { isAppBackground: payload.value.isAppBackground } : {}),
+      seq,
+      ...(online ? { isAppBackground: v.isAppBackground } : {}),
       connID: v.connId,
       platformID: v.platformId,
       platform: v.platform,

@@ -12,25 +12,7 @@ export const tokenSchema = z
   .min(1, { error: "expected a token of 1 to 128 characters" })
   .max(128, { error: "expected a token of 1 to 128 characters" });
 
-const MAX_URL_BYTES = 2048;
-
-export const callbackUrlSchema = z
-  .string({ error: "expected a URL" })
-  .refine((text) => Buffer.byteLength(text, "utf8") <= MAX_URL_BYTES, {
-    error: `expected a URL of at most ${MAX_URL_BYTES} bytes`,
-    abort: true,
-  })
-  .refine(
-    (text) => {
-      try {
-        const url = new URL(text);
-        return url.protocol === "http:" || url.protocol === "https:";
-      } catch {
-        return false;
-      }
-    },
-    { error: "expected an http or https URL" },
-  );
+export { httpUrlSchema as callbackUrlSchema } from "../zod-text.js";
 
 /** An endpoint's `tencent` block: the app's SDKAppID, and the callback token when authentication is on. */
 export const tencentEndpointSchema = z.strictObject(
