@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { readHookConfig } from "./hook-config.js";
 import type { HookConfig } from "./hook-config.js";
 import type { ConfigWarning } from "./errors.js";
