@@ -1,4 +1,4 @@
-import type { DialectBefore } from "../dialect.js";
+import { SECOND_MS, type DialectBefore } from "../dialect.js";
 import { interpretOpenImBefore, renderOpenImBefore, type UrlStyle } from "./before.js";
 import { openImHookFires, type TypeFilter } from "./filter.js";
 import { findOpenImHook, openImCommand, type CommandNaming, type OpenImHook } from "./hooks.js";
@@ -27,7 +27,7 @@ export const openImBefore: DialectBefore<"openim", OpenImAppBlock, OpenImHook> =
     return (
       settings && {
         enable: settings.enable,
-        timeoutMs: settings.timeout * 1_000,
+        timeoutMs: Math.round(settings.timeout * SECOND_MS),
         failedContinue: settings.failedContinue,
       }
     );
