@@ -1,4 +1,4 @@
-import { SECOND_MS } from "@herald/dialects";
+import { openImHookTimeoutMs } from "@herald/dialects";
 import { z } from "zod";
 import { openImHookKey } from "./openim-hooks.js";
 import { child, describe, expectRecord, fail, parseAt, unknownKeySite, warn } from "./site.js";
@@ -29,10 +29,8 @@ const MAX_CONTENT_TYPE = 2 ** 31 - 1;
 const BEFORE_FIELDS = ["enable", "timeout", "failedContinue", "deniedTypes", "allowedTypes", "attentionIds"];
 const AFTER_FIELDS = ["enable", "timeout", "attentionIds", "deniedTypes", "allowedTypes"];
 
-/** A hook's timeout in Herald's unit, milliseconds. */
-export function hookTimeoutMs(hook: Pick<HookConfig, "timeout">): number {
-  return Math.round(hook.timeout * SECOND_MS);
-}
+/** A hook's timeout in Herald's unit, milliseconds (the dialect's one conversion). */
+export const hookTimeoutMs: (hook: Pick<HookConfig, "timeout">) => number = openImHookTimeoutMs;
 
 /** The defaults of OpenIM's shipped webhooks.yml for `hookKey` (enable false). */
 export function defaultHookConfig(hookKey: string): HookConfig {

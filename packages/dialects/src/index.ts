@@ -4,6 +4,7 @@ export { OPENIM_HOOKS, findOpenImHook, openImCommand, openImHookByKey } from "./
 export type { HookKind, OpenImHook, CommandNaming } from "./openim/hooks.js";
 export { renderOpenImBefore, interpretOpenImBefore } from "./openim/before.js";
 export type { UrlStyle, OpenImBeforeInput } from "./openim/before.js";
+export { openImHookTimeoutMs } from "./openim/before-hooks.js";
 export type { OpenImAppBlock, OpenImHookSettings } from "./openim/before-hooks.js";
 export { HERALD_CALLBACK_ERRORS, decideFailure } from "./openim/failure.js";
 export type { CallbackFailure, FailureDecision } from "./openim/failure.js";

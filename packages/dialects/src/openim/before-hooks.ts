@@ -18,6 +18,11 @@ export interface OpenImAppBlock {
   hooks: Record<string, OpenImHookSettings>;
 }
 
+/** A hook's timeout in Herald's unit: webhooks.yml writes seconds. The one conversion. */
+export function openImHookTimeoutMs(settings: { timeout: number }): number {
+  return Math.round(settings.timeout * SECOND_MS);
+}
+
 /** OpenIM's before-hooks: the 53 hooks of webhooks.yml, each under its key in the app's `openim.hooks`. */
 export const openImBefore: DialectBefore<"openim", OpenImAppBlock, OpenImHook> = {
   appKey: "openim",
@@ -27,7 +32,7 @@ export const openImBefore: DialectBefore<"openim", OpenImAppBlock, OpenImHook> =
     return (
       settings && {
         enable: settings.enable,
-        timeoutMs: Math.round(settings.timeout * SECOND_MS),
+        timeoutMs: openImHookTimeoutMs(settings),
         failedContinue: settings.failedContinue,
       }
     );
