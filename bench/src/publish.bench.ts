@@ -3,7 +3,7 @@
 import { PublishStreamRequest, type PublishStreamResponse } from "@herald/proto";
 import { appScopedMsgId, eventSubject } from "@herald/bus";
 import { startNats } from "@herald/testkit";
-import { heraldClient, onlineEvent, publish, startService, stopAll } from "@herald/e2e";
+import { configureApps, heraldClient, onlineEvent, publish, startService, stopAll } from "@herald/e2e";
 import { benchBus, storedEvent, type StoredEvent } from "./jetstream-floor.js";
 import { ms, percentile, type Row } from "./stats.js";
 
@@ -21,6 +21,8 @@ export async function benchPublish(): Promise<Row[]> {
   });
   try {
     await gateway.waitReady();
+    // The gateway takes events only for configured apps.
+    await configureApps({ NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace }, ["bench"]);
     const bus = await benchBus(nats.url, nats.namespace);
     const client = heraldClient(gateway.grpcAddress);
 

@@ -174,7 +174,12 @@ describe("documents", () => {
       expect(paths).toContain(path);
     }
     const post = res.body.paths["/v1/apps/{appId}/endpoints"].post;
-    expect(post.requestBody.content["application/json"].schema.properties).toHaveProperty("url");
+    const endpoint = post.requestBody.content["application/json"].schema.properties;
+    expect(endpoint).toHaveProperty("url");
+    // Every dialect's own settings block and every before-hook block, from the registry.
+    for (const block of ["openim", "rongcloud", "tencent"]) expect(endpoint).toHaveProperty(block);
+    const app = res.body.paths["/v1/apps/{appId}"].put.requestBody.content["application/json"].schema;
+    expect(Object.keys(app.properties)).toEqual(expect.arrayContaining(["openim", "tencent", "endpoints"]));
   });
 
   it("serves the panel at /admin/ without a token", async () => {
@@ -248,6 +253,18 @@ describe("apps", () => {
     expect(broken.status).toBe(400);
     expect(((await broken.json()) as { error: { field: string } }).error.field).toBe("body");
     expectError(await call("GET", "/v1/apps/bad1"), 404, "appId");
+  });
+
+  it("refuses a private URL in any before-hook block (openim, tencent), naming the field", async () => {
+    const openim = await call("PUT", "/v1/apps/private2", {
+      body: { openim: { url: "http://10.0.0.1/cb" } },
+    });
+    expectError(openim, 400, "openim.url");
+    const tencent = await call("PUT", "/v1/apps/private2", {
+      body: { tencent: { url: "http://169.254.169.254/im", sdkAppId: "1400000000" } },
+    });
+    expectError(tencent, 400, "tencent.url");
+    expect((await call("GET", "/v1/apps/private2")).status).toBe(404);
   });
 
   it("allows a private URL when the app allows private destinations", async () => {
@@ -357,16 +374,27 @@ describe("endpoints", () => {
   it("sets an endpoint's ordering, shows it, and says each dialect's default", async () => {
     const dialects = await call("GET", "/v1/dialects");
     expect(dialects.status, dialects.text).toBe(200);
-    expect(dialects.body.dialects).toEqual([
-      { dialect: "openim", defaults: { ordering: "key" } },
-      { dialect: "rongcloud", defaults: { ordering: "key" } },
-      { dialect: "mqttchat", defaults: { ordering: "key" } },
-      { dialect: "standard", defaults: { ordering: "none" } },
+    const listed = dialects.body.dialects as Array<{
+      dialect: string;
+      defaults: Record<string, unknown>;
+      template: Record<string, unknown>;
+    }>;
+    expect(listed.map((d) => [d.dialect, d.defaults["ordering"]])).toEqual([
+      ["openim", "key"],
+      ["rongcloud", "key"],
+      ["mqttchat", "key"],
+      ["standard", "none"],
+      ["tencent", "key"],
     ]);
     // Left out, it is the dialect's; set, it is kept through PATCH and PUT.
     const keyed = await call("POST", "/v1/apps/eps/endpoints", { body: mq("o1") });
     expect(keyed.status, keyed.text).toBe(201);
     expect(keyed.body.ordering).toBe("key");
+    // What the list says a left-out setting becomes is what an endpoint gets.
+    const mqDefaults = listed.find((d) => d.dialect === keyed.body.dialect)?.defaults;
+    for (const key of ["eventTypes", "timeoutMs", "retry", "batch", "pauseOnTimeouts", "disableOn"]) {
+      expect(keyed.body[key], key).toEqual(mqDefaults?.[key]);
+    }
     const plain = await call("POST", "/v1/apps/eps/endpoints", { body: std("o2", { ordering: "key" }) });
     expect(plain.status, plain.text).toBe(201);
     expect(plain.body.ordering).toBe("key");

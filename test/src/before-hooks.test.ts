@@ -322,12 +322,10 @@ describe("answers without a hop", () => {
       decision: Decision.DECISION_CONTINUE,
       source: DecisionSource.DECISION_SOURCE_HOOK_DISABLED,
     });
-    const unknownApp = await before(client, {
-      appId: "nobody",
-      command: "beforeSendSingleMsg",
-      payload: single,
-    });
-    expect(unknownApp.source).toBe(DecisionSource.DECISION_SOURCE_HOOK_DISABLED);
+    // An app configured nowhere is refused (unknown-apps.test.ts), not continued.
+    await expect(
+      before(client, { appId: "nobody", command: "beforeSendSingleMsg", payload: single }),
+    ).rejects.toMatchObject({ code: 5 });
     expect(servers.cont!.requests).toHaveLength(0);
   });
 

@@ -22,6 +22,7 @@ import { partitionsBehind } from "@herald/projection";
 import { createLogger } from "@herald/runtime";
 import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
+import { configureApps } from "./apps.js";
 import { heraldClient, publish } from "./grpc-client.js";
 
 const KICK_AFTER_MS = 400;
@@ -55,6 +56,7 @@ beforeAll(async () => {
   gateway = await startService("gateway", env);
   services = [gateway, await startService("chatroom", env), await startService("presence", env)];
   await Promise.all(services.map((s) => s.waitReady()));
+  await configureApps(env, ["life", "bad", "kick", "abnormal", "sigkill", "big"]);
   client = heraldClient(gateway.grpcAddress);
   rooms = new ChatroomServiceClient(gateway.grpcAddress, credentials.createInsecure());
   nc = await connect({ servers: nats.url });

@@ -260,12 +260,21 @@ describe("openim", () => {
     expect(parsed.body).not.toHaveProperty("recvID");
   });
 
-  it("sends the user online and offline callbacks with seed 002's command names and keys", async () => {
+  it("sends the user-level online and offline callbacks with seed 002's command names and keys", async () => {
     const appId = "oim-presence";
     const server = await businessServer();
+    // The user's change, chosen by eventTypes (the default is one callback per connection: delivery-seed-rules).
     await configure({
       appId,
-      endpoints: [{ id: "oim", url: `${server.url}/cb`, dialect: "openim", openim: { urlStyle: "query" } }],
+      endpoints: [
+        {
+          id: "oim",
+          url: `${server.url}/cb`,
+          dialect: "openim",
+          openim: { urlStyle: "query" },
+          eventTypes: ["user.online", "user.offline"],
+        },
+      ],
     });
     const on = connOnline(appId, "user123", "conn123", 1_700_000_002_000);
     await publish(stack.client, [on]);
@@ -604,12 +613,21 @@ describe("rongcloud", () => {
     }
   });
 
-  it("sends user online and offline records from presence", async () => {
+  it("sends user online and offline records from presence to an endpoint that asks for them", async () => {
     const appId = "rc-presence";
     const server = await businessServer();
+    // RongCloud's online status URL: without eventTypes an endpoint is its chatroom status URL.
     await configure({
       appId,
-      endpoints: [{ id: "rc", url: `${server.url}/status`, dialect: "rongcloud", rongcloud: keys }],
+      endpoints: [
+        {
+          id: "rc",
+          url: `${server.url}/status`,
+          dialect: "rongcloud",
+          rongcloud: keys,
+          eventTypes: ["user.online", "user.offline"],
+        },
+      ],
     });
     await publish(stack.client, [connOnline(appId, "u1", "sess-1", 1_700_000_004_000, "10.0.0.7")]);
     const [online] = await server.waitForRequests(1, WAIT);

@@ -34,17 +34,30 @@ export interface DeliveryStack {
 }
 
 export async function startDeliveryStack(
-  opts: { env?: Record<string, string>; also?: ServiceName[]; deliverers?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    also?: ServiceName[];
+    deliverers?: number;
+    /** Runs a log store on this database first, for the gateway's admin API log routes (LOGSTORE_ADDRESS). */
+    logStoreDatabaseUrl?: string;
+  } = {},
 ): Promise<DeliveryStack> {
   const nats = await startNats();
-  const env = {
+  const env: Record<string, string> & { NATS_URL: string } = {
     NATS_URL: nats.url,
     HERALD_NAMESPACE: nats.namespace,
     DELIVERY_ALLOW_LOOPBACK: "true",
     ...opts.env,
   };
+  const others: ServiceProcess[] = [];
+  if (opts.logStoreDatabaseUrl !== undefined) {
+    const logstore = await startService("logstore", { ...env, DATABASE_URL: opts.logStoreDatabaseUrl });
+    others.push(logstore);
+    await logstore.waitReady();
+    env["LOGSTORE_ADDRESS"] = logstore.grpcAddress;
+  }
   const gateway = await startService("gateway", env);
-  const others = await Promise.all((opts.also ?? []).map((name) => startService(name, env)));
+  others.push(...(await Promise.all((opts.also ?? []).map((name) => startService(name, env)))));
   await Promise.all([gateway, ...others].map((s) => s.waitReady()));
   const deliverers: ServiceProcess[] = [];
   const startDeliverer = async (extraEnv: Record<string, string> = {}) => {

@@ -10,6 +10,7 @@ import { heraldDeliveryIds, parseMqttChat } from "@herald/receiver";
 import { startRecordingServer, waitFor, type RecordingServer } from "@herald/testkit";
 import { publish } from "./grpc-client.js";
 import { attemptRecords, messageEvent, startDeliveryStack, type DeliveryStack } from "./delivery-fixture.js";
+import { configureApps } from "./apps.js";
 
 // An upgrade from the layout before partitions: per endpoint, a durable consumer on
 // herald.dl.<app>.<endpoint> and one on its .retry lane, and one durable router consumer
@@ -127,6 +128,8 @@ it("moves the old router's place and every old job, and sends each job once", as
   const s = (stack = await startDeliveryStack({ deliverers: 0 }));
   const appId = "mig";
   const jsm = await jetstreamManager(s.nc);
+  // The app exists before its events (the gateway refuses unknown apps); its endpoints come later.
+  await configureApps(s.env, [appId]);
 
   // Events stored through the gateway: the first batch routed by the old router, the second not.
   const routed = [

@@ -82,7 +82,10 @@ describe.each(["mqttchat", "openim", "standard"] as const)("%s", (dialect) => {
       url: `${server.url}/cb`,
       dialect,
       ...(dialect === "standard" ? { secrets: [{ value: SECRET }] } : {}),
-      ...(dialect === "openim" ? { openim: { urlStyle: "query" } } : {}),
+      // OpenIM's user-level change: its derived ids carry the user (the default, per connection, carries the chat core's).
+      ...(dialect === "openim"
+        ? { openim: { urlStyle: "query" }, eventTypes: ["user.online", "user.offline"] }
+        : {}),
     };
     await configureApp(stack, { appId, endpoints: [endpoint] });
     const events = USERS.map((user) => online(appId, user));
@@ -230,6 +233,7 @@ it("rongcloud: a batch of 51 records with one CJK user is delivered whole", asyn
         url: `${server.url}/status`,
         dialect: "rongcloud",
         rongcloud: RC_KEYS,
+        eventTypes: ["user.online", "user.offline"],
         batch: { maxRecords: 51, maxLingerMs: 1000 },
       },
     ],

@@ -31,7 +31,13 @@ const ADMIN_TOKEN = "admin-token-for-fuzz-0123456789";
 const APP = "fz";
 const SEED = 20261202;
 /** What a caller may see for input it got wrong: a refusal that names the problem, never a crash. */
-const REFUSALS = new Set([status.INVALID_ARGUMENT, status.RESOURCE_EXHAUSTED, status.OUT_OF_RANGE]);
+// NOT_FOUND: a well-formed app id of an app configured nowhere (apps are explicit).
+const REFUSALS = new Set([
+  status.INVALID_ARGUMENT,
+  status.RESOURCE_EXHAUSTED,
+  status.OUT_OF_RANGE,
+  status.NOT_FOUND,
+]);
 
 let nats: NatsFixture;
 let pg: PostgresFixture;
@@ -252,7 +258,9 @@ describe("fuzz", () => {
       fc.asyncProperty(fc.array(event, { minLength: 1, maxLength: 4 }), async (events) => {
         const outcome = await publishOutcome(events);
         expectAnswerOrRefusal(outcome, events);
-        if (outcome.code === status.INVALID_ARGUMENT) expect(outcome.field, outcome.details).toBeTruthy();
+        if (outcome.code === status.INVALID_ARGUMENT || outcome.code === status.NOT_FOUND) {
+          expect(outcome.field, outcome.details).toBeTruthy();
+        }
       }),
       { seed: SEED, numRuns: 300 },
     );

@@ -3,6 +3,7 @@ import { PublishStreamRequest, type PublishStreamResponse } from "@herald/proto"
 import { appScopedMsgId, busNames } from "@herald/bus";
 import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
+import { configureApps } from "./apps.js";
 import { heraldClient, onlineEvent, publish } from "./grpc-client.js";
 import { storedMsgIds } from "./stream-contents.js";
 
@@ -19,6 +20,7 @@ it("keeps every acknowledged event when the gateway is stopped with SIGTERM mid-
   const gw = await startService("gateway", { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace });
   gateway = gw;
   await gw.waitReady();
+  await configureApps({ NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace }, ["app1"]);
   const client = heraldClient(gw.grpcAddress);
   const acked = new Set<string>();
   let failures = 0;

@@ -32,6 +32,7 @@ import {
   type TestPki,
 } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
+import { configureApps } from "./apps.js";
 import { before, beforeStream, heraldClient, onlineEvent, publish } from "./grpc-client.js";
 
 const GATEWAY_TOKEN = "gateway-token-for-the-chat-core-0001";
@@ -63,6 +64,15 @@ async function start(name: "gateway" | "logstore", env: Record<string, string>):
   });
   running.push(service);
   await service.waitReady();
+  // The apps the tests publish for (the gateway refuses unknown ones); the bucket exists once a gateway is up.
+  if (name === "gateway") {
+    await configureApps({ NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace }, [
+      "tok",
+      "tls",
+      "fwd",
+      "mtls",
+    ]);
+  }
   return service;
 }
 

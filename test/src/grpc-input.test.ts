@@ -25,6 +25,7 @@ import {
   waitForAttempts,
   type DeliveryStack,
 } from "./delivery-fixture.js";
+import { configureApps } from "./apps.js";
 
 const SECRET = `whsec_${Buffer.alloc(32, 9).toString("base64")}`;
 const CONTINUE = { actionCode: 0, errCode: 0, errMsg: "", errDlt: "", nextCode: "" };
@@ -39,6 +40,8 @@ let limit: number;
 
 beforeAll(async () => {
   stack = await startDeliveryStack({ also: ["evaluator"] });
+  // Apps whose events these tests publish with no endpoint to deliver them to.
+  await configureApps(stack.env, ["ids", "deep", "times", "uni", "utf8", "big"]);
   hooks = await startRecordingServer();
   hooks.fallback({ status: 200, body: CONTINUE });
   sink = await startRecordingServer();

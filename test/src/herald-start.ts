@@ -35,6 +35,8 @@ export interface RunningHerald {
   readonly exited: Promise<number | null>;
   /** host:port of the chat core's gRPC server, as the banner prints it. */
   readonly grpc: string | undefined;
+  /** The admin API's base URL (http://127.0.0.1:port), as the banner prints it. */
+  readonly admin: string | undefined;
   /** Each service's health base URL (http://127.0.0.1:port), by service name, as the banner prints it. */
   readonly health: Readonly<Record<string, string>>;
   output(): string;
@@ -71,6 +73,7 @@ export async function startHerald(home: string, env: Record<string, string> = {}
     child,
     exited,
     grpc: /gRPC for the chat core\s+(\S+)/.exec(out)?.[1],
+    admin: /admin API\s+(\S+)\/v1\/apps/.exec(out)?.[1],
     health,
     output: () => out,
     interrupt: () => process.kill(-child.pid!, "SIGINT"),
@@ -106,6 +109,21 @@ function childPids(parent: number): { pid: number; cmdline: string }[] {
     }
   }
   return found;
+}
+
+/**
+ * Creates an app (no hooks, no endpoints) through the admin API, as a user does before the chat core
+ * publishes for it; `token` is the ADMIN_TOKEN the Herald was started with.
+ */
+export async function createApp(herald: RunningHerald, token: string, appId: string): Promise<void> {
+  const res = await fetch(`${herald.admin}/v1/apps/${appId}`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: "{}",
+  });
+  if (res.status !== 201 && res.status !== 200) {
+    throw new Error(`creating app ${appId}: ${res.status} ${await res.text()}`);
+  }
 }
 
 /** Every service's /readyz answers 200. */

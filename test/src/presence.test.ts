@@ -18,6 +18,7 @@ import { partitionsBehind } from "@herald/projection";
 import { createLogger } from "@herald/runtime";
 import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
+import { configureApps } from "./apps.js";
 import { heraldClient, publish } from "./grpc-client.js";
 
 // Long enough that a reconnect sent right after a disconnect is always inside it.
@@ -43,6 +44,7 @@ beforeAll(async () => {
   gateway = await startService("gateway", env);
   presence = [await startService("presence", env)];
   await Promise.all([gateway, ...presence].map((s) => s.waitReady()));
+  await configureApps(env, ["devices", "flap", "twice", "bg", "reset", "kill", "replicas", "queries"]);
   client = heraldClient(gateway.grpcAddress);
   const log = createLogger({ service: "presence-e2e", level: "silent" });
   bus = await connectBus({ servers: nats.url, name: "presence-e2e", log, namespace: nats.namespace });

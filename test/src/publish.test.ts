@@ -13,6 +13,7 @@ import {
 import { COPY_HEADER, busNames, partitionOf, type BusNames } from "@herald/bus";
 import { startNats, type NatsFixture } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
+import { configureApps } from "./apps.js";
 import { heraldClient, onlineEvent, publish } from "./grpc-client.js";
 
 let nats: NatsFixture;
@@ -33,6 +34,7 @@ beforeAll(async () => {
     HERALD_PARTITIONS: String(PARTITIONS),
   });
   await gateway.waitReady();
+  await configureApps({ NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace }, ["app1", "app2"]);
   client = heraldClient(gateway.grpcAddress);
   nc = await connect({ servers: nats.url });
   jsm = await jetstreamManager(nc);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { startNats, startPostgres, waitFor, type NatsFixture, type PostgresFixture } from "@herald/testkit";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { startService, stopAll, type ServiceName, type ServiceProcess } from "./harness.js";
+import { configureApps } from "./apps.js";
 import { heraldClient, onlineEvent, publish } from "./grpc-client.js";
 
 const names: ServiceName[] = ["gateway", "evaluator", "presence", "chatroom", "deliverer", "logstore"];
@@ -23,6 +24,7 @@ beforeAll(async () => {
     ),
   );
   await Promise.all(services.map((s) => s.waitReady()));
+  await configureApps({ NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace }, ["app1"]);
 });
 
 afterAll(async () => {
@@ -53,6 +55,9 @@ it("reports not ready while NATS is down and ready again once it is back, in eve
   const client = heraldClient(services[0]!.grpcAddress);
   const refused = await publish(client, [onlineEvent("app1")]).catch((e: ServiceError) => e);
   expect((refused as ServiceError).code).toBe(status.UNAVAILABLE);
+  // An app the gateway does not know cannot be looked up in CONFIG now: retryable too, not NOT_FOUND.
+  const unknown = await publish(client, [onlineEvent("notyet")]).catch((e: ServiceError) => e);
+  expect((unknown as ServiceError).code).toBe(status.UNAVAILABLE);
 
   await nats.start();
   await waitFor(async () => (await statuses()).every((s) => s === 200), {

@@ -9,6 +9,7 @@ import { waitFor } from "@herald/testkit";
 import { heraldClient, onlineEvent, publish } from "./grpc-client.js";
 import {
   allReady,
+  createApp,
   SERVICE_NAMES,
   startHerald,
   stopOrderProblems,
@@ -16,6 +17,8 @@ import {
 } from "./herald-start.js";
 
 const homes: string[] = [];
+// The chat core publishes only for apps that exist: the app is created through the admin API.
+const ADMIN_TOKEN = "admin-token-for-supervision-tests-0123456789";
 
 async function freshHome(): Promise<string> {
   const home = await mkdtemp(path.join(tmpdir(), "herald-home-"));
@@ -61,8 +64,10 @@ describe("a running Herald whose children die", () => {
     herald = await startHerald(home, {
       HERALD_RESTART_MAX: "3",
       HERALD_RESTART_WINDOW_MS: String(windowMs),
+      ADMIN_TOKEN,
     });
     expect(herald.child.exitCode).toBeNull();
+    await createApp(herald, ADMIN_TOKEN, "app1");
   }, 180_000);
 
   afterAll(async () => {

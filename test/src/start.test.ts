@@ -3,8 +3,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { heraldClient, onlineEvent, publish } from "./grpc-client.js";
-import { listenAddresses, startHerald, stopOrderProblems } from "./herald-start.js";
+import { createApp, listenAddresses, startHerald, stopOrderProblems } from "./herald-start.js";
 
+// The chat core publishes only for apps that exist: the test creates its app through the admin API.
+const ADMIN_TOKEN = "admin-token-for-start-tests-0123456789";
 const home = await mkdtemp(path.join(tmpdir(), "herald-home-"));
 
 afterAll(() => rm(home, { recursive: true, force: true }));
@@ -15,7 +17,7 @@ it(
     timeout: 300_000,
   },
   async () => {
-    const first = await startHerald(home);
+    const first = await startHerald(home, { ADMIN_TOKEN });
     expect(first.output()).toContain("initialising Postgres");
     expect(first.grpc).toBeDefined();
     expect(Object.keys(first.health)).toHaveLength(6);
@@ -30,6 +32,7 @@ it(
       for (const address of addresses) expect(["127.0.0.1", "::1"], `port ${port}`).toContain(address);
     }
 
+    await createApp(first, ADMIN_TOKEN, "app1");
     const event = onlineEvent("app1");
     const client = heraldClient(first.grpc!);
     const stored = await publish(client, [event]);
@@ -41,7 +44,7 @@ it(
     // Ctrl-C reaches only the supervisor, which stops the services before NATS and Postgres.
     expect(stopOrderProblems(first.output())).toEqual([]);
 
-    const second = await startHerald(home);
+    const second = await startHerald(home, { ADMIN_TOKEN });
     try {
       expect(second.output()).not.toContain("initialising Postgres");
       const again = heraldClient(second.grpc!);

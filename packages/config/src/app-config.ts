@@ -1,3 +1,5 @@
+import { BEFORE_DIALECTS } from "@herald/dialects";
+import type { DialectAppBlocks } from "@herald/dialects";
 import { z } from "zod";
 import { readStoredEndpoints } from "./endpoint-config.js";
 import type { EndpointConfig } from "./endpoint-config.js";
@@ -18,7 +20,13 @@ export interface BreakerConfig {
   openMs: number;
 }
 
-export interface AppConfig {
+/**
+ * One app: its OpenIM block (read from webhooks.yml here), its endpoints, and the before-hook blocks of
+ * other dialects (`tencent`, …: DIALECT_REGISTRY's `before.appKey`), each its dialect's appSchema output.
+ */
+export type AppConfig = CommonAppConfig & Omit<DialectAppBlocks, keyof CommonAppConfig>;
+
+export interface CommonAppConfig {
   appId: string;
   /** Absent for an app that only has delivery endpoints: then every before-hook is disabled. */
   openim?: {
@@ -63,6 +71,10 @@ const storedAppSchema = z.strictObject({
       hooks: z.record(z.string(), z.unknown()).default({}),
     })
     .optional(),
+  // The other before-dialects' blocks, each checked and defaulted by its own schema.
+  ...Object.fromEntries(
+    BEFORE_DIALECTS.flatMap((d) => (d.appSchema === undefined ? [] : [[d.appKey, d.appSchema.optional()]])),
+  ),
   endpoints: z.unknown().optional(),
   allowPrivateDestinations: z.boolean({ error: "expected true or false" }).default(false),
   breaker: z.unknown().optional(),
@@ -75,7 +87,8 @@ const storedAppSchema = z.strictObject({
  */
 export function validateAppConfig(input: unknown, path?: string): AppConfig {
   const site = rootSite({ file: "", path: path === undefined || path === "" ? [] : path.split(".") });
-  const app = parseAt(site, storedAppSchema, input);
+  const app = parseAt(site, storedAppSchema, input) as z.output<typeof storedAppSchema> &
+    Record<string, unknown>;
   const openim =
     app.openim === undefined
       ? undefined
@@ -84,11 +97,21 @@ export function validateAppConfig(input: unknown, path?: string): AppConfig {
   return {
     appId: app.appId,
     ...(openim === undefined ? {} : { openim }),
+    ...beforeBlocks(app),
     endpoints: readStoredEndpoints(child(site, "endpoints"), app.endpoints, openim),
     allowPrivateDestinations: app.allowPrivateDestinations,
     breaker: readBreaker(child(site, "breaker"), app.breaker),
     source: app.source,
   };
+}
+
+/** The before-dialects' blocks an app has (those with an appSchema), in the registry's order. */
+export function beforeBlocks(app: Record<string, unknown>): Record<string, unknown> {
+  const blocks: Record<string, unknown> = {};
+  for (const d of BEFORE_DIALECTS) {
+    if (d.appSchema !== undefined && app[d.appKey] !== undefined) blocks[d.appKey] = app[d.appKey];
+  }
+  return blocks;
 }
 
 function readStoredHooks(site: Site, raw: Record<string, unknown>): Record<string, HookConfig> {

@@ -5,12 +5,18 @@ import { validateAppConfig } from "./app-config.js";
 import type { AppConfig } from "./app-config.js";
 import { ENDPOINT_STATE_KEY_PREFIX, parseEndpointStateKey, validateEndpointState } from "./endpoint-state.js";
 import type { EndpointStateEntry } from "./endpoint-state.js";
-import { APP_KEY_PREFIX, configBucket } from "./store.js";
+import { APP_KEY_PREFIX, configBucket, readApp } from "./store.js";
 import type { ConfigBucket } from "./store.js";
 
 /** An in-memory view of the apps and endpoint states in CONFIG, kept current by a KV watch. */
 export interface ConfigView {
   app(appId: string): AppConfig | undefined;
+  /**
+   * The app as this view holds it when `enough(app)` (default: the view has it at all); otherwise as
+   * CONFIG holds it now, read from the bucket: a watch lags a moment behind a write, so a view that
+   * lacks the app, or the change asked for, may only be behind. No round trip when the view's copy will do.
+   */
+  appNow(appId: string, enough?: (app: AppConfig) => boolean): Promise<AppConfig | undefined>;
   apps(): AppConfig[];
   /** `app` is undefined when the app was deleted. Returns a function that removes the listener. */
   onChange(listener: (appId: string, app: AppConfig | undefined) => void): () => void;
@@ -100,6 +106,15 @@ class WatchedConfigView implements ConfigView {
 
   app(appId: string): AppConfig | undefined {
     return this.current.get(appId);
+  }
+
+  async appNow(
+    appId: string,
+    enough: (app: AppConfig) => boolean = () => true,
+  ): Promise<AppConfig | undefined> {
+    const known = this.current.get(appId);
+    if (known !== undefined && enough(known)) return known;
+    return readApp(this.bus, appId);
   }
 
   apps(): AppConfig[] {

@@ -89,6 +89,16 @@ describe("endpoints in Herald's YAML", () => {
       ordering: "key",
       batch: { maxRecords: 1, maxLingerMs: 0 },
       pauseOnTimeouts: { count: 20, windowMs: 10_000, pauseMs: 60_000 },
+      // Seed 000: unreachable, "401, 403 etc." and the timeouts of an inaccessible URL disable it.
+      disableOn: {
+        unreachable: true,
+        statuses: [
+          [400, 407],
+          [409, 428],
+          [430, 499],
+        ],
+        timeoutsInARow: 3,
+      },
       disableAfterFailingMs: 0,
     });
     expect(rooms).toMatchObject({
@@ -119,6 +129,7 @@ describe("endpoints in Herald's YAML", () => {
       ordering: "none",
       batch: { maxRecords: 1, maxLingerMs: 0 },
       pauseOnTimeouts: { count: 5, windowMs: 60_000, pauseMs: 120_000 },
+      disableOn: { unreachable: false, statuses: [[410, 410]], timeoutsInARow: 0 },
       disableAfterFailingMs: 3 * 86_400_000,
     });
     // No openim: every before-hook is disabled.
@@ -238,7 +249,7 @@ describe("endpoints in Herald's YAML", () => {
       "        url: http://h/\n        dialect: mqttchat\n        batch: { maxRecords: 10 }\n",
       "apps.a.endpoints.e.batch.maxRecords",
       7,
-      /only dialect rongcloud/,
+      /dialect mqttchat sends one record per request/,
     ],
     [
       "rongcloud keys on another dialect",

@@ -1,27 +1,26 @@
-import { decodeWebhookSecret } from "@herald/dialects";
-import { z } from "zod";
-import { attentionIdsSchema, typeRangesSchema } from "./hook-config.js";
-import { httpUrlSchema } from "./openim-webhooks.js";
 import {
-  ID_PATTERN,
-  ID_PATTERN_TEXT,
-  commandNamesSchema,
-  intIn,
-  isoTimeSchema,
-  typeError,
-  urlStyleSchema,
-} from "./schemas.js";
+  DIALECTS,
+  DIALECT_DEFINITIONS,
+  DIALECT_SETTINGS_KEYS,
+  DAY_MS,
+  MINUTE_MS,
+  ORDERINGS,
+  decodeWebhookSecret,
+  mapping,
+  nonEmptyText,
+  dialectOf,
+} from "@herald/dialects";
+import type { Dialect, DialectDefinition, DialectSettingsBlocks, Ordering } from "@herald/dialects";
+import { z } from "zod";
+import { attentionIdsSchema, statusRangesSchema, typeRangesSchema } from "./hook-config.js";
+import { httpUrlSchema } from "./openim-webhooks.js";
+import { ID_PATTERN, ID_PATTERN_TEXT, intIn, isoTimeSchema, typeError } from "./schemas.js";
 import type { OpenImUrlStyle } from "./schemas.js";
 import { child, fail, parseAt, rootSite } from "./site.js";
 import type { Site } from "./site.js";
 
-/** The wire formats Herald speaks to business servers (see DESIGN.md). */
-export type Dialect = "openim" | "rongcloud" | "mqttchat" | "standard";
-export const DIALECTS: readonly Dialect[] = Object.freeze(["openim", "rongcloud", "mqttchat", "standard"]);
-
-/** How an endpoint's callbacks are ordered: per key (user, room, conversation), or not at all. */
-export type Ordering = "key" | "none";
-export const ORDERINGS: readonly Ordering[] = Object.freeze(["key", "none"]);
+export type { Dialect, Ordering } from "@herald/dialects";
+export { DIALECTS, ORDERINGS } from "@herald/dialects";
 
 export interface EndpointSecret {
   value: string;
@@ -29,8 +28,13 @@ export interface EndpointSecret {
   expiresAt?: string;
 }
 
-/** One business server URL that the deliverer sends an app's events to, every field filled. */
-export interface EndpointConfig {
+/**
+ * One business server URL that the deliverer sends an app's events to, every field filled: the
+ * fields every endpoint has, and its dialect's own block (`rongcloud`, `openim`, …: DIALECT_REGISTRY).
+ */
+export type EndpointConfig = CommonEndpointConfig & DialectSettingsBlocks;
+
+export interface CommonEndpointConfig {
   id: string;
   url: string;
   dialect: Dialect;
@@ -42,12 +46,8 @@ export interface EndpointConfig {
     allowedTypes: Array<[number, number]>;
     attentionIds: string[];
   };
-  /** Standard Webhooks `whsec_` secrets; at least one for dialect standard, none for the others. */
+  /** Standard Webhooks `whsec_` secrets: at least one where the dialect signs with them, none elsewhere. */
   secrets: EndpointSecret[];
-  /** Dialect rongcloud only (and required there): signs each request. */
-  rongcloud?: { appKey: string; appSecret: string };
-  /** Dialect openim only (always set there): defaults to the app's openim style. */
-  openim?: OpenImUrlStyle;
   timeoutMs: number;
   /** `scheduleMs`: delays before attempt 2, 3, ...; `jitter`: 0..1, a ± fraction of each delay. */
   retry: { scheduleMs: number[]; jitter: number };
@@ -58,86 +58,30 @@ export interface EndpointConfig {
    * before it is delivered or dead; different keys go on in parallel. `none`: no order at all.
    */
   ordering: Ordering;
-  /** Only rongcloud sends arrays, so only it batches more than one record. */
+  /** Records per request; more than 1 only for a dialect whose wire format is an array. */
   batch: { maxRecords: number; maxLingerMs: number };
   /** `count` timeouts within `windowMs` pause the endpoint for `pauseMs`, then a probe. */
   pauseOnTimeouts: { count: number; windowMs: number; pauseMs: number };
+  /** Answers that disable the endpoint at once rather than being retried. */
+  disableOn: { unreachable: boolean; statuses: Array<[number, number]>; timeoutsInARow: number };
   /** Disable after failing this long without any success; 0 = never. */
   disableAfterFailingMs: number;
 }
 
-const SECOND = 1_000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
+/** Each dialect's default event types (DIALECT_REGISTRY's, by name). */
+export const DEFAULT_EVENT_TYPES: Readonly<Record<Dialect, readonly string[]>> = byDialect(
+  (d) => d.defaults.eventTypes,
+);
+export const DEFAULT_RETRY_SCHEDULES_MS: Readonly<Record<Dialect, readonly number[]>> = byDialect(
+  (d) => d.defaults.retry.scheduleMs,
+);
+export const DEFAULT_ORDERING: Readonly<Record<Dialect, Ordering>> = byDialect((d) => d.defaults.ordering);
 
-export const DEFAULT_EVENT_TYPES: Readonly<Record<Dialect, readonly string[]>> = Object.freeze({
-  openim: Object.freeze(["user.online", "user.offline", "msg.sent", "openim.*"]),
-  mqttchat: Object.freeze(["user.online", "user.offline", "node.reset", "msg.sent"]),
-  rongcloud: Object.freeze(["user.online", "user.offline", "room.status"]),
-  standard: Object.freeze([
-    "user.online",
-    "user.offline",
-    "user.background",
-    "msg.sent",
-    "room.status",
-    "node.reset",
-    "openim.*",
-  ]),
-});
-
-export const DEFAULT_RETRY_SCHEDULES_MS: Readonly<Record<Dialect, readonly number[]>> = Object.freeze({
-  openim: Object.freeze([
-    SECOND,
-    5 * SECOND,
-    30 * SECOND,
-    2 * MINUTE,
-    10 * MINUTE,
-    30 * MINUTE,
-    HOUR,
-    2 * HOUR,
-    6 * HOUR,
-  ]),
-  mqttchat: Object.freeze([5 * SECOND, 30 * SECOND, 2 * MINUTE, 10 * MINUTE, 30 * MINUTE]),
-  // RongCloud's documentation: "retries twice".
-  rongcloud: Object.freeze([SECOND, 5 * SECOND]),
-  // The example schedule of the Standard Webhooks spec.
-  standard: Object.freeze([
-    5 * SECOND,
-    5 * MINUTE,
-    30 * MINUTE,
-    2 * HOUR,
-    5 * HOUR,
-    10 * HOUR,
-    14 * HOUR,
-    20 * HOUR,
-    24 * HOUR,
-  ]),
-});
-
-/**
- * Where a business server keeps state from the callbacks (MQTT-chat and OpenIM presence, RongCloud
- * status records), a later callback must not overtake an earlier one of the same user or room.
- * Standard Webhooks receivers are told to expect any order (the spec's own advice).
- */
-export const DEFAULT_ORDERING: Readonly<Record<Dialect, Ordering>> = Object.freeze({
-  openim: "key",
-  mqttchat: "key",
-  rongcloud: "key",
-  standard: "none",
-});
-
-const DEFAULT_JITTER: Readonly<Record<Dialect, number>> = {
-  openim: 0.1,
-  mqttchat: 0.1,
-  rongcloud: 0,
-  standard: 0.2,
-};
-const DEFAULT_TIMEOUT_MS = 5_000;
-const DEFAULT_CONCURRENCY = 16;
-const DEFAULT_PAUSE_ON_TIMEOUTS = { count: 20, windowMs: 10 * SECOND, pauseMs: MINUTE };
-// Svix disables an endpoint after 5 days of failures without a success.
-const STANDARD_DISABLE_AFTER_FAILING_MS = 5 * DAY;
+function byDialect<T>(pick: (d: DialectDefinition) => T): Readonly<Record<Dialect, T>> {
+  return Object.freeze(
+    Object.fromEntries(DIALECTS.map((name) => [name, pick(dialectOf(name))])) as Record<Dialect, T>,
+  );
+}
 
 /**
  * Whether `type` is selected by one of `patterns`: "*" selects all, "user.*" every type under "user."
@@ -157,17 +101,12 @@ export const endpointIdSchema = z
   .string({ error: "expected an endpoint id" })
   .regex(ID_PATTERN, { error: `expected ${ID_PATTERN_TEXT}` });
 
-const dialectSchema = z.enum(["openim", "rongcloud", "mqttchat", "standard"], {
+const dialectSchema = z.enum(DIALECTS as [Dialect, ...Dialect[]], {
   error: `expected one of ${DIALECTS.map((d) => JSON.stringify(d)).join(", ")}`,
 });
 
-const nonEmptyText = (what: string) =>
-  z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}, not empty` });
-
-const mapping = typeError("expected a mapping");
-
 // Every field but id, url and dialect may be left out: completeEndpoint fills it for the dialect.
-const endpointInputSchema = z.strictObject(
+export const endpointInputSchema = z.strictObject(
   {
     id: endpointIdSchema,
     url: httpUrlSchema,
@@ -200,21 +139,18 @@ const endpointInputSchema = z.strictObject(
         { error: "expected a list of secrets" },
       )
       .optional(),
-    rongcloud: z
-      .strictObject({ appKey: nonEmptyText("an app key"), appSecret: nonEmptyText("an app secret") }, mapping)
-      .optional(),
-    openim: z
-      .strictObject(
-        { urlStyle: urlStyleSchema.optional(), commandNames: commandNamesSchema.optional() },
-        mapping,
-      )
-      .optional(),
-    timeoutMs: intIn(1, MINUTE, "milliseconds").optional(),
+    // Each dialect's own block, from the registry.
+    ...Object.fromEntries(
+      DIALECT_DEFINITIONS.flatMap((d) =>
+        d.settings === undefined ? [] : [[d.settings.key, d.settings.schema.optional()]],
+      ),
+    ),
+    timeoutMs: intIn(1, MINUTE_MS, "milliseconds").optional(),
     retry: z
       .strictObject(
         {
           scheduleMs: z
-            .array(intIn(0, 7 * DAY, "milliseconds"), { error: "expected a list of delays" })
+            .array(intIn(0, 7 * DAY_MS, "milliseconds"), { error: "expected a list of delays" })
             .max(100, { error: "expected at most 100 retries" })
             .optional(),
           jitter: z
@@ -227,12 +163,14 @@ const endpointInputSchema = z.strictObject(
       )
       .optional(),
     concurrency: intIn(1, 1_024, "requests").optional(),
-    ordering: z.enum(["key", "none"], { error: 'expected "key" or "none"' }).optional(),
+    ordering: z
+      .enum(ORDERINGS as [Ordering, ...Ordering[]], { error: 'expected "key" or "none"' })
+      .optional(),
     batch: z
       .strictObject(
         {
           maxRecords: intIn(1, 1_000, "records").optional(),
-          maxLingerMs: intIn(0, MINUTE, "milliseconds").optional(),
+          maxLingerMs: intIn(0, MINUTE_MS, "milliseconds").optional(),
         },
         mapping,
       )
@@ -241,13 +179,23 @@ const endpointInputSchema = z.strictObject(
       .strictObject(
         {
           count: intIn(1, 1_000_000, "timeouts").optional(),
-          windowMs: intIn(1, DAY, "milliseconds").optional(),
-          pauseMs: intIn(1, DAY, "milliseconds").optional(),
+          windowMs: intIn(1, DAY_MS, "milliseconds").optional(),
+          pauseMs: intIn(1, DAY_MS, "milliseconds").optional(),
         },
         mapping,
       )
       .optional(),
-    disableAfterFailingMs: intIn(0, 365 * DAY, "milliseconds").optional(),
+    disableOn: z
+      .strictObject(
+        {
+          unreachable: z.boolean({ error: "expected true or false" }).optional(),
+          statuses: statusRangesSchema.optional(),
+          timeoutsInARow: intIn(0, 1_000_000, "timeouts").optional(),
+        },
+        mapping,
+      )
+      .optional(),
+    disableAfterFailingMs: intIn(0, 365 * DAY_MS, "milliseconds").optional(),
   },
   mapping,
 );
@@ -266,16 +214,24 @@ export function validateEndpoint(input: unknown, path?: string): EndpointConfig 
  * endpoint that does not set its own style. Refuses what the dialect cannot use.
  */
 export function completeEndpoint(site: Site, raw: unknown, appOpenIm?: OpenImUrlStyle): EndpointConfig {
-  const input = parseAt(site, endpointInputSchema, raw);
-  const { dialect } = input;
-  const onlyFor = (key: "rongcloud" | "openim" | "secrets", owner: Dialect): void => {
-    if (dialect !== owner) fail(child(site, key), `only for dialect ${owner}, not ${dialect}`);
-  };
+  const input = parseAt(site, endpointInputSchema, raw) as EndpointInput;
+  const dialect = dialectOf(input.dialect);
+  const { defaults } = dialect;
+  const own = dialect.settings;
+
+  for (const key of DIALECT_SETTINGS_KEYS) {
+    if (key !== own?.key && input[key] !== undefined) {
+      fail(child(site, key), `only for dialect ${ownerOf(key)}, not ${dialect.name}`);
+    }
+  }
+  if (own?.required !== undefined && input[own.key] === undefined) fail(child(site, own.key), own.required);
 
   const secrets = input.secrets ?? [];
-  if (secrets.length > 0) onlyFor("secrets", "standard");
-  if (dialect === "standard" && secrets.length === 0) {
-    fail(child(site, "secrets"), "required for dialect standard: at least one whsec_ secret");
+  if (secrets.length > 0 && !dialect.signsWithSecrets) {
+    fail(child(site, "secrets"), `only for a dialect signed with whsec_ secrets, not ${dialect.name}`);
+  }
+  if (dialect.signsWithSecrets && secrets.length === 0) {
+    fail(child(site, "secrets"), `required for dialect ${dialect.name}: at least one whsec_ secret`);
   }
   secrets.forEach((secret, i) => {
     try {
@@ -288,28 +244,27 @@ export function completeEndpoint(site: Site, raw: unknown, appOpenIm?: OpenImUrl
       );
     }
   });
-  if (input.rongcloud !== undefined) onlyFor("rongcloud", "rongcloud");
-  if (dialect === "rongcloud" && input.rongcloud === undefined) {
-    fail(child(site, "rongcloud"), "required for dialect rongcloud: appKey and appSecret");
-  }
-  if (input.openim !== undefined) onlyFor("openim", "openim");
 
-  const batchDefault =
-    dialect === "rongcloud" ? { maxRecords: 100, maxLingerMs: 200 } : { maxRecords: 1, maxLingerMs: 0 };
   const batch = {
-    maxRecords: input.batch?.maxRecords ?? batchDefault.maxRecords,
-    maxLingerMs: input.batch?.maxLingerMs ?? batchDefault.maxLingerMs,
+    maxRecords: input.batch?.maxRecords ?? defaults.batch.maxRecords,
+    maxLingerMs: input.batch?.maxLingerMs ?? defaults.batch.maxLingerMs,
   };
-  if (batch.maxRecords > 1 && dialect !== "rongcloud") {
-    fail(child(site, "batch", "maxRecords"), `only dialect rongcloud sends batches; ${dialect} takes 1`);
+  if (batch.maxRecords > dialect.maxBatchRecords) {
+    fail(
+      child(site, "batch", "maxRecords"),
+      dialect.maxBatchRecords === 1
+        ? `dialect ${dialect.name} sends one record per request; it takes 1`
+        : `dialect ${dialect.name} sends at most ${dialect.maxBatchRecords} records per request`,
+    );
   }
+  const disableOn = input.disableOn;
 
   // Built key by key in one order, so equal endpoints serialize to equal bytes.
   return {
     id: input.id,
     url: input.url,
-    dialect,
-    eventTypes: input.eventTypes ?? [...DEFAULT_EVENT_TYPES[dialect]],
+    dialect: dialect.name as Dialect,
+    eventTypes: input.eventTypes ?? [...defaults.eventTypes],
     filter: {
       deniedTypes: input.filter?.deniedTypes ?? [],
       allowedTypes: input.filter?.allowedTypes ?? [],
@@ -318,33 +273,37 @@ export function completeEndpoint(site: Site, raw: unknown, appOpenIm?: OpenImUrl
     secrets: secrets.map(({ value, expiresAt }) =>
       expiresAt === undefined ? { value } : { value, expiresAt },
     ),
-    ...(input.rongcloud === undefined
+    ...(own === undefined
       ? {}
-      : { rongcloud: { appKey: input.rongcloud.appKey, appSecret: input.rongcloud.appSecret } }),
-    ...(dialect === "openim"
-      ? {
-          openim: {
-            urlStyle: input.openim?.urlStyle ?? appOpenIm?.urlStyle ?? "path",
-            commandNames: input.openim?.commandNames ?? appOpenIm?.commandNames ?? "seed",
-          },
-        }
-      : {}),
-    timeoutMs: input.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      : { [own.key]: own.complete(input[own.key], appOpenIm === undefined ? {} : { openim: appOpenIm }) }),
+    timeoutMs: input.timeoutMs ?? defaults.timeoutMs,
     retry: {
-      scheduleMs: input.retry?.scheduleMs ?? [...DEFAULT_RETRY_SCHEDULES_MS[dialect]],
-      jitter: input.retry?.jitter ?? DEFAULT_JITTER[dialect],
+      scheduleMs: input.retry?.scheduleMs ?? [...defaults.retry.scheduleMs],
+      jitter: input.retry?.jitter ?? defaults.retry.jitter,
     },
-    concurrency: input.concurrency ?? DEFAULT_CONCURRENCY,
-    ordering: input.ordering ?? DEFAULT_ORDERING[dialect],
+    concurrency: input.concurrency ?? defaults.concurrency,
+    ordering: input.ordering ?? defaults.ordering,
     batch,
     pauseOnTimeouts: {
-      count: input.pauseOnTimeouts?.count ?? DEFAULT_PAUSE_ON_TIMEOUTS.count,
-      windowMs: input.pauseOnTimeouts?.windowMs ?? DEFAULT_PAUSE_ON_TIMEOUTS.windowMs,
-      pauseMs: input.pauseOnTimeouts?.pauseMs ?? DEFAULT_PAUSE_ON_TIMEOUTS.pauseMs,
+      count: input.pauseOnTimeouts?.count ?? defaults.pauseOnTimeouts.count,
+      windowMs: input.pauseOnTimeouts?.windowMs ?? defaults.pauseOnTimeouts.windowMs,
+      pauseMs: input.pauseOnTimeouts?.pauseMs ?? defaults.pauseOnTimeouts.pauseMs,
     },
-    disableAfterFailingMs:
-      input.disableAfterFailingMs ?? (dialect === "standard" ? STANDARD_DISABLE_AFTER_FAILING_MS : 0),
+    disableOn: {
+      unreachable: disableOn?.unreachable ?? defaults.disableOn.unreachable,
+      statuses: disableOn?.statuses ?? defaults.disableOn.statuses.map(([low, high]) => [low, high]),
+      timeoutsInARow: disableOn?.timeoutsInARow ?? defaults.disableOn.timeoutsInARow,
+    },
+    disableAfterFailingMs: input.disableAfterFailingMs ?? defaults.disableAfterFailingMs,
   };
+}
+
+// The parsed input: the common fields typed, the dialects' blocks read by key.
+type EndpointInput = Omit<z.output<typeof endpointInputSchema>, keyof DialectSettingsBlocks> &
+  Record<string, unknown>;
+
+function ownerOf(settingsKey: string): string {
+  return DIALECT_DEFINITIONS.find((d) => d.settings?.key === settingsKey)?.name ?? "?";
 }
 
 /**

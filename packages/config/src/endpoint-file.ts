@@ -1,4 +1,4 @@
-import { completeEndpoint, sortById } from "./endpoint-config.js";
+import { completeEndpoint, endpointInputSchema, sortById } from "./endpoint-config.js";
 import type { EndpointConfig } from "./endpoint-config.js";
 import { readDuration } from "./duration.js";
 import { ID_PATTERN, ID_PATTERN_TEXT } from "./schemas.js";
@@ -6,30 +6,32 @@ import type { OpenImUrlStyle } from "./schemas.js";
 import { asRecord, child, expectRecord, fail, unknownKeySite, warn } from "./site.js";
 import type { Site } from "./site.js";
 
-// The fields of an endpoint in Herald's YAML; a nested mapping lists its own.
-const FIELDS: Readonly<Record<string, readonly string[] | undefined>> = {
-  url: undefined,
-  dialect: undefined,
-  eventTypes: undefined,
-  filter: ["deniedTypes", "allowedTypes", "attentionIds"],
-  secrets: undefined,
-  rongcloud: ["appKey", "appSecret"],
-  openim: ["urlStyle", "commandNames"],
-  timeoutMs: undefined,
-  retry: ["scheduleMs", "jitter"],
-  concurrency: undefined,
-  ordering: undefined,
-  batch: ["maxRecords", "maxLingerMs"],
-  pauseOnTimeouts: ["count", "windowMs", "pauseMs"],
-  disableAfterFailingMs: undefined,
-};
-const DURATIONS = new Set([
-  "timeoutMs",
-  "batch.maxLingerMs",
-  "pauseOnTimeouts.windowMs",
-  "pauseOnTimeouts.pauseMs",
-  "disableAfterFailingMs",
-]);
+// The fields of an endpoint in Herald's YAML, a nested mapping's with its own: the stored form's
+// schema (the dialects' blocks included), so a field added there is read here too.
+const FIELDS: Readonly<Record<string, readonly string[] | undefined>> = Object.fromEntries(
+  Object.entries(endpointInputSchema.shape)
+    .filter(([key]) => key !== "id")
+    .map(([key, field]) => [key, objectKeys(field)]),
+);
+
+// Milliseconds may be written as durations ("5s", "200ms"): every field named *Ms.
+const DURATIONS = new Set(
+  Object.entries(FIELDS).flatMap(([key, nested]) =>
+    nested === undefined
+      ? key.endsWith("Ms")
+        ? [key]
+        : []
+      : nested.filter((n) => n.endsWith("Ms")).map((n) => `${key}.${n}`),
+  ),
+);
+
+function objectKeys(field: unknown): readonly string[] | undefined {
+  let schema = field as { unwrap?: () => unknown; shape?: Record<string, unknown> };
+  while (typeof schema.unwrap === "function" && schema.shape === undefined) {
+    schema = schema.unwrap() as typeof schema;
+  }
+  return schema.shape === undefined ? undefined : Object.keys(schema.shape);
+}
 const SECRET_FIELDS = ["value", "expiresAt"];
 
 /**
@@ -78,10 +80,10 @@ function fromFileField(site: Site, key: string, value: unknown): unknown {
 }
 
 function fromFileValue(site: Site, dotted: string, value: unknown): unknown {
-  if (DURATIONS.has(dotted)) return readDuration(site, value);
-  if (dotted === "retry.scheduleMs" && Array.isArray(value)) {
+  if (DURATIONS.has(dotted) && Array.isArray(value)) {
     return value.map((delay: unknown, i) => readDuration(child(site, i), delay));
   }
+  if (DURATIONS.has(dotted)) return readDuration(site, value);
   return value;
 }
 

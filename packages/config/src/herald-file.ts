@@ -1,5 +1,6 @@
 import { realpath } from "node:fs/promises";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+import { BEFORE_DIALECTS } from "@herald/dialects";
 import { z } from "zod";
 import { ID_PATTERN_TEXT } from "./schemas.js";
 import { APP_ID_PATTERN, commandNamesSchema, readBreaker, urlStyleSchema } from "./app-config.js";
@@ -114,15 +115,24 @@ async function readApp(
 ): Promise<AppConfig> {
   if (!APP_ID_PATTERN.test(appId)) fail(site, `app id must be ${ID_PATTERN_TEXT}`);
   const app = expectRecord(site, raw);
-  warnUnknownKeys(site, app, ["openim", "endpoints", "allowPrivateDestinations", "breaker"]);
+  warnUnknownKeys(site, app, [
+    "openim",
+    ...OTHER_BEFORE_KEYS,
+    "endpoints",
+    "allowPrivateDestinations",
+    "breaker",
+  ]);
   const openimSite = child(site, "openim");
   const openim =
     app["openim"] === undefined || app["openim"] === null
       ? undefined
       : await readOpenIm(openimSite, app["openim"], file, includes);
+  const others = readOtherBeforeBlocks(site, app);
   const endpoints = readFileEndpoints(child(site, "endpoints"), app["endpoints"], openim);
-  // An app with neither would do nothing; most likely its openim: was forgotten.
-  if (openim === undefined && endpoints.length === 0) fail(openimSite, "required (or endpoints)");
+  // An app with none would do nothing; most likely its openim: was forgotten.
+  if (openim === undefined && Object.keys(others).length === 0 && endpoints.length === 0) {
+    fail(openimSite, `required (or ${[...OTHER_BEFORE_KEYS, "endpoints"].join(", ")})`);
+  }
   const allowPrivateDestinations = parseAt(
     child(site, "allowPrivateDestinations"),
     z.boolean({ error: "expected true or false" }).nullish(),
@@ -131,11 +141,26 @@ async function readApp(
   return {
     appId,
     ...(openim === undefined ? {} : { openim }),
+    ...others,
     endpoints,
     allowPrivateDestinations: allowPrivateDestinations ?? false,
     breaker: readBreaker(child(site, "breaker"), app["breaker"]),
     source: "file",
   };
+}
+
+// Before-dialects whose app block is read by its own schema, the same in a file as in the admin API.
+const OTHER_BEFORE = BEFORE_DIALECTS.filter((d) => d.appSchema !== undefined);
+const OTHER_BEFORE_KEYS = OTHER_BEFORE.map((d) => d.appKey);
+
+function readOtherBeforeBlocks(site: Site, app: Record<string, unknown>): Record<string, unknown> {
+  const blocks: Record<string, unknown> = {};
+  for (const d of OTHER_BEFORE) {
+    const raw = app[d.appKey];
+    if (raw === undefined || raw === null || d.appSchema === undefined) continue;
+    blocks[d.appKey] = parseAt(child(site, d.appKey), d.appSchema, raw);
+  }
+  return blocks;
 }
 
 async function readOpenIm(

@@ -1,3 +1,4 @@
+import { openImHookTimeoutMs } from "@herald/dialects";
 import { z } from "zod";
 import { openImHookKey } from "./openim-hooks.js";
 import { child, describe, expectRecord, fail, parseAt, unknownKeySite, warn } from "./site.js";
@@ -6,7 +7,10 @@ import type { Site } from "./site.js";
 /** One hook's settings, complete: every field filled with OpenIM's defaults. */
 export interface HookConfig {
   enable: boolean;
-  /** Seconds, 0 < timeout <= 60. */
+  /**
+   * Seconds, 0 < timeout <= 60: webhooks.yml's unit, kept so the stored form and the admin API read
+   * as OpenIM's file does. Code reads hookTimeoutMs(), the one conversion.
+   */
   timeout: number;
   /** Before-hooks only: whether a failed call lets the action go on. */
   failedContinue: boolean;
@@ -25,6 +29,9 @@ const MAX_CONTENT_TYPE = 2 ** 31 - 1;
 const BEFORE_FIELDS = ["enable", "timeout", "failedContinue", "deniedTypes", "allowedTypes", "attentionIds"];
 const AFTER_FIELDS = ["enable", "timeout", "attentionIds", "deniedTypes", "allowedTypes"];
 
+/** A hook's timeout in Herald's unit, milliseconds (the dialect's one conversion). */
+export const hookTimeoutMs: (hook: Pick<HookConfig, "timeout">) => number = openImHookTimeoutMs;
+
 /** The defaults of OpenIM's shipped webhooks.yml for `hookKey` (enable false). */
 export function defaultHookConfig(hookKey: string): HookConfig {
   return {
@@ -40,7 +47,7 @@ export function defaultHookConfig(hookKey: string): HookConfig {
 const RANGE_TEXT = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/;
 
 /** 101, "101", "200-500" (v3.8.3) or [200, 500] (Herald's stored form) as an inclusive range. */
-function toTypeRange(value: unknown): [number, number] | string {
+function toTypeRange(value: unknown, noun = "content type"): [number, number] | string {
   let low: number | undefined;
   let high: number | undefined;
   if (typeof value === "number") {
@@ -55,7 +62,7 @@ function toTypeRange(value: unknown): [number, number] | string {
     [low, high] = value as [number, number];
   }
   if (low === undefined || high === undefined) {
-    return `expected a content type (101), a range ("200-500") or a pair [200, 500], got ${describe(value)}`;
+    return `expected a ${noun} (101), a range ("200-500") or a pair [200, 500], got ${describe(value)}`;
   }
   if (![low, high].every((n) => Number.isInteger(n) && n >= 0 && n <= MAX_CONTENT_TYPE)) {
     return `content types are integers from 0 to ${MAX_CONTENT_TYPE}`;
@@ -75,6 +82,23 @@ export const typeRangesSchema = z.array(
     return range;
   }),
   { error: "expected a list of content types" },
+);
+
+/** Inclusive ranges of HTTP statuses, written as content type ranges are: `[404, [400, 407]]` or "400-407". */
+export const statusRangesSchema = z.array(
+  z.unknown().transform((value, ctx): [number, number] => {
+    const range = toTypeRange(value, "HTTP status");
+    if (typeof range === "string" || range[0] < 100 || range[1] > 599) {
+      ctx.issues.push({
+        code: "custom",
+        message: typeof range === "string" ? range : "expected HTTP statuses, 100 to 599",
+        input: value,
+      });
+      return z.NEVER;
+    }
+    return range;
+  }),
+  { error: "expected a list of HTTP statuses or ranges" },
 );
 
 // Go's YAML decoder reads a number into a string field, so accept ids written as numbers.

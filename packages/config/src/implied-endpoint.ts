@@ -1,6 +1,7 @@
 import type { AppConfig } from "./app-config.js";
 import { validateEndpoint } from "./endpoint-config.js";
 import type { EndpointConfig } from "./endpoint-config.js";
+import { hookTimeoutMs } from "./hook-config.js";
 import { openImHookKey } from "./openim-hooks.js";
 
 /**
@@ -24,6 +25,6 @@ export function impliedOpenImEndpoint(app: AppConfig): EndpointConfig | undefine
     url: app.openim.url,
     dialect: "openim",
     openim: { urlStyle: app.openim.urlStyle, commandNames: app.openim.commandNames },
-    timeoutMs: Math.max(...enabled.map(([, hook]) => hook.timeout)) * 1000,
+    timeoutMs: Math.max(...enabled.map(([, hook]) => hookTimeoutMs(hook))),
   });
 }

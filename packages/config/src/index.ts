@@ -2,7 +2,7 @@ export { OPENIM_HOOK_KEYS, openImHookKey } from "./openim-hooks.js";
 export type { HookKind, OpenImHookKey } from "./openim-hooks.js";
 export { ConfigFileError } from "./errors.js";
 export type { ConfigWarning } from "./errors.js";
-export { defaultHookConfig } from "./hook-config.js";
+export { defaultHookConfig, hookTimeoutMs } from "./hook-config.js";
 export type { HookConfig } from "./hook-config.js";
 export { parseOpenImWebhooks } from "./openim-webhooks.js";
 export type { OpenImWebhooks } from "./openim-webhooks.js";

@@ -9,5 +9,4 @@ export const MAX_YAML_DEPTH = 32;
 /** Alias expansions the YAML reader allows (yaml's count weighs each by its size): stops "billion laughs". */
 export const MAX_YAML_ALIAS_COUNT = 100;
 
-/** Endpoint and OpenIM URLs, in UTF-8 bytes: what common HTTP servers and proxies take in a request line. */
-export const MAX_URL_BYTES = 2048;
+export { MAX_URL_BYTES } from "@herald/dialects";

@@ -1,11 +1,9 @@
-import { z } from "zod";
 import { readHookConfig } from "./hook-config.js";
 import type { HookConfig } from "./hook-config.js";
 import type { ConfigWarning } from "./errors.js";
 import { OPENIM_HOOK_KEYS, openImHookKey } from "./openim-hooks.js";
 import { child, expectRecord, parseAt, rootSite, unknownKeySite, warn } from "./site.js";
 import type { Site } from "./site.js";
-import { MAX_URL_BYTES } from "./limits.js";
 import { decodeYamlBytes, parseYaml } from "./yaml-source.js";
 
 /** OpenIM's webhooks.yml: one base URL ("" when absent) and the hooks the file names. */
@@ -14,23 +12,9 @@ export interface OpenImWebhooks {
   hooks: Record<string, HookConfig>;
 }
 
-export const httpUrlSchema = z
-  .string({ error: "expected a URL" })
-  .refine((text) => Buffer.byteLength(text, "utf8") <= MAX_URL_BYTES, {
-    error: `expected a URL of at most ${MAX_URL_BYTES} bytes`,
-    abort: true,
-  })
-  .refine(
-    (text) => {
-      try {
-        const url = new URL(text);
-        return url.protocol === "http:" || url.protocol === "https:";
-      } catch {
-        return false;
-      }
-    },
-    { error: "expected an http:// or https:// URL" },
-  );
+import { httpUrlSchema } from "@herald/dialects";
+
+export { httpUrlSchema };
 
 /**
  * Reads OpenIM's webhooks.yml as it is: YAML text or bytes (UTF-8, checked) or an already-parsed object. Unknown keys are warnings;

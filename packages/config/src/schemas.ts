@@ -9,8 +9,10 @@ export const ID_PATTERN_TEXT =
 export const appIdSchema = z
   .string({ error: "expected an app id" })
   .regex(APP_ID_PATTERN, { error: `expected ${ID_PATTERN_TEXT}` });
-export const urlStyleSchema = z.enum(["path", "query"], { error: 'expected "path" or "query"' });
-export const commandNamesSchema = z.enum(["seed", "current"], { error: 'expected "seed" or "current"' });
+export {
+  openImCommandNamesSchema as commandNamesSchema,
+  openImUrlStyleSchema as urlStyleSchema,
+} from "@herald/dialects";
 
 /** How an app calls OpenIM-style URLs; endpoints of dialect openim inherit it. */
 export interface OpenImUrlStyle {
@@ -29,10 +31,4 @@ export const isoTimeSchema = z.iso.datetime({
   error: "expected an ISO 8601 time, e.g. 2025-01-31T00:00:00Z",
 });
 
-/**
- * A zod error option that words only a wrong type: other issues (an unknown key) keep zod's message,
- * which names what is wrong.
- */
-export function typeError(message: string): { error: (issue: { code?: string }) => string | undefined } {
-  return { error: (issue) => (issue.code === "invalid_type" ? message : undefined) };
-}
+export { typeError } from "@herald/dialects";

@@ -122,6 +122,25 @@ describe("the CONFIG view", () => {
   });
 });
 
+describe("appNow", () => {
+  it("answers a known app from the view and one the view lacks from the bucket itself", async () => {
+    const bus = await freshBus();
+    await putApp(bus, app("known", { timeout: 3 }));
+    const view = await watch(bus);
+    // A view that stopped following stands for one that lags: only the bucket has what came after.
+    await view.close();
+    await putApp(bus, app("known", { timeout: 9 }));
+    await putApp(bus, app("fresh"));
+    expect(view.app("fresh")).toBeUndefined();
+    expect((await view.appNow("fresh"))?.appId).toBe("fresh");
+    expect(await view.appNow("nowhere")).toBeUndefined();
+    // The view's copy will do unless the caller says it will not (the evaluator: a hook still disabled).
+    const timeout = (a: AppConfig | undefined) => a?.openim?.hooks["beforeSendSingleMsg"]?.timeout;
+    expect(timeout(await view.appNow("known"))).toBe(3);
+    expect(timeout(await view.appNow("known", (a) => timeout(a) === 9))).toBe(9);
+  });
+});
+
 describe("putApp with a revision", () => {
   it("writes only over the revision it read: a second writer's change is never lost silently", async () => {
     const bus = await freshBus();

@@ -6,6 +6,7 @@ import {
   TooLargeError,
   ValidationError,
   ensureError,
+  errorField,
 } from "@herald/runtime";
 
 /** The one mapping from Herald's error taxonomy to gRPC status codes. */
@@ -21,7 +22,8 @@ export function grpcCode(err: unknown): status {
 export function toServiceError(err: unknown): Partial<ServiceError> {
   const e = ensureError(err);
   const metadata = new Metadata();
-  if (e instanceof ValidationError) metadata.set("herald-field", e.field);
+  const field = errorField(e);
+  if (field !== undefined) metadata.set("herald-field", field);
   if (e instanceof RetryableError && e.retryAfterMs !== undefined) {
     metadata.set("herald-retry-after-ms", String(e.retryAfterMs));
   }

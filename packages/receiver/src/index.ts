@@ -4,6 +4,18 @@ export { decodeHeaderId, heraldDeliveryIds, HERALD_DELIVERY_ID_HEADER } from "./
 export { verifyStandardWebhook, type VerifyStandardWebhookInput } from "./standard-webhooks.js";
 export { verifyRongCloud, type VerifyRongCloudInput } from "./rongcloud.js";
 export {
+  verifyTencent,
+  parseTencent,
+  type VerifyTencentInput,
+  type TencentCallbackQuery,
+  type TencentCallback,
+  type TencentStateChange,
+  type TencentC2CMessage,
+  type TencentGroupMessage,
+  type TencentMemberJoin,
+  type TencentMemberExit,
+} from "./tencent.js";
+export {
   parseStandardWebhook,
   parseMqttChat,
   parseRongCloudChatroomBatch,

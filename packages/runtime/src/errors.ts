@@ -33,16 +33,32 @@ export class TooLargeError extends ValidationError {
   }
 }
 
+/**
+ * A thing that does not exist; `field`, when set, names the request field that pointed at it
+ * (`events[2].app_id`), `index` the list entry, as a ValidationError's do.
+ */
 export class NotFoundError extends HeraldError {
   override name = "NotFoundError";
   readonly resource: string;
   readonly id: string;
+  readonly field: string | undefined;
+  readonly index: number | undefined;
 
-  constructor(message: string, opts: { resource: string; id: string } & ErrorOptions) {
+  constructor(
+    message: string,
+    opts: { resource: string; id: string; field?: string; index?: number } & ErrorOptions,
+  ) {
     super(message, { code: "not_found", cause: opts.cause });
     this.resource = opts.resource;
     this.id = opts.id;
+    this.field = opts.field;
+    this.index = opts.index;
   }
+}
+
+/** The request field an error names (a ValidationError's, or a NotFoundError's that has one). */
+export function errorField(err: unknown): string | undefined {
+  return err instanceof ValidationError || err instanceof NotFoundError ? err.field : undefined;
 }
 
 /** The write lost a race or breaks an invariant of the current state (e.g. a KV revision moved). */

@@ -8,6 +8,7 @@ export {
   RetryableError,
   ConfigError,
   ensureError,
+  errorField,
   isRetryable,
   retryDelayMs,
   deadlineTimeout,

@@ -11,9 +11,10 @@ import { EndpointStateCell } from "./endpoint-state.js";
 import { KeyLine } from "./key-line.js";
 import type { Entry } from "./key-line.js";
 import type { DelivererMetrics } from "./metrics.js";
-import { renderRongCloudBatch, renderSingle, rongCloudRecord } from "./render.js";
+import { checkSays, dialectOfEndpoint, renderRequest } from "./render.js";
 import { TimeoutWindow } from "./timeout-window.js";
 import { isTimeout, judgeAttempt } from "./verdict.js";
+import type { AttemptContext } from "./verdict.js";
 import type { AttemptResult } from "./verdict.js";
 
 export interface QueueDeps {
@@ -107,6 +108,9 @@ export class EndpointQueue {
   private timeouts: TimeoutWindow;
   private pausedUntil = 0;
   private probing = false;
+  /** Timeouts since the last answer: some dialects disable after a few (MQTT-chat: "inaccessible URLs cause timeouts"). */
+  private timeoutsInARow = 0;
+  private lastTimeoutAt = 0;
   private pumpScheduled = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private lingerUntil = 0;
@@ -299,7 +303,7 @@ export class EndpointQueue {
       this.wakeAt(pausedUntil);
       return;
     }
-    const batching = endpoint.dialect === "rongcloud";
+    const batching = endpoint.batch.maxRecords > 1;
     while (this.inFlight < endpoint.concurrency && this.readyAt < this.ready.length) {
       // The process's own limit on requests in flight, shared by every endpoint: when it is
       // reached, this queue waits its turn and is woken when a request of any endpoint settles.
@@ -400,14 +404,13 @@ export class EndpointQueue {
       }
       return;
     }
-    // Jobs that cannot be said (an event that does not decode, no record in this dialect) are dead
+    // Jobs that cannot be said (an event that does not decode, nothing in this dialect for it) are dead
     // at once; the rest go in one request.
     const sendable: Item[] = [];
-    const records = [];
     for (const item of items) {
       try {
         item.event = Event.decode(item.entry.job.event);
-        if (endpoint.dialect === "rongcloud") records.push(rongCloudRecord(item.event));
+        checkSays(endpoint, item.event);
         sendable.push(item);
       } catch (err) {
         await this.dead(item, undefined, undefined, ensureError(err).message);
@@ -416,29 +419,26 @@ export class EndpointQueue {
     if (sendable.length === 0) return;
     let request: HttpRequestSpec;
     try {
-      const now = new Date();
-      request =
-        endpoint.dialect === "rongcloud"
-          ? renderRongCloudBatch(
-              endpoint,
-              records,
-              sendable.map((i) => i.entry.job.deliveryId),
-              now,
-            )
-          : renderSingle(
-              endpoint,
-              app,
-              sendable[0]?.event as Event,
-              sendable[0]?.entry.job.deliveryId ?? "",
-              now,
-            );
+      request = renderRequest(
+        endpoint,
+        sendable.map((i) => ({ event: i.event as Event, deliveryId: i.entry.job.deliveryId })),
+        new Date(),
+      );
     } catch (err) {
       for (const item of sendable) await this.dead(item, undefined, undefined, ensureError(err).message);
       return;
     }
+    const startedAt = Date.now();
     const result = await this.call(endpoint, app, request);
-    this.watchTimeouts(endpoint, result, Date.now());
-    for (const item of sendable) await this.settle(endpoint, item, request, result);
+    this.watchTimeouts(endpoint, result, Date.now(), startedAt);
+    const context: AttemptContext = {
+      timeoutsInARow: this.timeoutsInARow,
+      refusal:
+        result.ok && result.status >= 200 && result.status < 300
+          ? dialectOfEndpoint(endpoint).refusal?.(result)
+          : undefined,
+    };
+    for (const item of sendable) await this.settle(endpoint, item, request, result, context);
   }
 
   private async call(
@@ -456,6 +456,7 @@ export class EndpointQueue {
     item: Item,
     request: HttpRequestSpec,
     result: AttemptResult,
+    context: AttemptContext,
   ): Promise<void> {
     const { entry } = item;
     const { job } = entry;
@@ -463,7 +464,7 @@ export class EndpointQueue {
     if (!this.deps.sendable(entry.partition)) return;
     const now = Date.now();
     const attempt = job.attemptsMade + 1;
-    const verdict = judgeAttempt(endpoint, attempt, result);
+    const verdict = judgeAttempt(endpoint, attempt, result, context);
     this.deps.metrics.attempts.inc({ dialect: endpoint.dialect, verdict: verdict.kind });
     const record = this.record(item, request, result);
     switch (verdict.kind) {
@@ -611,7 +612,20 @@ export class EndpointQueue {
 
   // Mass timeouts pause the endpoint; after the pause, the first answer decides: another timeout
   // pauses it again at once, anything else closes the episode.
-  private watchTimeouts(endpoint: EndpointConfig, result: AttemptResult, now: number): void {
+  private watchTimeouts(
+    endpoint: EndpointConfig,
+    result: AttemptResult,
+    now: number,
+    startedAt: number,
+  ): void {
+    // In a row means one after another: requests in flight together that time out together (one
+    // stall) count once, and any answer starts the count again.
+    if (isTimeout(result) && startedAt >= this.lastTimeoutAt) {
+      this.timeoutsInARow++;
+      this.lastTimeoutAt = now;
+    } else if (result.ok) {
+      this.timeoutsInARow = 0;
+    }
     if (isTimeout(result)) {
       const probeFailed = this.probing && now >= this.pausedUntil;
       if (probeFailed || this.timeouts.note(now)) this.pause(endpoint, now);

@@ -20,6 +20,21 @@ const message = (fields: Record<string, unknown>) =>
 const ids = (app: Parameters<typeof routeEvent>[0], type: string, data: Uint8Array) =>
   routeEvent(app, type, data).map((e) => e.id);
 
+describe("routeEvent and what a dialect can say", () => {
+  it("makes no job for an event of a rendered type that the dialect cannot say (a tencent room creation)", () => {
+    const app = validateAppConfig({
+      appId: "a",
+      endpoints: [
+        { id: "tc", url: "https://example.com/t", dialect: "tencent", tencent: { sdkAppId: "1400000001" } },
+      ],
+    });
+    const room = (kind: number) =>
+      encode({ payload: { $case: "roomStatus", value: { roomId: "r", userIds: ["u"], kind } } });
+    expect(ids(app, "room.status", room(0))).toEqual([]);
+    expect(ids(app, "room.status", room(1))).toEqual(["tc"]);
+  });
+});
+
 describe("routeEvent", () => {
   const app = validateAppConfig({
     appId: "a",
@@ -52,12 +67,19 @@ describe("routeEvent", () => {
     expect(ids(app, "msg.sent", message({}))).toEqual(["all", "messages"]);
     expect(
       ids(app, "user.online", encode({ payload: { $case: "userOnline", value: { userId: "u1" } } })),
-    ).toEqual(["all", "presence", "rooms"]);
+      // A rongcloud endpoint without eventTypes is a chatroom status URL: room records only.
+    ).toEqual(["all", "presence"]);
     // mqttchat takes user.* here, but has no background callback.
     expect(ids(app, "user.background", encode({ payload: { $case: "userBackground", value: {} } }))).toEqual([
       "all",
     ]);
-    expect(ids(app, "conn.online", encode({}))).toEqual(["all"]);
+    // OpenIM's online callback is per connection login, as OpenIM sends it.
+    expect(ids(app, "conn.online", encode({}))).toEqual(["all", "filtered"]);
+    // Per connection, the user's offline goes to OpenIM only for a node reset (no conn.offline came).
+    const offline = (nodeReset: boolean) =>
+      encode({ payload: { $case: "userOffline", value: { userId: "u9", nodeReset } } });
+    expect(ids(app, "user.offline", offline(false))).toEqual(["all", "presence"]);
+    expect(ids(app, "user.offline", offline(true))).toEqual(["all", "filtered", "presence"]);
   });
 
   it("applies OpenIM's filters: denied content types and attention ids", () => {

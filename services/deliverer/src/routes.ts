@@ -5,24 +5,22 @@ import {
   hookConfig,
   impliedOpenImEndpoint,
 } from "@herald/config";
-import { findOpenImHook, openImHookFires, parsePassthroughPayload } from "@herald/dialects";
+import { dialectOf, findOpenImHook, openImHookFires, parsePassthroughPayload } from "@herald/dialects";
 import type { JsonObject, OpenImHook, TypeFilter } from "@herald/dialects";
 import { Event, PASSTHROUGH_TYPE_PREFIX } from "@herald/proto";
+import { endpointSays } from "./render.js";
 
-/** The event types each dialect can render; an endpoint is sent only what its dialect can say. */
-const RENDERED_TYPES: Readonly<Record<Exclude<Dialect, "standard">, readonly string[]>> = {
-  openim: ["user.online", "user.offline", "msg.sent", `${PASSTHROUGH_TYPE_PREFIX}*`],
-  mqttchat: ["user.online", "user.offline", "node.reset", "msg.sent"],
-  rongcloud: ["user.online", "user.offline", "room.status"],
-};
-
+/** Whether the dialect can say events of `type` (its registry entry's `renders`). */
 export function dialectRenders(dialect: Dialect, type: string): boolean {
-  return dialect === "standard" || eventTypeMatches(RENDERED_TYPES[dialect], type);
+  return eventTypeMatches(dialectOf(dialect).renders, type);
 }
 
-// The after-hooks Herald can send, by the event type that triggers them.
+// The after-hooks Herald can send, by the event type that triggers them: a connection's login or
+// logout, and the user's change, are both OpenIM's afterUserOnline / afterUserOffline.
 const AFTER_HOOKS_BY_TYPE: Readonly<Record<string, readonly string[]>> = {
   "msg.sent": ["afterSendSingleMsg", "afterSendGroupMsg"],
+  "conn.online": ["afterUserOnline"],
+  "conn.offline": ["afterUserOffline"],
   "user.online": ["afterUserOnline"],
   "user.offline": ["afterUserOffline"],
 };
@@ -42,7 +40,8 @@ export function endpointsOf(app: AppConfig): readonly EndpointConfig[] {
 
 /**
  * The endpoints that take an event: the type matches the endpoint's types and its dialect, and the
- * payload passes its filter. The payload is decoded only when some filter needs it.
+ * payload passes its filter, and the dialect says it. The payload is decoded only when a filter or the
+ * dialect needs it.
  */
 export function routeEvent(app: AppConfig, type: string, data: Uint8Array): EndpointConfig[] {
   let event: Event | undefined;
@@ -54,9 +53,23 @@ export function routeEvent(app: AppConfig, type: string, data: Uint8Array): Endp
       endpoint.id === OPENIM_WEBHOOKS_ENDPOINT_ID && isImplied(app, endpoint)
         ? afterHookFires(app, type, decoded)
         : filterPasses(endpoint.filter, type, decoded);
-    if (fires) targets.push(endpoint);
+    if (fires && saysAtRouting(endpoint, decoded)) targets.push(endpoint);
   }
   return targets;
+}
+
+/**
+ * A dialect that decides by the event itself is asked when routing, so what it would not say (a
+ * room's creation, for Tencent's member callbacks) makes no job rather than a dead one. A `says` that
+ * throws (an event it cannot read) routes the event: sending reports it, as a dead job.
+ */
+function saysAtRouting(endpoint: EndpointConfig, decoded: () => Event): boolean {
+  if (dialectOf(endpoint.dialect).says === undefined) return true;
+  try {
+    return endpointSays(endpoint, decoded());
+  } catch {
+    return true;
+  }
 }
 
 function isImplied(app: AppConfig, endpoint: EndpointConfig): boolean {
@@ -112,6 +125,9 @@ function filterFields(event: Event): JsonObject | undefined {
         groupID: sent.groupId,
       };
     }
+    case "connectionOnline":
+    case "connectionOffline":
+    case "connectionBackground":
     case "userOnline":
     case "userOffline":
     case "userBackground":

@@ -1,15 +1,14 @@
 import { Decision, DecisionSource, type BeforeRequest, type BeforeResponse } from "@herald/proto";
 import {
+  beforeBlockOf,
   decideFailure,
-  findOpenImHook,
-  interpretOpenImBefore,
-  openImCommand,
-  renderOpenImBefore,
+  findBeforeHook,
+  type BeforeHookSettings,
   type BeforeOutcome,
   type CallbackFailure,
   type JsonObject,
 } from "@herald/dialects";
-import { hookConfig, type AppConfig, type ConfigView } from "@herald/config";
+import type { AppConfig, ConfigView } from "@herald/config";
 import type { AttemptRecord } from "@herald/bus";
 import type { Logger } from "@herald/runtime";
 import { callBusinessServer, type AppAgents } from "@herald/egress";
@@ -18,8 +17,6 @@ import type { EvaluatorMetrics } from "./metrics.js";
 
 export interface EvaluatorDeps {
   config: ConfigView;
-  /** Reads one app from CONFIG directly, for when the watched view may be behind. */
-  loadApp: (appId: string) => Promise<AppConfig | undefined>;
   /** The guarded HTTP pools: each app's calls go through the one its SSRF policy picks. */
   agents: Pick<AppAgents, "forApp">;
   breakers: Breakers;
@@ -45,21 +42,20 @@ const CONTINUE_DISABLED: Answer = answer(
 export function createEvaluator(deps: EvaluatorDeps) {
   const { metrics } = deps;
   return async function evaluate(req: BeforeRequest, deadlineMs: number): Promise<BeforeResponse> {
-    const hook = findOpenImHook(req.command);
+    const found = findBeforeHook(req.command);
+    const settingsOf = (app: AppConfig | undefined): BeforeHookSettings | undefined => {
+      const block = found && app && beforeBlockOf(app, found.dialect);
+      return block === undefined ? undefined : found?.dialect.hookSettings(block, found.hook);
+    };
     // The gateway found the hook enabled; when this view disagrees it may only be behind (a
     // watch lags by a moment after a change), so the bucket itself decides.
-    const enabled = (app: AppConfig | undefined) =>
-      hook !== undefined && app !== undefined && hookConfig(app, hook.key).enable;
-    let app = deps.config.app(req.appId);
-    if (!enabled(app)) app = await deps.loadApp(req.appId);
-    // enabled() is false without openim too; the check here tells the compiler so.
-    const openim = app?.openim;
-    if (!hook || !app || !openim || !enabled(app))
-      return { ...CONTINUE_DISABLED, operationId: req.operationId };
-    const settings = hookConfig(app, hook.key);
+    const app = await deps.config.appNow(req.appId, (known) => settingsOf(known)?.enable === true);
+    const settings = settingsOf(app);
+    if (!found || !app || !settings?.enable) return { ...CONTINUE_DISABLED, operationId: req.operationId };
+    const { dialect, hook } = found;
+    const block = beforeBlockOf(app, dialect);
 
     const breaker = deps.breakers.get(`${app.appId}/${hook.key}`);
-    const command = openImCommand(hook, openim.commandNames);
     let payload: JsonObject;
     try {
       payload = JSON.parse(req.payloadJson) as JsonObject;
@@ -71,13 +67,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
         operationId: req.operationId,
       };
     }
-    const spec = renderOpenImBefore({
-      baseUrl: openim.url,
-      urlStyle: openim.urlStyle,
-      command,
-      operationId: req.operationId,
-      payload,
-    });
+    const spec = dialect.render(block, hook, { operationId: req.operationId, payload, now: new Date() });
     const record = (
       status: number,
       responseBody: string,
@@ -111,7 +101,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
     }
 
     // Leave the gateway a little time to pass the answer on.
-    const timeoutMs = Math.min(settings.timeout * 1000, Math.max(1, deadlineMs - 50));
+    const timeoutMs = Math.min(settings.timeoutMs, Math.max(1, deadlineMs - 50));
     const result = await callBusinessServer(deps.agents.forApp(app), spec, timeoutMs);
     metrics.callSeconds.observe(result.latencyMs / 1000);
 
@@ -121,7 +111,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
         ? // Read on, it would hand the chat core U+FFFD where the business server meant something else.
           { kind: "failed", failure: { reason: "body", detail: "response is not valid UTF-8" } }
         : withinLimit(
-            interpretOpenImBefore(hook, payload, { status: result.status, body: result.body }),
+            dialect.interpret(hook, payload, { status: result.status, body: result.body }),
             deps.maxPayloadBytes,
           );
     if (outcome.kind === "failed" && countsAgainstServer(outcome.failure)) breaker.failure(app.breaker);
@@ -188,6 +178,8 @@ function fromOutcome(outcome: Exclude<BeforeOutcome, { kind: "failed" }>): Answe
         errMsg: outcome.errMsg,
         errDlt: outcome.errDlt,
       };
+    case "drop":
+      return answer(Decision.DECISION_DROP, source);
   }
 }
 

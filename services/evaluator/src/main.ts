@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { BeforeRequest, BeforeResponse } from "@herald/proto";
 import { runService } from "@herald/runtime";
 import { largestPayloadBytes, messageLimitBytes, publishAttempt, serveRpc, startBus } from "@herald/bus";
-import { readApp, watchConfig } from "@herald/config";
+import { watchConfig } from "@herald/config";
 import { createAppAgents } from "@herald/egress";
 import { Breakers } from "./breaker.js";
 import { createEvaluator } from "./evaluate.js";
@@ -24,7 +24,6 @@ await runService({
     const metrics = createEvaluatorMetrics(registry, () => breakers.openCount());
     const evaluate = createEvaluator({
       config: view,
-      loadApp: (appId) => readApp(bus, appId),
       agents,
       breakers,
       metrics,

@@ -9,17 +9,24 @@ export const ORDERING_MEANING = {
 let loading = null;
 
 /**
- * Each dialect's defaults as the gateway has them (GET /v1/dialects), by dialect, loaded once: the
- * panel keeps no copy of its own. A gateway that cannot say gives {} (asked again next time), and
- * the panel then shows the settings without their defaults.
+ * The dialects as the gateway's registry describes them (GET /v1/dialects: name, title, template,
+ * defaults), loaded once: the panel keeps no list of its own. A gateway that cannot say gives []
+ * (asked again next time).
  */
-export function dialectDefaults() {
+export function dialectList() {
   loading ??= api.get("/v1/dialects").then(
-    ({ dialects = [] }) => Object.fromEntries(dialects.map((d) => [d.dialect, d.defaults ?? {}])),
+    ({ dialects = [] }) => dialects,
     () => {
       loading = null;
-      return {};
+      return [];
     },
   );
   return loading;
+}
+
+/** Each dialect's defaults, by dialect; {} when the gateway cannot say (the settings then show without them). */
+export function dialectDefaults() {
+  return dialectList().then((dialects) =>
+    Object.fromEntries(dialects.map((d) => [d.dialect, d.defaults ?? {}])),
+  );
 }

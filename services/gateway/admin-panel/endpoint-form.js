@@ -1,9 +1,7 @@
 import { api, appPath } from "./api.js";
-import { dialectDefaults, ORDERING_MEANING } from "./dialect-defaults.js";
+import { dialectDefaults, dialectList, ORDERING_MEANING } from "./dialect-defaults.js";
 import { h, show } from "./dom.js";
 import { act, button, formError } from "./section.js";
-
-const DIALECTS = ["standard", "openim", "mqttchat", "rongcloud"];
 
 /** A fresh Standard Webhooks secret (24 random bytes), so a new standard endpoint needs no tool to make one. */
 function newSecret() {
@@ -12,15 +10,18 @@ function newSecret() {
 }
 
 /**
- * The least each dialect needs; everything left out (eventTypes, timeoutMs, retry, …) takes the
- * dialect's defaults on the server.
+ * The least a dialect needs, from its registry template; everything left out (eventTypes, timeoutMs,
+ * retry, …) takes the dialect's defaults on the server. A dialect signed with whsec_ secrets gets a
+ * fresh one.
  */
 function template(dialect) {
-  const base = { id: "", url: "https://", dialect };
-  if (dialect === "standard") return { ...base, secrets: [{ value: newSecret() }] };
-  if (dialect === "rongcloud") return { ...base, rongcloud: { appKey: "", appSecret: "" } };
+  const base = { id: "", dialect: dialect.dialect, ...structuredClone(dialect.template ?? {}) };
+  if (dialect.signsWithSecrets) base.secrets = [{ value: newSecret() }];
   return base;
 }
+
+/** Dialects signed with secrets first: the most general one is the form's first choice. */
+const byGenerality = (a, b) => Number(b.signsWithSecrets) - Number(a.signsWithSecrets);
 
 const asText = (value) => JSON.stringify(value, null, 2);
 
@@ -49,7 +50,7 @@ export function endpointForm(ctx, { mode, endpoint, onSaved, onClose }) {
     spellcheck: "false",
     "aria-label": "endpoint JSON",
   });
-  textarea.value = editing ? asText(editable(endpoint)) : asText(template("standard"));
+  textarea.value = editing ? asText(editable(endpoint)) : "";
 
   // `ordering` has a control of its own, kept in step with the JSON both ways; "" leaves the field
   // out, so the endpoint takes its dialect's default.
@@ -93,15 +94,24 @@ export function endpointForm(ctx, { mode, endpoint, onSaved, onClose }) {
   });
 
   let dialect = null;
+  let dialects = [];
   if (!editing) {
-    dialect = h(
-      "select",
-      { testid: "endpoint-form-dialect", "aria-label": "dialect" },
-      DIALECTS.map((d) => h("option", { value: d }, d)),
-    );
+    dialect = h("select", { testid: "endpoint-form-dialect", "aria-label": "dialect" });
+    void dialectList().then((found) => {
+      dialects = [...found].sort(byGenerality);
+      dialect.replaceChildren(
+        ...dialects.map((d) => h("option", { value: d.dialect, title: d.summary }, d.dialect)),
+      );
+      if (textarea.value === "" && dialects[0] !== undefined) {
+        textarea.value = asText(template(dialects[0]));
+        showOrdering();
+      }
+    });
     dialect.addEventListener("change", () => {
+      const chosen = dialects.find((d) => d.dialect === dialect.value);
+      if (chosen === undefined) return;
       // Keep what was typed for the fields every dialect has.
-      const next = template(dialect.value);
+      const next = template(chosen);
       try {
         const typed = JSON.parse(textarea.value);
         if (typeof typed?.id === "string") next.id = typed.id;

@@ -81,10 +81,12 @@ export function endpointsSection(ctx) {
         mode,
         endpoint,
         onClose: close,
+        // The table is redrawn before the form goes, so a click on it right after (a Delete and its
+        // confirm) is never undone by a redraw still on its way.
         onSaved: async () => {
-          close();
           ctx.onAppChanged?.();
           await refresh();
+          close();
         },
       }),
     );
@@ -141,7 +143,8 @@ export function endpointsSection(ctx) {
     disable.disabled = state === "disabled";
 
     const buttons = [enable, disable];
-    if (ep.dialect === "standard") {
+    // An endpoint signed with whsec_ secrets can rotate them.
+    if (ep.secrets.length > 0) {
       const rotate = button("Rotate secret", "rotate-button");
       rotate.addEventListener(
         "click",

@@ -36,11 +36,14 @@ export function hooksSection(ctx) {
       try {
         text = await api.text(appPath(ctx.appId, "webhooks.yml"));
       } catch (err) {
-        if (!(err.status === 404 && err.field === "openim")) throw err;
+        if (!(err.status === 404 && err.field === OPENIM_BLOCK)) throw err;
       }
       openImport(text);
     }),
   );
+
+  /** The app's block of OpenIM webhooks.yml settings: a 404 naming it means the app has none yet. */
+  const OPENIM_BLOCK = "openim";
 
   function openImport(text) {
     const error = formError("hooks-import-error");
@@ -142,7 +145,7 @@ export function hooksSection(ctx) {
       exportButton.disabled = false;
       render(hooks);
     } catch (err) {
-      if (err.status === 404 && err.field === "openim") {
+      if (err.status === 404 && err.field === OPENIM_BLOCK) {
         section.error(null);
         exportButton.disabled = true;
         show(yaml);

@@ -7,15 +7,15 @@ import {
   requestRpc,
   type Bus,
 } from "@herald/bus";
-import { hookConfig, type ConfigView } from "@herald/config";
-import { decideFailure, findOpenImHook, openImHookFires } from "@herald/dialects";
+import { beforeBlockOf, decideFailure, findBeforeHook } from "@herald/dialects";
 import { ValidationError, type Logger } from "@herald/runtime";
 import { validateBefore } from "./events.js";
 import type { GatewayMetrics } from "./metrics.js";
+import type { KnownApps } from "./known-apps.js";
 
 export interface BeforeHandlerOptions {
   bus: Bus;
-  config: ConfigView;
+  knownApps: KnownApps;
   log: Logger;
   metrics: GatewayMetrics;
   /** Time over the hook's timeout that the gateway waits for the evaluator's answer. */
@@ -23,28 +23,30 @@ export interface BeforeHandlerOptions {
 }
 
 /**
- * The gateway's half of a before-hook: answers at once, with no hop, when the hook is off or
- * the message is filtered out by config; otherwise asks an evaluator within the hook's timeout,
+ * The gateway's half of a before-hook: refuses an app configured nowhere (NOT_FOUND naming app_id);
+ * answers at once, with no hop, when the hook is off or the message is filtered out by config; otherwise asks an evaluator within the hook's timeout,
  * and when none answers lets failedContinue decide, as for any failed callback.
  */
 export function createBeforeHandler(opts: BeforeHandlerOptions) {
   const { bus, metrics } = opts;
   return async function before(req: BeforeRequest): Promise<BeforeResponse> {
     const payload = validateBefore(req, largestPayloadBytes(messageLimitBytes(bus)));
-    const hook = findOpenImHook(req.command);
-    if (hook === undefined) {
-      throw new ValidationError(`command: "${req.command}" is not an OpenIM callback command`, {
+    const found = findBeforeHook(req.command);
+    if (found === undefined) {
+      throw new ValidationError(`command: "${req.command}" is not a callback command of any dialect`, {
         field: "command",
       });
     }
+    const { dialect, hook } = found;
     if (hook.kind !== "before") {
       throw new ValidationError(`command: ${req.command} is an after-hook; publish it as an event`, {
         field: "command",
       });
     }
+    const app = await opts.knownApps.app(req.appId, "app_id");
     const operationId = req.operationId === "" ? randomUUID() : req.operationId;
-    const app = opts.config.app(req.appId);
-    const settings = app && hookConfig(app, hook.key);
+    const block = app && beforeBlockOf(app, dialect);
+    const settings = block === undefined ? undefined : dialect.hookSettings(block, hook);
     const done = (res: Omit<BeforeResponse, "operationId">) => {
       metrics.before.inc({ source: DecisionSource[res.source], decision: Decision[res.decision] });
       return { ...res, operationId };
@@ -52,16 +54,15 @@ export function createBeforeHandler(opts: BeforeHandlerOptions) {
     if (!settings?.enable) {
       return done(local(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_HOOK_DISABLED));
     }
-    const fires = openImHookFires(hook, settings, payload);
-    if (!fires.fires) {
+    if (dialect.filteredOut?.(block, hook, payload) !== undefined) {
       return done(local(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_TYPE_FILTERED));
     }
 
-    const timeoutMs = settings.timeout * 1000 + opts.answerMarginMs;
+    const timeoutMs = settings.timeoutMs + opts.answerMarginMs;
     try {
       const answer = await requestRpc(
         bus,
-        bus.names.subjects.before(req.appId, hook.command),
+        bus.names.subjects.before(req.appId, hook.subjectToken),
         BeforeRequest.encode({ ...req, operationId }).finish(),
         { timeoutMs },
       );

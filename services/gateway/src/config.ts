@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { baseEnvSchema } from "@herald/runtime";
+import { baseEnvSchema, envBoolean } from "@herald/runtime";
 import { egressEnvSchema } from "@herald/egress";
 import { grpcClientEnv, grpcServerEnv } from "@herald/grpc";
 
@@ -29,6 +29,9 @@ export const schema = baseEnvSchema.extend({
     .default("")
     .transform((text) => text.split(":").filter((dir) => dir !== "")),
   HERALD_CONFIG_POLL_MS: z.coerce.number().int().min(50).default(1000),
+  // For a migration only: take events and before-hooks for apps configured nowhere (stored, delivered
+  // to no one; Before answers CONTINUE, HOOK_DISABLED) instead of NOT_FOUND naming app_id.
+  HERALD_ACCEPT_UNKNOWN_APPS: envBoolean.default(false),
   BEFORE_ANSWER_MARGIN_MS: z.coerce.number().int().min(0).max(10_000).default(500),
   ADMIN_HOST: z.string().min(1).default("0.0.0.0"),
   ADMIN_PORT: z.coerce.number().int().min(0).max(65535).default(8088),

@@ -94,7 +94,9 @@ describe("validateBefore", () => {
   it("requires an app id, a command and a JSON object payload", () => {
     expect(() => validateBefore(ok, LIMIT)).not.toThrow();
     expect(fieldOf(() => validateBefore({ ...ok, appId: "" }, LIMIT))).toBe("app_id");
-    expect(fieldOf(() => validateBefore({ ...ok, command: "a.b" }, LIMIT))).toBe("command");
+    expect(fieldOf(() => validateBefore({ ...ok, command: "a b" }, LIMIT))).toBe("command");
+    // Tencent's commands are dotted.
+    expect(() => validateBefore({ ...ok, command: "C2C.CallbackBeforeSendMsg" }, LIMIT)).not.toThrow();
     expect(fieldOf(() => validateBefore({ ...ok, payloadJson: "{" }, LIMIT))).toBe("payload_json");
   });
 

@@ -188,7 +188,9 @@ export function normalizeEvent(event: Event, index: number, now: Date): Event {
   return ready;
 }
 
-const beforeSchema = z.object({ appId, command, operationId, payloadJson: jsonObjectText });
+// Tencent's commands are dotted (C2C.CallbackBeforeSendMsg).
+const beforeCommand = z.string().regex(/^[A-Za-z0-9_.]{1,64}$/, "must be 1-64 characters of [A-Za-z0-9_.]");
+const beforeSchema = z.object({ appId, command: beforeCommand, operationId, payloadJson: jsonObjectText });
 
 /**
  * Checks a before-hook request and returns its payload as an object; throws ValidationError

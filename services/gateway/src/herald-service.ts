@@ -11,7 +11,7 @@ import {
   type PublishStreamRequest,
   type PublishStreamResponse,
 } from "@herald/proto";
-import { ValidationError, ensureError, type Logger } from "@herald/runtime";
+import { NotFoundError, ValidationError, ensureError, errorField, type Logger } from "@herald/runtime";
 import type { PublishBatch } from "./publisher.js";
 import type { BeforeHandler } from "./before.js";
 import { grpcCode, toServiceError, wireError, wireProblem } from "@herald/grpc";
@@ -47,7 +47,7 @@ export function createHeraldService(opts: HeraldServiceOptions): {
       stop({ outcome: "ok" });
       return { results };
     } catch (err) {
-      stop({ outcome: err instanceof ValidationError ? "invalid" : "error" });
+      stop({ outcome: isRefusal(err) ? "invalid" : "error" });
       throw err;
     }
   }
@@ -62,7 +62,7 @@ export function createHeraldService(opts: HeraldServiceOptions): {
         },
         (err: unknown) => {
           stop();
-          if (!(err instanceof ValidationError)) log.error({ err }, "before-hook failed");
+          if (!isRefusal(err)) log.error({ err }, "before-hook failed");
           callback(toServiceError(err));
         },
       );
@@ -114,7 +114,7 @@ export function createHeraldService(opts: HeraldServiceOptions): {
           .then(
             (response): BeforeStreamResponse => ({ requestId, response, error: undefined }),
             (err: unknown): BeforeStreamResponse => {
-              if (!(err instanceof ValidationError)) log.error({ err }, "before-hook failed");
+              if (!isRefusal(err)) log.error({ err }, "before-hook failed");
               return { requestId, response: undefined, error: streamError(err) };
             },
           )
@@ -197,13 +197,20 @@ function streamError(err: unknown): { code: string; message: string; field: stri
   return {
     code: status[code],
     message: code === status.INTERNAL ? "internal error" : e.message,
-    field: e instanceof ValidationError ? e.field : "",
+    field: errorField(e) ?? "",
   };
+}
+
+/** The caller's mistake (a bad field, an app configured nowhere): not logged as the gateway's failure. */
+function isRefusal(err: unknown): boolean {
+  return err instanceof ValidationError || err instanceof NotFoundError;
 }
 
 function logFailure(log: Logger, err: unknown, size: number): void {
   if (err instanceof ValidationError) {
     log.info({ field: err.field, size }, "publish refused: invalid event");
+  } else if (err instanceof NotFoundError) {
+    log.info({ field: err.field, appId: err.id, size }, "publish refused: unknown app");
   } else {
     log.warn({ err, size }, "publish failed");
   }

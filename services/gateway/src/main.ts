@@ -12,6 +12,7 @@ import { createHeraldService } from "./herald-service.js";
 import { grpcClientSecurity, grpcClientSetup, grpcServerSecurity, startGrpcServer } from "@herald/grpc";
 import { createGatewayMetrics } from "./metrics.js";
 import { createBeforeHandler } from "./before.js";
+import { createKnownApps } from "./known-apps.js";
 import { applyConfigFileAndWatch } from "./config-file.js";
 import { watchConfig } from "@herald/config";
 import { createPresenceService } from "./presence-service.js";
@@ -40,15 +41,17 @@ await runService({
       : undefined;
     const view = await watchConfig(bus, log);
     const metrics = createGatewayMetrics(registry);
+    const knownApps = createKnownApps({ config: view, acceptUnknown: config.HERALD_ACCEPT_UNKNOWN_APPS });
     const herald = createHeraldService({
       publish: createPublisher({
         bus,
         maxBatch: config.PUBLISH_MAX_BATCH,
         publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
+        knownApps,
       }),
       before: createBeforeHandler({
         bus,
-        config: view,
+        knownApps,
         log,
         metrics,
         answerMarginMs: config.BEFORE_ANSWER_MARGIN_MS,

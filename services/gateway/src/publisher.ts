@@ -1,16 +1,18 @@
 import { Event, type PublishResult } from "@herald/proto";
 import { appScopedMsgId, largestPayloadBytes, messageLimitBytes, storeEvent, type Bus } from "@herald/bus";
 import { checkSize, normalizeBatch } from "./events.js";
+import type { KnownApps } from "./known-apps.js";
 
 export interface PublisherOptions {
   bus: Bus;
   maxBatch: number;
   publishTimeoutMs: number;
+  knownApps: KnownApps;
 }
 
 /**
- * Validates a batch whole (sizes included), then stores each event in EVENTS in its lane and
- * partition (storeEvent) with Nats-Msg-Id `<appId>:<eventId>`, so ids deduplicate within an app only.
+ * Validates a batch whole (sizes included, and that each event's app is configured), then stores
+ * each event in EVENTS in its lane and partition (storeEvent) with Nats-Msg-Id `<appId>:<eventId>`, so ids deduplicate within an app only.
  * A node.reset's per-partition copies are stored together with it. Resolves only once JetStream has
  * acknowledged every message. A failure part-way leaves part of the batch stored; sending it again
  * is safe because ids (and the copies' `<id>#<partition>`) deduplicate.
@@ -25,6 +27,7 @@ export function createPublisher(opts: PublisherOptions) {
       checkSize(`events[${index}]`, bytes.length, limit, index);
       return { event, bytes };
     });
+    await opts.knownApps.checkBatch(ready);
     return Promise.all(
       encoded.map(async ({ event, bytes }): Promise<PublishResult> => {
         const ack = await storeEvent(bus, event, {

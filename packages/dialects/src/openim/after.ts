@@ -3,7 +3,7 @@ import type { HttpRequestSpec } from "../types.js";
 import { renderOpenImBefore } from "./before.js";
 import { findOpenImHook, openImCommand } from "./hooks.js";
 import { parsePassthroughPayload } from "./passthrough.js";
-import { renderOpenImPresence, type OpenImPresenceOptions } from "./presence.js";
+import { renderOpenImConnection, renderOpenImPresence, type OpenImPresenceOptions } from "./presence.js";
 import { occurredAtMs } from "./presence-event.js";
 
 export type OpenImAfterOptions = OpenImPresenceOptions;
@@ -18,7 +18,8 @@ const MSG_STATUS_SEND_SUCCESS = 2;
  * The OpenIM after-hook request of an event, through renderOpenImBefore (same URL styles and headers):
  * msg.sent → afterSendSingleMsg (+ recvID) or, with a group id, afterSendGroupMsg (+ groupID), body keys in
  * CommonCallbackReq's order; `openim.<command>` passthrough → its payload_json with callbackCommand and
- * operationID set; presence → renderOpenImPresence. Anything else renders nothing.
+ * operationID set; a connection's login/logout → renderOpenImConnection; the user's change →
+ * renderOpenImPresence. Anything else renders nothing.
  */
 export function renderOpenImAfter(event: Event, opts: OpenImAfterOptions): HttpRequestSpec | undefined {
   const payload = event.payload;
@@ -33,6 +34,9 @@ export function renderOpenImAfter(event: Event, opts: OpenImAfterOptions): HttpR
         operationId: operationIdOf(event),
         payload: parsePassthroughPayload(event.id, payload.value.payloadJson),
       });
+    case "connectionOnline":
+    case "connectionOffline":
+      return renderOpenImConnection(event, opts);
     case "userOnline":
     case "userOffline":
       return renderOpenImPresence(event, opts);

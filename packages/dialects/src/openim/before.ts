@@ -1,6 +1,6 @@
+import type { BeforeOutcome } from "../dialect.js";
 import { headerId } from "../header-id.js";
 import { isJsonObject, type HttpRequestSpec, type JsonObject } from "../types.js";
-import type { CallbackFailure } from "./failure.js";
 import type { OpenImHook } from "./hooks.js";
 import { applyOpenImModifications } from "./modifications.js";
 
@@ -44,14 +44,7 @@ function withQuerySeparator(url: string): string {
   return url.endsWith("?") || url.endsWith("&") ? url : `${url}&`;
 }
 
-export type BeforeOutcome =
-  /** Go on unchanged. */
-  | { kind: "continue" }
-  /** Go on with this payload: the request payload with the response's modifications, in the request's key names. */
-  | { kind: "modify"; payload: JsonObject }
-  | { kind: "deny"; errCode: number; errMsg: string; errDlt: string }
-  /** A failed callback: failedContinue decides (see decideFailure). */
-  | { kind: "failed"; failure: CallbackFailure };
+export type { BeforeOutcome } from "../dialect.js";
 
 const BODY_EXCERPT_CHARS = 200;
 

@@ -10,6 +10,10 @@ export interface OpenImHook {
   readonly seedCommand: string;
   /** True where contentType filters (deniedTypes / allowedTypes) apply. */
   readonly messageHook: boolean;
+  /** The failedContinue that OpenIM's shipped webhooks.yml gives this key. */
+  readonly failedContinue: boolean;
+  /** The NATS subject token a Before call for it travels on: its current command. */
+  readonly subjectToken: string;
 }
 
 export type CommandNaming = "seed" | "current";
@@ -21,6 +25,16 @@ const MESSAGE_HOOKS = new Set([
   "afterSendSingleMsg",
   "afterSendGroupMsg",
   "afterMsgSaveDB",
+]);
+
+// Shipped with failedContinue false: beforeAddBlack (an empty value, which Go decodes as false) and
+// the conversation hooks.
+const FAIL_CLOSED = new Set([
+  "beforeAddBlack",
+  "beforeCreateSingleChatConversations",
+  "afterCreateSingleChatConversations",
+  "beforeCreateGroupChatConversations",
+  "afterCreateGroupChatConversations",
 ]);
 
 // Seed 003 names the offline-push command callbackBeforePushCommand and seed 002 uses the v3.6 presence
@@ -44,7 +58,7 @@ const SEED_COMMANDS: Readonly<Record<string, string>> = {
   beforeMemberJoinGroup: "callbackBeforeMemberJoinGroupCommand",
 };
 
-// [webhooks.yml key, current command], in the order of reference §1.2.
+// [webhooks.yml key, current command], in the order of reference §1.2, which is webhooks.yml's (main).
 const HOOK_ROWS: ReadonlyArray<readonly [string, string]> = [
   ["beforeSendSingleMsg", "callbackBeforeSendSingleMsgCommand"],
   ["beforeUpdateUserInfoEx", "callbackBeforeUpdateUserInfoExCommand"],
@@ -112,6 +126,8 @@ export const OPENIM_HOOKS: readonly OpenImHook[] = Object.freeze(
       command,
       seedCommand: SEED_COMMANDS[key] ?? command,
       messageHook: MESSAGE_HOOKS.has(key),
+      failedContinue: !FAIL_CLOSED.has(key),
+      subjectToken: command,
     }),
   ),
 );
@@ -123,6 +139,13 @@ const HOOKS_BY_NAME: ReadonlyMap<string, OpenImHook> = new Map(
     [hook.seedCommand, hook] as const,
   ]),
 );
+
+const HOOKS_BY_KEY: ReadonlyMap<string, OpenImHook> = new Map(OPENIM_HOOKS.map((hook) => [hook.key, hook]));
+
+/** The hook of a webhooks.yml key (not a command), or undefined for a key OpenIM's webhooks.yml does not have. */
+export function openImHookByKey(key: string): OpenImHook | undefined {
+  return HOOKS_BY_KEY.get(key);
+}
 
 /** Finds a hook by its webhooks.yml key, its current command or its seed command (exact match). */
 export function findOpenImHook(name: string): OpenImHook | undefined {

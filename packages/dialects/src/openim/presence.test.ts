@@ -3,7 +3,7 @@ import { Event, OfflineReason, type DeepPartial } from "@herald/proto";
 import { describe, expect, it } from "vitest";
 import type { UrlStyle } from "./before.js";
 import type { CommandNaming } from "./hooks.js";
-import { renderOpenImPresence } from "./presence.js";
+import { renderOpenImConnection, renderOpenImPresence } from "./presence.js";
 
 // The golden files hold the exact bytes; a text file's one trailing newline is not part of them.
 function golden(name: string): string {
@@ -58,6 +58,58 @@ const cases: Array<[UrlStyle, CommandNaming]> = [
   ["query", "seed"],
   ["query", "current"],
 ];
+
+describe("per-connection presence (conn.online / conn.offline), as OpenIM's msg-gateway sends it", () => {
+  const login = (connId: string, platformId: number, platform: string, at: number) =>
+    Event.fromPartial({
+      id: `login-${connId}`,
+      appId: "app_1",
+      occurredAt: new Date(at),
+      operationId: OPERATION_ID,
+      payload: {
+        $case: "connectionOnline",
+        value: { userId: "李雷🙂", connId, platformId, platform, isAppBackground: false, nodeId: "n" },
+      },
+    });
+
+  it("renders each login with its own connID and platform, seq the login's time in ms", () => {
+    const opts = { baseUrl: "https://callbackurl", urlStyle: "path" as const, naming: "seed" as const };
+    const phone = renderOpenImConnection(login("c-phone", 2, "Android", 1602511574_000), opts);
+    const web = renderOpenImConnection(login("c-web", 5, "Web", 1602511575_250), opts);
+    expect(phone?.url).toBe("https://callbackurl/callbackUserOnlineCommand?contenttype=json");
+    expect(phone?.body).toBe(
+      '{"userID":"李雷🙂","callbackCommand":"callbackUserOnlineCommand","seq":1602511574000,' +
+        '"isAppBackground":false,"connID":"c-phone","platformID":2,"platform":"Android","operationID":"1646445464564"}',
+    );
+    expect(JSON.parse(web?.body ?? "{}")).toMatchObject({
+      connID: "c-web",
+      platformID: 5,
+      seq: 1602511575250,
+    });
+  });
+
+  it("renders a logout as callbackUserOfflineCommand with that connection, without isAppBackground", () => {
+    const logout = Event.fromPartial({
+      id: "logout-1",
+      appId: "app_1",
+      occurredAt: new Date(1602511580_000),
+      payload: {
+        $case: "connectionOffline",
+        value: { userId: "u1", connId: "c-web", platformId: 5, platform: "Web", nodeId: "n" },
+      },
+    });
+    const spec = renderOpenImConnection(logout, {
+      baseUrl: "https://callbackurl",
+      urlStyle: "query",
+      naming: "current",
+    });
+    expect(spec?.url).toBe("https://callbackurl?command=callbackAfterUserOfflineCommand&contenttype=json");
+    expect(spec?.body).toBe(
+      '{"userID":"u1","callbackCommand":"callbackAfterUserOfflineCommand","seq":1602511580000,' +
+        '"connID":"c-web","platformID":5,"platform":"Web","operationID":"logout-1"}',
+    );
+  });
+});
 
 describe("seed 002 presence requests", () => {
   it.each(cases)("renders user.online with %s URL and %s naming byte for byte", (urlStyle, naming) => {

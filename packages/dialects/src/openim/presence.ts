@@ -1,4 +1,5 @@
 import type { Event } from "@herald/proto";
+import { occurredAtMs } from "./presence-event.js";
 import type { HttpRequestSpec } from "../types.js";
 import { renderOpenImBefore, type UrlStyle } from "./before.js";
 import { findOpenImHook, openImCommand, type CommandNaming } from "./hooks.js";
@@ -17,9 +18,42 @@ export interface OpenImPresenceOptions {
  */
 export function renderOpenImPresence(event: Event, opts: OpenImPresenceOptions): HttpRequestSpec | undefined {
   const payload = event.payload;
-  if (payload?.$case !== "userOnline" && payload?.$case !== "userOffline") return undefined;
-  const v = payload.value;
-  const online = payload.$case === "userOnline";
+  if (payload?.$case === "userOnline") return presenceRequest(event, opts, payload.value, payload.value.seq);
+  if (payload?.$case === "userOffline") return presenceRequest(event, opts, payload.value, payload.value.seq);
+  return undefined;
+}
+
+/**
+ * The afterUserOnline / afterUserOffline request for one connection's login (conn.online) or logout
+ * (conn.offline), as OpenIM's msg-gateway sends it: one per connection, a user's second device included.
+ * `seq` is the event's time in milliseconds (OpenIM's is a request sequence number, unique per request).
+ */
+export function renderOpenImConnection(
+  event: Event,
+  opts: OpenImPresenceOptions,
+): HttpRequestSpec | undefined {
+  const payload = event.payload;
+  if (payload?.$case !== "connectionOnline" && payload?.$case !== "connectionOffline") return undefined;
+  return presenceRequest(event, opts, payload.value, occurredAtMs(event));
+}
+
+interface PresenceFields {
+  userId: string;
+  connId: string;
+  platformId: number;
+  platform: string;
+  /** Present on an online event only; its presence makes the request an online one. */
+  isAppBackground?: boolean;
+}
+
+// Body keys in seed 002's order, isAppBackground only when online.
+function presenceRequest(
+  event: Event,
+  opts: OpenImPresenceOptions,
+  v: PresenceFields,
+  seq: number,
+): HttpRequestSpec {
+  const online = v.isAppBackground !== undefined;
   const command = presenceCommand(online ? "afterUserOnline" : "afterUserOffline", opts.naming);
   return renderOpenImBefore({
     baseUrl: opts.baseUrl,
@@ -29,8 +63,8 @@ export function renderOpenImPresence(event: Event, opts: OpenImPresenceOptions):
     payload: {
       userID: v.userId,
       callbackCommand: command,
-      seq: v.seq,
-      ...(online ? { isAppBackground: payload.value.isAppBackground } : {}),
+      seq,
+      ...(online ? { isAppBackground: v.isAppBackground } : {}),
       connID: v.connId,
       platformID: v.platformId,
       platform: v.platform,

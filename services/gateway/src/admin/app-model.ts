@@ -5,6 +5,7 @@ import {
   type AppConfig,
   type EndpointConfig,
 } from "@herald/config";
+import { dialectOf } from "@herald/dialects";
 import { appEgressPolicy, checkDestinationUrl, DestinationRefusedError } from "@herald/egress";
 import { ValidationError } from "@herald/runtime";
 import type { AdminContext } from "./context.js";
@@ -86,12 +87,23 @@ export function redactSecret(value: string): string {
 }
 
 export function redactEndpoint(endpoint: EndpointConfig): EndpointConfig {
+  const settings = dialectOf(endpoint.dialect).settings;
+  const block = settings === undefined ? undefined : blockOf(endpoint, settings.key);
   return {
     ...endpoint,
     secrets: endpoint.secrets.map((s) => ({ ...s, value: redactSecret(s.value) })),
-    ...(endpoint.rongcloud === undefined
+    ...(settings === undefined || block === undefined
       ? {}
-      : { rongcloud: { ...endpoint.rongcloud, appSecret: redactSecret(endpoint.rongcloud.appSecret) } }),
+      : {
+          [settings.key]: {
+            ...block,
+            ...Object.fromEntries(
+              settings.secretFields
+                .filter((field) => typeof block[field] === "string")
+                .map((field) => [field, redactSecret(block[field] as string)]),
+            ),
+          },
+        }),
   };
 }
 
@@ -101,7 +113,8 @@ export function redactApp(app: AppConfig): AppConfig {
 
 /**
  * An endpoint body may carry back the redacted secrets a GET showed (edit and save): each redacted value
- * that matches one of the stored endpoint's secrets stands for that secret.
+ * that matches one of the stored endpoint's secrets stands for that secret (the whsec_ list, and the
+ * secret fields of the dialect's own block: a RongCloud appSecret, a Tencent token).
  */
 export function restoreSecrets(input: unknown, stored: EndpointConfig | undefined): unknown {
   if (stored === undefined || typeof input !== "object" || input === null) return input;
@@ -113,14 +126,21 @@ export function restoreSecrets(input: unknown, stored: EndpointConfig | undefine
       return match === undefined ? item : { ...(item as object), value: match.value };
     });
   }
-  const rongcloud = body["rongcloud"] as { appSecret?: unknown } | undefined;
-  if (
-    stored.rongcloud !== undefined &&
-    typeof rongcloud === "object" &&
-    rongcloud !== null &&
-    rongcloud.appSecret === redactSecret(stored.rongcloud.appSecret)
-  ) {
-    body["rongcloud"] = { ...rongcloud, appSecret: stored.rongcloud.appSecret };
+  const settings = dialectOf(stored.dialect).settings;
+  const storedBlock = settings === undefined ? undefined : blockOf(stored, settings.key);
+  const given = settings === undefined ? undefined : body[settings.key];
+  if (settings !== undefined && storedBlock !== undefined && typeof given === "object" && given !== null) {
+    const block = { ...(given as Record<string, unknown>) };
+    for (const field of settings.secretFields) {
+      const kept = storedBlock[field];
+      if (typeof kept === "string" && block[field] === redactSecret(kept)) block[field] = kept;
+    }
+    body[settings.key] = block;
   }
   return body;
+}
+
+function blockOf(endpoint: EndpointConfig, key: string): Record<string, unknown> | undefined {
+  const block = (endpoint as unknown as Record<string, unknown>)[key];
+  return typeof block === "object" && block !== null ? (block as Record<string, unknown>) : undefined;
 }

@@ -10,6 +10,8 @@ import {
 } from "@herald/config";
 import { ConflictError, ValidationError } from "@herald/runtime";
 import { createAppKey, deleteAppKey, deleteAppKeys } from "./app-keys.js";
+import { BEFORE_DIALECTS, beforeBlockOf } from "@herald/dialects";
+import type { DialectBefore } from "@herald/dialects";
 import { checkUrl, endpointsOf, loadApp, redactApp, restoreSecrets, saveApp } from "./app-model.js";
 import { visibleApp } from "./auth.js";
 import type { AdminApp, AdminContext } from "./context.js";
@@ -206,7 +208,16 @@ async function checkNewUrls(
     if (!narrowed && before.get(endpoint.id) === endpoint.url) continue;
     await checkUrl(ctx, endpoint.url, app, `endpoints.${inputIds.indexOf(endpoint.id)}.url`);
   }
-  if (app.openim !== undefined && (narrowed || app.openim.url !== stored?.openim?.url)) {
-    await checkUrl(ctx, app.openim.url, app, "openim.url");
+  // Each before-hook dialect's block (openim, tencent) calls its url.
+  for (const dialect of BEFORE_DIALECTS) {
+    const url = blockUrl(app, dialect);
+    if (url !== undefined && (narrowed || url !== (stored && blockUrl(stored, dialect)))) {
+      await checkUrl(ctx, url, app, `${dialect.appKey}.url`);
+    }
   }
+}
+
+function blockUrl(app: AppConfig, dialect: DialectBefore): string | undefined {
+  const url = (beforeBlockOf(app, dialect) as { url?: unknown } | undefined)?.url;
+  return typeof url === "string" ? url : undefined;
 }

@@ -1,8 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import {
-  DEFAULT_ORDERING,
-  DIALECTS,
   deleteEndpointState,
   readEndpointState,
   validateEndpoint,
@@ -11,6 +9,8 @@ import {
   type EndpointConfig,
   type EndpointState,
 } from "@herald/config";
+import { DIALECT_DEFINITIONS, dialectOf } from "@herald/dialects";
+import type { DialectDefinition } from "@herald/dialects";
 import { ConflictError, ValidationError } from "@herald/runtime";
 import {
   checkUrl,
@@ -26,6 +26,21 @@ import { endpointBody, endpointParams, endpointPatchBody, appParams } from "./sc
 import { registerTestEventRoute } from "./test-event.js";
 
 const DAY_MS = 86_400_000;
+
+/** A dialect as GET /v1/dialects shows it: what it is, what it says, its defaults and a template. */
+function describeDialect(d: DialectDefinition) {
+  return {
+    dialect: d.name,
+    title: d.title,
+    summary: d.summary,
+    renders: d.renders,
+    settingsKey: d.settings?.key ?? null,
+    signsWithSecrets: d.signsWithSecrets,
+    maxBatchRecords: d.maxBatchRecords,
+    defaults: d.defaults,
+    template: d.template,
+  };
+}
 
 /** An endpoint with no state on record is active. */
 export async function stateOf(ctx: AdminContext, appId: string, endpointId: string) {
@@ -50,10 +65,8 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
         summary: "What each dialect's endpoints get for the settings a body leaves out",
       },
     },
-    // From @herald/config's own defaults, so a form can say what leaving a field out means.
-    () => ({
-      dialects: DIALECTS.map((dialect) => ({ dialect, defaults: { ordering: DEFAULT_ORDERING[dialect] } })),
-    }),
+    // From the dialect registry, so a form can offer a template and say what leaving a field out means.
+    () => ({ dialects: DIALECT_DEFINITIONS.map(describeDialect) }),
   );
 
   app.get(
@@ -234,10 +247,12 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
       const { appId, endpointId } = request.params;
       const stored = await loadApp(ctx, appId);
       const { endpoint } = explicitEndpoint(stored, endpointId);
-      if (endpoint.dialect !== "standard") {
-        throw new ValidationError(`dialect: only standard endpoints have secrets, not ${endpoint.dialect}`, {
-          field: "dialect",
-        });
+      if (!dialectOf(endpoint.dialect).signsWithSecrets) {
+        const signed = DIALECT_DEFINITIONS.filter((d) => d.signsWithSecrets).map((d) => d.name);
+        throw new ValidationError(
+          `dialect: only ${signed.join(", ")} endpoints have secrets, not ${endpoint.dialect}`,
+          { field: "dialect" },
+        );
       }
       const now = Date.now();
       const until = new Date(now + (request.body?.overlapMs ?? DAY_MS)).toISOString();

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { APP_ID_PATTERN, DIALECTS, ID_PATTERN_TEXT, ORDERINGS } from "@herald/config";
+import { BEFORE_DIALECTS, DIALECT_DEFINITIONS } from "@herald/dialects";
+import type { Dialect } from "@herald/dialects";
 import { isDerivedEventId } from "@herald/presence";
 import { appId, entityId, eventId } from "../events.js";
 
@@ -62,12 +64,20 @@ export const pageToken = z
 // field), so objects stay loose: an unknown key reaches it and is refused there by name.
 const secretSchema = z.looseObject({ value: z.string(), expiresAt: z.string().optional() });
 
+const dialectBlocks = Object.fromEntries(
+  DIALECT_DEFINITIONS.flatMap((d) =>
+    d.settings === undefined
+      ? []
+      : [[d.settings.key, z.looseObject({}).optional().describe(`${d.name} only: its settings`)]],
+  ),
+);
+
 /** An endpoint as the API takes it: id, url and dialect; the rest defaults per dialect. */
 export const endpointBody = z
   .looseObject({
     id: idSchema,
     url: z.string().describe("http(s) URL of the business server; checked against the SSRF rules"),
-    dialect: z.enum(DIALECTS as ["openim", "rongcloud", "mqttchat", "standard"]),
+    dialect: z.enum(DIALECTS as [Dialect, ...Dialect[]]).describe("GET /v1/dialects lists them"),
     eventTypes: z.array(z.string()).optional().describe('"msg.sent", "user.*" or "*"'),
     filter: z
       .looseObject({
@@ -76,11 +86,9 @@ export const endpointBody = z
         attentionIds: z.array(z.unknown()).optional(),
       })
       .optional(),
-    secrets: z.array(secretSchema).optional().describe("standard only: whsec_ secrets"),
-    rongcloud: z.looseObject({ appKey: z.string(), appSecret: z.string() }).optional(),
-    openim: z
-      .looseObject({ urlStyle: z.string().optional(), commandNames: z.string().optional() })
-      .optional(),
+    secrets: z.array(secretSchema).optional().describe("whsec_ secrets, for a dialect that signs with them"),
+    // Each dialect's own block, as its registry entry describes it.
+    ...dialectBlocks,
     timeoutMs: z.number().optional(),
     retry: z
       .looseObject({ scheduleMs: z.array(z.number()).optional(), jitter: z.number().optional() })
@@ -100,6 +108,14 @@ export const endpointBody = z
         pauseMs: z.number().optional(),
       })
       .optional(),
+    disableOn: z
+      .looseObject({
+        unreachable: z.boolean().optional(),
+        statuses: z.array(z.unknown()).optional().describe("HTTP statuses or [low, high] ranges"),
+        timeoutsInARow: z.number().optional(),
+      })
+      .optional()
+      .describe("answers that disable the endpoint instead of a retry"),
     disableAfterFailingMs: z.number().optional(),
   })
   .describe("EndpointConfig");
@@ -118,6 +134,14 @@ export const openImBody = z.looseObject({
 /** An app as PUT takes it: AppConfig without appId and source (the path and the API set those). */
 export const appBody = z.looseObject({
   openim: openImBody.optional(),
+  // Each other before-hook dialect's app block (tencent), its stored form as the registry has it.
+  ...Object.fromEntries(
+    BEFORE_DIALECTS.flatMap((d) =>
+      d.appSchema === undefined
+        ? []
+        : [[d.appKey, d.appSchema.optional().describe(`${d.appKey} before-hooks`)]],
+    ),
+  ),
   endpoints: z.array(z.unknown()).optional(),
   allowPrivateDestinations: z.boolean().optional(),
   breaker: z

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { deliveryIdOf, publishDeliveryJob } from "@herald/bus";
-import { DEFAULT_EVENT_TYPES, eventTypeMatches } from "@herald/config";
+import { eventTypeMatches } from "@herald/config";
+import { dialectOf } from "@herald/dialects";
 import { Event, type DeepPartial } from "@herald/proto";
 import { ValidationError } from "@herald/runtime";
 import { findEndpoint, loadApp } from "./app-model.js";
@@ -66,11 +67,16 @@ export function registerTestEventRoute(app: AdminApp, ctx: AdminContext): void {
     async (request, reply) => {
       const { appId, endpointId } = request.params;
       const { endpoint } = findEndpoint(await loadApp(ctx, appId), endpointId);
-      const renders = (type: string) => eventTypeMatches(DEFAULT_EVENT_TYPES[endpoint.dialect], type);
+      const dialect = dialectOf(endpoint.dialect);
+      const takes = (type: string) => eventTypeMatches(endpoint.eventTypes, type);
+      const says = (type: TestType) =>
+        eventTypeMatches(dialect.renders, type) && (dialect.says?.(testEvent(appId, type), takes) ?? true);
       // msg.sent unless the dialect cannot say it (rongcloud): then the first type it can.
-      const type = request.body?.type ?? TEST_TYPES.find(renders) ?? "msg.sent";
-      if (!renders(type)) {
-        throw new ValidationError(`type: dialect ${endpoint.dialect} cannot send ${type}`, { field: "type" });
+      const type = request.body?.type ?? TEST_TYPES.find(says) ?? "msg.sent";
+      if (!says(type)) {
+        throw new ValidationError(`type: dialect ${endpoint.dialect} cannot send ${type} to this endpoint`, {
+          field: "type",
+        });
       }
       const event = testEvent(appId, type);
       await publishDeliveryJob(ctx.bus, {

@@ -31,6 +31,8 @@ export enum Decision {
   DECISION_DENY = 2,
   /** DECISION_MODIFY - Go on with payload_json in place of the request's payload. */
   DECISION_MODIFY = 3,
+  /** DECISION_DROP - Stop without an error: the sender is told it succeeded (Tencent's ErrorCode 2, a silent drop). */
+  DECISION_DROP = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -48,6 +50,9 @@ export function decisionFromJSON(object: any): Decision {
     case 3:
     case "DECISION_MODIFY":
       return Decision.DECISION_MODIFY;
+    case 4:
+    case "DECISION_DROP":
+      return Decision.DECISION_DROP;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -65,6 +70,8 @@ export function decisionToJSON(object: Decision): string {
       return "DECISION_DENY";
     case Decision.DECISION_MODIFY:
       return "DECISION_MODIFY";
+    case Decision.DECISION_DROP:
+      return "DECISION_DROP";
     case Decision.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -136,7 +143,10 @@ export function decisionSourceToJSON(object: DecisionSource): string {
 
 export interface BeforeRequest {
   appId: string;
-  /** The OpenIM callback command, e.g. callbackBeforeSendSingleMsgCommand. */
+  /**
+   * The callback command of a dialect with before-hooks: OpenIM's (callbackBeforeSendSingleMsgCommand)
+   * or Tencent's (C2C.CallbackBeforeSendMsg). 1-64 characters of [A-Za-z0-9_.].
+   */
   command: string;
   /** Carried to the business server in the operationID header; Herald makes one when empty. */
   operationId: string;
@@ -172,7 +182,10 @@ export interface BeforeStreamResponse {
 
 /** Why a streamed before-hook request got no decision. */
 export interface BeforeError {
-  /** A gRPC status code name: INVALID_ARGUMENT (with the bad field), INTERNAL. */
+  /**
+   * A gRPC status code name: INVALID_ARGUMENT (with the bad field), NOT_FOUND (field app_id:
+   * the app is configured nowhere), INTERNAL.
+   */
   code: string;
   message: string;
   field: string;
@@ -201,11 +214,12 @@ export interface PublishStreamRequest {
 }
 
 /**
- * Why a streamed batch was not stored. Nothing of it is stored when code is INVALID_ARGUMENT;
+ * Why a streamed batch was not stored. Nothing of it is stored when code is INVALID_ARGUMENT or
+ * NOT_FOUND (field events[i].app_id: that event's app is configured nowhere);
  * on UNAVAILABLE part may be, and sending the batch again is safe (events are deduplicated).
  */
 export interface PublishError {
-  /** A gRPC status code name: INVALID_ARGUMENT, UNAVAILABLE, RESOURCE_EXHAUSTED. */
+  /** A gRPC status code name: INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE, RESOURCE_EXHAUSTED. */
   code: string;
   message: string;
   /** The bad field, e.g. "events[3].connection_online.user_id". */
@@ -1385,7 +1399,10 @@ export const PublishStreamResponse: MessageFns<PublishStreamResponse> = {
  */
 export type HeraldServiceService = typeof HeraldServiceService;
 export const HeraldServiceService = {
-  /** Asks the app's business server whether an action may go on, within the hook's timeout. */
+  /**
+   * Asks the app's business server whether an action may go on, within the hook's timeout. An app
+   * configured nowhere fails with NOT_FOUND naming app_id (unless HERALD_ACCEPT_UNKNOWN_APPS).
+   */
   before: {
     path: "/herald.v1.HeraldService/Before" as const,
     requestStream: false as const,
@@ -1411,7 +1428,9 @@ export const HeraldServiceService = {
   },
   /**
    * Stores a batch of events. Answers only once every event is durable in JetStream. A batch
-   * with an invalid event stores nothing and fails with INVALID_ARGUMENT naming the field.
+   * with an invalid event stores nothing and fails with INVALID_ARGUMENT naming the field; one
+   * with an event for an app configured nowhere stores nothing and fails with NOT_FOUND naming
+   * events[i].app_id (unless the gateway runs with HERALD_ACCEPT_UNKNOWN_APPS=true).
    */
   publish: {
     path: "/herald.v1.HeraldService/Publish" as const,
@@ -1436,7 +1455,10 @@ export const HeraldServiceService = {
 } as const;
 
 export interface HeraldServiceServer extends UntypedServiceImplementation {
-  /** Asks the app's business server whether an action may go on, within the hook's timeout. */
+  /**
+   * Asks the app's business server whether an action may go on, within the hook's timeout. An app
+   * configured nowhere fails with NOT_FOUND naming app_id (unless HERALD_ACCEPT_UNKNOWN_APPS).
+   */
   before: handleUnaryCall<BeforeRequest, BeforeResponse>;
   /**
    * The same for high rates over one stream: each request carries an id of the client's, and
@@ -1445,7 +1467,9 @@ export interface HeraldServiceServer extends UntypedServiceImplementation {
   beforeStream: handleBidiStreamingCall<BeforeStreamRequest, BeforeStreamResponse>;
   /**
    * Stores a batch of events. Answers only once every event is durable in JetStream. A batch
-   * with an invalid event stores nothing and fails with INVALID_ARGUMENT naming the field.
+   * with an invalid event stores nothing and fails with INVALID_ARGUMENT naming the field; one
+   * with an event for an app configured nowhere stores nothing and fails with NOT_FOUND naming
+   * events[i].app_id (unless the gateway runs with HERALD_ACCEPT_UNKNOWN_APPS=true).
    */
   publish: handleUnaryCall<PublishRequest, PublishResponse>;
   /** The same for high rates: a stream of batches, each answered once durable, in order. */
@@ -1453,7 +1477,10 @@ export interface HeraldServiceServer extends UntypedServiceImplementation {
 }
 
 export interface HeraldServiceClient extends Client {
-  /** Asks the app's business server whether an action may go on, within the hook's timeout. */
+  /**
+   * Asks the app's business server whether an action may go on, within the hook's timeout. An app
+   * configured nowhere fails with NOT_FOUND naming app_id (unless HERALD_ACCEPT_UNKNOWN_APPS).
+   */
   before(
     request: BeforeRequest,
     callback: (error: ServiceError | null, response: BeforeResponse) => void,
@@ -1481,7 +1508,9 @@ export interface HeraldServiceClient extends Client {
   ): ClientDuplexStream<BeforeStreamRequest, BeforeStreamResponse>;
   /**
    * Stores a batch of events. Answers only once every event is durable in JetStream. A batch
-   * with an invalid event stores nothing and fails with INVALID_ARGUMENT naming the field.
+   * with an invalid event stores nothing and fails with INVALID_ARGUMENT naming the field; one
+   * with an event for an app configured nowhere stores nothing and fails with NOT_FOUND naming
+   * events[i].app_id (unless the gateway runs with HERALD_ACCEPT_UNKNOWN_APPS=true).
    */
   publish(
     request: PublishRequest,
