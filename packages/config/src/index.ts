@@ -33,6 +33,7 @@ export {
   DEFAULT_RETRY_SCHEDULES_MS,
   DIALECTS,
   ORDERINGS,
+  endpointInputSchema,
   eventTypeMatches,
   validateEndpoint,
 } from "./endpoint-config.js";

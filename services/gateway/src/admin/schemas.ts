@@ -1,7 +1,6 @@
 import { z } from "zod";
-import { APP_ID_PATTERN, DIALECTS, ID_PATTERN_TEXT, ORDERINGS } from "@herald/config";
-import { BEFORE_DIALECTS, DIALECT_DEFINITIONS } from "@herald/dialects";
-import type { Dialect } from "@herald/dialects";
+import { APP_ID_PATTERN, ID_PATTERN_TEXT, endpointInputSchema } from "@herald/config";
+import { BEFORE_DIALECTS } from "@herald/dialects";
 import { isDerivedEventId } from "@herald/presence";
 import { appId, entityId, eventId } from "../events.js";
 
@@ -60,68 +59,16 @@ export const pageToken = z
   .string()
   .regex(/^[A-Za-z0-9_=-]*$/, { error: "not a page token this server gave" });
 
-// Shapes for the OpenAPI document and a first check; @herald/config validates fully (and names the
-// field), so objects stay loose: an unknown key reaches it and is refused there by name.
-const secretSchema = z.looseObject({ value: z.string(), expiresAt: z.string().optional() });
-
-const dialectBlocks = Object.fromEntries(
-  DIALECT_DEFINITIONS.flatMap((d) =>
-    d.settings === undefined
-      ? []
-      : [[d.settings.key, z.looseObject({}).optional().describe(`${d.name} only: its settings`)]],
-  ),
-);
-
-/** An endpoint as the API takes it: id, url and dialect; the rest defaults per dialect. */
-export const endpointBody = z
-  .looseObject({
-    id: idSchema,
-    url: z.string().describe("http(s) URL of the business server; checked against the SSRF rules"),
-    dialect: z.enum(DIALECTS as [Dialect, ...Dialect[]]).describe("GET /v1/dialects lists them"),
-    eventTypes: z.array(z.string()).optional().describe('"msg.sent", "user.*" or "*"'),
-    filter: z
-      .looseObject({
-        deniedTypes: z.array(z.unknown()).optional(),
-        allowedTypes: z.array(z.unknown()).optional(),
-        attentionIds: z.array(z.unknown()).optional(),
-      })
-      .optional(),
-    secrets: z.array(secretSchema).optional().describe("whsec_ secrets, for a dialect that signs with them"),
-    // Each dialect's own block, as its registry entry describes it.
-    ...dialectBlocks,
-    timeoutMs: z.number().optional(),
-    retry: z
-      .looseObject({ scheduleMs: z.array(z.number()).optional(), jitter: z.number().optional() })
-      .optional(),
-    concurrency: z.number().optional(),
-    ordering: z
-      .enum(ORDERINGS as ["key", "none"])
-      .optional()
-      .describe("key: a key's callbacks one after another; none: any order"),
-    batch: z
-      .looseObject({ maxRecords: z.number().optional(), maxLingerMs: z.number().optional() })
-      .optional(),
-    pauseOnTimeouts: z
-      .looseObject({
-        count: z.number().optional(),
-        windowMs: z.number().optional(),
-        pauseMs: z.number().optional(),
-      })
-      .optional(),
-    disableOn: z
-      .looseObject({
-        unreachable: z.boolean().optional(),
-        statuses: z.array(z.unknown()).optional().describe("HTTP statuses or [low, high] ranges"),
-        timeoutsInARow: z.number().optional(),
-      })
-      .optional()
-      .describe("answers that disable the endpoint instead of a retry"),
-    disableAfterFailingMs: z.number().optional(),
-  })
-  .describe("EndpointConfig");
+/**
+ * An endpoint as the API takes it: the stored form's own schema (@herald/config, with every dialect's
+ * block from the registry), so the check, its messages and the OpenAPI document are the config's.
+ * The rest of the endpoint's rules (a block only for its dialect, secrets that decode) are
+ * validateEndpoint's, in the route.
+ */
+export const endpointBody = endpointInputSchema.describe("EndpointConfig");
 
 /** PATCH: any top-level field of an endpoint; the id is the path's. */
-export const endpointPatchBody = endpointBody.partial().describe("EndpointConfig fields to replace");
+export const endpointPatchBody = endpointInputSchema.partial().describe("EndpointConfig fields to replace");
 
 /** The openim block of an app: OpenIM's hook settings. */
 export const openImBody = z.looseObject({
