@@ -1,8 +1,7 @@
+import { dialectOf } from "@herald/dialects";
 import { describe, expect, it } from "vitest";
 import {
   ConfigFileError,
-  DEFAULT_EVENT_TYPES,
-  DEFAULT_RETRY_SCHEDULES_MS,
   eventTypeMatches,
   hookConfig,
   parseHeraldConfig,
@@ -104,7 +103,7 @@ describe("endpoints in Herald's YAML", () => {
     expect(rooms).toMatchObject({
       dialect: "rongcloud",
       rongcloud: { appKey: "key1", appSecret: "secret1" },
-      eventTypes: [...DEFAULT_EVENT_TYPES.rongcloud],
+      eventTypes: [...dialectOf("rongcloud").defaults.eventTypes],
       retry: { scheduleMs: [1_000, 5_000], jitter: 0 },
       batch: { maxRecords: 100, maxLingerMs: 500 },
       ordering: "key",
@@ -140,7 +139,7 @@ describe("endpoints in Herald's YAML", () => {
     // An openim endpoint takes the app's style unless it sets its own.
     expect(im.endpoints[0]?.openim).toEqual({ urlStyle: "query", commandNames: "seed" });
     expect(im.endpoints[0]?.retry).toEqual({
-      scheduleMs: [...DEFAULT_RETRY_SCHEDULES_MS.openim],
+      scheduleMs: [...dialectOf("openim").defaults.retry.scheduleMs],
       jitter: 0.1,
     });
   });
@@ -154,7 +153,7 @@ describe("endpoints in Herald's YAML", () => {
     });
     expect(endpoint.disableAfterFailingMs).toBe(5 * 86_400_000);
     expect(endpoint.retry.jitter).toBe(0.2);
-    expect(endpoint.eventTypes).toEqual([...DEFAULT_EVENT_TYPES.standard]);
+    expect(endpoint.eventTypes).toEqual([...dialectOf("standard").defaults.eventTypes]);
   });
 
   it("stores the YAML's endpoints as validateAppConfig reads them back, byte for byte", async () => {

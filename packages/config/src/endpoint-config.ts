@@ -10,7 +10,7 @@ import {
   nonEmptyText,
   dialectOf,
 } from "@herald/dialects";
-import type { Dialect, DialectDefinition, DialectSettingsBlocks, Ordering } from "@herald/dialects";
+import type { Dialect, DialectSettingsBlocks, Ordering } from "@herald/dialects";
 import { z } from "zod";
 import { attentionIdsSchema, statusRangesSchema, typeRangesSchema } from "./hook-config.js";
 import { httpUrlSchema } from "./openim-webhooks.js";
@@ -66,21 +66,6 @@ export interface CommonEndpointConfig {
   disableOn: { unreachable: boolean; statuses: Array<[number, number]>; timeoutsInARow: number };
   /** Disable after failing this long without any success; 0 = never. */
   disableAfterFailingMs: number;
-}
-
-/** Each dialect's default event types (DIALECT_REGISTRY's, by name). */
-export const DEFAULT_EVENT_TYPES: Readonly<Record<Dialect, readonly string[]>> = byDialect(
-  (d) => d.defaults.eventTypes,
-);
-export const DEFAULT_RETRY_SCHEDULES_MS: Readonly<Record<Dialect, readonly number[]>> = byDialect(
-  (d) => d.defaults.retry.scheduleMs,
-);
-export const DEFAULT_ORDERING: Readonly<Record<Dialect, Ordering>> = byDialect((d) => d.defaults.ordering);
-
-function byDialect<T>(pick: (d: DialectDefinition) => T): Readonly<Record<Dialect, T>> {
-  return Object.freeze(
-    Object.fromEntries(DIALECTS.map((name) => [name, pick(dialectOf(name))])) as Record<Dialect, T>,
-  );
 }
 
 /**

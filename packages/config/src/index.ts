@@ -28,9 +28,6 @@ export type { ApplyResult } from "./store.js";
 export { watchConfig } from "./config-view.js";
 export type { ConfigView } from "./config-view.js";
 export {
-  DEFAULT_EVENT_TYPES,
-  DEFAULT_ORDERING,
-  DEFAULT_RETRY_SCHEDULES_MS,
   DIALECTS,
   ORDERINGS,
   endpointInputSchema,
