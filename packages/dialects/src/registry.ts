@@ -31,12 +31,10 @@ export function dialectOf(name: Dialect): DialectDefinition {
   return found;
 }
 
+// `{ key?: value }`, or nothing for a dialect without that block.
+type OptionalBlock<K extends string, V> = [K] extends [never] ? never : { [P in K]?: V };
 type SettingsBlock<D> =
-  D extends DialectDefinition<string, infer K, infer S, infer _BK, infer _B>
-    ? [K] extends [never]
-      ? never
-      : { [P in K]?: S }
-    : never;
+  D extends DialectDefinition<string, infer K, infer S, infer _BK, infer _B> ? OptionalBlock<K, S> : never;
 type Intersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 
 /** The dialects' own blocks of an endpoint (`openim?`, `rongcloud?`, …), each set only for its dialect. */
@@ -48,21 +46,14 @@ export const DIALECT_SETTINGS_KEYS: readonly string[] = Object.freeze(
 );
 
 type BeforeBlock<D> =
-  D extends DialectDefinition<string, infer _K, infer _S, infer BK, infer B>
-    ? [BK] extends [never]
-      ? never
-      : { [P in BK]?: B }
-    : never;
+  D extends DialectDefinition<string, infer _K, infer _S, infer BK, infer B> ? OptionalBlock<BK, B> : never;
 
 /** The apps' blocks for before-hooks (`openim?`, `tencent?`), each read by its dialect's `before`. */
 export type DialectAppBlocks = Intersection<BeforeBlock<Registered>>;
 
 /** The dialects that have before-hooks. */
 export const BEFORE_DIALECTS: readonly DialectBefore[] = Object.freeze(
-  DIALECT_REGISTRY.flatMap((d) => {
-    const before = (d as DialectDefinition).before;
-    return before === undefined ? [] : [before as DialectBefore];
-  }),
+  DIALECT_DEFINITIONS.flatMap((d) => (d.before === undefined ? [] : [d.before as DialectBefore])),
 );
 
 /** A hook that a Before call's command names, and the dialect that knows it. */
