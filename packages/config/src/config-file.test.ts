@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_HOOK_POLICY } from "@herald/dialects";
 import {
   ConfigFileError,
   OPENIM_HOOK_KEYS,
@@ -10,6 +11,9 @@ import {
   parseOpenImWebhooks,
   validateAppConfig,
 } from "./index.js";
+
+// Herald's before-hook policy, filled into every hook of a webhooks.yml (failedAction is failedContinue there).
+const { failedAction: _, ...POLICY_DEFAULTS } = DEFAULT_HOOK_POLICY;
 
 const fullWebhooksFile = fileURLToPath(new URL("./__fixtures__/openim-webhooks.yml", import.meta.url));
 
@@ -70,6 +74,7 @@ describe("OpenIM webhooks.yml", () => {
     expect(webhooks.url).toBe("http://127.0.0.1:10006/callbackExample");
     expect(Object.keys(webhooks.hooks)).toEqual(["beforeSendSingleMsg", "beforeUpdateUserInfoEx"]);
     expect(webhooks.hooks["beforeSendSingleMsg"]).toEqual({
+      ...POLICY_DEFAULTS,
       enable: false,
       timeout: 5,
       failedContinue: true,
@@ -179,6 +184,7 @@ describe("Herald's YAML", () => {
       source: "file",
     });
     expect(app1?.openim?.hooks["beforeSendSingleMsg"]).toEqual({
+      ...POLICY_DEFAULTS,
       enable: true,
       timeout: 3,
       failedContinue: false,
@@ -309,6 +315,7 @@ describe("hookConfig", () => {
 
   it("gives OpenIM's defaults for a hook the app does not set, per key", () => {
     expect(hookConfig(app, "beforeOnlinePush")).toEqual({
+      ...POLICY_DEFAULTS,
       enable: false,
       timeout: 5,
       failedContinue: true,

@@ -1,6 +1,7 @@
 import type { Event } from "@herald/proto";
 import type { z } from "zod";
 import type { CallbackFailure } from "./openim/failure.js";
+import type { HookPolicy } from "./hook-policy.js";
 import type { HttpRequestSpec, JsonObject } from "./types.js";
 
 /** Herald's one unit of time inside: milliseconds. Seconds appear only at the edges (a YAML, a wire field). */
@@ -100,7 +101,7 @@ export type BeforeOutcome =
   | { kind: "deny"; errCode: number; errMsg: string; errDlt: string }
   /** Stop without an error: the sender is told it succeeded (Tencent's ErrorCode 2). */
   | { kind: "drop" }
-  /** A failed callback: failedContinue decides (see decideFailure). */
+  /** A failed callback: the hook's policy decides (see decideFailure). */
   | { kind: "failed"; failure: CallbackFailure };
 
 /** One hook of a dialect, as a Before call's `command` names it. */
@@ -116,9 +117,10 @@ export interface BeforeHook {
 /** A before-hook's settings as the gateway and evaluator use them, complete. */
 export interface BeforeHookSettings {
   readonly enable: boolean;
+  /** The whole budget of one Before: the first call and every retry. */
   readonly timeoutMs: number;
-  /** Whether a failed call (timeout, refused, bad answer) lets the action go on. */
-  readonly failedContinue: boolean;
+  /** Retries, per-failure choices, the decision when the call fails for good, and async. */
+  readonly policy: HookPolicy;
 }
 
 /**
@@ -127,6 +129,8 @@ export interface BeforeHookSettings {
  * a Before call's command and go through these; neither names a dialect.
  */
 export interface DialectBefore<BK extends string = string, B = unknown, H extends BeforeHook = BeforeHook> {
+  /** Whether the dialect has a silent drop (Tencent's ErrorCode 2): only then may failedAction say "drop". */
+  readonly canDrop: boolean;
   /** The app's config block for these hooks: `openim`, `tencent`. */
   readonly appKey: BK;
   /**

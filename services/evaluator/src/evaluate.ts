@@ -1,7 +1,7 @@
 import { Decision, DecisionSource, type BeforeRequest, type BeforeResponse } from "@herald/proto";
 import {
   beforeBlockOf,
-  decideFailure,
+  failedAnswer,
   findBeforeHook,
   type BeforeHookSettings,
   type BeforeOutcome,
@@ -63,7 +63,11 @@ export function createEvaluator(deps: EvaluatorDeps) {
       // The gateway checks it; a request that skipped the gateway still gets an answer at once.
       const failure: CallbackFailure = { reason: "body", detail: "payload_json is not JSON" };
       return {
-        ...onFailure(failure, settings.failedContinue, DecisionSource.DECISION_SOURCE_CALLBACK_FAILED),
+        ...failedAnswer(
+          failure,
+          settings.policy.failedAction,
+          DecisionSource.DECISION_SOURCE_CALLBACK_FAILED,
+        ),
         operationId: req.operationId,
       };
     }
@@ -94,7 +98,11 @@ export function createEvaluator(deps: EvaluatorDeps) {
         reason: "breaker",
         detail: `breaker open for ${app.appId}/${hook.key}`,
       };
-      const out = onFailure(failure, settings.failedContinue, DecisionSource.DECISION_SOURCE_BREAKER_OPEN);
+      const out = failedAnswer(
+        failure,
+        settings.policy.failedAction,
+        DecisionSource.DECISION_SOURCE_BREAKER_OPEN,
+      );
       metrics.calls.inc({ outcome: "breaker_open" });
       record(0, "", 0, outcomeName(out, "breaker_open"), failure.detail);
       return { ...out, operationId: req.operationId };
@@ -120,9 +128,9 @@ export function createEvaluator(deps: EvaluatorDeps) {
     let out: Answer;
     let error = "";
     if (outcome.kind === "failed") {
-      out = onFailure(
+      out = failedAnswer(
         outcome.failure,
-        settings.failedContinue,
+        settings.policy.failedAction,
         DecisionSource.DECISION_SOURCE_CALLBACK_FAILED,
       );
       error = `${outcome.failure.reason}: ${outcome.failure.detail}`;
@@ -157,13 +165,6 @@ function countsAgainstServer(failure: CallbackFailure): boolean {
   return failure.reason !== "action" && failure.reason !== "refused" && failure.reason !== "request";
 }
 
-function onFailure(failure: CallbackFailure, failedContinue: boolean, source: DecisionSource): Answer {
-  const d = decideFailure(failure, failedContinue);
-  return d.kind === "continue"
-    ? answer(Decision.DECISION_CONTINUE, source)
-    : { ...answer(Decision.DECISION_DENY, source), errCode: d.errCode, errMsg: d.errMsg, errDlt: d.errDlt };
-}
-
 function fromOutcome(outcome: Exclude<BeforeOutcome, { kind: "failed" }>): Answer {
   const source = DecisionSource.DECISION_SOURCE_BUSINESS_SERVER;
   switch (outcome.kind) {
@@ -185,7 +186,13 @@ function fromOutcome(outcome: Exclude<BeforeOutcome, { kind: "failed" }>): Answe
 
 function outcomeName(out: Answer, base: string): string {
   if (base !== "failed" && base !== "breaker_open") return base;
-  return `${base}_${out.decision === Decision.DECISION_DENY ? "deny" : "continue"}`;
+  const taken =
+    out.decision === Decision.DECISION_DENY
+      ? "deny"
+      : out.decision === Decision.DECISION_DROP
+        ? "drop"
+        : "continue";
+  return `${base}_${taken}`;
 }
 
 function answer(decision: Decision, source: DecisionSource): Answer {

@@ -7,7 +7,7 @@ import {
   requestRpc,
   type Bus,
 } from "@herald/bus";
-import { beforeBlockOf, decideFailure, findBeforeHook } from "@herald/dialects";
+import { beforeBlockOf, failedAnswer, findBeforeHook, plainAnswer } from "@herald/dialects";
 import { ValidationError, type Logger } from "@herald/runtime";
 import { validateBefore } from "./events.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -25,7 +25,7 @@ export interface BeforeHandlerOptions {
 /**
  * The gateway's half of a before-hook: refuses an app configured nowhere (NOT_FOUND naming app_id);
  * answers at once, with no hop, when the hook is off or the message is filtered out by config; otherwise asks an evaluator within the hook's timeout,
- * and when none answers lets failedContinue decide, as for any failed callback.
+ * and when none answers lets the hook's failedAction decide, as for any failed callback.
  */
 export function createBeforeHandler(opts: BeforeHandlerOptions) {
   const { bus, metrics } = opts;
@@ -52,10 +52,10 @@ export function createBeforeHandler(opts: BeforeHandlerOptions) {
       return { ...res, operationId };
     };
     if (!settings?.enable) {
-      return done(local(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_HOOK_DISABLED));
+      return done(plainAnswer(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_HOOK_DISABLED));
     }
     if (dialect.filteredOut?.(block, hook, payload) !== undefined) {
-      return done(local(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_TYPE_FILTERED));
+      return done(plainAnswer(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_TYPE_FILTERED));
     }
 
     const timeoutMs = settings.timeoutMs + opts.answerMarginMs;
@@ -73,24 +73,12 @@ export function createBeforeHandler(opts: BeforeHandlerOptions) {
         { appId: req.appId, hook: hook.key, operationID: operationId, reason: err.reason },
         "no evaluator answered the before-hook",
       );
-      const d = decideFailure({ reason: "unavailable", detail: err.message }, settings.failedContinue);
-      const source = DecisionSource.DECISION_SOURCE_CALLBACK_FAILED;
+      const failure = { reason: "unavailable", detail: err.message } as const;
       return done(
-        d.kind === "continue"
-          ? local(Decision.DECISION_CONTINUE, source)
-          : {
-              ...local(Decision.DECISION_DENY, source),
-              errCode: d.errCode,
-              errMsg: d.errMsg,
-              errDlt: d.errDlt,
-            },
+        failedAnswer(failure, settings.policy.failedAction, DecisionSource.DECISION_SOURCE_CALLBACK_FAILED),
       );
     }
   };
-}
-
-function local(decision: Decision, source: DecisionSource): Omit<BeforeResponse, "operationId"> {
-  return { decision, source, errCode: 0, errMsg: "", errDlt: "", payloadJson: "" };
 }
 
 export type BeforeHandler = ReturnType<typeof createBeforeHandler>;

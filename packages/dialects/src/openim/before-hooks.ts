@@ -1,12 +1,14 @@
 import { SECOND_MS, type DialectBefore } from "../dialect.js";
+import { completeHookPolicy, type HookPolicy } from "../hook-policy.js";
 import { interpretOpenImBefore, renderOpenImBefore, type UrlStyle } from "./before.js";
 import { openImHookFires, type TypeFilter } from "./filter.js";
 import { findOpenImHook, openImCommand, type CommandNaming, type OpenImHook } from "./hooks.js";
 
 /** One hook's settings in an app's `openim.hooks` (webhooks.yml's fields; timeout in seconds, as OpenIM writes it). */
-export interface OpenImHookSettings extends TypeFilter {
+export interface OpenImHookSettings extends TypeFilter, Partial<Omit<HookPolicy, "failedAction">> {
   enable: boolean;
   timeout: number;
+  /** OpenIM's spelling of failedAction, which has no drop here: true continues, false denies. */
   failedContinue: boolean;
 }
 
@@ -26,6 +28,7 @@ export function openImHookTimeoutMs(settings: { timeout: number }): number {
 /** OpenIM's before-hooks: the 53 hooks of webhooks.yml, each under its key in the app's `openim.hooks`. */
 export const openImBefore: DialectBefore<"openim", OpenImAppBlock, OpenImHook> = {
   appKey: "openim",
+  canDrop: false,
   findHook: findOpenImHook,
   hookSettings: (block, hook) => {
     const settings = block.hooks[hook.key];
@@ -33,7 +36,7 @@ export const openImBefore: DialectBefore<"openim", OpenImAppBlock, OpenImHook> =
       settings && {
         enable: settings.enable,
         timeoutMs: openImHookTimeoutMs(settings),
-        failedContinue: settings.failedContinue,
+        policy: completeHookPolicy(settings),
       }
     );
   },

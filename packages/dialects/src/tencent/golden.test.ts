@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { Event, OfflineReason, type DeepPartial } from "@herald/proto";
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../types.js";
+import { DEFAULT_HOOK_POLICY } from "../hook-policy.js";
 import { tencentBefore, TENCENT_HOOKS, type TencentAppBlock, type TencentHook } from "./before.js";
 import { tencent } from "./dialect.js";
 import { tencentSays } from "./after.js";
@@ -293,7 +294,7 @@ describe("before-callbacks", () => {
     expect(tencentBefore.hookSettings(parsed as TencentAppBlock, c2c)).toStrictEqual({
       enable: true,
       timeoutMs: 2000,
-      failedContinue: true,
+      policy: DEFAULT_HOOK_POLICY,
     });
     expect(tencentBefore.hookSettings(parsed as TencentAppBlock, group)).toBeUndefined();
     expect(() =>
