@@ -96,8 +96,7 @@ export function completeHookPolicy(fields: HookPolicyInput, failedContinueDefaul
     on4xx: fields.on4xx ?? DEFAULT_HOOK_POLICY.on4xx,
     on429: fields.on429 ?? DEFAULT_HOOK_POLICY.on429,
     on5xx: fields.on5xx ?? DEFAULT_HOOK_POLICY.on5xx,
-    failedAction:
-      (fields.failedAction as FailedAction | null | undefined) ?? (failedContinue ? "continue" : "deny"),
+    failedAction: fields.failedAction ?? (failedContinue ? "continue" : "deny"),
     async: fields.async ?? DEFAULT_HOOK_POLICY.async,
   };
 }
