@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Decision, DecisionSource, type HeraldServiceClient } from "@herald/proto";
-import { busNames, type AttemptRecord } from "@herald/bus";
+import { busNames, decodeAttemptRecords, type AttemptRecord } from "@herald/bus";
 import {
   startNats,
   startRecordingServer,
@@ -86,8 +86,8 @@ async function beforeRecord(appId: string): Promise<AttemptRecord> {
       const { state } = await jsm.streams.info(stream);
       for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
         const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-        const record = msg?.json<AttemptRecord>();
-        if (record?.kind === "before" && record.appId === appId) found = record;
+        const batch = msg ? (decodeAttemptRecords(msg.data) as AttemptRecord[]) : [];
+        for (const record of batch) if (record.kind === "before" && record.appId === appId) found = record;
       }
       return found !== undefined;
     },

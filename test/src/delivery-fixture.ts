@@ -6,6 +6,7 @@ import {
   applyTopology,
   busNames,
   connectBus,
+  decodeAttemptRecords,
   type AttemptRecord,
   type Bus,
   type BusNames,
@@ -176,7 +177,7 @@ export async function attemptRecords(stack: DeliveryStack): Promise<AttemptRecor
   const records: AttemptRecord[] = [];
   for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
     const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-    if (msg !== null) records.push(msg.json<AttemptRecord>());
+    if (msg !== null) records.push(...(decodeAttemptRecords(msg.data) as AttemptRecord[]));
   }
   return records.filter((r) => r.kind === "delivery");
 }

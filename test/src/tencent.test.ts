@@ -21,7 +21,7 @@ import {
 } from "@herald/testkit";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { busNames, type AttemptRecord } from "@herald/bus";
+import { busNames, decodeAttemptRecords, type AttemptRecord } from "@herald/bus";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 import { before, heraldClient, publish } from "./grpc-client.js";
 
@@ -113,8 +113,8 @@ async function attempts(
       records = [];
       for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
         const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-        const record = msg?.json<AttemptRecord>();
-        if (record?.appId === appId) records.push(record);
+        const batch = msg ? (decodeAttemptRecords(msg.data) as AttemptRecord[]) : [];
+        records.push(...batch.filter((record) => record.appId === appId));
       }
       return done(records);
     },
