@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { Decision, DecisionSource, type HeraldServiceClient } from "@herald/proto";
 import { busNames, type AttemptRecord } from "@herald/bus";
 import { HERALD_CALLBACK_ERRORS } from "@herald/dialects";
@@ -17,6 +16,7 @@ import {
 } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 import { before, heraldClient } from "./grpc-client.js";
+import { storedAttemptRecords } from "./stream-contents.js";
 
 // A before-hook's failure policy through real processes: the gateway reads each app's hook policy from its
 // YAML file, the evaluator retries (or not) against a loopback business server, and the chat core gets the
@@ -318,22 +318,13 @@ describe("failedAction", () => {
 
 /** The attempt records of one operation, oldest first, once there are `count` of them. */
 async function attemptsOf(operationId: string, count: number): Promise<AttemptRecord[]> {
-  const jsm = await jetstreamManager(nc);
   const stream = busNames(nats.namespace).streams.attempts;
-  let records: AttemptRecord[] = [];
-  await waitFor(
+  return waitFor(
     async () => {
-      const { state } = await jsm.streams.info(stream);
-      records = [];
-      for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
-        const record = (
-          await jsm.streams.getMessage(stream, { seq }).catch(() => null)
-        )?.json<AttemptRecord>();
-        if (record?.operationId === operationId) records.push(record);
-      }
-      return records.length >= count;
+      const records = await storedAttemptRecords(nc, stream);
+      const mine = records.filter((r) => r.operationId === operationId);
+      return mine.length >= count ? mine : undefined;
     },
     { ...WAIT, what: `${count} attempt records of ${operationId}` },
   );
-  return records;
 }
