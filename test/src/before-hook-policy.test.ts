@@ -227,7 +227,6 @@ describe("a 5xx", () => {
       errCode: HERALD_CALLBACK_ERRORS.data,
     });
     expect(res.errDlt).toContain("beyond the hook's budget");
-    expect(servers.budget!.requests.length).toBeGreaterThan(1);
     expect(servers.budget!.requests.length).toBeLessThanOrEqual(11);
   });
 
@@ -264,6 +263,34 @@ describe("a 5xx", () => {
     expect(servers.brk!.requests).toHaveLength(8);
     expect(await ask("brk")).toMatchObject({ source: DecisionSource.DECISION_SOURCE_BREAKER_OPEN });
     expect(servers.brk!.requests).toHaveLength(8);
+  });
+});
+
+describe("never retried, whatever the retries left", () => {
+  it("a timeout, which used up the budget", async () => {
+    servers.budget!.fallback({ hang: true });
+    const res = await ask("budget");
+    expect(res).toMatchObject({
+      ...failedWith(Decision.DECISION_DENY),
+      errCode: HERALD_CALLBACK_ERRORS.network,
+    });
+    expect(res.errMsg).toBe("callback failed: timeout");
+    expect(servers.budget!.requests).toHaveLength(1);
+  });
+
+  it("an answer Herald cannot read, or one saying actionCode != 0", async () => {
+    servers.budget!.reply(
+      { status: 200, body: "<html>oops</html>" },
+      { status: 200, body: { ...CONTINUE, actionCode: 1 } },
+    );
+    for (const reason of ["body", "action"]) {
+      const res = await ask("budget");
+      expect(res).toMatchObject({
+        ...failedWith(Decision.DECISION_DENY),
+        errMsg: `callback failed: ${reason}`,
+      });
+    }
+    expect(servers.budget!.requests).toHaveLength(2);
   });
 });
 
