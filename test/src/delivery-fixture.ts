@@ -1,12 +1,10 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
 import type { DeepPartial, Event, HeraldServiceClient } from "@herald/proto";
 import {
   applyTopology,
   busNames,
   connectBus,
-  decodeAttemptRecords,
   type AttemptRecord,
   type Bus,
   type BusNames,
@@ -15,6 +13,7 @@ import { putApp, writeEndpointState, type AppConfig, type EndpointState } from "
 import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
 import { startService, stopAll, type ServiceName, type ServiceProcess } from "./harness.js";
 import { heraldClient } from "./grpc-client.js";
+import { storedAttemptRecords } from "./stream-contents.js";
 
 /**
  * NATS, a gateway and deliverers (and whatever else a test names), each its own process, plus a bus
@@ -171,14 +170,7 @@ export function messageEvent(appId: string, overrides: DeepPartial<Event> = {}):
 
 /** Every attempt record in ATTEMPTS so far, oldest first. */
 export async function attemptRecords(stack: DeliveryStack): Promise<AttemptRecord[]> {
-  const jsm = await jetstreamManager(stack.nc);
-  const stream = stack.names.streams.attempts;
-  const { state } = await jsm.streams.info(stream);
-  const records: AttemptRecord[] = [];
-  for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
-    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-    if (msg !== null) records.push(...(decodeAttemptRecords(msg.data) as AttemptRecord[]));
-  }
+  const records = await storedAttemptRecords(stack.nc, stack.names.streams.attempts);
   return records.filter((r) => r.kind === "delivery");
 }
 

@@ -40,7 +40,8 @@ const hookSettingsSchema = z
     {
       enable: z.boolean({ error: "expected true or false" }).default(false),
       timeoutMs: timeoutMsSchema.default(TENCENT_BEFORE_TIMEOUT_MS),
-      failedContinue: z.boolean({ error: "expected true or false" }).default(true),
+      // No default here: a default would disagree with a failedAction of deny or drop given alone.
+      failedContinue: z.boolean({ error: "expected true or false" }).nullish(),
       ...hookPolicyFields(true),
     },
     mapping,
@@ -48,7 +49,11 @@ const hookSettingsSchema = z
   .superRefine((settings, ctx) => {
     const conflict = failedActionConflict(settings);
     if (conflict !== undefined) ctx.addIssue({ code: "custom", message: conflict, path: ["failedAction"] });
-  });
+  })
+  .transform(({ failedContinue, ...settings }) => ({
+    ...settings,
+    failedContinue: failedContinue ?? (settings.failedAction == null || settings.failedAction === "continue"),
+  }));
 
 /** An app's `tencent` block: where and as which SDKAppID its before-callbacks are sent, and which are on. */
 export const tencentAppSchema = z.strictObject(
