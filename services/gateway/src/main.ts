@@ -42,18 +42,20 @@ await runService({
     const view = await watchConfig(bus, log);
     const metrics = createGatewayMetrics(registry);
     const knownApps = createKnownApps({ config: view, acceptUnknown: config.HERALD_ACCEPT_UNKNOWN_APPS });
+    const publish = createPublisher({
+      bus,
+      maxBatch: config.PUBLISH_MAX_BATCH,
+      publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
+      knownApps,
+    });
     const herald = createHeraldService({
-      publish: createPublisher({
-        bus,
-        maxBatch: config.PUBLISH_MAX_BATCH,
-        publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
-        knownApps,
-      }),
+      publish,
       before: createBeforeHandler({
         bus,
         knownApps,
         log,
         metrics,
+        publish,
         answerMarginMs: config.BEFORE_ANSWER_MARGIN_MS,
       }),
       log,

@@ -1,0 +1,182 @@
+/* eslint-disable @typescript-eslint/no-unsafe-member-access -- the admin API's JSON answers are read by path */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { putApp, validateAppConfig } from "@herald/config";
+import { Decision, DecisionSource } from "@herald/proto";
+import {
+  startPostgres,
+  startRecordingServer,
+  waitFor,
+  type PostgresFixture,
+  type RecordingServer,
+} from "@herald/testkit";
+import { before } from "./grpc-client.js";
+import { adminCaller } from "./admin-client.js";
+import { startDeliveryStack, waitForConfig, type DeliveryStack } from "./delivery-fixture.js";
+import { storedMsgIds } from "./stream-contents.js";
+
+// No evaluator runs: an async hook's answer never asks one (a hop would end CALLBACK_FAILED).
+const ADMIN_TOKEN = "admin-token-for-async-hooks-0123456789";
+const DENY = { actionCode: 0, nextCode: 1, errCode: 5001, errMsg: "no", errDlt: "" };
+const COMMAND = "callbackBeforeSendSingleMsgCommand";
+const WAIT = { timeoutMs: 60_000 };
+
+let pg: PostgresFixture;
+let stack: DeliveryStack;
+const servers: RecordingServer[] = [];
+const call = adminCaller(() => stack.gateway.adminUrl, ADMIN_TOKEN);
+
+beforeAll(async () => {
+  pg = await startPostgres();
+  stack = await startDeliveryStack({ env: { ADMIN_TOKEN }, logStoreDatabaseUrl: pg.url });
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await Promise.all(servers.map((s) => s.close()));
+  await pg?.stop();
+}, 60_000);
+
+/** An app whose webhooks.yml marks beforeSendSingleMsg async, with its own business server. */
+async function asyncApp(appId: string, hooks: Record<string, unknown> = {}): Promise<RecordingServer> {
+  const server = await startRecordingServer();
+  servers.push(server);
+  const app = validateAppConfig({
+    appId,
+    openim: {
+      url: `${server.url}/callbackExample`,
+      hooks: { beforeSendSingleMsg: { enable: true, async: true, timeout: 1 }, ...hooks },
+    },
+  });
+  await waitForConfig(stack.deliverers, await putApp(stack.bus, app));
+  return server;
+}
+
+const single = { sendID: "u1", recvID: "u2", contentType: 101, content: '{"content":"hi"}' };
+const beforeSend = (appId: string, operationId: string, payload: object = single) =>
+  before(stack.client, { appId, command: COMMAND, operationId, payload });
+
+/** The attempts the log store holds for the app's implied endpoint, oldest first. */
+async function loggedAttempts(appId: string): Promise<Array<Record<string, unknown>>> {
+  const res = await call("GET", `/v1/apps/${appId}/attempts?endpointId=openim`);
+  expect(res.status, res.text).toBe(200);
+  return [...(res.body.attempts as Array<Record<string, unknown>>)].sort(
+    (a, b) => Number(a.attempt) - Number(b.attempt),
+  );
+}
+
+describe("an async before-hook", () => {
+  it("answers continue (ASYNC) while the business server holds every request, then delivers the sync call's request", async () => {
+    const server = await asyncApp("async-held", {
+      beforeSendSingleMsg: { enable: true, async: true, timeout: 30 },
+    });
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // It would deny: an async call's answer is logged, never enforced.
+    server.fallback({ status: 200, body: DENY, after: released });
+
+    const res = await beforeSend("async-held", "op-async-held-1");
+    release();
+
+    expect(res).toMatchObject({
+      decision: Decision.DECISION_CONTINUE,
+      source: DecisionSource.DECISION_SOURCE_ASYNC,
+      operationId: "op-async-held-1",
+    });
+    const [req] = await server.waitForRequests(1, WAIT);
+    // What the synchronous call sends (before-hooks.test.ts): URL, operationID header, body bytes.
+    expect(req?.method).toBe("POST");
+    expect(req?.url).toBe(`/callbackExample/${COMMAND}?contenttype=json`);
+    expect(req?.headers["operationid"]).toBe("op-async-held-1");
+    expect(req?.text).toBe(
+      JSON.stringify({ ...single, callbackCommand: COMMAND, operationID: "op-async-held-1" }),
+    );
+  });
+
+  it("makes the answer's operationId the business server's operationID when the chat core gives none", async () => {
+    const server = await asyncApp("async-opid");
+    const res = await before(stack.client, { appId: "async-opid", command: COMMAND, payload: single });
+    expect(res.source).toBe(DecisionSource.DECISION_SOURCE_ASYNC);
+    expect(res.operationId).not.toBe("");
+    const [req] = await server.waitForRequests(1, WAIT);
+    expect(req?.headers["operationid"]).toBe(res.operationId);
+    expect(req?.json()).toMatchObject({ operationID: res.operationId });
+  });
+
+  it("logs every attempt in the delivery log: a failed one, then the success", async () => {
+    const server = await asyncApp("async-logged");
+    server.reply({ status: 503, body: "busy" });
+    server.fallback({ status: 200, body: DENY });
+
+    const res = await beforeSend("async-logged", "op-async-logged-1");
+    expect(res.source).toBe(DecisionSource.DECISION_SOURCE_ASYNC);
+    await server.waitForRequests(2, WAIT);
+
+    let attempts: Array<Record<string, unknown>> = [];
+    await waitFor(
+      async () => {
+        attempts = await loggedAttempts("async-logged");
+        return attempts.some((a) => a.outcome === "delivered");
+      },
+      { ...WAIT, what: "the delivered attempt in the log store" },
+    );
+    expect(attempts).toMatchObject([
+      { attempt: 1, outcome: "retry", statusCode: 503, operationId: "op-async-logged-1" },
+      { attempt: 2, outcome: "delivered", statusCode: 200, operationId: "op-async-logged-1" },
+    ]);
+    expect(attempts[0]?.eventType).toBe(`openim.${COMMAND}`);
+    expect(attempts[0]?.deliveryId).toBe(attempts[1]?.deliveryId);
+  });
+
+  it("survives a deliverer killed before it delivered: its successor makes the call", async () => {
+    const server = await asyncApp("async-killed");
+    server.fallback({ status: 503, body: "down" });
+
+    const res = await beforeSend("async-killed", "op-async-killed-1");
+    expect(res.source).toBe(DecisionSource.DECISION_SOURCE_ASYNC);
+    await server.waitForRequests(1, WAIT);
+    await stack.deliverers[0]!.stop("SIGKILL");
+    server.fallback({ status: 200, body: {} });
+    const refused = server.requests.length;
+
+    await stack.startDeliverer();
+    await waitFor(() => server.requests.length > refused, {
+      ...WAIT,
+      what: "the call made by the restarted deliverer",
+    });
+    const last = server.requests.at(-1);
+    expect(last?.url).toBe(`/callbackExample/${COMMAND}?contenttype=json`);
+    expect(last?.headers["operationid"]).toBe("op-async-killed-1");
+    await waitFor(async () => (await loggedAttempts("async-killed")).some((a) => a.outcome === "delivered"), {
+      ...WAIT,
+      what: "the delivered attempt in the log store",
+    });
+  }, 120_000);
+
+  it("publishes nothing when the hook is off or its filter leaves the message out", async () => {
+    const server = await asyncApp("async-filtered", {
+      beforeSendSingleMsg: { enable: true, async: true, timeout: 1, deniedTypes: [102] },
+      beforeSendGroupMsg: { enable: false, async: true },
+    });
+    const filtered = await beforeSend("async-filtered", "op-filtered", { ...single, contentType: 102 });
+    const disabled = await before(stack.client, {
+      appId: "async-filtered",
+      command: "callbackBeforeSendGroupMsgCommand",
+      operationId: "op-disabled",
+      payload: { sendID: "u1", groupID: "g1", contentType: 101 },
+    });
+    expect(filtered.source).toBe(DecisionSource.DECISION_SOURCE_TYPE_FILTERED);
+    expect(disabled.source).toBe(DecisionSource.DECISION_SOURCE_HOOK_DISABLED);
+    // Answered only once stored, so whatever the two calls published is in EVENTS now.
+    const stored = await storedMsgIds(stack.nats.url, stack.names.streams.events);
+    expect([...stored].filter((id) => id.startsWith("async-filtered:"))).toEqual([]);
+
+    // The same app's hook does publish a message it lets through.
+    const fired = await beforeSend("async-filtered", "op-fired");
+    expect(fired.source).toBe(DecisionSource.DECISION_SOURCE_ASYNC);
+    const after = await storedMsgIds(stack.nats.url, stack.names.streams.events);
+    expect([...after].filter((id) => id.startsWith("async-filtered:"))).toHaveLength(1);
+    const [req] = await server.waitForRequests(1, WAIT);
+    expect(req?.headers["operationid"]).toBe("op-fired");
+    expect(server.requests).toHaveLength(1);
+  });
+});
