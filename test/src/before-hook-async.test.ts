@@ -102,6 +102,21 @@ describe("an async before-hook", () => {
     expect(req?.json()).toMatchObject({ operationID: res.operationId });
   });
 
+  it("stores a Before the chat core sends again (same operationID and payload) once, and calls once", async () => {
+    const server = await asyncApp("async-again");
+    const first = await beforeSend("async-again", "op-again-1");
+    const again = await beforeSend("async-again", "op-again-1");
+    const other = await beforeSend("async-again", "op-again-1", { ...single, content: '{"content":"2"}' });
+    for (const res of [first, again, other]) expect(res.source).toBe(DecisionSource.DECISION_SOURCE_ASYNC);
+    const stored = await storedMsgIds(stack.nats.url, stack.names.streams.events);
+    expect([...stored].filter((id) => id.startsWith("async-again:"))).toHaveLength(2);
+    const requests = await server.waitForRequests(2, WAIT);
+    expect(requests.map((r) => r.json<{ content: string }>().content).sort()).toEqual([
+      '{"content":"2"}',
+      '{"content":"hi"}',
+    ]);
+  });
+
   it("logs every attempt in the delivery log: a failed one, then the success", async () => {
     const server = await asyncApp("async-logged");
     server.reply({ status: 503, body: "busy" });

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { BeforeRequest, BeforeResponse, Decision, DecisionSource, Event } from "@herald/proto";
 import {
   RpcUnavailableError,
@@ -94,11 +94,16 @@ export function createBeforeHandler(opts: BeforeHandlerOptions) {
 
 /**
  * An async hook's call as a passthrough event: the chat core's payload as it sent it, under the Before
- * answer's operationId, so the business server's operationID matches what the chat core was told.
+ * answer's operationId, so the business server's operationID matches what the chat core was told. Its
+ * id is the request's digest: a Before the chat core sends again (same operationId and payload) is
+ * stored once, within the stream's duplicate window, and the business server called once.
  */
 function asyncCallEvent(req: BeforeRequest, operationId: string, command: string): Event {
+  const digest = createHash("sha256")
+    .update(JSON.stringify([req.command, operationId, req.payloadJson]))
+    .digest("hex");
   return Event.fromPartial({
-    id: randomUUID(),
+    id: `before-${digest}`,
     appId: req.appId,
     operationId,
     payload: { $case: "passthrough", value: { command, payloadJson: req.payloadJson } },
