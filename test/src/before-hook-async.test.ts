@@ -167,6 +167,49 @@ describe("an async before-hook", () => {
     });
   }, 120_000);
 
+  it("dead-letters a call out of retries, and replays it from the admin API", async () => {
+    const server = await startRecordingServer();
+    servers.push(server);
+    // An explicit endpoint with the implied one's id takes its place: here, one with no retries.
+    const app = validateAppConfig({
+      appId: "async-dead",
+      openim: {
+        url: `${server.url}/callbackExample`,
+        hooks: { beforeSendSingleMsg: { enable: true, async: true, timeout: 1 } },
+      },
+      endpoints: [
+        { id: "openim", url: `${server.url}/callbackExample`, dialect: "openim", retry: { scheduleMs: [] } },
+      ],
+    });
+    await waitForConfig(stack.deliverers, await putApp(stack.bus, app));
+    server.fallback({ status: 500, body: "down" });
+
+    await beforeSend("async-dead", "op-async-dead-1");
+    let dead: Record<string, unknown> | undefined;
+    await waitFor(
+      async () => {
+        dead = (await loggedAttempts("async-dead")).find((a) => a.outcome === "dead");
+        return dead !== undefined;
+      },
+      { ...WAIT, what: "the dead attempt in the log store" },
+    );
+    server.fallback({ status: 200, body: {} });
+    const deliveryId = String(dead?.deliveryId);
+    const replay = await call(
+      "POST",
+      `/v1/apps/async-dead/deliveries/${encodeURIComponent(deliveryId)}/replay`,
+    );
+    expect(replay.status, replay.text).toBe(202);
+    await waitFor(
+      async () =>
+        (await loggedAttempts("async-dead")).some((a) => a.outcome === "delivered" && a.trigger === "replay"),
+      { ...WAIT, what: "the replayed call delivered" },
+    );
+    const last = server.requests.at(-1);
+    expect(last?.url).toBe(`/callbackExample/${COMMAND}?contenttype=json`);
+    expect(last?.headers["operationid"]).toBe("op-async-dead-1");
+  });
+
   it("publishes nothing when the hook is off or its filter leaves the message out", async () => {
     const server = await asyncApp("async-filtered", {
       beforeSendSingleMsg: { enable: true, async: true, timeout: 1, deniedTypes: [102] },
