@@ -1,17 +1,10 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access -- the admin API's JSON answers are read by path */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { putApp, validateAppConfig } from "@herald/config";
 import { Decision, DecisionSource } from "@herald/proto";
-import {
-  startPostgres,
-  startRecordingServer,
-  waitFor,
-  type PostgresFixture,
-  type RecordingServer,
-} from "@herald/testkit";
+import { waitFor, type RecordingServer } from "@herald/testkit";
 import { before } from "./grpc-client.js";
-import { adminCaller } from "./admin-client.js";
-import { startDeliveryStack, waitForConfig, type DeliveryStack } from "./delivery-fixture.js";
+import { loggedDeliveryStack, waitForConfig, type DeliveryStack } from "./delivery-fixture.js";
 import { storedMsgIds } from "./stream-contents.js";
 
 // No evaluator runs: an async hook's answer never asks one (a hop would end CALLBACK_FAILED).
@@ -20,26 +13,17 @@ const DENY = { actionCode: 0, nextCode: 1, errCode: 5001, errMsg: "no", errDlt: 
 const COMMAND = "callbackBeforeSendSingleMsgCommand";
 const WAIT = { timeoutMs: 60_000 };
 
-let pg: PostgresFixture;
+const fixture = loggedDeliveryStack({ adminToken: ADMIN_TOKEN });
+const { admin: call, businessServer } = fixture;
 let stack: DeliveryStack;
-const servers: RecordingServer[] = [];
-const call = adminCaller(() => stack.gateway.adminUrl, ADMIN_TOKEN);
 
-beforeAll(async () => {
-  pg = await startPostgres();
-  stack = await startDeliveryStack({ env: { ADMIN_TOKEN }, logStoreDatabaseUrl: pg.url });
-}, 180_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  await Promise.all(servers.map((s) => s.close()));
-  await pg?.stop();
-}, 60_000);
+beforeAll(() => {
+  stack = fixture.stack;
+});
 
 /** An app whose webhooks.yml marks beforeSendSingleMsg async, with its own business server. */
 async function asyncApp(appId: string, hooks: Record<string, unknown> = {}): Promise<RecordingServer> {
-  const server = await startRecordingServer();
-  servers.push(server);
+  const server = await businessServer();
   const app = validateAppConfig({
     appId,
     openim: {
@@ -168,8 +152,7 @@ describe("an async before-hook", () => {
   }, 120_000);
 
   it("dead-letters a call out of retries, and replays it from the admin API", async () => {
-    const server = await startRecordingServer();
-    servers.push(server);
+    const server = await businessServer();
     // An explicit endpoint with the implied one's id takes its place: here, one with no retries.
     const app = validateAppConfig({
       appId: "async-dead",
