@@ -54,18 +54,20 @@ await runService({
             connectionsPerOrigin: config.HTTP_CONNECTIONS_PER_ORIGIN,
           })
         : undefined;
+    const publish = createPublisher({
+      bus,
+      maxBatch: config.PUBLISH_MAX_BATCH,
+      publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
+      knownApps,
+    });
     const herald = createHeraldService({
-      publish: createPublisher({
-        bus,
-        maxBatch: config.PUBLISH_MAX_BATCH,
-        publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
-        knownApps,
-      }),
+      publish,
       before: createBeforeHandler({
         bus,
         knownApps,
         log,
         metrics,
+        publish,
         answerMarginMs: config.BEFORE_ANSWER_MARGIN_MS,
         ...(localEvaluator === undefined ? {} : { local: localEvaluator.evaluate }),
       }),

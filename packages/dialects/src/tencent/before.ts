@@ -29,6 +29,12 @@ const BY_COMMAND: ReadonlyMap<string, TencentHook> = new Map(TENCENT_HOOKS.map((
 // Tencent's message before-callbacks time out after 2 s (not adjustable) and then deliver the message.
 export const TENCENT_BEFORE_TIMEOUT_MS = 2 * SECOND_MS;
 
+// Tencent's after-callbacks go to explicit endpoints with their own commands: nothing delivers a
+// before-callback's body to the app's `tencent.url`, so a Tencent hook is always asked in the request path.
+const ASYNC_REFUSAL =
+  "async is not available for Tencent hooks: Herald delivers no Tencent before-callback in the background; " +
+  "remove async, or set failedAction: continue with a short timeoutMs";
+
 const timeoutError = `expected an integer of milliseconds, 1 to ${MINUTE_MS}`;
 const timeoutMsSchema = z
   .int({ error: timeoutError })
@@ -42,7 +48,7 @@ const hookSettingsSchema = z
       timeoutMs: timeoutMsSchema.default(TENCENT_BEFORE_TIMEOUT_MS),
       // No default here: a default would disagree with a failedAction of deny or drop given alone.
       failedContinue: z.boolean({ error: "expected true or false" }).nullish(),
-      ...hookPolicyFields(true),
+      ...hookPolicyFields(true, ASYNC_REFUSAL),
     },
     mapping,
   )
