@@ -75,7 +75,7 @@ it("answers with the business server's decision, no evaluator running", async ()
     operationId: "op-local-deny",
   });
   const [request] = await server.waitForRequests(1);
-  expect(JSON.parse(request!.body)).toMatchObject({ ...payload, operationID: "op-local-deny" });
+  expect(request!.json()).toMatchObject({ ...payload, operationID: "op-local-deny" });
 });
 
 it("keeps the hook's policy: a 5xx is retried inside the budget and the next answer decides", async () => {

@@ -43,7 +43,7 @@ const record = (appId: string, n: number, body = ""): NewAttemptRecord => ({
 async function published(apps: string[], act: (recorder: AttemptRecorder) => void): Promise<Msg[]> {
   const seen: Msg[] = [];
   const subs = apps.map((app) =>
-    bus.nc.subscribe(bus.names.subjects.attempt(app), { callback: (_err, msg) => seen.push(msg) }),
+    bus.nc.subscribe(bus.names.subjects.attempt(app), { callback: (_err, msg) => void seen.push(msg) }),
   );
   await bus.nc.flush();
   const recorder = new AttemptRecorder(bus, { lingerMs: 20, onError: () => undefined });

@@ -1,4 +1,5 @@
-import { Decision, type BeforeResponse, type DecisionSource } from "@herald/proto";
+import { Decision, DecisionSource, type BeforeResponse } from "@herald/proto";
+import type { BeforeOutcome } from "./dialect.js";
 import { decideFailure, type CallbackFailure } from "./openim/failure.js";
 import type { FailedAction } from "./hook-policy.js";
 
@@ -23,11 +24,29 @@ export function failedAnswer(
     case "drop":
       return plainAnswer(Decision.DECISION_DROP, source);
     case "deny":
-      return {
-        ...plainAnswer(Decision.DECISION_DENY, source),
-        errCode: d.errCode,
-        errMsg: d.errMsg,
-        errDlt: d.errDlt,
-      };
+      return denyAnswer(source, d);
   }
+}
+
+/** The answer to what the business server said (a failed call is failedAnswer's). */
+export function outcomeAnswer(outcome: Exclude<BeforeOutcome, { kind: "failed" }>): BeforeAnswer {
+  const source = DecisionSource.DECISION_SOURCE_BUSINESS_SERVER;
+  switch (outcome.kind) {
+    case "continue":
+      return plainAnswer(Decision.DECISION_CONTINUE, source);
+    case "modify":
+      return {
+        ...plainAnswer(Decision.DECISION_MODIFY, source),
+        payloadJson: JSON.stringify(outcome.payload),
+      };
+    case "deny":
+      return denyAnswer(source, outcome);
+    case "drop":
+      return plainAnswer(Decision.DECISION_DROP, source);
+  }
+}
+
+function denyAnswer(source: DecisionSource, why: { errCode: number; errMsg: string; errDlt: string }) {
+  const { errCode, errMsg, errDlt } = why;
+  return { ...plainAnswer(Decision.DECISION_DENY, source), errCode, errMsg, errDlt };
 }

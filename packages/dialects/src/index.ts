@@ -7,7 +7,7 @@ export type { UrlStyle, OpenImBeforeInput } from "./openim/before.js";
 export { openImHookTimeoutMs } from "./openim/before-hooks.js";
 export type { OpenImAppBlock, OpenImHookSettings } from "./openim/before-hooks.js";
 export { HERALD_CALLBACK_ERRORS, decideFailure } from "./openim/failure.js";
-export { failedAnswer, plainAnswer } from "./before-answer.js";
+export { failedAnswer, outcomeAnswer, plainAnswer } from "./before-answer.js";
 export type { BeforeAnswer } from "./before-answer.js";
 export {
   DEFAULT_HOOK_POLICY,

@@ -2,6 +2,8 @@ import { Decision, DecisionSource, type BeforeRequest, type BeforeResponse } fro
 import {
   beforeBlockOf,
   failedAnswer,
+  outcomeAnswer,
+  plainAnswer,
   findBeforeHook,
   type BeforeHookSettings,
   type BeforeOutcome,
@@ -31,7 +33,7 @@ export interface EvaluatorDeps {
 
 type Answer = Pick<BeforeResponse, "decision" | "errCode" | "errMsg" | "errDlt" | "payloadJson" | "source">;
 
-const CONTINUE_DISABLED: Answer = answer(
+const CONTINUE_DISABLED: Answer = plainAnswer(
   Decision.DECISION_CONTINUE,
   DecisionSource.DECISION_SOURCE_HOOK_DISABLED,
 );
@@ -152,7 +154,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
         "before-hook callback failed",
       );
     } else {
-      out = fromOutcome(outcome);
+      out = outcomeAnswer(outcome);
     }
     const name = outcomeName(out, outcome.kind === "failed" ? "failed" : outcome.kind);
     metrics.calls.inc({ outcome: name });
@@ -178,25 +180,6 @@ function countsAgainstServer(failure: CallbackFailure): boolean {
   return failure.reason !== "action" && failure.reason !== "refused" && failure.reason !== "request";
 }
 
-function fromOutcome(outcome: Exclude<BeforeOutcome, { kind: "failed" }>): Answer {
-  const source = DecisionSource.DECISION_SOURCE_BUSINESS_SERVER;
-  switch (outcome.kind) {
-    case "continue":
-      return answer(Decision.DECISION_CONTINUE, source);
-    case "modify":
-      return { ...answer(Decision.DECISION_MODIFY, source), payloadJson: JSON.stringify(outcome.payload) };
-    case "deny":
-      return {
-        ...answer(Decision.DECISION_DENY, source),
-        errCode: outcome.errCode,
-        errMsg: outcome.errMsg,
-        errDlt: outcome.errDlt,
-      };
-    case "drop":
-      return answer(Decision.DECISION_DROP, source);
-  }
-}
-
 function outcomeName(out: Answer, base: string): string {
   if (base !== "failed" && base !== "breaker_open") return base;
   const taken =
@@ -206,8 +189,4 @@ function outcomeName(out: Answer, base: string): string {
         ? "drop"
         : "continue";
   return `${base}_${taken}`;
-}
-
-function answer(decision: Decision, source: DecisionSource): Answer {
-  return { decision, source, errCode: 0, errMsg: "", errDlt: "", payloadJson: "" };
 }
