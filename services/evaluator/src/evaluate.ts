@@ -11,14 +11,17 @@ import {
 import type { AppConfig, ConfigView } from "@herald/config";
 import type { AttemptRecord } from "@herald/bus";
 import type { Logger } from "@herald/runtime";
-import { callBusinessServer, type AppAgents } from "@herald/egress";
+import type { AppAgents, HookProviders } from "@herald/egress";
 import type { Breakers } from "./breaker.js";
+import { callOut } from "./call-out.js";
 import type { EvaluatorMetrics } from "./metrics.js";
 
 export interface EvaluatorDeps {
   config: ConfigView;
   /** The guarded HTTP pools: each app's calls go through the one its SSRF policy picks. */
   agents: Pick<AppAgents, "forApp">;
+  /** The gRPC hook providers' streams, for apps whose block names a provider. */
+  providers: Pick<HookProviders, "decide">;
   breakers: Breakers;
   metrics: EvaluatorMetrics;
   log: Logger;
@@ -110,7 +113,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
 
     // Leave the gateway a little time to pass the answer on.
     const timeoutMs = Math.min(settings.timeoutMs, Math.max(1, deadlineMs - 50));
-    const result = await callBusinessServer(deps.agents.forApp(app), spec, timeoutMs);
+    const result = await callOut(deps, app, { dialect, hook, block }, req, spec, timeoutMs);
     metrics.callSeconds.observe(result.latencyMs / 1000);
 
     const outcome: BeforeOutcome = !result.ok

@@ -4,7 +4,7 @@ import { BeforeRequest, BeforeResponse } from "@herald/proto";
 import { runService } from "@herald/runtime";
 import { largestPayloadBytes, messageLimitBytes, publishAttempt, serveRpc, startBus } from "@herald/bus";
 import { watchConfig } from "@herald/config";
-import { createAppAgents } from "@herald/egress";
+import { createAppAgents, createHookProviders } from "@herald/egress";
 import { Breakers } from "./breaker.js";
 import { createEvaluator } from "./evaluate.js";
 import { createEvaluatorMetrics } from "./metrics.js";
@@ -20,11 +20,14 @@ await runService({
     const agents = createAppAgents(config.DELIVERY_ALLOW_LOOPBACK, {
       connections: config.HTTP_CONNECTIONS_PER_ORIGIN,
     });
+    // One Decide stream per gRPC hook provider target, each resolved and checked by the app's policy.
+    const providers = createHookProviders(config.DELIVERY_ALLOW_LOOPBACK);
     const breakers = new Breakers();
     const metrics = createEvaluatorMetrics(registry, () => breakers.openCount());
     const evaluate = createEvaluator({
       config: view,
       agents,
+      providers,
       breakers,
       metrics,
       log,
@@ -54,6 +57,7 @@ await runService({
         { name: "config watch", run: () => view.close() },
         { name: "nats drain", run: () => bus.drain() },
         { name: "http pools", run: () => agents.close() },
+        { name: "hook provider streams", run: () => providers.close() },
       ],
     };
   },
