@@ -13,6 +13,7 @@ import {
   type NatsFixture,
   type RecordingServer,
 } from "@herald/testkit";
+import { openImAnswer, serveHookProvider, type HookProviderServer } from "@herald/receiver";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 import { before, heraldClient } from "./grpc-client.js";
 
@@ -24,6 +25,8 @@ let nc: NatsConnection;
 let server: RecordingServer;
 let services: ServiceProcess[] = [];
 let client: HeraldServiceClient;
+let provider: HookProviderServer;
+const providerCalls: string[] = [];
 
 const hook = (failedContinue: boolean) => ({
   beforeSendSingleMsg: { enable: true, timeout: 2, failedContinue },
@@ -39,7 +42,23 @@ beforeAll(async () => {
   nats = await startNats();
   server = await startRecordingServer();
   server.fallback({ status: 200, body: { actionCode: 0, errCode: 0, nextCode: 0 } });
+  provider = await serveHookProvider({
+    host: "127.0.0.1",
+    decide: (call) => {
+      providerCalls.push(call.appId);
+      return openImAnswer.allow();
+    },
+  });
   const apps: Record<string, unknown> = {};
+  // A gRPC hook provider on loopback, named by a name that resolves there: refused the same way.
+  const viaProvider = { targets: [`grpc://localhost:${provider.port}`] };
+  apps["provider-deny"] = {
+    openim: { url: refusedUrls(server.port).byname, webhooks: hook(false), provider: viaProvider },
+  };
+  apps["provider-allowed"] = {
+    allowPrivateDestinations: true,
+    openim: { url: refusedUrls(server.port).byname, webhooks: hook(false), provider: viaProvider },
+  };
   for (const [name, url] of Object.entries(refusedUrls(server.port))) {
     apps[`deny-${name}`] = { openim: { url, webhooks: hook(false) } };
   }
@@ -64,6 +83,7 @@ afterAll(async () => {
   await nc?.close();
   await stopAll(services);
   await server?.close();
+  await provider?.close();
   await nats?.stop();
 });
 
@@ -136,4 +156,25 @@ it("calls a loopback hook URL when the app sets allowPrivateDestinations", async
   const [req] = await server.waitForRequests(1);
   expect(req?.url).toBe("/cb/callbackBeforeSendSingleMsgCommand?contenttype=json");
   expect((await beforeRecord("allowed")).outcome).toBe("continue");
+});
+
+it("refuses a hook provider target on loopback, and calls it when the app allows private destinations", async () => {
+  const httpCalls = server.requests.length;
+  const refused = await ask("provider-deny");
+  expect(refused).toMatchObject({
+    decision: Decision.DECISION_DENY,
+    source: DecisionSource.DECISION_SOURCE_CALLBACK_FAILED,
+    errCode: 90004,
+    errMsg: "callback failed: refused",
+  });
+  expect(refused.errDlt).toMatch(/refused: .*loopback/);
+  expect(providerCalls).toEqual([]);
+
+  const allowed = await ask("provider-allowed");
+  expect(allowed).toMatchObject({
+    decision: Decision.DECISION_CONTINUE,
+    source: DecisionSource.DECISION_SOURCE_BUSINESS_SERVER,
+  });
+  expect(providerCalls).toEqual(["provider-allowed"]);
+  expect(server.requests).toHaveLength(httpCalls);
 });
