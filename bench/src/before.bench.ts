@@ -10,12 +10,12 @@ import { startNats } from "@herald/testkit";
 import { before, beforeStream, heraldClient, startService, stopAll } from "@herald/e2e";
 import { ms, percentile, type Row } from "./stats.js";
 
-const RATE = Number(process.env.BENCH_BEFORE_RATE ?? 1000); // calls per second, open loop
+export const RATE = Number(process.env.BENCH_BEFORE_RATE ?? 1000); // calls per second, open loop
 const RATE_SECONDS = Number(process.env.BENCH_BEFORE_SECONDS ?? 5);
-const CONCURRENCY = 64;
-const THROUGHPUT_CALLS = Number(process.env.BENCH_BEFORE_CALLS ?? 10_000);
+export const CONCURRENCY = 64;
+export const THROUGHPUT_CALLS = Number(process.env.BENCH_BEFORE_CALLS ?? 10_000);
 const ANSWER = JSON.stringify({ actionCode: 0, errCode: 0, errMsg: "", errDlt: "", nextCode: 0 });
-const PAYLOAD = {
+export const PAYLOAD = {
   sendID: "u1",
   recvID: "u2",
   contentType: 101,
@@ -127,7 +127,7 @@ export async function benchBefore(): Promise<Row[]> {
 }
 
 // BENCH_PROFILE=dir writes V8 CPU profiles of the services into dir.
-function profile(): Record<string, string> {
+export function profile(): Record<string, string> {
   const dir = process.env.BENCH_PROFILE;
   return dir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` } : {};
 }
@@ -145,7 +145,7 @@ function businessServer(): Promise<Server> {
 }
 
 /** Calls per second with CONCURRENCY calls always in flight. */
-async function closedLoop(call: () => Promise<void>, total: number): Promise<number> {
+export async function closedLoop(call: () => Promise<void>, total: number): Promise<number> {
   let started = 0;
   const t = process.hrtime.bigint();
   await Promise.all(
@@ -160,7 +160,7 @@ async function closedLoop(call: () => Promise<void>, total: number): Promise<num
 }
 
 /** Latencies of calls sent at a fixed rate, each measured from when it was due (no coordinated omission). */
-async function openLoop(call: () => Promise<void>): Promise<number[]> {
+export async function openLoop(call: () => Promise<void>): Promise<number[]> {
   const total = RATE * RATE_SECONDS;
   const interval = 1000 / RATE;
   const latencies: number[] = [];
