@@ -5,20 +5,12 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { credentials } from "@grpc/grpc-js";
-import { DecideRequest, DecisionSource, HookProviderServiceClient, type DecideResponse } from "@herald/proto";
+import { DecideRequest, HookProviderServiceClient, type DecideResponse } from "@herald/proto";
 import { openImAnswer, serveHookProvider } from "@herald/receiver";
 import { startNats } from "@herald/testkit";
-import { before, beforeStream, heraldClient, startService, stopAll } from "@herald/e2e";
-import {
-  CONCURRENCY,
-  PAYLOAD,
-  RATE,
-  THROUGHPUT_CALLS,
-  closedLoop,
-  openLoop,
-  profile,
-} from "./before.bench.js";
-import { percentile, type Row } from "./stats.js";
+import { heraldClient, startService, stopAll } from "@herald/e2e";
+import { PAYLOAD, heraldBeforeCalls, measureBefore, profile } from "./before.bench.js";
+import type { Row } from "./stats.js";
 
 const COMMAND = "callbackBeforeSendSingleMsgCommand";
 
@@ -52,79 +44,10 @@ export async function benchBeforeProvider(): Promise<Row[]> {
     const floor = directStream(provider.port);
     const body = JSON.stringify({ ...PAYLOAD, callbackCommand: COMMAND, operationID: "op" });
     const direct = () => floor.decide(body);
-    const stream = beforeStream(client);
-    const heraldStream = async () => {
-      const res = await stream.send({ appId: "bench", command: COMMAND, payload: PAYLOAD });
-      if (res.response?.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
-        throw new Error("unexpected answer");
-    };
-    const herald = async () => {
-      const res = await before(client, { appId: "bench", command: COMMAND, payload: PAYLOAD });
-      if (res.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
-        throw new Error(`unexpected decision source ${res.source}`);
-    };
-
-    await closedLoop(direct, 2_000);
-    await closedLoop(herald, 2_000);
-    await closedLoop(heraldStream, 2_000);
-    const floorRate = await closedLoop(direct, THROUGHPUT_CALLS);
-    const heraldRate = await closedLoop(herald, THROUGHPUT_CALLS);
-    const streamRate = await closedLoop(heraldStream, THROUGHPUT_CALLS);
-    const floorLat = await openLoop(direct);
-    const heraldLat = await openLoop(herald);
-    const streamLat = await openLoop(heraldStream);
-    stream.end();
+    const rows = await measureBefore(direct, heraldBeforeCalls(client), "provider: ");
     client.close();
     floor.close();
-    const p = (s: number[], q: number) => percentile(s, q);
-    return [
-      {
-        name: `provider: latency p50 at ${RATE}/s`,
-        unit: "ms",
-        value: p(heraldLat, 50),
-        floor: p(floorLat, 50),
-      },
-      {
-        name: `provider: latency p99 at ${RATE}/s`,
-        unit: "ms",
-        value: p(heraldLat, 99),
-        floor: p(floorLat, 99),
-      },
-      {
-        name: `provider: added latency p50 at ${RATE}/s`,
-        unit: "ms",
-        value: p(heraldLat, 50) - p(floorLat, 50),
-      },
-      {
-        name: `provider: added latency p99 at ${RATE}/s`,
-        unit: "ms",
-        value: p(heraldLat, 99) - p(floorLat, 99),
-      },
-      {
-        name: `provider: throughput, ${CONCURRENCY} in flight`,
-        unit: "calls/s",
-        value: heraldRate,
-        floor: floorRate,
-      },
-      {
-        name: `provider: BeforeStream latency p50 at ${RATE}/s`,
-        unit: "ms",
-        value: p(streamLat, 50),
-        floor: p(floorLat, 50),
-      },
-      {
-        name: `provider: BeforeStream latency p99 at ${RATE}/s`,
-        unit: "ms",
-        value: p(streamLat, 99),
-        floor: p(floorLat, 99),
-      },
-      {
-        name: `provider: BeforeStream throughput, ${CONCURRENCY} in flight`,
-        unit: "calls/s",
-        value: streamRate,
-        floor: floorRate,
-      },
-    ];
+    return rows;
   } finally {
     await stopAll([gateway, evaluator]);
     await nats.stop();

@@ -5,15 +5,15 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Agent, request } from "undici";
-import { DecisionSource } from "@herald/proto";
+import { DecisionSource, type HeraldServiceClient } from "@herald/proto";
 import { startNats } from "@herald/testkit";
 import { before, beforeStream, heraldClient, startService, stopAll } from "@herald/e2e";
 import { ms, percentile, type Row } from "./stats.js";
 
-export const RATE = Number(process.env.BENCH_BEFORE_RATE ?? 1000); // calls per second, open loop
+const RATE = Number(process.env.BENCH_BEFORE_RATE ?? 1000); // calls per second, open loop
 const RATE_SECONDS = Number(process.env.BENCH_BEFORE_SECONDS ?? 5);
-export const CONCURRENCY = 64;
-export const THROUGHPUT_CALLS = Number(process.env.BENCH_BEFORE_CALLS ?? 10_000);
+const CONCURRENCY = 64;
+const THROUGHPUT_CALLS = Number(process.env.BENCH_BEFORE_CALLS ?? 10_000);
 const ANSWER = JSON.stringify({ actionCode: 0, errCode: 0, errMsg: "", errDlt: "", nextCode: 0 });
 export const PAYLOAD = {
   sendID: "u1",
@@ -59,71 +59,85 @@ export async function benchBefore(): Promise<Row[]> {
       });
       await res.body.text();
     };
-    const stream = beforeStream(client);
-    const heraldStream = async () => {
-      const res = await stream.send({
-        appId: "bench",
-        command: "callbackBeforeSendSingleMsgCommand",
-        payload: PAYLOAD,
-      });
-      if (res.response?.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
-        throw new Error("unexpected answer");
-    };
-    const herald = async () => {
-      const res = await before(client, {
-        appId: "bench",
-        command: "callbackBeforeSendSingleMsgCommand",
-        payload: PAYLOAD,
-      });
-      if (res.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
-        throw new Error(`unexpected decision source ${res.source}`);
-    };
-
-    await closedLoop(direct, 2_000);
-    await closedLoop(herald, 2_000);
-    await closedLoop(heraldStream, 2_000);
-    const floorRate = await closedLoop(direct, THROUGHPUT_CALLS);
-    const heraldRate = await closedLoop(herald, THROUGHPUT_CALLS);
-    const streamRate = await closedLoop(heraldStream, THROUGHPUT_CALLS);
-    const floorLat = await openLoop(direct);
-    const heraldLat = await openLoop(herald);
-    const streamLat = await openLoop(heraldStream);
-    stream.end();
+    const rows = await measureBefore(direct, heraldBeforeCalls(client));
     client.close();
     await agent.close();
-    const p = (s: number[], q: number) => percentile(s, q);
-    return [
-      { name: `latency p50 at ${RATE}/s`, unit: "ms", value: p(heraldLat, 50), floor: p(floorLat, 50) },
-      { name: `latency p99 at ${RATE}/s`, unit: "ms", value: p(heraldLat, 99), floor: p(floorLat, 99) },
-      { name: `added latency p50 at ${RATE}/s`, unit: "ms", value: p(heraldLat, 50) - p(floorLat, 50) },
-      { name: `added latency p99 at ${RATE}/s`, unit: "ms", value: p(heraldLat, 99) - p(floorLat, 99) },
-      { name: `throughput, ${CONCURRENCY} in flight`, unit: "calls/s", value: heraldRate, floor: floorRate },
-      {
-        name: `BeforeStream latency p50 at ${RATE}/s`,
-        unit: "ms",
-        value: p(streamLat, 50),
-        floor: p(floorLat, 50),
-      },
-      {
-        name: `BeforeStream latency p99 at ${RATE}/s`,
-        unit: "ms",
-        value: p(streamLat, 99),
-        floor: p(floorLat, 99),
-      },
-      { name: `BeforeStream added latency p50`, unit: "ms", value: p(streamLat, 50) - p(floorLat, 50) },
-      { name: `BeforeStream added latency p99`, unit: "ms", value: p(streamLat, 99) - p(floorLat, 99) },
-      {
-        name: `BeforeStream throughput, ${CONCURRENCY} in flight`,
-        unit: "calls/s",
-        value: streamRate,
-        floor: floorRate,
-      },
-    ];
+    return rows;
   } finally {
     await stopAll([gateway, evaluator]);
     await nats.stop();
     await new Promise((r) => business.close(r));
   }
+}
+
+/** Before and BeforeStream calls for app "bench" that must be answered by the business server. */
+export function heraldBeforeCalls(client: HeraldServiceClient) {
+  const stream = beforeStream(client);
+  const command = "callbackBeforeSendSingleMsgCommand";
+  return {
+    herald: async () => {
+      const res = await before(client, { appId: "bench", command, payload: PAYLOAD });
+      if (res.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
+        throw new Error(`unexpected decision source ${res.source}`);
+    },
+    heraldStream: async () => {
+      const res = await stream.send({ appId: "bench", command, payload: PAYLOAD });
+      if (res.response?.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
+        throw new Error("unexpected answer");
+    },
+    end: () => stream.end(),
+  };
+}
+
+/**
+ * Throughput with CONCURRENCY in flight and open-loop latency at RATE of Before and BeforeStream against
+ * the floor (`direct`), each warmed up first; row names start with `prefix`.
+ */
+export async function measureBefore(
+  direct: () => Promise<void>,
+  calls: ReturnType<typeof heraldBeforeCalls>,
+  prefix = "",
+): Promise<Row[]> {
+  const { herald, heraldStream } = calls;
+  await closedLoop(direct, 2_000);
+  await closedLoop(herald, 2_000);
+  await closedLoop(heraldStream, 2_000);
+  const floorRate = await closedLoop(direct, THROUGHPUT_CALLS);
+  const heraldRate = await closedLoop(herald, THROUGHPUT_CALLS);
+  const streamRate = await closedLoop(heraldStream, THROUGHPUT_CALLS);
+  const floorLat = await openLoop(direct);
+  const heraldLat = await openLoop(herald);
+  const streamLat = await openLoop(heraldStream);
+  calls.end();
+  const p = (s: number[], q: number) => percentile(s, q);
+  const rows: Row[] = [
+    { name: `latency p50 at ${RATE}/s`, unit: "ms", value: p(heraldLat, 50), floor: p(floorLat, 50) },
+    { name: `latency p99 at ${RATE}/s`, unit: "ms", value: p(heraldLat, 99), floor: p(floorLat, 99) },
+    { name: `added latency p50 at ${RATE}/s`, unit: "ms", value: p(heraldLat, 50) - p(floorLat, 50) },
+    { name: `added latency p99 at ${RATE}/s`, unit: "ms", value: p(heraldLat, 99) - p(floorLat, 99) },
+    { name: `throughput, ${CONCURRENCY} in flight`, unit: "calls/s", value: heraldRate, floor: floorRate },
+    {
+      name: `BeforeStream latency p50 at ${RATE}/s`,
+      unit: "ms",
+      value: p(streamLat, 50),
+      floor: p(floorLat, 50),
+    },
+    {
+      name: `BeforeStream latency p99 at ${RATE}/s`,
+      unit: "ms",
+      value: p(streamLat, 99),
+      floor: p(floorLat, 99),
+    },
+    { name: `BeforeStream added latency p50`, unit: "ms", value: p(streamLat, 50) - p(floorLat, 50) },
+    { name: `BeforeStream added latency p99`, unit: "ms", value: p(streamLat, 99) - p(floorLat, 99) },
+    {
+      name: `BeforeStream throughput, ${CONCURRENCY} in flight`,
+      unit: "calls/s",
+      value: streamRate,
+      floor: floorRate,
+    },
+  ];
+  return rows.map((row) => ({ ...row, name: `${prefix}${row.name}` }));
 }
 
 // BENCH_PROFILE=dir writes V8 CPU profiles of the services into dir.
@@ -145,7 +159,7 @@ function businessServer(): Promise<Server> {
 }
 
 /** Calls per second with CONCURRENCY calls always in flight. */
-export async function closedLoop(call: () => Promise<void>, total: number): Promise<number> {
+async function closedLoop(call: () => Promise<void>, total: number): Promise<number> {
   let started = 0;
   const t = process.hrtime.bigint();
   await Promise.all(
@@ -160,7 +174,7 @@ export async function closedLoop(call: () => Promise<void>, total: number): Prom
 }
 
 /** Latencies of calls sent at a fixed rate, each measured from when it was due (no coordinated omission). */
-export async function openLoop(call: () => Promise<void>): Promise<number[]> {
+async function openLoop(call: () => Promise<void>): Promise<number[]> {
   const total = RATE * RATE_SECONDS;
   const interval = 1000 / RATE;
   const latencies: number[] = [];
