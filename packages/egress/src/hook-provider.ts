@@ -54,6 +54,9 @@ interface Pending {
   started: number;
 }
 
+/** A channel no call has used for this long is closed (it is opened again if a call comes). */
+const IDLE_CHANNEL_MS = 10 * 60_000;
+
 const NO_HEADERS = Object.freeze({ all: Object.freeze({}) as Record<string, string> });
 
 /**
@@ -73,6 +76,8 @@ class ProviderChannel {
   private backoffMs: number;
   /** Why the last open failed or the stream broke: what a call sent while it is down gets. */
   private lastFailure: CallFailure;
+  /** performance.now() of the last call: a target no config names any more stops being used. */
+  lastUsed = performance.now();
 
   constructor(
     readonly target: ProviderTarget,
@@ -93,6 +98,7 @@ class ProviderChannel {
 
   async send(call: HookCall, timeoutMs: number): Promise<CallResult> {
     const started = performance.now();
+    this.lastUsed = started;
     if (this.state === "opening") await this.opening;
     const stream = this.stream;
     if (this.state !== "open" || stream === undefined) {
@@ -240,6 +246,18 @@ export function createHookProviders(allowLoopback: boolean, opts: HookProviderOp
   // The target each operation's last call failed on, so that its retry goes elsewhere.
   const failedOn = new Map<string, string>();
   let turn = 0;
+  let sweptAt = performance.now();
+
+  // Closes the channels of targets no call has used for a while (a config change removed them).
+  const sweep = (now: number) => {
+    sweptAt = now;
+    for (const [key, channel] of channels) {
+      if (now - channel.lastUsed > IDLE_CHANNEL_MS) {
+        channel.close();
+        channels.delete(key);
+      }
+    }
+  };
 
   const channelOf = (policy: EgressPolicy, target: ProviderTarget) => {
     const key = `${policy.allowPrivate ? "private" : "public"} ${target.target}`;
@@ -253,6 +271,8 @@ export function createHookProviders(allowLoopback: boolean, opts: HookProviderOp
 
   return {
     async decide(app, targets, call, timeoutMs) {
+      const now = performance.now();
+      if (now - sweptAt > IDLE_CHANNEL_MS) sweep(now);
       const policy = appEgressPolicy(app, allowLoopback);
       const operation = `${call.appId} ${call.hook} ${call.operationId}`;
       const avoid = failedOn.get(operation);
