@@ -1,55 +1,66 @@
-// Before-hooks answered by a gRPC hook provider: gRPC Before (and BeforeStream) through gateway and
-// evaluator to a provider in this process, against a direct Decide stream to the same provider (the
-// floor), in one run, at before.bench's rate and concurrency.
+// Before-hooks answered by a gRPC hook provider: gRPC Before and BeforeStream through the gateway and
+// the evaluator (over NATS) to a provider in this process, against this process's own Decide stream to
+// the same provider (the floor), in one run, at before.bench's rate and concurrency.
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { credentials } from "@grpc/grpc-js";
-import { DecideRequest, HookProviderServiceClient, type DecideResponse } from "@herald/proto";
+import { DecideRequest, DecisionSource, HookProviderServiceClient, type DecideResponse } from "@herald/proto";
 import { openImAnswer, serveHookProvider } from "@herald/receiver";
 import { startNats } from "@herald/testkit";
-import { heraldClient, startService, stopAll } from "@herald/e2e";
-import { PAYLOAD, heraldBeforeCalls, measureBefore, profile } from "./before.bench.js";
+import { before, beforeStream, heraldClient, startService, stopAll, type ServiceProcess } from "@herald/e2e";
+import { COMMAND, PAYLOAD, beforeRows, measure, type Call } from "./before.bench.js";
+import { natsServerPid, profiledEnv } from "./process-cpu.js";
 import type { Row } from "./stats.js";
-
-const COMMAND = "callbackBeforeSendSingleMsgCommand";
 
 export async function benchBeforeProvider(): Promise<Row[]> {
   const answer = openImAnswer.allow();
   const provider = await serveHookProvider({ host: "127.0.0.1", decide: () => answer });
   const nats = await startNats({ source: "local" });
   const file = path.join(await mkdtemp(path.join(tmpdir(), "herald-bench-")), "herald.yaml");
-  const hook = { enable: true, timeout: 5, failedContinue: true };
-  await writeFile(
-    file,
-    JSON.stringify({
-      apps: {
-        bench: {
-          openim: {
-            // Never called: the provider answers the synchronous hooks.
-            url: "http://127.0.0.1:9/unused",
-            provider: { targets: [`grpc://127.0.0.1:${provider.port}`] },
-            webhooks: { beforeSendSingleMsg: hook },
-          },
-        },
-      },
-    }),
-  );
-  const env = { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace, LOG_LEVEL: "warn", ...profile() };
-  const gateway = await startService("gateway", { ...env, HERALD_CONFIG: file });
-  const evaluator = await startService("evaluator", { ...env, DELIVERY_ALLOW_LOOPBACK: "true" });
+  const openim = {
+    // Never called: the provider answers the synchronous hooks.
+    url: "http://127.0.0.1:9/unused",
+    provider: { targets: [`grpc://127.0.0.1:${provider.port}`] },
+    webhooks: { beforeSendSingleMsg: { enable: true, timeout: 5, failedContinue: true } },
+  };
+  await writeFile(file, JSON.stringify({ apps: { bench: { openim } } }));
+  const env = { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace, LOG_LEVEL: "warn", ...profiledEnv() };
+  const services: ServiceProcess[] = [];
+  const floorStream = directStream(provider.port);
   try {
-    await Promise.all([gateway.waitReady(), evaluator.waitReady()]);
-    const client = heraldClient(gateway.grpcAddress);
-    const floor = directStream(provider.port);
+    const gateway = await startService("gateway", { ...env, HERALD_CONFIG: file });
+    services.push(gateway);
+    const evaluator = await startService("evaluator", { ...env, DELIVERY_ALLOW_LOOPBACK: "true" });
+    services.push(evaluator);
+    await Promise.all(services.map((s) => s.waitReady()));
+    const pids = [process.pid, gateway.child.pid, evaluator.child.pid, natsServerPid(nats.url)];
+
     const body = JSON.stringify({ ...PAYLOAD, callbackCommand: COMMAND, operationID: "op" });
-    const direct = () => floor.decide(body);
-    const rows = await measureBefore(direct, heraldBeforeCalls(client), "provider: ");
+    const floor = await measure(() => floorStream.decide(body), pids, []);
+    const client = heraldClient(gateway.grpcAddress);
+    const stream = beforeStream(client);
+    const hookOn = { appId: "bench", command: COMMAND, payload: PAYLOAD };
+    const unary: Call = async () => {
+      const res = await before(client, hookOn);
+      if (res.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
+        throw new Error(`unexpected decision source ${res.source}`);
+    };
+    const streamed: Call = async () => {
+      const res = await stream.send(hookOn);
+      if (res.response?.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
+        throw new Error("unexpected answer");
+    };
+    const rows = [
+      ...beforeRows("Before via a gRPC provider", await measure(unary, pids, services), floor),
+      ...beforeRows("BeforeStream via a gRPC provider", await measure(streamed, pids, []), floor),
+    ];
+    stream.end();
     client.close();
-    floor.close();
     return rows;
   } finally {
-    await stopAll([gateway, evaluator]);
+    floorStream.close();
+    await stopAll(services);
     await nats.stop();
     await provider.close();
   }

@@ -272,8 +272,7 @@ describe("a provider that dies", () => {
     expect(providerCalls.map((c) => c.operationId)).toEqual(results.map((r) => r.operationId));
   });
 
-  // Needs the evaluator's retry loop (settings.policy.maxRetries, h/policy): un-skip once it is merged.
-  it.skip("answers a call held by a target that dies from the other target when maxRetries >= 1", async () => {
+  it("answers a call held by a target that dies from the other target when maxRetries >= 1", async () => {
     const dying = await startProviderProcess(pairPort);
     // Held calls until one is in the dying target's hands (the other target answers its share at once).
     const calls: Promise<BeforeResponse>[] = [];

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { Decision, DecisionSource, type HeraldServiceClient } from "@herald/proto";
 import { busNames, type AttemptRecord } from "@herald/bus";
+import { storedAttemptRecords } from "./stream-contents.js";
 import {
   startNats,
   startRecordingServer,
@@ -99,17 +99,12 @@ const ask = (appId: string) =>
 
 /** The before-hook attempt record of an app, once the evaluator has published it. */
 async function beforeRecord(appId: string): Promise<AttemptRecord> {
-  const jsm = await jetstreamManager(nc);
   const stream = busNames(nats.namespace).streams.attempts;
   let found: AttemptRecord | undefined;
   await waitFor(
     async () => {
-      const { state } = await jsm.streams.info(stream);
-      for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
-        const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-        const record = msg?.json<AttemptRecord>();
-        if (record?.kind === "before" && record.appId === appId) found = record;
-      }
+      const records = await storedAttemptRecords(nc, stream);
+      found = records.findLast((record) => record.kind === "before" && record.appId === appId);
       return found !== undefined;
     },
     { timeoutMs: 10_000, what: `the attempt record of ${appId}` },

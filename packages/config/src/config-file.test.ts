@@ -130,6 +130,20 @@ describe("OpenIM webhooks.yml", () => {
     expect(webhooks.hooks["beforeTeleport"]).toBeUndefined();
   });
 
+  it("warns that an async hook's retry and failure settings have no effect, and still loads", () => {
+    const { webhooks, warnings } = parseOpenImWebhooks(
+      "beforeSendSingleMsg:\n  enable: true\n  async: true\n  failedContinue: false\n  maxRetries: 2\n",
+      { pathPrefix: "apps.app1.openim.webhooks" },
+    );
+    expect(warnings).toEqual([
+      {
+        path: "apps.app1.openim.webhooks.beforeSendSingleMsg.maxRetries",
+        message: "maxRetries has no effect on an async hook: the implied endpoint retries its call",
+      },
+    ]);
+    expect(webhooks.hooks["beforeSendSingleMsg"]).toMatchObject({ enable: true, async: true, maxRetries: 2 });
+  });
+
   it("refuses a bad timeout, naming the field and its line", async () => {
     const err = await refusal(() =>
       parseOpenImWebhooks("url: http://h/cb\nbeforeSendSingleMsg:\n  enable: true\n  timeout: 90\n", {

@@ -46,6 +46,8 @@ const BEFORE_FIELDS = [
   "attentionIds",
   ...HOOK_POLICY_KEYS,
 ];
+// An async hook's call is a delivery: the endpoint's retry schedule applies, and the action goes on.
+const SYNC_POLICY_KEYS = HOOK_POLICY_KEYS.filter((key) => key !== "async");
 const AFTER_FIELDS = ["enable", "timeout", "attentionIds", "deniedTypes", "allowedTypes"];
 
 /** A hook's timeout in Herald's unit, milliseconds (the dialect's one conversion). */
@@ -164,6 +166,11 @@ export function readHookConfig(site: Site, hookKey: string, raw: unknown, strict
     }
   }
   const fields = parseAt(site, hookFieldsSchema, record);
+  if (kind === "before" && fields.async === true && !strict) {
+    for (const key of SYNC_POLICY_KEYS.filter((k) => record[k] != null)) {
+      warn(child(site, key), `${key} has no effect on an async hook: the implied endpoint retries its call`);
+    }
+  }
   let timeout = fields.timeout ?? defaults.timeout;
   if (timeout === 0) {
     warn(child(site, "timeout"), `0 means no per-hook timeout in OpenIM, which caps calls at 15 s: using 15`);

@@ -158,6 +158,13 @@ export interface DialectBefore<BK extends string = string, B = unknown, H extend
   ) => HttpRequestSpec;
   /** The business server's answer; `request` is the payload asked about (a modification is applied to it). */
   readonly interpret: (hook: H, request: JsonObject, response: CallbackResponse) => BeforeOutcome;
+  /**
+   * For an async hook: the command of the passthrough event (type `openim.<command>`, the chat core's
+   * payload) that the app's implied endpoint delivers as `render` would make the call (same URL, body and
+   * operationID), retried and logged like any delivery. Absent: the dialect's hooks cannot be async, and
+   * config refuses `async: true` for them.
+   */
+  readonly asyncCommand?: (block: B, hook: H) => string;
 }
 
 /**

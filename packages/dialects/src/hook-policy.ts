@@ -47,8 +47,9 @@ const retryChoice = z.enum(["retry", "fail"], { error: 'expected "retry" or "fai
  * The policy's fields as a hook's settings spell them, each optional (null is YAML's empty value):
  * webhooks.yml's hooks and Tencent's hooks take the same ones. `failedAction` may say "drop" only where
  * the dialect has a silent drop; `failedContinue` (OpenIM's spelling) stays and means continue or deny.
+ * `asyncRefusal`, for a dialect whose calls cannot be made as deliveries, refuses `async: true` saying why.
  */
-export function hookPolicyFields(canDrop: boolean) {
+export function hookPolicyFields(canDrop: boolean, asyncRefusal?: string) {
   const actions = canDrop ? FAILED_ACTIONS : FAILED_ACTIONS.filter((a) => a !== "drop");
   const actionText = actions.map((a) => `"${a}"`).join(", ");
   return {
@@ -73,7 +74,10 @@ export function hookPolicyFields(canDrop: boolean) {
           : `expected one of ${actionText} (this dialect has no silent drop)`,
       })
       .nullish(),
-    async: z.boolean({ error: "expected true or false" }).nullish(),
+    async: z
+      .boolean({ error: "expected true or false" })
+      .refine((async) => !async || asyncRefusal === undefined, { error: asyncRefusal })
+      .nullish(),
   };
 }
 

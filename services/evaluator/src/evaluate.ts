@@ -14,6 +14,7 @@ import type { Logger } from "@herald/runtime";
 import type { AppAgents, HookProviders } from "@herald/egress";
 import type { Breakers } from "./breaker.js";
 import { callOut } from "./call-out.js";
+import { callWithPolicy } from "./policy.js";
 import type { EvaluatorMetrics } from "./metrics.js";
 
 export interface EvaluatorDeps {
@@ -113,18 +114,29 @@ export function createEvaluator(deps: EvaluatorDeps) {
 
     // Leave the gateway a little time to pass the answer on.
     const timeoutMs = Math.min(settings.timeoutMs, Math.max(1, deadlineMs - 50));
-    const result = await callOut(deps, app, { dialect, hook, block }, req, spec, timeoutMs);
-    metrics.callSeconds.observe(result.latencyMs / 1000);
-
-    const outcome: BeforeOutcome = !result.ok
-      ? { kind: "failed", failure: result.failure }
-      : !result.bodyIsUtf8
-        ? // Read on, it would hand the chat core U+FFFD where the business server meant something else.
-          { kind: "failed", failure: { reason: "body", detail: "response is not valid UTF-8" } }
-        : withinLimit(
-            dialect.interpret(hook, payload, { status: result.status, body: result.body }),
-            deps.maxPayloadBytes,
-          );
+    // The hook's policy retries inside the budget; the breaker counts the Before once, by its last call.
+    const { result, outcome } = await callWithPolicy({
+      policy: settings.policy,
+      budgetMs: timeoutMs,
+      call: (leftMs) => callOut(deps, app, { dialect, hook, block }, req, spec, leftMs),
+      judge: (res): BeforeOutcome => {
+        metrics.callSeconds.observe(res.latencyMs / 1000);
+        return !res.ok
+          ? { kind: "failed", failure: res.failure }
+          : !res.bodyIsUtf8
+            ? // Read on, it would hand the chat core U+FFFD where the business server meant something else.
+              { kind: "failed", failure: { reason: "body", detail: "response is not valid UTF-8" } }
+            : withinLimit(
+                dialect.interpret(hook, payload, { status: res.status, body: res.body }),
+                deps.maxPayloadBytes,
+              );
+      },
+      onRetry: ({ result: res }, failure, waitMs) => {
+        metrics.retries.inc();
+        const error = `${failure.reason}: ${failure.detail}; retrying in ${waitMs} ms`;
+        record(res.status, res.body, res.latencyMs, "retry", error);
+      },
+    });
     if (outcome.kind === "failed" && countsAgainstServer(outcome.failure)) breaker.failure(app.breaker);
     else breaker.success();
 

@@ -59,4 +59,6 @@ export const openImBefore: DialectBefore<"openim", OpenImAppBlock, OpenImHook> =
       payload,
     }),
   interpret: interpretOpenImBefore,
+  // The passthrough renders through renderOpenImBefore too, to the app's URL in its style.
+  asyncCommand: (block, hook) => openImCommand(hook, block.commandNames),
 };

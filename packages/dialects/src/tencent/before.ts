@@ -30,6 +30,12 @@ const BY_COMMAND: ReadonlyMap<string, TencentHook> = new Map(TENCENT_HOOKS.map((
 // Tencent's message before-callbacks time out after 2 s (not adjustable) and then deliver the message.
 export const TENCENT_BEFORE_TIMEOUT_MS = 2 * SECOND_MS;
 
+// Tencent's after-callbacks go to explicit endpoints with their own commands: nothing delivers a
+// before-callback's body to the app's `tencent.url`, so a Tencent hook is always asked in the request path.
+const ASYNC_REFUSAL =
+  "async is not available for Tencent hooks: Herald delivers no Tencent before-callback in the background; " +
+  "remove async, or set failedAction: continue with a short timeoutMs";
+
 const timeoutError = `expected an integer of milliseconds, 1 to ${MINUTE_MS}`;
 const timeoutMsSchema = z
   .int({ error: timeoutError })
@@ -41,15 +47,20 @@ const hookSettingsSchema = z
     {
       enable: z.boolean({ error: "expected true or false" }).default(false),
       timeoutMs: timeoutMsSchema.default(TENCENT_BEFORE_TIMEOUT_MS),
-      failedContinue: z.boolean({ error: "expected true or false" }).default(true),
-      ...hookPolicyFields(true),
+      // No default here: a default would disagree with a failedAction of deny or drop given alone.
+      failedContinue: z.boolean({ error: "expected true or false" }).nullish(),
+      ...hookPolicyFields(true, ASYNC_REFUSAL),
     },
     mapping,
   )
   .superRefine((settings, ctx) => {
     const conflict = failedActionConflict(settings);
     if (conflict !== undefined) ctx.addIssue({ code: "custom", message: conflict, path: ["failedAction"] });
-  });
+  })
+  .transform(({ failedContinue, ...settings }) => ({
+    ...settings,
+    failedContinue: failedContinue ?? (settings.failedAction == null || settings.failedAction === "continue"),
+  }));
 
 /** An app's `tencent` block: where and as which SDKAppID its before-callbacks are sent, and which are on. */
 export const tencentAppSchema = z.strictObject(

@@ -305,6 +305,27 @@ describe("before-callbacks", () => {
     );
   });
 
+  it("takes failedAction deny or drop alone, and refuses a failedContinue that disagrees with it", () => {
+    const hooks = (settings: object) =>
+      tencentBefore.appSchema?.parse({
+        url: "https://biz.example/cb",
+        sdkAppId: 1400000001,
+        hooks: { "C2C.CallbackBeforeSendMsg": { enable: true, ...settings } },
+      }) as TencentAppBlock;
+    for (const failedAction of ["deny", "drop"] as const) {
+      const parsed = hooks({ failedAction });
+      expect(parsed.hooks["C2C.CallbackBeforeSendMsg"]).toMatchObject({
+        failedAction,
+        failedContinue: false,
+      });
+      expect(tencentBefore.hookSettings(parsed, c2c)?.policy.failedAction).toBe(failedAction);
+    }
+    expect(() => hooks({ failedAction: "drop", failedContinue: true })).toThrow(/disagrees/);
+    expect(tencentBefore.hookSettings(hooks({ failedContinue: false }), c2c)?.policy.failedAction).toBe(
+      "deny",
+    );
+  });
+
   it("finds its commands; the after-commands are known as after-hooks", () => {
     expect(tencentBefore.findHook("C2C.CallbackBeforeSendMsg")?.kind).toBe("before");
     expect(tencentBefore.findHook("State.StateChange")?.kind).toBe("after");
