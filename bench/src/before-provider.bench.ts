@@ -5,11 +5,11 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { credentials } from "@grpc/grpc-js";
-import { DecideRequest, DecisionSource, HookProviderServiceClient, type DecideResponse } from "@herald/proto";
+import { DecideRequest, HookProviderServiceClient, type DecideResponse } from "@herald/proto";
 import { openImAnswer, serveHookProvider } from "@herald/receiver";
 import { startNats } from "@herald/testkit";
-import { before, beforeStream, heraldClient, startService, stopAll, type ServiceProcess } from "@herald/e2e";
-import { COMMAND, PAYLOAD, beforeRows, measure, type Call } from "./before.bench.js";
+import { heraldClient, startService, stopAll, type ServiceProcess } from "@herald/e2e";
+import { COMMAND, PAYLOAD, answeredCalls, beforeRows, measure } from "./before.bench.js";
 import { natsServerPid, profiledEnv } from "./process-cpu.js";
 import type { Row } from "./stats.js";
 
@@ -39,23 +39,12 @@ export async function benchBeforeProvider(): Promise<Row[]> {
     const body = JSON.stringify({ ...PAYLOAD, callbackCommand: COMMAND, operationID: "op" });
     const floor = await measure(() => floorStream.decide(body), pids, []);
     const client = heraldClient(gateway.grpcAddress);
-    const stream = beforeStream(client);
-    const hookOn = { appId: "bench", command: COMMAND, payload: PAYLOAD };
-    const unary: Call = async () => {
-      const res = await before(client, hookOn);
-      if (res.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
-        throw new Error(`unexpected decision source ${res.source}`);
-    };
-    const streamed: Call = async () => {
-      const res = await stream.send(hookOn);
-      if (res.response?.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
-        throw new Error("unexpected answer");
-    };
+    const calls = answeredCalls(client);
     const rows = [
-      ...beforeRows("Before via a gRPC provider", await measure(unary, pids, services), floor),
-      ...beforeRows("BeforeStream via a gRPC provider", await measure(streamed, pids, []), floor),
+      ...beforeRows("Before via a gRPC provider", await measure(calls.unary, pids, services), floor),
+      ...beforeRows("BeforeStream via a gRPC provider", await measure(calls.streamed, pids, []), floor),
     ];
-    stream.end();
+    calls.end();
     client.close();
     return rows;
   } finally {

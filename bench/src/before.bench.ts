@@ -7,7 +7,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Agent, request } from "undici";
-import { DecisionSource } from "@herald/proto";
+import { DecisionSource, type HeraldServiceClient } from "@herald/proto";
 import { startNats } from "@herald/testkit";
 import { before, beforeStream, heraldClient, startService, stopAll, type ServiceProcess } from "@herald/e2e";
 import { ms, percentile, type Row } from "./stats.js";
@@ -86,33 +86,22 @@ export async function benchBefore(): Promise<Row[]> {
     const report = (label: string, run: Run) => {
       rows.push(...beforeRows(label, run, floor));
     };
-    const hookOn = { appId: "bench", command: COMMAND, payload: PAYLOAD };
     for (const [label, gw, pids] of [
       ["Before, evaluator over NATS (default)", gateway, natsPids],
       ["Before, evaluator in the gateway (local)", local, localPids],
     ] as const) {
       const client = heraldClient(gw.grpcAddress);
-      const stream = beforeStream(client);
-      const unary: Call = async () => {
-        const res = await before(client, hookOn);
-        if (res.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
-          throw new Error(`unexpected decision source ${res.source}`);
-      };
-      const streamed: Call = async () => {
-        const res = await stream.send(hookOn);
-        if (res.response?.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
-          throw new Error("unexpected answer");
-      };
+      const calls = answeredCalls(client);
       // Profiles (BENCH_PROFILE_DIR) cover the unary run at RATE of each configuration.
-      report(label, await measure(unary, pids, services));
-      report(label.replace("Before", "BeforeStream"), await measure(streamed, pids, []));
-      stream.end();
+      report(label, await measure(calls.unary, pids, services));
+      report(label.replace("Before", "BeforeStream"), await measure(calls.streamed, pids, []));
+      calls.end();
       client.close();
     }
     // The chat core's view: what asking Herald costs when the hook is off (answered by the gateway).
     const client = heraldClient(gateway.grpcAddress);
     const off: Call = async () => {
-      const res = await before(client, { ...hookOn, appId: "off" });
+      const res = await before(client, { appId: "off", command: COMMAND, payload: PAYLOAD });
       if (res.source !== DecisionSource.DECISION_SOURCE_HOOK_DISABLED) throw new Error("unexpected answer");
     };
     report("Before, hook disabled (no callback)", await measure(off, natsPids, []));
@@ -124,6 +113,23 @@ export async function benchBefore(): Promise<Row[]> {
     await nats.stop();
     await new Promise((r) => business.close(r));
   }
+}
+
+/** Before and BeforeStream calls of app "bench"'s hook, each failing unless the business server answered. */
+export function answeredCalls(client: HeraldServiceClient) {
+  const stream = beforeStream(client);
+  const hookOn = { appId: "bench", command: COMMAND, payload: PAYLOAD };
+  const unary: Call = async () => {
+    const res = await before(client, hookOn);
+    if (res.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
+      throw new Error(`unexpected decision source ${res.source}`);
+  };
+  const streamed: Call = async () => {
+    const res = await stream.send(hookOn);
+    if (res.response?.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
+      throw new Error("unexpected answer");
+  };
+  return { unary, streamed, end: () => stream.end() };
 }
 
 /** The rows of one measured way of asking, against the floor's run. */
