@@ -28,6 +28,7 @@ const tsx = path.join(root, "node_modules/tsx/dist/esm/index.mjs");
 
 let nats: NatsFixture;
 let gateway: ServiceProcess;
+let configFile: string;
 let evaluators: ServiceProcess[] = [];
 let client: HeraldServiceClient;
 // The HTTP business server of app "http", and the URL of app "grpc", which must never be called.
@@ -58,6 +59,7 @@ beforeAll(async () => {
   });
   [singlePort, pairPort] = [await freePort(), await freePort()];
   const file = path.join(await mkdtemp(path.join(tmpdir(), "herald-provider-")), "herald.yaml");
+  configFile = file;
   const openim = (extra: object) => ({ url: `${strayServer.url}/cb`, webhooks: hooks(), ...extra });
   await writeFile(
     file,
@@ -213,6 +215,32 @@ describe("a provider decides as the business server's URL would", () => {
     const logged = (op: string) => waitFor(() => failureLogged(op), { what: `the failure log of ${op}` });
     expect(await logged("op-grpc-503")).toBe(await logged("op-http-503"));
   });
+});
+
+it("is asked by a gateway that evaluates in its own process (BEFORE_EVALUATION=local)", async () => {
+  const local = await startService("gateway", {
+    NATS_URL: nats.url,
+    HERALD_NAMESPACE: nats.namespace,
+    HERALD_CONFIG: configFile,
+    BEFORE_EVALUATION: "local",
+    DELIVERY_ALLOW_LOOPBACK: "true",
+  });
+  const localClient = heraldClient(local.grpcAddress);
+  try {
+    await local.waitReady();
+    providerAnswer = () => openImAnswer.deny(5002, "from the provider");
+    const res = await before(localClient, {
+      appId: "grpc",
+      command: "callbackBeforeSendSingleMsgCommand",
+      operationId: "op-local",
+      payload: { sendID: "u1", recvID: "u2", contentType: 101 },
+    });
+    expect(res).toMatchObject({ decision: Decision.DECISION_DENY, errCode: 5002 });
+    expect(providerCalls.map((c) => c.operationId)).toEqual(["op-local"]);
+  } finally {
+    localClient.close();
+    await stopAll([local]);
+  }
 });
 
 describe("a provider that dies", () => {
