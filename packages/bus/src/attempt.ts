@@ -101,7 +101,7 @@ export class AttemptRecorder {
   readonly #lingerMs: number;
   readonly #limitBytes: number;
   readonly #onError: (err: unknown, appId: string) => void;
-  readonly #pending = new Map<string, { parts: string[]; bytes: number }>();
+  readonly #pending = new Map<string, NewAttemptRecord[]>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(bus: Bus, opts: { lingerMs: number; onError: (err: unknown, appId: string) => void }) {
@@ -111,28 +111,36 @@ export class AttemptRecorder {
     this.#onError = opts.onError;
   }
 
+  /** Keeps the record for the next batch; the work of encoding it is done then, off the caller's path. */
   record(record: NewAttemptRecord): void {
-    const json = JSON.stringify(completeRecord(record));
-    const bytes = Buffer.byteLength(json) + 1;
-    let batch = this.#pending.get(record.appId);
-    if (batch !== undefined && batch.bytes + bytes > this.#limitBytes) {
-      this.#send(record.appId, batch.parts);
-      batch = undefined;
-    }
-    if (batch === undefined) {
-      batch = { parts: [], bytes: 0 };
-      this.#pending.set(record.appId, batch);
-    }
-    batch.parts.push(json);
-    batch.bytes += bytes;
+    const id = record.id ?? randomUUID();
+    const at = record.at ?? new Date().toISOString();
+    const batch = this.#pending.get(record.appId);
+    if (batch === undefined) this.#pending.set(record.appId, [{ ...record, id, at }]);
+    else batch.push({ ...record, id, at });
     this.#timer ??= setTimeout(() => this.flush(), this.#lingerMs).unref();
   }
 
-  /** Publishes every record collected so far. */
+  /** Publishes every record collected so far, in as few messages as NATS's limit allows. */
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    for (const [appId, batch] of this.#pending) this.#send(appId, batch.parts);
+    for (const [appId, records] of this.#pending) {
+      let parts: string[] = [];
+      let bytes = 0;
+      for (const record of records) {
+        const json = JSON.stringify(completeRecord(record));
+        const size = Buffer.byteLength(json) + 1;
+        if (parts.length > 0 && bytes + size > this.#limitBytes) {
+          this.#send(appId, parts);
+          parts = [];
+          bytes = 0;
+        }
+        parts.push(json);
+        bytes += size;
+      }
+      this.#send(appId, parts);
+    }
     this.#pending.clear();
   }
 
