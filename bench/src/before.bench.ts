@@ -7,7 +7,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Agent, request } from "undici";
-import { DecisionSource } from "@herald/proto";
+import { DecisionSource, type HeraldServiceClient } from "@herald/proto";
 import { startNats } from "@herald/testkit";
 import { before, beforeStream, heraldClient, startService, stopAll, type ServiceProcess } from "@herald/e2e";
 import { ms, percentile, type Row } from "./stats.js";
@@ -18,8 +18,8 @@ const RATE_SECONDS = Number(process.env.BENCH_BEFORE_SECONDS ?? 5);
 const CONCURRENCY = 64;
 const THROUGHPUT_CALLS = Number(process.env.BENCH_BEFORE_CALLS ?? 10_000);
 const ANSWER = JSON.stringify({ actionCode: 0, errCode: 0, errMsg: "", errDlt: "", nextCode: 0 });
-const COMMAND = "callbackBeforeSendSingleMsgCommand";
-const PAYLOAD = {
+export const COMMAND = "callbackBeforeSendSingleMsgCommand";
+export const PAYLOAD = {
   sendID: "u1",
   recvID: "u2",
   contentType: 101,
@@ -27,8 +27,8 @@ const PAYLOAD = {
   sessionType: 1,
 };
 
-type Call = () => Promise<void>;
-interface Run {
+export type Call = () => Promise<void>;
+export interface Run {
   latencies: number[];
   /** CPU µs per call of: the bench process, the gateway, the evaluator (if any), nats-server. */
   cpu: number[];
@@ -84,59 +84,24 @@ export async function benchBefore(): Promise<Row[]> {
     const floor = await measure(direct, natsPids, []);
     const rows: Row[] = [];
     const report = (label: string, run: Run) => {
-      const p = (q: number) => percentile(run.latencies, q);
-      const f = (q: number) => percentile(floor.latencies, q);
-      rows.push(
-        { name: `${label}: added latency p50 at ${RATE}/s`, unit: "ms", value: p(50) - f(50) },
-        { name: `${label}: added latency p99 at ${RATE}/s`, unit: "ms", value: p(99) - f(99) },
-        { name: `${label}: latency p50 at ${RATE}/s`, unit: "ms", value: p(50), floor: f(50) },
-        { name: `${label}: latency p99 at ${RATE}/s`, unit: "ms", value: p(99), floor: f(99) },
-        {
-          name: `${label}: throughput, ${CONCURRENCY} in flight`,
-          unit: "calls/s",
-          value: run.rate,
-          floor: floor.rate,
-        },
-        {
-          name: `${label}: CPU per call, Herald's processes (gateway, evaluator, nats-server)`,
-          unit: "µs",
-          value: run.cpu.slice(1).reduce((a, b) => a + (Number.isNaN(b) ? 0 : b), 0),
-        },
-        {
-          name: `${label}: CPU per call, the bench process (gRPC client, business server)`,
-          unit: "µs",
-          value: run.cpu[0] ?? NaN,
-          floor: floor.cpu[0],
-        },
-      );
+      rows.push(...beforeRows(label, run, floor));
     };
-    const hookOn = { appId: "bench", command: COMMAND, payload: PAYLOAD };
     for (const [label, gw, pids] of [
       ["Before, evaluator over NATS (default)", gateway, natsPids],
       ["Before, evaluator in the gateway (local)", local, localPids],
     ] as const) {
       const client = heraldClient(gw.grpcAddress);
-      const stream = beforeStream(client);
-      const unary: Call = async () => {
-        const res = await before(client, hookOn);
-        if (res.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
-          throw new Error(`unexpected decision source ${res.source}`);
-      };
-      const streamed: Call = async () => {
-        const res = await stream.send(hookOn);
-        if (res.response?.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
-          throw new Error("unexpected answer");
-      };
+      const calls = answeredCalls(client);
       // Profiles (BENCH_PROFILE_DIR) cover the unary run at RATE of each configuration.
-      report(label, await measure(unary, pids, services));
-      report(label.replace("Before", "BeforeStream"), await measure(streamed, pids, []));
-      stream.end();
+      report(label, await measure(calls.unary, pids, services));
+      report(label.replace("Before", "BeforeStream"), await measure(calls.streamed, pids, []));
+      calls.end();
       client.close();
     }
     // The chat core's view: what asking Herald costs when the hook is off (answered by the gateway).
     const client = heraldClient(gateway.grpcAddress);
     const off: Call = async () => {
-      const res = await before(client, { ...hookOn, appId: "off" });
+      const res = await before(client, { appId: "off", command: COMMAND, payload: PAYLOAD });
       if (res.source !== DecisionSource.DECISION_SOURCE_HOOK_DISABLED) throw new Error("unexpected answer");
     };
     report("Before, hook disabled (no callback)", await measure(off, natsPids, []));
@@ -150,8 +115,58 @@ export async function benchBefore(): Promise<Row[]> {
   }
 }
 
+/** Before and BeforeStream calls of app "bench"'s hook, each failing unless the business server answered. */
+export function answeredCalls(client: HeraldServiceClient) {
+  const stream = beforeStream(client);
+  const hookOn = { appId: "bench", command: COMMAND, payload: PAYLOAD };
+  const unary: Call = async () => {
+    const res = await before(client, hookOn);
+    if (res.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
+      throw new Error(`unexpected decision source ${res.source}`);
+  };
+  const streamed: Call = async () => {
+    const res = await stream.send(hookOn);
+    if (res.response?.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
+      throw new Error("unexpected answer");
+  };
+  return { unary, streamed, end: () => stream.end() };
+}
+
+/** The rows of one measured way of asking, against the floor's run. */
+export function beforeRows(label: string, run: Run, floor: Run): Row[] {
+  const p = (q: number) => percentile(run.latencies, q);
+  const f = (q: number) => percentile(floor.latencies, q);
+  return [
+    { name: `${label}: added latency p50 at ${RATE}/s`, unit: "ms", value: p(50) - f(50) },
+    { name: `${label}: added latency p99 at ${RATE}/s`, unit: "ms", value: p(99) - f(99) },
+    { name: `${label}: latency p50 at ${RATE}/s`, unit: "ms", value: p(50), floor: f(50) },
+    { name: `${label}: latency p99 at ${RATE}/s`, unit: "ms", value: p(99), floor: f(99) },
+    {
+      name: `${label}: throughput, ${CONCURRENCY} in flight`,
+      unit: "calls/s",
+      value: run.rate,
+      floor: floor.rate,
+    },
+    {
+      name: `${label}: CPU per call, Herald's processes (gateway, evaluator, nats-server)`,
+      unit: "µs",
+      value: run.cpu.slice(1).reduce((a, b) => a + (Number.isNaN(b) ? 0 : b), 0),
+    },
+    {
+      name: `${label}: CPU per call, the bench process (gRPC client, business server)`,
+      unit: "µs",
+      value: run.cpu[0] ?? NaN,
+      floor: floor.cpu[0],
+    },
+  ];
+}
+
 /** Warms up, then the throughput at CONCURRENCY in flight and the latencies and CPU at RATE. */
-async function measure(call: Call, pids: (number | undefined)[], profiled: ServiceProcess[]): Promise<Run> {
+export async function measure(
+  call: Call,
+  pids: (number | undefined)[],
+  profiled: ServiceProcess[],
+): Promise<Run> {
   await closedLoop(call, 2_000);
   const rate = await closedLoop(call, THROUGHPUT_CALLS);
   const meter = cpuMeter(pids);

@@ -246,6 +246,11 @@ describe("Herald's YAML", () => {
     ["a url that is not one", "url: not a url", "apps.app1.openim.url"],
     ["a bad urlStyle", "urlStyle: header", "apps.app1.openim.urlStyle"],
     [
+      "a provider target that is not grpc://host:port",
+      "provider: { targets: [grpc://a:1, http://b:2] }",
+      "apps.app1.openim.provider.targets.1",
+    ],
+    [
       "a bad enable",
       "webhooks: { beforeAddFriend: { enable: yes } }",
       "apps.app1.openim.webhooks.beforeAddFriend.enable",
@@ -258,6 +263,16 @@ describe("Herald's YAML", () => {
     expect(err.path).toBe(path);
     expect(err.message).toContain(path);
     expect(err.line).toBeGreaterThanOrEqual(4);
+  });
+
+  it("reads an openim provider, the same in a file as in the admin API", async () => {
+    const { apps, warnings } = await parseHeraldConfig(
+      "apps:\n  app1:\n    openim:\n      url: http://h/cb\n      provider: { targets: [grpc://a:1] }\n",
+      { file: "herald.yml" },
+    );
+    expect(warnings).toEqual([]);
+    expect(apps[0]?.openim?.provider).toEqual({ targets: ["grpc://a:1"] });
+    expect(validateAppConfig(apps[0]).openim?.provider).toEqual({ targets: ["grpc://a:1"] });
   });
 
   it("refuses an app without any URL", async () => {

@@ -2,6 +2,7 @@ import type { Event } from "@herald/proto";
 import type { z } from "zod";
 import type { CallbackFailure } from "./openim/failure.js";
 import type { HookPolicy } from "./hook-policy.js";
+import type { HookProvider } from "./hook-provider.js";
 import type { HttpRequestSpec, JsonObject } from "./types.js";
 
 /** Herald's one unit of time inside: milliseconds. Seconds appear only at the edges (a YAML, a wire field). */
@@ -144,6 +145,11 @@ export interface DialectBefore<BK extends string = string, B = unknown, H extend
   readonly hookSettings: (block: B, hook: H) => BeforeHookSettings | undefined;
   /** Why the hook does not fire for this payload (OpenIM's type and user filters); undefined: it fires. */
   readonly filteredOut?: (block: B, hook: H, payload: JsonObject) => string | undefined;
+  /**
+   * The block's gRPC hook provider (its `provider`, hookProviderSchema): when set, the synchronous hooks
+   * are asked there, with render's body, instead of at the url; undefined: over HTTP.
+   */
+  readonly providerOf: (block: B) => HookProvider | undefined;
   /** The request to the business server; `now` signs it. */
   readonly render: (
     block: B,

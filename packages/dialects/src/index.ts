@@ -18,6 +18,8 @@ export {
   failedActionConflict,
   hookPolicyFields,
 } from "./hook-policy.js";
+export { MAX_PROVIDER_TARGETS, hookProviderSchema, parseGrpcTarget } from "./hook-provider.js";
+export type { GrpcTarget, HookProvider } from "./hook-provider.js";
 export type { FailedAction, HookPolicy, HookPolicyInput, RetryChoice } from "./hook-policy.js";
 export type { CallbackFailure, FailureDecision } from "./openim/failure.js";
 export { OPENIM_BEFORE_MODIFICATIONS } from "./openim/modifications.js";

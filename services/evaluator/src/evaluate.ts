@@ -13,8 +13,9 @@ import {
 import type { AppConfig, ConfigView } from "@herald/config";
 import type { AttemptRecord } from "@herald/bus";
 import type { Logger } from "@herald/runtime";
-import { callBusinessServer, type AppAgents } from "@herald/egress";
+import type { AppAgents, HookProviders } from "@herald/egress";
 import type { Breakers } from "./breaker.js";
+import { callOut } from "./call-out.js";
 import { callWithPolicy } from "./policy.js";
 import type { EvaluatorMetrics } from "./metrics.js";
 
@@ -22,6 +23,8 @@ export interface EvaluatorDeps {
   config: ConfigView;
   /** The guarded HTTP pools: each app's calls go through the one its SSRF policy picks. */
   agents: Pick<AppAgents, "forApp">;
+  /** The gRPC hook providers' streams, for apps whose block names a provider. */
+  providers: Pick<HookProviders, "decide">;
   breakers: Breakers;
   metrics: EvaluatorMetrics;
   log: Logger;
@@ -113,12 +116,11 @@ export function createEvaluator(deps: EvaluatorDeps) {
 
     // Leave the gateway a little time to pass the answer on.
     const timeoutMs = Math.min(settings.timeoutMs, Math.max(1, deadlineMs - 50));
-    const agent = deps.agents.forApp(app);
     // The hook's policy retries inside the budget; the breaker counts the Before once, by its last call.
     const { result, outcome } = await callWithPolicy({
       policy: settings.policy,
       budgetMs: timeoutMs,
-      call: (leftMs) => callBusinessServer(agent, spec, leftMs),
+      call: (leftMs) => callOut(deps, app, { dialect, hook, block }, req, spec, leftMs),
       judge: (res): BeforeOutcome => {
         metrics.callSeconds.observe(res.latencyMs / 1000);
         return !res.ok

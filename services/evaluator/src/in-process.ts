@@ -1,7 +1,7 @@
 import type { Registry } from "prom-client";
 import { AttemptRecorder, largestPayloadBytes, messageLimitBytes, type Bus } from "@herald/bus";
 import type { ConfigView } from "@herald/config";
-import { createAppAgents } from "@herald/egress";
+import { createAppAgents, createHookProviders } from "@herald/egress";
 import type { Logger } from "@herald/runtime";
 import { Breakers } from "./breaker.js";
 import { createEvaluator } from "./evaluate.js";
@@ -19,13 +19,16 @@ export interface EvaluatorSetup {
 }
 
 /**
- * An evaluator with its HTTP pools, breakers, metrics and attempt records: what the evaluator service
- * serves over NATS, and what a gateway runs in its own process with BEFORE_EVALUATION=local.
+ * An evaluator with its HTTP pools and hook provider streams, breakers, metrics and attempt records: what
+ * the evaluator service serves over NATS, and what a gateway runs in its own process with
+ * BEFORE_EVALUATION=local.
  */
 export function createEvaluatorRuntime(setup: EvaluatorSetup) {
   const { bus, log } = setup;
   // Keep-alive pools per business server origin, every connection checked by the app's SSRF policy.
   const agents = createAppAgents(setup.allowLoopback, { connections: setup.connectionsPerOrigin });
+  // One Decide stream per gRPC hook provider target, each resolved and checked by the app's policy.
+  const providers = createHookProviders(setup.allowLoopback);
   const breakers = new Breakers();
   const metrics = createEvaluatorMetrics(setup.registry, () => breakers.openCount());
   // One ATTEMPTS message per app every few ms, not one per hook: a NATS write costs the hot path.
@@ -36,6 +39,7 @@ export function createEvaluatorRuntime(setup: EvaluatorSetup) {
   const evaluate = createEvaluator({
     config: setup.config,
     agents,
+    providers,
     breakers,
     metrics,
     log,
@@ -46,7 +50,7 @@ export function createEvaluatorRuntime(setup: EvaluatorSetup) {
     evaluate,
     /** Sends the records in hand; call before the bus drains. */
     flushRecords: () => records.flush(),
-    close: () => agents.close(),
+    close: () => Promise.all([agents.close(), providers.close()]).then(() => undefined),
   };
 }
 

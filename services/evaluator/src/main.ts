@@ -38,7 +38,7 @@ await runService({
         { name: "attempt records in hand", run: () => Promise.resolve(evaluator.flushRecords()) },
         { name: "config watch", run: () => view.close() },
         { name: "nats drain", run: () => bus.drain() },
-        { name: "http pools", run: () => evaluator.close() },
+        { name: "http pools and hook provider streams", run: () => evaluator.close() },
       ],
     };
   },

@@ -1,5 +1,6 @@
 import { SECOND_MS, type DialectBefore } from "../dialect.js";
 import { completeHookPolicy, type HookPolicy } from "../hook-policy.js";
+import type { HookProvider } from "../hook-provider.js";
 import { interpretOpenImBefore, renderOpenImBefore, type UrlStyle } from "./before.js";
 import { openImHookFires, type TypeFilter } from "./filter.js";
 import { findOpenImHook, openImCommand, type CommandNaming, type OpenImHook } from "./hooks.js";
@@ -18,6 +19,8 @@ export interface OpenImAppBlock {
   urlStyle: UrlStyle;
   commandNames: CommandNaming;
   hooks: Record<string, OpenImHookSettings>;
+  /** Asks the synchronous hooks over gRPC instead of at url (which after-hooks still use). */
+  provider?: HookProvider;
 }
 
 /** A hook's timeout in Herald's unit: webhooks.yml writes seconds. The one conversion. */
@@ -46,6 +49,7 @@ export const openImBefore: DialectBefore<"openim", OpenImAppBlock, OpenImHook> =
     const firing = openImHookFires(hook, settings, payload);
     return firing.fires ? undefined : firing.why;
   },
+  providerOf: (block) => block.provider,
   render: (block, hook, { operationId, payload }) =>
     renderOpenImBefore({
       baseUrl: block.url,

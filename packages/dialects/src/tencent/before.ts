@@ -3,6 +3,7 @@ import { MINUTE_MS, SECOND_MS, type BeforeHook, type BeforeOutcome, type Dialect
 import { isJsonObject, type JsonObject } from "../types.js";
 import { mapping } from "../zod-text.js";
 import { completeHookPolicy, failedActionConflict, hookPolicyFields } from "../hook-policy.js";
+import { hookProviderSchema } from "../hook-provider.js";
 import { TENCENT_AFTER_COMMANDS } from "./after.js";
 import { TENCENT_PLATFORMS } from "./platform.js";
 import { excerpt, readTencentAnswer } from "./response.js";
@@ -67,6 +68,8 @@ export const tencentAppSchema = z.strictObject(
     url: callbackUrlSchema,
     sdkAppId: sdkAppIdSchema,
     token: tokenSchema.optional(),
+    // Asks the before-hooks over gRPC instead of at url.
+    provider: hookProviderSchema.optional(),
     hooks: z
       .strictObject(
         Object.fromEntries(
@@ -106,6 +109,7 @@ export const tencentBefore: DialectBefore<"tencent", TencentAppBlock, TencentHoo
       }
     );
   },
+  providerOf: (block) => block.provider,
   render: (block, h, { payload, now }) => {
     const { ClientIP: clientIp, OptPlatform: platform, ...rest } = payload;
     const body: JsonObject = { CallbackCommand: h.key, ...rest };
