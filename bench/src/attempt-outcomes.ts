@@ -2,6 +2,7 @@
 // and the most frequent error, so a slow run shows whether callbacks failed and were retried.
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { decodeAttemptRecords } from "@herald/bus";
 
 export interface AttemptOutcomes {
   byOutcome: Map<string, number>;
@@ -18,12 +19,13 @@ export async function attemptOutcomes(nc: NatsConnection, stream: string): Promi
     const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
     const messages = await consumer.consume({ max_messages: 1000 });
     for await (const m of messages) {
-      const record = m.json<{ outcome?: string; error?: string }>();
-      const outcome = record.outcome ?? "";
-      byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
-      // Numbers (ports, ids, ms) vary per record; the kind of error does not.
-      const text = (record.error ?? "").replace(/\d+/g, "N").slice(0, 80);
-      if (text !== "") errors.set(text, (errors.get(text) ?? 0) + 1);
+      for (const record of decodeAttemptRecords(m.data) as { outcome?: string; error?: string }[]) {
+        const outcome = record.outcome ?? "";
+        byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
+        // Numbers (ports, ids, ms) vary per record; the kind of error does not.
+        const text = (record.error ?? "").replace(/\d+/g, "N").slice(0, 80);
+        if (text !== "") errors.set(text, (errors.get(text) ?? 0) + 1);
+      }
       if (m.seq >= lastSeq || m.info.pending === 0) break;
     }
     await messages.close();

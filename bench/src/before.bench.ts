@@ -1,27 +1,39 @@
-// Before-hooks: gRPC Before through gateway and evaluator to a local business server, against
-// a direct undici POST to the same server (the floor), in one run.
+// Before-hooks: gRPC Before through the gateway to a local business server, against a direct undici
+// POST to the same server (the floor), in one run: with the evaluator as its own service over NATS (the
+// default) and inside the gateway (BEFORE_EVALUATION=local), unary and streamed, and with the hook off
+// (the chat core's cost of asking Herald at all).
 import { createServer, type Server } from "node:http";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Agent, request } from "undici";
-import { DecisionSource } from "@herald/proto";
+import { DecisionSource, type HeraldServiceClient } from "@herald/proto";
 import { startNats } from "@herald/testkit";
-import { before, beforeStream, heraldClient, startService, stopAll } from "@herald/e2e";
+import { before, beforeStream, heraldClient, startService, stopAll, type ServiceProcess } from "@herald/e2e";
 import { ms, percentile, type Row } from "./stats.js";
+import { cpuMeter, natsServerPid, profileToggle, profiledEnv } from "./process-cpu.js";
 
 const RATE = Number(process.env.BENCH_BEFORE_RATE ?? 1000); // calls per second, open loop
 const RATE_SECONDS = Number(process.env.BENCH_BEFORE_SECONDS ?? 5);
 const CONCURRENCY = 64;
 const THROUGHPUT_CALLS = Number(process.env.BENCH_BEFORE_CALLS ?? 10_000);
 const ANSWER = JSON.stringify({ actionCode: 0, errCode: 0, errMsg: "", errDlt: "", nextCode: 0 });
-const PAYLOAD = {
+export const COMMAND = "callbackBeforeSendSingleMsgCommand";
+export const PAYLOAD = {
   sendID: "u1",
   recvID: "u2",
   contentType: 101,
   content: '{"content":"hello"}',
   sessionType: 1,
 };
+
+export type Call = () => Promise<void>;
+export interface Run {
+  latencies: number[];
+  /** CPU µs per call of: the bench process, the gateway, the evaluator (if any), nats-server. */
+  cpu: number[];
+  rate: number;
+}
 
 export async function benchBefore(): Promise<Row[]> {
   const business = await businessServer();
@@ -34,24 +46,31 @@ export async function benchBefore(): Promise<Row[]> {
   await writeFile(
     file,
     JSON.stringify({
-      apps: { bench: { openim: { url: baseUrl, webhooks: { beforeSendSingleMsg: hook } } } },
+      apps: {
+        bench: { openim: { url: baseUrl, webhooks: { beforeSendSingleMsg: hook } } },
+        off: { openim: { url: baseUrl, webhooks: { beforeSendSingleMsg: { ...hook, enable: false } } } },
+      },
     }),
   );
-  const env = { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace, LOG_LEVEL: "warn", ...profile() };
-  const gateway = await startService("gateway", { ...env, HERALD_CONFIG: file });
-  const evaluator = await startService("evaluator", { ...env, DELIVERY_ALLOW_LOOPBACK: "true" });
+  const env = { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace, LOG_LEVEL: "warn", ...profiledEnv() };
+  const services: ServiceProcess[] = [];
+  const agent = new Agent({ connections: CONCURRENCY });
   try {
-    await Promise.all([gateway.waitReady(), evaluator.waitReady()]);
-    const client = heraldClient(gateway.grpcAddress);
-    const agent = new Agent({ connections: CONCURRENCY });
-    const body = JSON.stringify({
-      ...PAYLOAD,
-      callbackCommand: "callbackBeforeSendSingleMsgCommand",
-      operationID: "op",
+    const gateway = await startService("gateway", { ...env, HERALD_CONFIG: file });
+    services.push(gateway);
+    const evaluator = await startService("evaluator", { ...env, DELIVERY_ALLOW_LOOPBACK: "true" });
+    services.push(evaluator);
+    const local = await startService("gateway", {
+      ...env,
+      BEFORE_EVALUATION: "local",
+      DELIVERY_ALLOW_LOOPBACK: "true",
     });
+    services.push(local);
+    await Promise.all(services.map((s) => s.waitReady()));
 
-    const direct = async () => {
-      const res = await request(`${baseUrl}/callbackBeforeSendSingleMsgCommand?contenttype=json`, {
+    const body = JSON.stringify({ ...PAYLOAD, callbackCommand: COMMAND, operationID: "op" });
+    const direct: Call = async () => {
+      const res = await request(`${baseUrl}/${COMMAND}?contenttype=json`, {
         method: "POST",
         headers: { "content-type": "application/json", operationid: "op" },
         body,
@@ -59,77 +78,103 @@ export async function benchBefore(): Promise<Row[]> {
       });
       await res.body.text();
     };
-    const stream = beforeStream(client);
-    const heraldStream = async () => {
-      const res = await stream.send({
-        appId: "bench",
-        command: "callbackBeforeSendSingleMsgCommand",
-        payload: PAYLOAD,
-      });
-      if (res.response?.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
-        throw new Error("unexpected answer");
-    };
-    const herald = async () => {
-      const res = await before(client, {
-        appId: "bench",
-        command: "callbackBeforeSendSingleMsgCommand",
-        payload: PAYLOAD,
-      });
-      if (res.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
-        throw new Error(`unexpected decision source ${res.source}`);
-    };
+    const natsPids = [process.pid, gateway.child.pid, evaluator.child.pid, natsServerPid(nats.url)];
+    const localPids = [process.pid, local.child.pid, undefined, natsServerPid(nats.url)];
 
-    await closedLoop(direct, 2_000);
-    await closedLoop(herald, 2_000);
-    await closedLoop(heraldStream, 2_000);
-    const floorRate = await closedLoop(direct, THROUGHPUT_CALLS);
-    const heraldRate = await closedLoop(herald, THROUGHPUT_CALLS);
-    const streamRate = await closedLoop(heraldStream, THROUGHPUT_CALLS);
-    const floorLat = await openLoop(direct);
-    const heraldLat = await openLoop(herald);
-    const streamLat = await openLoop(heraldStream);
-    stream.end();
+    const floor = await measure(direct, natsPids, []);
+    const rows: Row[] = [];
+    const report = (label: string, run: Run) => {
+      rows.push(...beforeRows(label, run, floor));
+    };
+    for (const [label, gw, pids] of [
+      ["Before, evaluator over NATS (default)", gateway, natsPids],
+      ["Before, evaluator in the gateway (local)", local, localPids],
+    ] as const) {
+      const client = heraldClient(gw.grpcAddress);
+      const calls = answeredCalls(client);
+      // Profiles (BENCH_PROFILE_DIR) cover the unary run at RATE of each configuration.
+      report(label, await measure(calls.unary, pids, services));
+      report(label.replace("Before", "BeforeStream"), await measure(calls.streamed, pids, []));
+      calls.end();
+      client.close();
+    }
+    // The chat core's view: what asking Herald costs when the hook is off (answered by the gateway).
+    const client = heraldClient(gateway.grpcAddress);
+    const off: Call = async () => {
+      const res = await before(client, { appId: "off", command: COMMAND, payload: PAYLOAD });
+      if (res.source !== DecisionSource.DECISION_SOURCE_HOOK_DISABLED) throw new Error("unexpected answer");
+    };
+    report("Before, hook disabled (no callback)", await measure(off, natsPids, []));
     client.close();
-    await agent.close();
-    const p = (s: number[], q: number) => percentile(s, q);
-    return [
-      { name: `latency p50 at ${RATE}/s`, unit: "ms", value: p(heraldLat, 50), floor: p(floorLat, 50) },
-      { name: `latency p99 at ${RATE}/s`, unit: "ms", value: p(heraldLat, 99), floor: p(floorLat, 99) },
-      { name: `added latency p50 at ${RATE}/s`, unit: "ms", value: p(heraldLat, 50) - p(floorLat, 50) },
-      { name: `added latency p99 at ${RATE}/s`, unit: "ms", value: p(heraldLat, 99) - p(floorLat, 99) },
-      { name: `throughput, ${CONCURRENCY} in flight`, unit: "calls/s", value: heraldRate, floor: floorRate },
-      {
-        name: `BeforeStream latency p50 at ${RATE}/s`,
-        unit: "ms",
-        value: p(streamLat, 50),
-        floor: p(floorLat, 50),
-      },
-      {
-        name: `BeforeStream latency p99 at ${RATE}/s`,
-        unit: "ms",
-        value: p(streamLat, 99),
-        floor: p(floorLat, 99),
-      },
-      { name: `BeforeStream added latency p50`, unit: "ms", value: p(streamLat, 50) - p(floorLat, 50) },
-      { name: `BeforeStream added latency p99`, unit: "ms", value: p(streamLat, 99) - p(floorLat, 99) },
-      {
-        name: `BeforeStream throughput, ${CONCURRENCY} in flight`,
-        unit: "calls/s",
-        value: streamRate,
-        floor: floorRate,
-      },
-    ];
+    return rows;
   } finally {
-    await stopAll([gateway, evaluator]);
+    await agent.close();
+    await stopAll(services);
     await nats.stop();
     await new Promise((r) => business.close(r));
   }
 }
 
-// BENCH_PROFILE=dir writes V8 CPU profiles of the services into dir.
-function profile(): Record<string, string> {
-  const dir = process.env.BENCH_PROFILE;
-  return dir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` } : {};
+/** Before and BeforeStream calls of app "bench"'s hook, each failing unless the business server answered. */
+export function answeredCalls(client: HeraldServiceClient) {
+  const stream = beforeStream(client);
+  const hookOn = { appId: "bench", command: COMMAND, payload: PAYLOAD };
+  const unary: Call = async () => {
+    const res = await before(client, hookOn);
+    if (res.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
+      throw new Error(`unexpected decision source ${res.source}`);
+  };
+  const streamed: Call = async () => {
+    const res = await stream.send(hookOn);
+    if (res.response?.source !== DecisionSource.DECISION_SOURCE_BUSINESS_SERVER)
+      throw new Error("unexpected answer");
+  };
+  return { unary, streamed, end: () => stream.end() };
+}
+
+/** The rows of one measured way of asking, against the floor's run. */
+export function beforeRows(label: string, run: Run, floor: Run): Row[] {
+  const p = (q: number) => percentile(run.latencies, q);
+  const f = (q: number) => percentile(floor.latencies, q);
+  return [
+    { name: `${label}: added latency p50 at ${RATE}/s`, unit: "ms", value: p(50) - f(50) },
+    { name: `${label}: added latency p99 at ${RATE}/s`, unit: "ms", value: p(99) - f(99) },
+    { name: `${label}: latency p50 at ${RATE}/s`, unit: "ms", value: p(50), floor: f(50) },
+    { name: `${label}: latency p99 at ${RATE}/s`, unit: "ms", value: p(99), floor: f(99) },
+    {
+      name: `${label}: throughput, ${CONCURRENCY} in flight`,
+      unit: "calls/s",
+      value: run.rate,
+      floor: floor.rate,
+    },
+    {
+      name: `${label}: CPU per call, Herald's processes (gateway, evaluator, nats-server)`,
+      unit: "µs",
+      value: run.cpu.slice(1).reduce((a, b) => a + (Number.isNaN(b) ? 0 : b), 0),
+    },
+    {
+      name: `${label}: CPU per call, the bench process (gRPC client, business server)`,
+      unit: "µs",
+      value: run.cpu[0] ?? NaN,
+      floor: floor.cpu[0],
+    },
+  ];
+}
+
+/** Warms up, then the throughput at CONCURRENCY in flight and the latencies and CPU at RATE. */
+export async function measure(
+  call: Call,
+  pids: (number | undefined)[],
+  profiled: ServiceProcess[],
+): Promise<Run> {
+  await closedLoop(call, 2_000);
+  const rate = await closedLoop(call, THROUGHPUT_CALLS);
+  const meter = cpuMeter(pids);
+  profileToggle(profiled);
+  const latencies = await openLoop(call);
+  profileToggle(profiled);
+  const cpu = meter().map((seconds) => (seconds * 1e6) / latencies.length);
+  return { latencies, cpu, rate };
 }
 
 function businessServer(): Promise<Server> {
@@ -145,7 +190,7 @@ function businessServer(): Promise<Server> {
 }
 
 /** Calls per second with CONCURRENCY calls always in flight. */
-async function closedLoop(call: () => Promise<void>, total: number): Promise<number> {
+async function closedLoop(call: Call, total: number): Promise<number> {
   let started = 0;
   const t = process.hrtime.bigint();
   await Promise.all(
@@ -160,7 +205,7 @@ async function closedLoop(call: () => Promise<void>, total: number): Promise<num
 }
 
 /** Latencies of calls sent at a fixed rate, each measured from when it was due (no coordinated omission). */
-async function openLoop(call: () => Promise<void>): Promise<number[]> {
+async function openLoop(call: Call): Promise<number[]> {
   const total = RATE * RATE_SECONDS;
   const interval = 1000 / RATE;
   const latencies: number[] = [];

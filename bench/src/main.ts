@@ -1,6 +1,7 @@
 // pnpm bench: every figure beside the floor it cannot beat, measured in the same run.
 import { benchPublish } from "./publish.bench.js";
 import { benchBefore } from "./before.bench.js";
+import { benchBeforeProvider } from "./before-provider.bench.js";
 import { benchPresence } from "./presence.bench.js";
 import { benchChatroom } from "./chatroom.bench.js";
 import { benchDelivery } from "./delivery.bench.js";
@@ -8,7 +9,8 @@ import { benchDeliveryEndpoints } from "./delivery-endpoints.bench.js";
 import { benchLogstore } from "./logstore.bench.js";
 import { printTable } from "./stats.js";
 
-// BENCH=before,publish,presence,chatroom,delivery,logstore picks some; all run by default. "delivery" is
+// BENCH=before,publish,presence,chatroom,delivery,logstore picks some; all run by default ("before" is
+// both before-hook benchmarks; "before-provider" runs the gRPC provider's alone). "delivery" is
 // both delivery benchmarks; "delivery-keys" or "delivery-endpoints" runs one of them.
 const only = new Set((process.env.BENCH ?? "before,publish,presence,chatroom,delivery,logstore").split(","));
 if (only.has("delivery")) for (const part of ["delivery-keys", "delivery-endpoints"]) only.add(part);
@@ -18,6 +20,12 @@ if (only.has("before"))
     "Before-hooks (gRPC Before via gateway and evaluator vs a direct undici POST)",
     await benchBefore(),
   );
+if (only.has("before") || only.has("before-provider")) {
+  printTable(
+    "Before-hooks answered by a gRPC hook provider (gateway and evaluator vs a direct Decide stream to it)",
+    await benchBeforeProvider(),
+  );
+}
 if (only.has("publish")) printTable("Event intake (gateway vs raw JetStream publish)", await benchPublish());
 if (only.has("presence")) {
   printTable("Presence fold (presence service vs raw JetStream publish + consume)", await benchPresence());

@@ -267,6 +267,41 @@ describe("apps", () => {
     expect((await call("GET", "/v1/apps/private2")).status).toBe(404);
   });
 
+  it("checks a hook provider's targets as it checks URLs, and stores and returns the provider", async () => {
+    const openim = (targets: string[]) => ({ openim: { url: `${server.url}/cb`, provider: { targets } } });
+    expectError(
+      await call("PUT", "/v1/apps/prov1", {
+        body: openim(["grpc://127.0.0.1:5000", "grpc://10.0.0.1:5000"]),
+      }),
+      400,
+      "openim.provider.targets.1",
+    );
+    expectError(
+      await call("PUT", "/v1/apps/prov1", { body: openim(["http://127.0.0.1:5000"]) }),
+      400,
+      "openim.provider.targets.0",
+    );
+    const tencent = {
+      url: `${server.url}/im`,
+      sdkAppId: "1400000000",
+      provider: { targets: ["grpc://169.254.169.254:80"] },
+    };
+    expectError(
+      await call("PUT", "/v1/apps/prov1", { body: { tencent } }),
+      400,
+      "tencent.provider.targets.0",
+    );
+
+    const saved = await call("PUT", "/v1/apps/prov1", { body: openim(["grpc://127.0.0.1:5000"]) });
+    expect(saved.status, saved.text).toBe(201);
+    const got = await call("GET", "/v1/apps/prov1");
+    expect(got.body.openim.provider).toEqual({ targets: ["grpc://127.0.0.1:5000"] });
+    const hooks = await call("PUT", "/v1/apps/prov1/hooks", {
+      body: { url: `${server.url}/cb`, provider: { targets: ["grpc://10.0.0.2:5000"] } },
+    });
+    expectError(hooks, 400, "provider.targets.0");
+  });
+
   it("allows a private URL when the app allows private destinations", async () => {
     const res = await call("PUT", "/v1/apps/private1", {
       body: { allowPrivateDestinations: true, endpoints: [mq("a", { url: "http://10.1.2.3/x" })] },

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { Decision, DecisionSource, type HeraldServiceClient } from "@herald/proto";
 import { busNames, type AttemptRecord } from "@herald/bus";
+import { storedAttemptRecords } from "./stream-contents.js";
 import {
   startNats,
   startRecordingServer,
@@ -13,6 +13,7 @@ import {
   type NatsFixture,
   type RecordingServer,
 } from "@herald/testkit";
+import { openImAnswer, serveHookProvider, type HookProviderServer } from "@herald/receiver";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 import { before, heraldClient } from "./grpc-client.js";
 
@@ -24,11 +25,14 @@ let nc: NatsConnection;
 let server: RecordingServer;
 let services: ServiceProcess[] = [];
 let client: HeraldServiceClient;
+let provider: HookProviderServer;
+const providerCalls: string[] = [];
 
 const hook = (failedContinue: boolean) => ({
   beforeSendSingleMsg: { enable: true, timeout: 2, failedContinue },
 });
-// Loopback spelled three ways: a name, an IPv4-mapped IPv6 literal, and a decimal IPv4 literal.
+// Loopback spelled three ways: a name, an IPv4-mapped IPv6 literal, and a decimal IPv4 literal (and a
+// gRPC hook provider named by a name that resolves there, app deny-provider).
 const refusedUrls = (port: number) => ({
   byname: `http://localhost:${port}/cb`,
   mapped: `http://[::ffff:127.0.0.1]:${port}/cb`,
@@ -39,7 +43,23 @@ beforeAll(async () => {
   nats = await startNats();
   server = await startRecordingServer();
   server.fallback({ status: 200, body: { actionCode: 0, errCode: 0, nextCode: 0 } });
+  provider = await serveHookProvider({
+    host: "127.0.0.1",
+    decide: (call) => {
+      providerCalls.push(call.appId);
+      return openImAnswer.allow();
+    },
+  });
   const apps: Record<string, unknown> = {};
+  // A gRPC hook provider on loopback, named by a name that resolves there: refused the same way.
+  const viaProvider = { targets: [`grpc://localhost:${provider.port}`] };
+  apps["deny-provider"] = {
+    openim: { url: refusedUrls(server.port).byname, webhooks: hook(false), provider: viaProvider },
+  };
+  apps["provider-allowed"] = {
+    allowPrivateDestinations: true,
+    openim: { url: refusedUrls(server.port).byname, webhooks: hook(false), provider: viaProvider },
+  };
   for (const [name, url] of Object.entries(refusedUrls(server.port))) {
     apps[`deny-${name}`] = { openim: { url, webhooks: hook(false) } };
   }
@@ -64,6 +84,7 @@ afterAll(async () => {
   await nc?.close();
   await stopAll(services);
   await server?.close();
+  await provider?.close();
   await nats?.stop();
 });
 
@@ -78,17 +99,12 @@ const ask = (appId: string) =>
 
 /** The before-hook attempt record of an app, once the evaluator has published it. */
 async function beforeRecord(appId: string): Promise<AttemptRecord> {
-  const jsm = await jetstreamManager(nc);
   const stream = busNames(nats.namespace).streams.attempts;
   let found: AttemptRecord | undefined;
   await waitFor(
     async () => {
-      const { state } = await jsm.streams.info(stream);
-      for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
-        const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-        const record = msg?.json<AttemptRecord>();
-        if (record?.kind === "before" && record.appId === appId) found = record;
-      }
+      const records = await storedAttemptRecords(nc, stream);
+      found = records.findLast((record) => record.kind === "before" && record.appId === appId);
       return found !== undefined;
     },
     { timeoutMs: 10_000, what: `the attempt record of ${appId}` },
@@ -96,7 +112,7 @@ async function beforeRecord(appId: string): Promise<AttemptRecord> {
   return found!;
 }
 
-it.each(["byname", "mapped", "decimal"])(
+it.each(["byname", "mapped", "decimal", "provider"])(
   "refuses a loopback hook URL (%s): denied with Herald's network code, nothing sent",
   async (name) => {
     const appId = `deny-${name}`;
@@ -136,4 +152,16 @@ it("calls a loopback hook URL when the app sets allowPrivateDestinations", async
   const [req] = await server.waitForRequests(1);
   expect(req?.url).toBe("/cb/callbackBeforeSendSingleMsgCommand?contenttype=json");
   expect((await beforeRecord("allowed")).outcome).toBe("continue");
+});
+
+it("calls a loopback hook provider when the app allows private destinations (and only then)", async () => {
+  const httpCalls = server.requests.length;
+  const allowed = await ask("provider-allowed");
+  expect(allowed).toMatchObject({
+    decision: Decision.DECISION_CONTINUE,
+    source: DecisionSource.DECISION_SOURCE_BUSINESS_SERVER,
+  });
+  // deny-provider's call (above) never reached it.
+  expect(providerCalls).toEqual(["provider-allowed"]);
+  expect(server.requests).toHaveLength(httpCalls);
 });

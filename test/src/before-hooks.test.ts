@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Decision, DecisionSource, type HeraldServiceClient } from "@herald/proto";
-import { busNames } from "@herald/bus";
+import { busNames, decodeAttemptRecords } from "@herald/bus";
 import {
   freePort,
   startNats,
@@ -429,8 +429,9 @@ describe("the record of every evaluation", () => {
           const { state } = await jsm.streams.info(stream);
           for (let seq = state.last_seq; seq >= state.first_seq && state.messages > 0; seq--) {
             const msg = await jsm.streams.getMessage(stream, { seq });
-            const r = msg?.json<Record<string, unknown>>();
-            if (r?.["operationId"] === "op-recorded") return r;
+            const records = msg === null ? [] : (decodeAttemptRecords(msg.data) as Record<string, unknown>[]);
+            const r = records.find((record) => record["operationId"] === "op-recorded");
+            if (r !== undefined) return r;
           }
           return undefined;
         },

@@ -117,6 +117,70 @@ describe("admin API input", () => {
   });
 });
 
+describe("a before-hook's policy through the admin API", () => {
+  const policy = {
+    maxRetries: 3,
+    retryBackoffMs: 100,
+    on4xx: "retry",
+    on429: "fail",
+    on5xx: "retry",
+    failedAction: "deny",
+  };
+  const openim = (hook: Record<string, unknown>) => ({
+    openim: { url: "http://127.0.0.1:9/cb", hooks: { beforeSendSingleMsg: { enable: true, ...hook } } },
+  });
+  const tencent = (hook: Record<string, unknown>) => ({
+    tencent: {
+      url: "http://127.0.0.1:9/im",
+      sdkAppId: 1400000001,
+      hooks: { "C2C.CallbackBeforeSendMsg": { enable: true, ...hook } },
+    },
+  });
+  const refused = async (body: object, field: string, message: string) => {
+    const res = await call("PUT", "/v1/apps/policy", { body });
+    expectError(res, 400, field);
+    expect(res.body.error.message).toContain(message);
+  };
+
+  it("takes the fields on an app's openim hooks and gives them back, failedAction as failedContinue", async () => {
+    const put = await call("PUT", "/v1/apps/policy", { body: openim(policy) });
+    expect(put.status, put.text).toBe(201);
+    const { failedAction: _, ...stored } = policy;
+    const expected = { ...stored, failedContinue: false, timeout: 5 };
+    expect(put.body.openim.hooks.beforeSendSingleMsg).toMatchObject(expected);
+    expect((await call("GET", "/v1/apps/policy")).body.openim.hooks.beforeSendSingleMsg).toMatchObject(
+      expected,
+    );
+    const yaml = (await call("GET", "/v1/apps/policy/webhooks.yml")).text;
+    expect(yaml).toMatch(/maxRetries: 3\n/);
+    expect(yaml).toMatch(/on4xx: retry\n/);
+  });
+
+  it("takes failedAction drop on a Tencent hook and gives it back", async () => {
+    const put = await call("PUT", "/v1/apps/policy", { body: tencent({ ...policy, failedAction: "drop" }) });
+    expect(put.status, put.text).toBe(200);
+    expect(put.body.tencent.hooks["C2C.CallbackBeforeSendMsg"]).toMatchObject({
+      ...policy,
+      failedAction: "drop",
+    });
+  });
+
+  it("refuses bad values, naming the field", async () => {
+    const site = "openim.hooks.beforeSendSingleMsg";
+    await refused(openim({ maxRetries: 99 }), `${site}.maxRetries`, "0 to 10");
+    await refused(openim({ on429: "maybe" }), `${site}.on429`, 'expected "retry" or "fail"');
+    await refused(
+      openim({ failedAction: "continue", failedContinue: false }),
+      `${site}.failedAction`,
+      "disagrees",
+    );
+    await refused(openim({ failedAction: "drop" }), `${site}.failedAction`, "no silent drop");
+    const tc = "tencent.hooks.C2C.CallbackBeforeSendMsg";
+    await refused(tencent({ retryBackoffMs: 0 }), `${tc}.retryBackoffMs`, "1 to 10000");
+    await refused(tencent({ failedAction: "drop", failedContinue: true }), `${tc}.failedAction`, "disagrees");
+  });
+});
+
 describe("the config file", () => {
   it("refuses a webhooksFile outside its directory, keeps the running config and never logs the file", async () => {
     const from = gateway.lines.length;

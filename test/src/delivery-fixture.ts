@@ -1,5 +1,4 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
 import type { DeepPartial, Event, HeraldServiceClient } from "@herald/proto";
 import {
@@ -11,9 +10,20 @@ import {
   type BusNames,
 } from "@herald/bus";
 import { putApp, writeEndpointState, type AppConfig, type EndpointState } from "@herald/config";
-import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
+import {
+  startNats,
+  startPostgres,
+  startRecordingServer,
+  waitFor,
+  type NatsFixture,
+  type PostgresFixture,
+  type RecordingServer,
+} from "@herald/testkit";
+import { afterAll, beforeAll } from "vitest";
 import { startService, stopAll, type ServiceName, type ServiceProcess } from "./harness.js";
 import { heraldClient } from "./grpc-client.js";
+import { storedAttemptRecords } from "./stream-contents.js";
+import { adminCaller } from "./admin-client.js";
 
 /**
  * NATS, a gateway and deliverers (and whatever else a test names), each its own process, plus a bus
@@ -98,6 +108,53 @@ export async function startDeliveryStack(
   };
 }
 
+/** A test file's delivery stack with a log store behind the admin API, and its business servers. */
+export interface LoggedDeliveryStack {
+  readonly stack: DeliveryStack;
+  /** The gateway's admin API, with the stack's admin token. */
+  readonly admin: ReturnType<typeof adminCaller>;
+  /** A recording business server, closed with the stack. */
+  readonly businessServer: () => Promise<RecordingServer>;
+}
+
+/**
+ * For a test file: a delivery stack (also `also`) with a log store on a fresh database and the admin
+ * API under `adminToken`, started before the file's tests and stopped after them.
+ */
+export function loggedDeliveryStack(opts: { adminToken: string; also?: ServiceName[] }): LoggedDeliveryStack {
+  let pg: PostgresFixture | undefined;
+  let started: DeliveryStack | undefined;
+  const servers: RecordingServer[] = [];
+  const stack = (): DeliveryStack => {
+    if (started === undefined) throw new Error("the delivery stack is not started yet");
+    return started;
+  };
+  beforeAll(async () => {
+    pg = await startPostgres();
+    started = await startDeliveryStack({
+      also: opts.also,
+      env: { ADMIN_TOKEN: opts.adminToken },
+      logStoreDatabaseUrl: pg.url,
+    });
+  }, 180_000);
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    await started?.stop();
+    await pg?.stop();
+  }, 60_000);
+  return {
+    get stack() {
+      return stack();
+    },
+    admin: adminCaller(() => stack().gateway.adminUrl, opts.adminToken),
+    businessServer: async () => {
+      const server = await startRecordingServer();
+      servers.push(server);
+      return server;
+    },
+  };
+}
+
 /**
  * Writes an app (its endpoints filled with defaults) and waits until every deliverer's config view
  * holds it (its herald_deliverer_config_revision metric), as an operator would check a rollout.
@@ -170,14 +227,7 @@ export function messageEvent(appId: string, overrides: DeepPartial<Event> = {}):
 
 /** Every attempt record in ATTEMPTS so far, oldest first. */
 export async function attemptRecords(stack: DeliveryStack): Promise<AttemptRecord[]> {
-  const jsm = await jetstreamManager(stack.nc);
-  const stream = stack.names.streams.attempts;
-  const { state } = await jsm.streams.info(stream);
-  const records: AttemptRecord[] = [];
-  for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
-    const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-    if (msg !== null) records.push(msg.json<AttemptRecord>());
-  }
+  const records = await storedAttemptRecords(stack.nc, stack.names.streams.attempts);
   return records.filter((r) => r.kind === "delivery");
 }
 

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment,
    @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- the admin API's JSON answers are read by path; the assertions check their shape. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { JOB_HEADERS } from "@herald/bus";
 import { OfflineReason, type DeepPartial, type Event } from "@herald/proto";
 import { partitionsBehind } from "@herald/projection";
@@ -10,20 +10,13 @@ import {
   parseRongCloudChatroomBatch,
   verifyRongCloud,
 } from "@herald/receiver";
-import {
-  startPostgres,
-  startRecordingServer,
-  waitFor,
-  type PostgresFixture,
-  type RecordingServer,
-} from "@herald/testkit";
-import { adminCaller } from "./admin-client.js";
+import { waitFor, type RecordingServer } from "@herald/testkit";
 import { publish } from "./grpc-client.js";
 import {
   attemptRecords,
   configureApp,
+  loggedDeliveryStack,
   messageEvent,
-  startDeliveryStack,
   waitForAttempts,
   type DeliveryStack,
 } from "./delivery-fixture.js";
@@ -39,31 +32,13 @@ const NO_JITTER = { jitter: 0 };
 // Out of the way of the rule under test: 3 timeouts must disable, not pause.
 const NEVER_PAUSE = { count: 1_000, windowMs: 1_000, pauseMs: 1 };
 
-let pg: PostgresFixture;
+const fixture = loggedDeliveryStack({ adminToken: ADMIN_TOKEN, also: ["presence", "chatroom"] });
+const { admin, businessServer } = fixture;
 let stack: DeliveryStack;
-const servers: RecordingServer[] = [];
-const admin = adminCaller(() => stack.gateway.adminUrl, ADMIN_TOKEN);
 
-beforeAll(async () => {
-  pg = await startPostgres();
-  stack = await startDeliveryStack({
-    also: ["presence", "chatroom"],
-    env: { ADMIN_TOKEN },
-    logStoreDatabaseUrl: pg.url,
-  });
-}, 120_000);
-
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-  await stack?.stop();
-  await pg?.stop();
-}, 60_000);
-
-async function businessServer(): Promise<RecordingServer> {
-  const server = await startRecordingServer();
-  servers.push(server);
-  return server;
-}
+beforeAll(() => {
+  stack = fixture.stack;
+});
 
 /** The endpoint as the admin API shows it, with its state. */
 async function endpointView(appId: string, endpointId: string) {

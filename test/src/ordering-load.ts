@@ -1,7 +1,7 @@
 // Loads for the ordered-delivery tests: conversations and rooms whose events are numbered per ordering
 // key. A key's events are published close together (a chat's burst), so that an unordered deliverer has
 // them in hand at once; the order EVENTS stored them in is checked against the numbering.
-import type { AttemptRecord } from "@herald/bus";
+import { decodeAttemptRecords, type AttemptRecord } from "@herald/bus";
 import { putApp, type AppConfig } from "@herald/config";
 import type { DeepPartial, Event } from "@herald/proto";
 import { waitFor } from "@herald/testkit";
@@ -270,7 +270,7 @@ export async function attemptsOf(stack: DeliveryStack, appId: string): Promise<A
   const messages = await consumer.consume({ max_messages: 1000 });
   const out: AttemptRecord[] = [];
   for await (const m of messages) {
-    out.push(m.json<AttemptRecord>());
+    out.push(...(decodeAttemptRecords(m.data) as AttemptRecord[]));
     if (m.seq >= last || m.info.pending === 0) break;
   }
   await messages.close();

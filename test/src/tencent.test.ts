@@ -20,8 +20,8 @@ import {
   type RecordingServer,
 } from "@herald/testkit";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { busNames, type AttemptRecord } from "@herald/bus";
+import { storedAttemptRecords } from "./stream-contents.js";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 import { before, heraldClient, publish } from "./grpc-client.js";
 
@@ -104,18 +104,11 @@ async function attempts(
   appId: string,
   done: (records: AttemptRecord[]) => boolean,
 ): Promise<AttemptRecord[]> {
-  const jsm = await jetstreamManager(nc);
   const stream = busNames(nats.namespace).streams.attempts;
   let records: AttemptRecord[] = [];
   await waitFor(
     async () => {
-      const { state } = await jsm.streams.info(stream);
-      records = [];
-      for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
-        const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-        const record = msg?.json<AttemptRecord>();
-        if (record?.appId === appId) records.push(record);
-      }
+      records = (await storedAttemptRecords(nc, stream)).filter((record) => record.appId === appId);
       return done(records);
     },
     { ...WAIT, what: `attempt records of ${appId}` },

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { headers as natsHeaders } from "@nats-io/nats-core";
-import type { Bus } from "./connection.js";
 import { publishEvent } from "./publish.js";
+import { messageLimitBytes, type Bus } from "./connection.js";
 
 /**
  * One call to a business server, as the log store keeps it: a before-hook evaluation or a
@@ -85,6 +85,85 @@ export async function publishAttemptDurably(bus: Bus, record: NewAttemptRecord):
 }
 
 export type NewAttemptRecord = Omit<AttemptRecord, "id" | "at"> & Partial<AttemptRecord>;
+
+/** What may stay in one ATTEMPTS message besides a batch's records: the headers and the brackets. */
+const BATCH_HEADROOM_BYTES = 4 * 1024;
+
+/**
+ * Records for a hot path: collected for `lingerMs` and published as one JSON array per app, so a
+ * thousand before-hooks a second cost ATTEMPTS (and NATS, and the log store) tens of messages, not a
+ * thousand. Like publishAttempt it never waits for JetStream; a record also waits up to `lingerMs`
+ * in this process, so a process killed outright loses at most that window's records (close() sends
+ * the rest on shutdown). Records of deliveries that must not be lost go through publishAttemptDurably.
+ */
+export class AttemptRecorder {
+  readonly #bus: Bus;
+  readonly #lingerMs: number;
+  readonly #limitBytes: number;
+  readonly #onError: (err: unknown, appId: string) => void;
+  readonly #pending = new Map<string, NewAttemptRecord[]>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(bus: Bus, opts: { lingerMs: number; onError: (err: unknown, appId: string) => void }) {
+    this.#bus = bus;
+    this.#lingerMs = opts.lingerMs;
+    this.#limitBytes = messageLimitBytes(bus) - BATCH_HEADROOM_BYTES;
+    this.#onError = opts.onError;
+  }
+
+  /** Keeps the record for the next batch; the work of encoding it is done then, off the caller's path. */
+  record(record: NewAttemptRecord): void {
+    const id = record.id ?? randomUUID();
+    const at = record.at ?? new Date().toISOString();
+    const batch = this.#pending.get(record.appId);
+    if (batch === undefined) this.#pending.set(record.appId, [{ ...record, id, at }]);
+    else batch.push({ ...record, id, at });
+    this.#timer ??= setTimeout(() => this.flush(), this.#lingerMs).unref();
+  }
+
+  /** Publishes every record collected so far, in as few messages as NATS's limit allows. */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const [appId, records] of this.#pending) {
+      let parts: string[] = [];
+      let bytes = 0;
+      for (const record of records) {
+        const json = JSON.stringify(completeRecord(record));
+        const size = Buffer.byteLength(json) + 1;
+        if (parts.length > 0 && bytes + size > this.#limitBytes) {
+          this.#send(appId, parts);
+          parts = [];
+          bytes = 0;
+        }
+        parts.push(json);
+        bytes += size;
+      }
+      this.#send(appId, parts);
+    }
+    this.#pending.clear();
+  }
+
+  #send(appId: string, parts: string[]): void {
+    try {
+      const h = natsHeaders();
+      h.set("Nats-Msg-Id", randomUUID());
+      this.#bus.nc.publish(this.#bus.names.subjects.attempt(appId), encoder.encode(`[${parts.join(",")}]`), {
+        headers: h,
+      });
+    } catch (err) {
+      this.#onError(err, appId);
+    }
+  }
+}
+
+/** The records of one ATTEMPTS message: a record (publishAttempt) or a batch of them (AttemptRecorder). */
+export function decodeAttemptRecords(data: Uint8Array): unknown[] {
+  const parsed: unknown = JSON.parse(decoder.decode(data));
+  return Array.isArray(parsed) ? parsed : [parsed];
+}
+
+const decoder = new TextDecoder();
 
 function completeRecord(record: NewAttemptRecord): AttemptRecord {
   return {

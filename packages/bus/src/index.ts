@@ -30,7 +30,14 @@ export type { ConsumerOptions, ConsumerRunner, ConsumerState, Delivery, Handler,
 export { startBus } from "./start.js";
 export { RpcUnavailableError, requestRpc, serveRpc } from "./rpc.js";
 export type { RpcContext, RpcRequestOptions, RpcServer, RpcServerOptions } from "./rpc.js";
-export { ATTEMPT_BODY_LIMIT, publishAttempt, publishAttemptDurably, truncateBody } from "./attempt.js";
+export {
+  ATTEMPT_BODY_LIMIT,
+  AttemptRecorder,
+  decodeAttemptRecords,
+  publishAttempt,
+  publishAttemptDurably,
+  truncateBody,
+} from "./attempt.js";
 export type { AttemptRecord, NewAttemptRecord } from "./attempt.js";
 export { decodeKeyToken, encodeKeyToken } from "./kv-keys.js";
 export { KeyedQueue } from "./keyed-queue.js";

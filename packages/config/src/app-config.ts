@@ -1,5 +1,5 @@
-import { BEFORE_DIALECTS } from "@herald/dialects";
-import type { DialectAppBlocks } from "@herald/dialects";
+import { BEFORE_DIALECTS, hookProviderSchema } from "@herald/dialects";
+import type { DialectAppBlocks, HookProvider } from "@herald/dialects";
 import { z } from "zod";
 import { readStoredEndpoints } from "./endpoint-config.js";
 import type { EndpointConfig } from "./endpoint-config.js";
@@ -35,6 +35,8 @@ export interface CommonAppConfig {
     urlStyle: "path" | "query";
     commandNames: "seed" | "current";
     hooks: Record<string, HookConfig>;
+    /** The gRPC hook provider that answers the synchronous hooks instead of url; after-hooks use url. */
+    provider?: HookProvider;
   };
   /** Where the deliverer sends the app's events; ids unique within the app, ordered by id. */
   endpoints: EndpointConfig[];
@@ -69,6 +71,7 @@ const storedAppSchema = z.strictObject({
       urlStyle: urlStyleSchema.default("path"),
       commandNames: commandNamesSchema.default("seed"),
       hooks: z.record(z.string(), z.unknown()).default({}),
+      provider: hookProviderSchema.optional(),
     })
     .optional(),
   // The other before-dialects' blocks, each checked and defaulted by its own schema.

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_HOOK_POLICY } from "@herald/dialects";
 import {
   ConfigFileError,
   OPENIM_HOOK_KEYS,
@@ -10,6 +11,9 @@ import {
   parseOpenImWebhooks,
   validateAppConfig,
 } from "./index.js";
+
+// Herald's before-hook policy, filled into every hook of a webhooks.yml (failedAction is failedContinue there).
+const { failedAction: _, ...POLICY_DEFAULTS } = DEFAULT_HOOK_POLICY;
 
 const fullWebhooksFile = fileURLToPath(new URL("./__fixtures__/openim-webhooks.yml", import.meta.url));
 
@@ -70,6 +74,7 @@ describe("OpenIM webhooks.yml", () => {
     expect(webhooks.url).toBe("http://127.0.0.1:10006/callbackExample");
     expect(Object.keys(webhooks.hooks)).toEqual(["beforeSendSingleMsg", "beforeUpdateUserInfoEx"]);
     expect(webhooks.hooks["beforeSendSingleMsg"]).toEqual({
+      ...POLICY_DEFAULTS,
       enable: false,
       timeout: 5,
       failedContinue: true,
@@ -123,6 +128,20 @@ describe("OpenIM webhooks.yml", () => {
     ]);
     expect(webhooks.hooks["beforeSendSingleMsg"]).toMatchObject({ enable: true, failedContinue: true });
     expect(webhooks.hooks["beforeTeleport"]).toBeUndefined();
+  });
+
+  it("warns that an async hook's retry and failure settings have no effect, and still loads", () => {
+    const { webhooks, warnings } = parseOpenImWebhooks(
+      "beforeSendSingleMsg:\n  enable: true\n  async: true\n  failedContinue: false\n  maxRetries: 2\n",
+      { pathPrefix: "apps.app1.openim.webhooks" },
+    );
+    expect(warnings).toEqual([
+      {
+        path: "apps.app1.openim.webhooks.beforeSendSingleMsg.maxRetries",
+        message: "maxRetries has no effect on an async hook: the implied endpoint retries its call",
+      },
+    ]);
+    expect(webhooks.hooks["beforeSendSingleMsg"]).toMatchObject({ enable: true, async: true, maxRetries: 2 });
   });
 
   it("refuses a bad timeout, naming the field and its line", async () => {
@@ -179,6 +198,7 @@ describe("Herald's YAML", () => {
       source: "file",
     });
     expect(app1?.openim?.hooks["beforeSendSingleMsg"]).toEqual({
+      ...POLICY_DEFAULTS,
       enable: true,
       timeout: 3,
       failedContinue: false,
@@ -226,6 +246,11 @@ describe("Herald's YAML", () => {
     ["a url that is not one", "url: not a url", "apps.app1.openim.url"],
     ["a bad urlStyle", "urlStyle: header", "apps.app1.openim.urlStyle"],
     [
+      "a provider target that is not grpc://host:port",
+      "provider: { targets: [grpc://a:1, http://b:2] }",
+      "apps.app1.openim.provider.targets.1",
+    ],
+    [
       "a bad enable",
       "webhooks: { beforeAddFriend: { enable: yes } }",
       "apps.app1.openim.webhooks.beforeAddFriend.enable",
@@ -238,6 +263,16 @@ describe("Herald's YAML", () => {
     expect(err.path).toBe(path);
     expect(err.message).toContain(path);
     expect(err.line).toBeGreaterThanOrEqual(4);
+  });
+
+  it("reads an openim provider, the same in a file as in the admin API", async () => {
+    const { apps, warnings } = await parseHeraldConfig(
+      "apps:\n  app1:\n    openim:\n      url: http://h/cb\n      provider: { targets: [grpc://a:1] }\n",
+      { file: "herald.yml" },
+    );
+    expect(warnings).toEqual([]);
+    expect(apps[0]?.openim?.provider).toEqual({ targets: ["grpc://a:1"] });
+    expect(validateAppConfig(apps[0]).openim?.provider).toEqual({ targets: ["grpc://a:1"] });
   });
 
   it("refuses an app without any URL", async () => {
@@ -309,6 +344,7 @@ describe("hookConfig", () => {
 
   it("gives OpenIM's defaults for a hook the app does not set, per key", () => {
     expect(hookConfig(app, "beforeOnlinePush")).toEqual({
+      ...POLICY_DEFAULTS,
       enable: false,
       timeout: 5,
       failedContinue: true,

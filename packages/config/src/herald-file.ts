@@ -1,6 +1,7 @@
 import { realpath } from "node:fs/promises";
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
-import { BEFORE_DIALECTS } from "@herald/dialects";
+import { BEFORE_DIALECTS, hookProviderSchema } from "@herald/dialects";
+import type { HookProvider } from "@herald/dialects";
 import { z } from "zod";
 import { ID_PATTERN_TEXT } from "./schemas.js";
 import { APP_ID_PATTERN, commandNamesSchema, readBreaker, urlStyleSchema } from "./app-config.js";
@@ -104,6 +105,7 @@ const openImScalarsSchema = z.object({
     .string({ error: "expected a file path" })
     .min(1, { error: "expected a file path" })
     .optional(),
+  provider: hookProviderSchema.optional(),
 });
 
 async function readApp(
@@ -170,7 +172,14 @@ async function readOpenIm(
   includes: Includes,
 ): Promise<OpenImConfig> {
   const openim = expectRecord(openimSite, raw);
-  warnUnknownKeys(openimSite, openim, ["url", "urlStyle", "commandNames", "webhooks", "webhooksFile"]);
+  warnUnknownKeys(openimSite, openim, [
+    "url",
+    "urlStyle",
+    "commandNames",
+    "webhooks",
+    "webhooksFile",
+    "provider",
+  ]);
   const scalars = parseAt(openimSite, openImScalarsSchema, openim);
   const webhooksSite = child(openimSite, "webhooks");
   let webhooks: OpenImWebhooks;
@@ -249,7 +258,12 @@ async function readWebhooksFile(
 // `site` is the openim mapping of an app, or the root of a plain webhooks.yml.
 function toOpenIm(
   site: Site,
-  scalars: { url?: string | undefined; urlStyle?: "path" | "query"; commandNames?: "seed" | "current" },
+  scalars: {
+    url?: string | undefined;
+    urlStyle?: "path" | "query";
+    commandNames?: "seed" | "current";
+    provider?: HookProvider | undefined;
+  },
   webhooks: OpenImWebhooks,
 ): OpenImConfig {
   const plain = site.path.length === 0;
@@ -266,5 +280,6 @@ function toOpenIm(
     urlStyle: scalars.urlStyle ?? "path",
     commandNames: scalars.commandNames ?? "seed",
     hooks: webhooks.hooks,
+    ...(scalars.provider === undefined ? {} : { provider: scalars.provider }),
   };
 }

@@ -1,11 +1,22 @@
-import { openImHookTimeoutMs } from "@herald/dialects";
+import {
+  DEFAULT_HOOK_POLICY,
+  HOOK_POLICY_KEYS,
+  failedActionConflict,
+  hookPolicyFields,
+  openImHookTimeoutMs,
+  type HookPolicy,
+} from "@herald/dialects";
 import { z } from "zod";
 import { openImHookKey } from "./openim-hooks.js";
 import { child, describe, expectRecord, fail, parseAt, unknownKeySite, warn } from "./site.js";
 import type { Site } from "./site.js";
 
-/** One hook's settings, complete: every field filled with OpenIM's defaults. */
-export interface HookConfig {
+/**
+ * One hook's settings, complete: every field filled with OpenIM's defaults. A before-hook's policy
+ * (retries, per-failure choices, async) is Herald's addition; its failedAction is failedContinue, as
+ * OpenIM has no silent drop.
+ */
+export interface HookConfig extends Omit<HookPolicy, "failedAction"> {
   enable: boolean;
   /**
    * Seconds, 0 < timeout <= 60: webhooks.yml's unit, kept so the stored form and the admin API read
@@ -26,7 +37,17 @@ export const MAX_TIMEOUT_SECONDS = 60;
 const OPENIM_CLIENT_CAP_SECONDS = 15;
 const MAX_CONTENT_TYPE = 2 ** 31 - 1;
 
-const BEFORE_FIELDS = ["enable", "timeout", "failedContinue", "deniedTypes", "allowedTypes", "attentionIds"];
+const BEFORE_FIELDS = [
+  "enable",
+  "timeout",
+  "failedContinue",
+  "deniedTypes",
+  "allowedTypes",
+  "attentionIds",
+  ...HOOK_POLICY_KEYS,
+];
+// An async hook's call is a delivery: the endpoint's retry schedule applies, and the action goes on.
+const SYNC_POLICY_KEYS = HOOK_POLICY_KEYS.filter((key) => key !== "async");
 const AFTER_FIELDS = ["enable", "timeout", "attentionIds", "deniedTypes", "allowedTypes"];
 
 /** A hook's timeout in Herald's unit, milliseconds (the dialect's one conversion). */
@@ -34,7 +55,9 @@ export const hookTimeoutMs: (hook: Pick<HookConfig, "timeout">) => number = open
 
 /** The defaults of OpenIM's shipped webhooks.yml for `hookKey` (enable false). */
 export function defaultHookConfig(hookKey: string): HookConfig {
+  const { failedAction: _, ...policy } = DEFAULT_HOOK_POLICY;
   return {
+    ...policy,
     enable: false,
     timeout: DEFAULT_TIMEOUT_SECONDS,
     failedContinue: openImHookKey(hookKey)?.failedContinue ?? true,
@@ -119,6 +142,7 @@ const hookFieldsSchema = z.object({
   deniedTypes: typeRangesSchema.nullish(),
   allowedTypes: typeRangesSchema.nullish(),
   attentionIds: attentionIdsSchema.nullish(),
+  ...hookPolicyFields(false),
 });
 
 /**
@@ -133,8 +157,8 @@ export function readHookConfig(site: Site, hookKey: string, raw: unknown, strict
   const known = kind === "before" ? BEFORE_FIELDS : AFTER_FIELDS;
   for (const key of Object.keys(record)) {
     if (known.includes(key)) continue;
-    if (key === "failedContinue") {
-      if (!strict) warn(child(site, key), "failedContinue has no effect on an after-hook");
+    if (key === "failedContinue" || (kind === "after" && HOOK_POLICY_KEYS.includes(key))) {
+      if (!strict) warn(child(site, key), `${key} has no effect on an after-hook`);
     } else if (strict) {
       fail(unknownKeySite(site, key), "unknown key");
     } else {
@@ -142,16 +166,37 @@ export function readHookConfig(site: Site, hookKey: string, raw: unknown, strict
     }
   }
   const fields = parseAt(site, hookFieldsSchema, record);
+  if (kind === "before" && fields.async === true && !strict) {
+    for (const key of SYNC_POLICY_KEYS.filter((k) => record[k] != null)) {
+      warn(child(site, key), `${key} has no effect on an async hook: the implied endpoint retries its call`);
+    }
+  }
   let timeout = fields.timeout ?? defaults.timeout;
   if (timeout === 0) {
     warn(child(site, "timeout"), `0 means no per-hook timeout in OpenIM, which caps calls at 15 s: using 15`);
     timeout = OPENIM_CLIENT_CAP_SECONDS;
   }
+  const conflict = failedActionConflict(fields);
+  if (kind === "before" && conflict !== undefined) fail(child(site, "failedAction"), conflict);
+  const before = kind === "before";
+  const failedContinue =
+    (before && fields.failedAction != null ? fields.failedAction === "continue" : undefined) ??
+    (before ? fields.failedContinue : undefined) ??
+    defaults.failedContinue;
+  const policyField = <K extends keyof typeof defaults>(
+    key: K,
+    value: (typeof defaults)[K] | null | undefined,
+  ) => (before ? (value ?? defaults[key]) : defaults[key]);
   return {
     enable: fields.enable ?? defaults.enable,
     timeout,
-    failedContinue:
-      kind === "before" ? (fields.failedContinue ?? defaults.failedContinue) : defaults.failedContinue,
+    failedContinue,
+    maxRetries: policyField("maxRetries", fields.maxRetries),
+    retryBackoffMs: policyField("retryBackoffMs", fields.retryBackoffMs),
+    on4xx: policyField("on4xx", fields.on4xx),
+    on429: policyField("on429", fields.on429),
+    on5xx: policyField("on5xx", fields.on5xx),
+    async: policyField("async", fields.async),
     deniedTypes: fields.deniedTypes ?? defaults.deniedTypes,
     allowedTypes: fields.allowedTypes ?? defaults.allowedTypes,
     attentionIds: fields.attentionIds ?? defaults.attentionIds,

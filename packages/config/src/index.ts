@@ -43,4 +43,8 @@ export {
   writeEndpointState,
 } from "./endpoint-state.js";
 export type { EndpointState, EndpointStateEntry } from "./endpoint-state.js";
-export { OPENIM_WEBHOOKS_ENDPOINT_ID, impliedOpenImEndpoint } from "./implied-endpoint.js";
+export {
+  OPENIM_WEBHOOKS_ENDPOINT_ID,
+  impliedEndpointCalls,
+  impliedOpenImEndpoint,
+} from "./implied-endpoint.js";

@@ -26,6 +26,20 @@ describe("an app's tencent block", () => {
     );
   });
 
+  it("refuses an async hook, saying why and naming the field; async: false is taken", () => {
+    const withHook = (settings: Record<string, unknown>) =>
+      validateAppConfig({
+        appId: "a",
+        tencent: { ...tencent, hooks: { "C2C.CallbackBeforeSendMsg": { enable: true, ...settings } } },
+      });
+    expect(() => withHook({ async: true })).toThrow(
+      /tencent\.hooks\.C2C\.CallbackBeforeSendMsg\.async.*not available for Tencent hooks/,
+    );
+    expect(withHook({ async: false }).tencent?.hooks["C2C.CallbackBeforeSendMsg"]).toMatchObject({
+      async: false,
+    });
+  });
+
   it("is read from Herald's YAML, an app with only a tencent block included", async () => {
     const text = [
       "apps:",

@@ -1,6 +1,8 @@
 import type { Event } from "@herald/proto";
 import type { z } from "zod";
 import type { CallbackFailure } from "./openim/failure.js";
+import type { HookPolicy } from "./hook-policy.js";
+import type { HookProvider } from "./hook-provider.js";
 import type { HttpRequestSpec, JsonObject } from "./types.js";
 
 /** Herald's one unit of time inside: milliseconds. Seconds appear only at the edges (a YAML, a wire field). */
@@ -100,7 +102,7 @@ export type BeforeOutcome =
   | { kind: "deny"; errCode: number; errMsg: string; errDlt: string }
   /** Stop without an error: the sender is told it succeeded (Tencent's ErrorCode 2). */
   | { kind: "drop" }
-  /** A failed callback: failedContinue decides (see decideFailure). */
+  /** A failed callback: the hook's policy decides (see decideFailure). */
   | { kind: "failed"; failure: CallbackFailure };
 
 /** One hook of a dialect, as a Before call's `command` names it. */
@@ -116,9 +118,10 @@ export interface BeforeHook {
 /** A before-hook's settings as the gateway and evaluator use them, complete. */
 export interface BeforeHookSettings {
   readonly enable: boolean;
+  /** The whole budget of one Before: the first call and every retry. */
   readonly timeoutMs: number;
-  /** Whether a failed call (timeout, refused, bad answer) lets the action go on. */
-  readonly failedContinue: boolean;
+  /** Retries, per-failure choices, the decision when the call fails for good, and async. */
+  readonly policy: HookPolicy;
 }
 
 /**
@@ -127,6 +130,8 @@ export interface BeforeHookSettings {
  * a Before call's command and go through these; neither names a dialect.
  */
 export interface DialectBefore<BK extends string = string, B = unknown, H extends BeforeHook = BeforeHook> {
+  /** Whether the dialect has a silent drop (Tencent's ErrorCode 2): only then may failedAction say "drop". */
+  readonly canDrop: boolean;
   /** The app's config block for these hooks: `openim`, `tencent`. */
   readonly appKey: BK;
   /**
@@ -140,6 +145,11 @@ export interface DialectBefore<BK extends string = string, B = unknown, H extend
   readonly hookSettings: (block: B, hook: H) => BeforeHookSettings | undefined;
   /** Why the hook does not fire for this payload (OpenIM's type and user filters); undefined: it fires. */
   readonly filteredOut?: (block: B, hook: H, payload: JsonObject) => string | undefined;
+  /**
+   * The block's gRPC hook provider (its `provider`, hookProviderSchema): when set, the synchronous hooks
+   * are asked there, with render's body, instead of at the url; undefined: over HTTP.
+   */
+  readonly providerOf: (block: B) => HookProvider | undefined;
   /** The request to the business server; `now` signs it. */
   readonly render: (
     block: B,
@@ -148,6 +158,13 @@ export interface DialectBefore<BK extends string = string, B = unknown, H extend
   ) => HttpRequestSpec;
   /** The business server's answer; `request` is the payload asked about (a modification is applied to it). */
   readonly interpret: (hook: H, request: JsonObject, response: CallbackResponse) => BeforeOutcome;
+  /**
+   * For an async hook: the command of the passthrough event (type `openim.<command>`, the chat core's
+   * payload) that the app's implied endpoint delivers as `render` would make the call (same URL, body and
+   * operationID), retried and logged like any delivery. Absent: the dialect's hooks cannot be async, and
+   * config refuses `async: true` for them.
+   */
+  readonly asyncCommand?: (block: B, hook: H) => string;
 }
 
 /**

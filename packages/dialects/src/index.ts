@@ -7,6 +7,20 @@ export type { UrlStyle, OpenImBeforeInput } from "./openim/before.js";
 export { openImHookTimeoutMs } from "./openim/before-hooks.js";
 export type { OpenImAppBlock, OpenImHookSettings } from "./openim/before-hooks.js";
 export { HERALD_CALLBACK_ERRORS, decideFailure } from "./openim/failure.js";
+export { failedAnswer, outcomeAnswer, plainAnswer } from "./before-answer.js";
+export type { BeforeAnswer } from "./before-answer.js";
+export {
+  DEFAULT_HOOK_POLICY,
+  FAILED_ACTIONS,
+  HOOK_POLICY_KEYS,
+  MAX_HOOK_RETRIES,
+  completeHookPolicy,
+  failedActionConflict,
+  hookPolicyFields,
+} from "./hook-policy.js";
+export { MAX_PROVIDER_TARGETS, hookProviderSchema, parseGrpcTarget } from "./hook-provider.js";
+export type { GrpcTarget, HookProvider } from "./hook-provider.js";
+export type { FailedAction, HookPolicy, HookPolicyInput, RetryChoice } from "./hook-policy.js";
 export type { CallbackFailure, FailureDecision } from "./openim/failure.js";
 export { OPENIM_BEFORE_MODIFICATIONS } from "./openim/modifications.js";
 export type { ModificationRule, ModifiedFieldType } from "./openim/modifications.js";

@@ -67,7 +67,10 @@ export async function callBusinessServer(
   if (problem !== undefined) {
     return { ...unanswered(latency()), ok: false, failure: { reason: "request", detail: problem } };
   }
-  const signal = AbortSignal.timeout(Math.max(1, timeoutMs));
+  // A timer cleared once answered: AbortSignal.timeout's would stay and fire for every call made.
+  const controller = new AbortController();
+  const { signal } = controller;
+  const timer = setTimeout(() => controller.abort(), Math.max(1, timeoutMs));
   try {
     const res = await request(spec.url, {
       method: spec.method,
@@ -92,6 +95,8 @@ export async function callBusinessServer(
     return { ok: true, status: res.statusCode, headers, ...decodeBody(bytes), latencyMs: latency() };
   } catch (err) {
     return { ...unanswered(latency()), ok: false, failure: classify(err, signal, timeoutMs) };
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -30,7 +30,14 @@ export async function checkDestinationUrl(url: string, policy: EgressPolicy): Pr
       field: "url",
     });
   }
-  const host = unbracket(parsed.hostname);
+  await checkDestinationHost(unbracket(parsed.hostname), policy, "url");
+}
+
+/**
+ * The host part of checkDestinationUrl, for a destination that is not an http URL (a gRPC hook
+ * provider's target): it resolves, and every address passes the policy. Errors name `field`.
+ */
+export async function checkDestinationHost(host: string, policy: EgressPolicy, field: string): Promise<void> {
   let addresses: string[];
   if (isIP(host) !== 0) {
     addresses = [host];
@@ -39,10 +46,10 @@ export async function checkDestinationUrl(url: string, policy: EgressPolicy): Pr
       addresses = (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
     } catch (err) {
       const code = (err as { code?: string }).code ?? "error";
-      throw new ValidationError(`host ${host} does not resolve (${code})`, { field: "url", cause: err });
+      throw new ValidationError(`host ${host} does not resolve (${code})`, { field, cause: err });
     }
   }
-  if (addresses.length === 0) throw new ValidationError(`host ${host} has no address`, { field: "url" });
+  if (addresses.length === 0) throw new ValidationError(`host ${host} has no address`, { field });
   for (const address of addresses) {
     const verdict = checkAddress(address, policy);
     if (!verdict.allowed) {

@@ -73,7 +73,7 @@ export function checkConnectedSocket(
 }
 
 /** A net `lookup` that resolves every address and keeps only those the policy allows. */
-function guardedLookup(policy: EgressPolicy): LookupFunction {
+export function guardedLookup(policy: EgressPolicy): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
       if (err) {

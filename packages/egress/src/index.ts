@@ -8,7 +8,14 @@ export {
 export { createAppAgents, type AppAgents } from "./app-agents.js";
 export { egressEnvSchema } from "./egress-env.js";
 export { DestinationRefusedError, findDestinationRefused } from "./errors.js";
-export { checkDestinationUrl } from "./destination-url.js";
+export { checkDestinationHost, checkDestinationUrl } from "./destination-url.js";
+export {
+  createHookProviders,
+  type HookCall,
+  type HookProviderOptions,
+  type HookProviders,
+  type ProviderTarget,
+} from "./hook-provider.js";
 export { createGuardedAgent, type GuardedAgent, type GuardedAgentOptions } from "./guarded-agent.js";
 export {
   callBusinessServer,

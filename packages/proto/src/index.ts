@@ -88,6 +88,16 @@ export type {
   DeliveryLogServiceServer,
 } from "./gen/herald/v1/query.js";
 
+// What a business server implements instead of a before-hook URL (DecideRequest: a hook call;
+// DecideResponse: its answer).
+export {
+  HookProviderServiceService,
+  HookProviderServiceClient,
+  DecideRequest,
+  DecideResponse,
+} from "./gen/herald/v1/hook_provider.js";
+export type { HookProviderServiceServer } from "./gen/herald/v1/hook_provider.js";
+
 // Timestamps are plain Dates (useDate=true); durations keep the well-known message shape.
 export { Duration } from "./gen/google/protobuf/duration.js";
 

@@ -28,3 +28,12 @@ export {
   type OpenImCallback,
   type ParseOpenImInput,
 } from "./payloads.js";
+export {
+  serveHookProvider,
+  openImAnswer,
+  type HookProviderAnswer,
+  type HookProviderCall,
+  type HookProviderServer,
+  type OpenImAnswerFields,
+  type ServeHookProviderOptions,
+} from "./hook-provider.js";

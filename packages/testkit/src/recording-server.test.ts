@@ -80,6 +80,18 @@ describe("startRecordingServer", () => {
     expect(res.status).toBe(204);
   });
 
+  it("holds a reply until its `after` settles", async () => {
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    server.reply({ status: 201, after: released });
+    let answered = false;
+    const res = fetch(server.url).then((r) => ((answered = true), r));
+    await server.waitForRequests(1);
+    expect(answered).toBe(false);
+    release();
+    expect((await res).status).toBe(201);
+  });
+
   it("hang never answers, so a client with a timeout aborts", async () => {
     server.reply({ hang: true });
     await expect(fetch(server.url, { signal: AbortSignal.timeout(200) })).rejects.toThrow(/abort|timeout/i);

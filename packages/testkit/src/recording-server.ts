@@ -20,7 +20,14 @@ export interface RecordedRequest {
 
 export type Reply =
   // An object body is sent as JSON, except a Buffer/Uint8Array, which is sent as its bytes.
-  | { status?: number; body?: string | object; headers?: Record<string, string>; delayMs?: number }
+  | {
+      status?: number;
+      body?: string | object;
+      headers?: Record<string, string>;
+      delayMs?: number;
+      /** Held until this settles (a business server that answers when the test lets it). */
+      after?: Promise<unknown>;
+    }
   | { hang: true }
   | { reset: true };
 
@@ -85,6 +92,13 @@ export async function startRecordingServer(): Promise<RecordingServer> {
       res.writeHead(reply.status ?? 200, headers);
       res.end(payload);
     };
+    if (reply.after !== undefined) {
+      // A request whose client gave up, or that close() ended, is not answered.
+      void reply.after.then(() => {
+        if (!res.destroyed) send();
+      });
+      return;
+    }
     if (reply.delayMs === undefined || reply.delayMs <= 0) {
       send();
       return;

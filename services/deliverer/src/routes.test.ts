@@ -99,7 +99,7 @@ describe("the endpoint implied by webhooks.yml", () => {
       endpoints,
     });
 
-  it("exists only when an after-hook is enabled, in the app's URL style", () => {
+  it("exists for an enabled after-hook, in the app's URL style, and not for a synchronous before-hook", () => {
     expect(endpointsOf(withHooks({ beforeSendSingleMsg: { enable: true } }))).toEqual([]);
     const [implied] = endpointsOf(withHooks({ afterSendSingleMsg: { enable: true, timeout: 3 } }));
     expect(implied).toMatchObject({
@@ -122,6 +122,33 @@ describe("the endpoint implied by webhooks.yml", () => {
     expect(
       ids(app, "user.online", encode({ payload: { $case: "userOnline", value: { userId: "u1" } } })),
     ).toEqual([]);
+  });
+
+  const passthrough = (command: string, payload: Record<string, unknown> = {}) =>
+    encode({ payload: { $case: "passthrough", value: { command, payloadJson: JSON.stringify(payload) } } });
+
+  it("exists for an async before-hook, and makes only that hook's calls, with its filters", () => {
+    const app = withHooks({
+      beforeSendSingleMsg: { enable: true, async: true, timeout: 4, deniedTypes: [115] },
+      beforeOfflinePush: { enable: true },
+      afterJoinGroup: { enable: false },
+    });
+    expect(endpointsOf(app)).toMatchObject([{ id: OPENIM_WEBHOOKS_ENDPOINT_ID, timeoutMs: 4000 }]);
+    const send = "openim.callbackBeforeSendSingleMsgCommand";
+    expect(ids(app, send, passthrough("callbackBeforeSendSingleMsgCommand", { contentType: 101 }))).toEqual([
+      "openim",
+    ]);
+    expect(ids(app, send, passthrough("callbackBeforeSendSingleMsgCommand", { contentType: 115 }))).toEqual(
+      [],
+    );
+    // A synchronous before-hook, an after-hook the app left off, and events no hook enables: nothing.
+    expect(ids(app, "openim.callbackBeforePushCommand", passthrough("callbackBeforePushCommand"))).toEqual(
+      [],
+    );
+    const join = "openim.callbackAfterJoinGroupCommand";
+    expect(ids(app, join, passthrough("callbackAfterJoinGroupCommand"))).toEqual([]);
+    expect(ids(app, "msg.sent", message({}))).toEqual([]);
+    expect(ids(app, "conn.online", encode({}))).toEqual([]);
   });
 
   it("gives way to an explicit endpoint with the same id", () => {

@@ -3,6 +3,7 @@ import {
   OPENIM_WEBHOOKS_ENDPOINT_ID,
   eventTypeMatches,
   hookConfig,
+  impliedEndpointCalls,
   impliedOpenImEndpoint,
 } from "@herald/config";
 import { dialectOf, findOpenImHook, openImHookFires, parsePassthroughPayload } from "@herald/dialects";
@@ -76,18 +77,20 @@ function isImplied(app: AppConfig, endpoint: EndpointConfig): boolean {
   return !app.endpoints.includes(endpoint);
 }
 
+// The implied endpoint makes only the calls its hooks enable: a passthrough of a before-hook only when
+// that hook is async, and nothing for a command the app did not turn on.
 function afterHookFires(app: AppConfig, type: string, decoded: () => Event): boolean {
   const hook = afterHookOf(type, decoded);
   if (hook === undefined) return false;
   const config = hookConfig(app, hook.key);
-  if (!config.enable) return false;
+  if (!impliedEndpointCalls(hook.key, config)) return false;
   return firesFor(hook, config, decoded());
 }
 
+/** The hook an event is the call of: an after-hook, or for a passthrough the hook its command names. */
 function afterHookOf(type: string, decoded: () => Event): OpenImHook | undefined {
   if (type.startsWith(PASSTHROUGH_TYPE_PREFIX)) {
-    const hook = findOpenImHook(type.slice(PASSTHROUGH_TYPE_PREFIX.length));
-    return hook?.kind === "after" ? hook : undefined;
+    return findOpenImHook(type.slice(PASSTHROUGH_TYPE_PREFIX.length));
   }
   const keys = AFTER_HOOKS_BY_TYPE[type];
   if (keys === undefined) return undefined;

@@ -1,7 +1,9 @@
 import { Decision, DecisionSource, type BeforeRequest, type BeforeResponse } from "@herald/proto";
 import {
   beforeBlockOf,
-  decideFailure,
+  failedAnswer,
+  outcomeAnswer,
+  plainAnswer,
   findBeforeHook,
   type BeforeHookSettings,
   type BeforeOutcome,
@@ -11,14 +13,18 @@ import {
 import type { AppConfig, ConfigView } from "@herald/config";
 import type { AttemptRecord } from "@herald/bus";
 import type { Logger } from "@herald/runtime";
-import { callBusinessServer, type AppAgents } from "@herald/egress";
+import type { AppAgents, HookProviders } from "@herald/egress";
 import type { Breakers } from "./breaker.js";
+import { callOut } from "./call-out.js";
+import { callWithPolicy } from "./policy.js";
 import type { EvaluatorMetrics } from "./metrics.js";
 
 export interface EvaluatorDeps {
   config: ConfigView;
   /** The guarded HTTP pools: each app's calls go through the one its SSRF policy picks. */
   agents: Pick<AppAgents, "forApp">;
+  /** The gRPC hook providers' streams, for apps whose block names a provider. */
+  providers: Pick<HookProviders, "decide">;
   breakers: Breakers;
   metrics: EvaluatorMetrics;
   log: Logger;
@@ -30,7 +36,7 @@ export interface EvaluatorDeps {
 
 type Answer = Pick<BeforeResponse, "decision" | "errCode" | "errMsg" | "errDlt" | "payloadJson" | "source">;
 
-const CONTINUE_DISABLED: Answer = answer(
+const CONTINUE_DISABLED: Answer = plainAnswer(
   Decision.DECISION_CONTINUE,
   DecisionSource.DECISION_SOURCE_HOOK_DISABLED,
 );
@@ -63,7 +69,11 @@ export function createEvaluator(deps: EvaluatorDeps) {
       // The gateway checks it; a request that skipped the gateway still gets an answer at once.
       const failure: CallbackFailure = { reason: "body", detail: "payload_json is not JSON" };
       return {
-        ...onFailure(failure, settings.failedContinue, DecisionSource.DECISION_SOURCE_CALLBACK_FAILED),
+        ...failedAnswer(
+          failure,
+          settings.policy.failedAction,
+          DecisionSource.DECISION_SOURCE_CALLBACK_FAILED,
+        ),
         operationId: req.operationId,
       };
     }
@@ -94,7 +104,11 @@ export function createEvaluator(deps: EvaluatorDeps) {
         reason: "breaker",
         detail: `breaker open for ${app.appId}/${hook.key}`,
       };
-      const out = onFailure(failure, settings.failedContinue, DecisionSource.DECISION_SOURCE_BREAKER_OPEN);
+      const out = failedAnswer(
+        failure,
+        settings.policy.failedAction,
+        DecisionSource.DECISION_SOURCE_BREAKER_OPEN,
+      );
       metrics.calls.inc({ outcome: "breaker_open" });
       record(0, "", 0, outcomeName(out, "breaker_open"), failure.detail);
       return { ...out, operationId: req.operationId };
@@ -102,27 +116,38 @@ export function createEvaluator(deps: EvaluatorDeps) {
 
     // Leave the gateway a little time to pass the answer on.
     const timeoutMs = Math.min(settings.timeoutMs, Math.max(1, deadlineMs - 50));
-    const result = await callBusinessServer(deps.agents.forApp(app), spec, timeoutMs);
-    metrics.callSeconds.observe(result.latencyMs / 1000);
-
-    const outcome: BeforeOutcome = !result.ok
-      ? { kind: "failed", failure: result.failure }
-      : !result.bodyIsUtf8
-        ? // Read on, it would hand the chat core U+FFFD where the business server meant something else.
-          { kind: "failed", failure: { reason: "body", detail: "response is not valid UTF-8" } }
-        : withinLimit(
-            dialect.interpret(hook, payload, { status: result.status, body: result.body }),
-            deps.maxPayloadBytes,
-          );
+    // The hook's policy retries inside the budget; the breaker counts the Before once, by its last call.
+    const { result, outcome } = await callWithPolicy({
+      policy: settings.policy,
+      budgetMs: timeoutMs,
+      call: (leftMs) => callOut(deps, app, { dialect, hook, block }, req, spec, leftMs),
+      judge: (res): BeforeOutcome => {
+        metrics.callSeconds.observe(res.latencyMs / 1000);
+        return !res.ok
+          ? { kind: "failed", failure: res.failure }
+          : !res.bodyIsUtf8
+            ? // Read on, it would hand the chat core U+FFFD where the business server meant something else.
+              { kind: "failed", failure: { reason: "body", detail: "response is not valid UTF-8" } }
+            : withinLimit(
+                dialect.interpret(hook, payload, { status: res.status, body: res.body }),
+                deps.maxPayloadBytes,
+              );
+      },
+      onRetry: ({ result: res }, failure, waitMs) => {
+        metrics.retries.inc();
+        const error = `${failure.reason}: ${failure.detail}; retrying in ${waitMs} ms`;
+        record(res.status, res.body, res.latencyMs, "retry", error);
+      },
+    });
     if (outcome.kind === "failed" && countsAgainstServer(outcome.failure)) breaker.failure(app.breaker);
     else breaker.success();
 
     let out: Answer;
     let error = "";
     if (outcome.kind === "failed") {
-      out = onFailure(
+      out = failedAnswer(
         outcome.failure,
-        settings.failedContinue,
+        settings.policy.failedAction,
         DecisionSource.DECISION_SOURCE_CALLBACK_FAILED,
       );
       error = `${outcome.failure.reason}: ${outcome.failure.detail}`;
@@ -131,7 +156,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
         "before-hook callback failed",
       );
     } else {
-      out = fromOutcome(outcome);
+      out = outcomeAnswer(outcome);
     }
     const name = outcomeName(out, outcome.kind === "failed" ? "failed" : outcome.kind);
     metrics.calls.inc({ outcome: name });
@@ -157,37 +182,13 @@ function countsAgainstServer(failure: CallbackFailure): boolean {
   return failure.reason !== "action" && failure.reason !== "refused" && failure.reason !== "request";
 }
 
-function onFailure(failure: CallbackFailure, failedContinue: boolean, source: DecisionSource): Answer {
-  const d = decideFailure(failure, failedContinue);
-  return d.kind === "continue"
-    ? answer(Decision.DECISION_CONTINUE, source)
-    : { ...answer(Decision.DECISION_DENY, source), errCode: d.errCode, errMsg: d.errMsg, errDlt: d.errDlt };
-}
-
-function fromOutcome(outcome: Exclude<BeforeOutcome, { kind: "failed" }>): Answer {
-  const source = DecisionSource.DECISION_SOURCE_BUSINESS_SERVER;
-  switch (outcome.kind) {
-    case "continue":
-      return answer(Decision.DECISION_CONTINUE, source);
-    case "modify":
-      return { ...answer(Decision.DECISION_MODIFY, source), payloadJson: JSON.stringify(outcome.payload) };
-    case "deny":
-      return {
-        ...answer(Decision.DECISION_DENY, source),
-        errCode: outcome.errCode,
-        errMsg: outcome.errMsg,
-        errDlt: outcome.errDlt,
-      };
-    case "drop":
-      return answer(Decision.DECISION_DROP, source);
-  }
-}
-
 function outcomeName(out: Answer, base: string): string {
   if (base !== "failed" && base !== "breaker_open") return base;
-  return `${base}_${out.decision === Decision.DECISION_DENY ? "deny" : "continue"}`;
-}
-
-function answer(decision: Decision, source: DecisionSource): Answer {
-  return { decision, source, errCode: 0, errMsg: "", errDlt: "", payloadJson: "" };
+  const taken =
+    out.decision === Decision.DECISION_DENY
+      ? "deny"
+      : out.decision === Decision.DECISION_DROP
+        ? "drop"
+        : "continue";
+  return `${base}_${taken}`;
 }

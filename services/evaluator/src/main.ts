@@ -2,12 +2,9 @@
 import { randomBytes } from "node:crypto";
 import { BeforeRequest, BeforeResponse } from "@herald/proto";
 import { runService } from "@herald/runtime";
-import { largestPayloadBytes, messageLimitBytes, publishAttempt, serveRpc, startBus } from "@herald/bus";
+import { serveRpc, startBus } from "@herald/bus";
 import { watchConfig } from "@herald/config";
-import { createAppAgents } from "@herald/egress";
-import { Breakers } from "./breaker.js";
-import { createEvaluator } from "./evaluate.js";
-import { createEvaluatorMetrics } from "./metrics.js";
+import { createEvaluatorRuntime } from "./in-process.js";
 import { schema } from "./config.js";
 
 await runService({
@@ -16,26 +13,13 @@ await runService({
   async start({ config, log, registry }) {
     const bus = await startBus({ config, name: "herald-evaluator", log });
     const view = await watchConfig(bus, log);
-    // Keep-alive pools per business server origin, every connection checked by the app's SSRF policy.
-    const agents = createAppAgents(config.DELIVERY_ALLOW_LOOPBACK, {
-      connections: config.HTTP_CONNECTIONS_PER_ORIGIN,
-    });
-    const breakers = new Breakers();
-    const metrics = createEvaluatorMetrics(registry, () => breakers.openCount());
-    const evaluate = createEvaluator({
+    const evaluator = createEvaluatorRuntime({
+      bus,
       config: view,
-      agents,
-      breakers,
-      metrics,
       log,
-      maxPayloadBytes: largestPayloadBytes(messageLimitBytes(bus)),
-      recordAttempt: (record) => {
-        try {
-          publishAttempt(bus, record);
-        } catch (err) {
-          log.warn({ err, appId: record.appId }, "attempt record not sent");
-        }
-      },
+      registry,
+      allowLoopback: config.DELIVERY_ALLOW_LOOPBACK,
+      connectionsPerOrigin: config.HTTP_CONNECTIONS_PER_ORIGIN,
     });
     const server = serveRpc({
       bus,
@@ -44,16 +28,17 @@ await runService({
       instanceId: `evaluator-${process.pid}-${randomBytes(3).toString("hex")}`,
       log,
       handle: async (data, ctx) =>
-        BeforeResponse.encode(await evaluate(BeforeRequest.decode(data), ctx.deadlineMs)).finish(),
+        BeforeResponse.encode(await evaluator.evaluate(BeforeRequest.decode(data), ctx.deadlineMs)).finish(),
     });
     await server.ready;
     return {
       checks: { nats: () => bus.isConnected() },
       shutdown: [
         { name: "stop taking hooks, finish those in hand", run: (signal) => server.stop(signal) },
+        { name: "attempt records in hand", run: () => Promise.resolve(evaluator.flushRecords()) },
         { name: "config watch", run: () => view.close() },
         { name: "nats drain", run: () => bus.drain() },
-        { name: "http pools", run: () => agents.close() },
+        { name: "http pools and hook provider streams", run: () => evaluator.close() },
       ],
     };
   },

@@ -8,6 +8,11 @@ export function createEvaluatorMetrics(registry: Registry, openBreakers: () => n
       labelNames: ["outcome"] as const,
       registers: [registry],
     }),
+    retries: new Counter({
+      name: "herald_evaluator_retries_total",
+      help: "Before-hook calls retried under the hook's policy (each is also in the attempt log)",
+      registers: [registry],
+    }),
     callSeconds: new Histogram({
       name: "herald_evaluator_business_call_seconds",
       help: "Time of the HTTP call to the business server",

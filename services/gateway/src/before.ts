@@ -1,5 +1,5 @@
-import { randomUUID } from "node:crypto";
-import { BeforeRequest, BeforeResponse, Decision, DecisionSource } from "@herald/proto";
+import { createHash, randomUUID } from "node:crypto";
+import { BeforeRequest, BeforeResponse, Decision, DecisionSource, Event } from "@herald/proto";
 import {
   RpcUnavailableError,
   largestPayloadBytes,
@@ -7,25 +7,32 @@ import {
   requestRpc,
   type Bus,
 } from "@herald/bus";
-import { beforeBlockOf, decideFailure, findBeforeHook } from "@herald/dialects";
+import { beforeBlockOf, failedAnswer, findBeforeHook, plainAnswer } from "@herald/dialects";
 import { ValidationError, type Logger } from "@herald/runtime";
 import { validateBefore } from "./events.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { KnownApps } from "./known-apps.js";
+import type { PublishBatch } from "./publisher.js";
 
 export interface BeforeHandlerOptions {
   bus: Bus;
   knownApps: KnownApps;
   log: Logger;
   metrics: GatewayMetrics;
+  /** The Publish path: an async hook's call is stored through it, as an event, before the answer. */
+  publish: PublishBatch;
   /** Time over the hook's timeout that the gateway waits for the evaluator's answer. */
   answerMarginMs: number;
+  /** An evaluator in this process (BEFORE_EVALUATION=local): asked directly instead of over NATS. */
+  local?: (req: BeforeRequest, deadlineMs: number) => Promise<BeforeResponse>;
 }
 
 /**
  * The gateway's half of a before-hook: refuses an app configured nowhere (NOT_FOUND naming app_id);
- * answers at once, with no hop, when the hook is off or the message is filtered out by config; otherwise asks an evaluator within the hook's timeout,
- * and when none answers lets failedContinue decide, as for any failed callback.
+ * answers at once, with no hop, when the hook is off or the message is filtered out by config; for an
+ * async hook stores its call as an event (delivered by the app's implied endpoint) and then continues;
+ * otherwise asks an evaluator within the hook's timeout, and when none answers lets the hook's
+ * failedAction decide, as for any failed callback.
  */
 export function createBeforeHandler(opts: BeforeHandlerOptions) {
   const { bus, metrics } = opts;
@@ -52,13 +59,20 @@ export function createBeforeHandler(opts: BeforeHandlerOptions) {
       return { ...res, operationId };
     };
     if (!settings?.enable) {
-      return done(local(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_HOOK_DISABLED));
+      return done(plainAnswer(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_HOOK_DISABLED));
     }
     if (dialect.filteredOut?.(block, hook, payload) !== undefined) {
-      return done(local(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_TYPE_FILTERED));
+      return done(plainAnswer(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_TYPE_FILTERED));
+    }
+    const asyncCommand = settings.policy.async ? dialect.asyncCommand?.(block, hook) : undefined;
+    if (asyncCommand !== undefined) {
+      // Stored before the answer: once the chat core goes on, the call is owed and must not be lost.
+      await opts.publish([asyncCallEvent(req, operationId, asyncCommand)]);
+      return done(plainAnswer(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_ASYNC));
     }
 
     const timeoutMs = settings.timeoutMs + opts.answerMarginMs;
+    if (opts.local !== undefined) return done(await opts.local({ ...req, operationId }, timeoutMs));
     try {
       const answer = await requestRpc(
         bus,
@@ -73,24 +87,30 @@ export function createBeforeHandler(opts: BeforeHandlerOptions) {
         { appId: req.appId, hook: hook.key, operationID: operationId, reason: err.reason },
         "no evaluator answered the before-hook",
       );
-      const d = decideFailure({ reason: "unavailable", detail: err.message }, settings.failedContinue);
-      const source = DecisionSource.DECISION_SOURCE_CALLBACK_FAILED;
+      const failure = { reason: "unavailable", detail: err.message } as const;
       return done(
-        d.kind === "continue"
-          ? local(Decision.DECISION_CONTINUE, source)
-          : {
-              ...local(Decision.DECISION_DENY, source),
-              errCode: d.errCode,
-              errMsg: d.errMsg,
-              errDlt: d.errDlt,
-            },
+        failedAnswer(failure, settings.policy.failedAction, DecisionSource.DECISION_SOURCE_CALLBACK_FAILED),
       );
     }
   };
 }
 
-function local(decision: Decision, source: DecisionSource): Omit<BeforeResponse, "operationId"> {
-  return { decision, source, errCode: 0, errMsg: "", errDlt: "", payloadJson: "" };
+/**
+ * An async hook's call as a passthrough event: the chat core's payload as it sent it, under the Before
+ * answer's operationId, so the business server's operationID matches what the chat core was told. Its
+ * id is the request's digest: a Before the chat core sends again (same operationId and payload) is
+ * stored once, within the stream's duplicate window, and the business server called once.
+ */
+function asyncCallEvent(req: BeforeRequest, operationId: string, command: string): Event {
+  const digest = createHash("sha256")
+    .update(JSON.stringify([req.command, operationId, req.payloadJson]))
+    .digest("hex");
+  return Event.fromPartial({
+    id: `before-${digest}`,
+    appId: req.appId,
+    operationId,
+    payload: { $case: "passthrough", value: { command, payloadJson: req.payloadJson } },
+  });
 }
 
 export type BeforeHandler = ReturnType<typeof createBeforeHandler>;

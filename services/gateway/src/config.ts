@@ -33,6 +33,11 @@ export const schema = baseEnvSchema.extend({
   // to no one; Before answers CONTINUE, HOOK_DISABLED) instead of NOT_FOUND naming app_id.
   HERALD_ACCEPT_UNKNOWN_APPS: envBoolean.default(false),
   BEFORE_ANSWER_MARGIN_MS: z.coerce.number().int().min(0).max(10_000).default(500),
+  // "nats" (default): before-hooks go to the evaluators over NATS, which scale out and fail over.
+  // "local": this gateway evaluates them itself, saving the hop (see the README's before-hook figures).
+  BEFORE_EVALUATION: z.enum(["nats", "local"]).default("nats"),
+  // The evaluator's keep-alive connections per business server origin, with BEFORE_EVALUATION=local.
+  HTTP_CONNECTIONS_PER_ORIGIN: z.coerce.number().int().min(1).max(1024).default(64),
   ADMIN_HOST: z.string().min(1).default("0.0.0.0"),
   ADMIN_PORT: z.coerce.number().int().min(0).max(65535).default(8088),
   // Unset: the admin API answers 401 to everything (the panel's files are still served).

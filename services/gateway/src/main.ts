@@ -21,6 +21,7 @@ import { startAdminServer } from "./admin/server.js";
 import { logStoreQueries } from "./admin/log-store.js";
 import { forwardDeliveryLog, withoutLogStore } from "./delivery-log-service.js";
 import { schema } from "./config.js";
+import { createEvaluatorRuntime } from "@herald/evaluator/in-process";
 
 await runService({
   name: "gateway",
@@ -42,19 +43,33 @@ await runService({
     const view = await watchConfig(bus, log);
     const metrics = createGatewayMetrics(registry);
     const knownApps = createKnownApps({ config: view, acceptUnknown: config.HERALD_ACCEPT_UNKNOWN_APPS });
+    const localEvaluator =
+      config.BEFORE_EVALUATION === "local"
+        ? createEvaluatorRuntime({
+            bus,
+            config: view,
+            log,
+            registry,
+            allowLoopback: config.DELIVERY_ALLOW_LOOPBACK,
+            connectionsPerOrigin: config.HTTP_CONNECTIONS_PER_ORIGIN,
+          })
+        : undefined;
+    const publish = createPublisher({
+      bus,
+      maxBatch: config.PUBLISH_MAX_BATCH,
+      publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
+      knownApps,
+    });
     const herald = createHeraldService({
-      publish: createPublisher({
-        bus,
-        maxBatch: config.PUBLISH_MAX_BATCH,
-        publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
-        knownApps,
-      }),
+      publish,
       before: createBeforeHandler({
         bus,
         knownApps,
         log,
         metrics,
+        publish,
         answerMarginMs: config.BEFORE_ANSWER_MARGIN_MS,
+        ...(localEvaluator === undefined ? {} : { local: localEvaluator.evaluate }),
       }),
       log,
       metrics,
@@ -136,7 +151,9 @@ await runService({
             await view.close();
           },
         },
+        { name: "attempt records in hand", run: () => Promise.resolve(localEvaluator?.flushRecords()) },
         { name: "nats drain", run: () => bus.drain() },
+        { name: "http pools", run: async () => localEvaluator?.close() },
       ],
     };
   },

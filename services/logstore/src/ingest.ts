@@ -11,8 +11,8 @@ export interface IngestOptions<T> {
   stream: string;
   filterSubject: string;
   durable: string;
-  /** Decodes a message into its row; throws TerminalError when it never can be stored. */
-  toRow: (data: Uint8Array) => T;
+  /** Decodes a message into its rows (a batch of records: several); throws TerminalError when it never can be stored. */
+  toRows: (data: Uint8Array) => T[];
   /** Messages acked without a row: for events, a node.reset's per-partition copies (logged once). */
   skip?: (d: Delivery) => boolean;
   write: WriteBatch<T>;
@@ -84,7 +84,8 @@ export function startIngest<T>(opts: IngestOptions<T>): { consumer: ConsumerRunn
     retryDelayMs: (n) => Math.min(5_000, 250 * 2 ** Math.max(0, n - 1)),
     handle: async (d) => {
       if (opts.skip?.(d) === true) return;
-      await batcher.add(opts.toRow(d.data));
+      // The message is acked once every row of it has committed.
+      await Promise.all(opts.toRows(d.data).map((row) => batcher.add(row)));
     },
   });
   return { consumer, batcher };

@@ -8,7 +8,7 @@ import { DeliveryLogServiceService } from "@herald/proto";
 import { ingestMetrics, startIngest } from "./ingest.js";
 import { createDeliveryLogService } from "./log-service.js";
 import { maintainPartitions } from "./partitions.js";
-import { attemptRow, eventRow } from "./records.js";
+import { attemptRows, eventRow } from "./records.js";
 import { attemptWriter, eventWriter } from "./writer.js";
 import { schema } from "./config.js";
 
@@ -47,7 +47,7 @@ await runService({
       stream: bus.names.streams.attempts,
       filterSubject: bus.names.subjects.attempts(),
       durable: "logstore-attempts",
-      toRow: attemptRow,
+      toRows: attemptRows,
       write: attemptWriter(pool, log),
       ...batch,
     });
@@ -59,7 +59,7 @@ await runService({
       stream: bus.names.streams.events,
       filterSubject: bus.names.subjects.events(),
       durable: "logstore-events",
-      toRow: eventRow,
+      toRows: (data) => [eventRow(data)],
       skip: (d) => isCopy(d.headers),
       write: eventWriter(pool, log),
       ...batch,

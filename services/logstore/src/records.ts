@@ -1,3 +1,4 @@
+import { decodeAttemptRecords } from "@herald/bus";
 import { TerminalError } from "@herald/runtime";
 import { Event, eventType } from "@herald/proto";
 
@@ -41,20 +42,24 @@ export interface EventRow {
   payload: Buffer;
 }
 
-const decoder = new TextDecoder();
 const INT32_MAX = 2_147_483_647;
 
 /**
- * An AttemptRecord (JSON, as @herald/bus publishes it) as a row. A record that cannot be stored
- * (not JSON, no id, no valid time) is a TerminalError: retrying it cannot help.
+ * The rows of one ATTEMPTS message: an AttemptRecord or a batch of them (JSON, as @herald/bus publishes
+ * them). A message that cannot be stored (not JSON, a record without id or valid time) is a
+ * TerminalError: retrying it cannot help.
  */
-export function attemptRow(data: Uint8Array): AttemptRow {
-  let parsed: unknown;
+export function attemptRows(data: Uint8Array): AttemptRow[] {
+  let records: unknown[];
   try {
-    parsed = JSON.parse(decoder.decode(data));
+    records = decodeAttemptRecords(data);
   } catch (err) {
     throw new TerminalError("attempt record is not JSON", { cause: err });
   }
+  return records.map(attemptRow);
+}
+
+function attemptRow(parsed: unknown): AttemptRow {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new TerminalError("attempt record is not a JSON object");
   }

@@ -1,12 +1,15 @@
 import { SECOND_MS, type DialectBefore } from "../dialect.js";
+import { completeHookPolicy, type HookPolicy } from "../hook-policy.js";
+import type { HookProvider } from "../hook-provider.js";
 import { interpretOpenImBefore, renderOpenImBefore, type UrlStyle } from "./before.js";
 import { openImHookFires, type TypeFilter } from "./filter.js";
 import { findOpenImHook, openImCommand, type CommandNaming, type OpenImHook } from "./hooks.js";
 
 /** One hook's settings in an app's `openim.hooks` (webhooks.yml's fields; timeout in seconds, as OpenIM writes it). */
-export interface OpenImHookSettings extends TypeFilter {
+export interface OpenImHookSettings extends TypeFilter, Partial<Omit<HookPolicy, "failedAction">> {
   enable: boolean;
   timeout: number;
+  /** OpenIM's spelling of failedAction, which has no drop here: true continues, false denies. */
   failedContinue: boolean;
 }
 
@@ -16,6 +19,8 @@ export interface OpenImAppBlock {
   urlStyle: UrlStyle;
   commandNames: CommandNaming;
   hooks: Record<string, OpenImHookSettings>;
+  /** Asks the synchronous hooks over gRPC instead of at url (which after-hooks still use). */
+  provider?: HookProvider;
 }
 
 /** A hook's timeout in Herald's unit: webhooks.yml writes seconds. The one conversion. */
@@ -26,6 +31,7 @@ export function openImHookTimeoutMs(settings: { timeout: number }): number {
 /** OpenIM's before-hooks: the 53 hooks of webhooks.yml, each under its key in the app's `openim.hooks`. */
 export const openImBefore: DialectBefore<"openim", OpenImAppBlock, OpenImHook> = {
   appKey: "openim",
+  canDrop: false,
   findHook: findOpenImHook,
   hookSettings: (block, hook) => {
     const settings = block.hooks[hook.key];
@@ -33,7 +39,7 @@ export const openImBefore: DialectBefore<"openim", OpenImAppBlock, OpenImHook> =
       settings && {
         enable: settings.enable,
         timeoutMs: openImHookTimeoutMs(settings),
-        failedContinue: settings.failedContinue,
+        policy: completeHookPolicy(settings),
       }
     );
   },
@@ -43,6 +49,7 @@ export const openImBefore: DialectBefore<"openim", OpenImAppBlock, OpenImHook> =
     const firing = openImHookFires(hook, settings, payload);
     return firing.fires ? undefined : firing.why;
   },
+  providerOf: (block) => block.provider,
   render: (block, hook, { operationId, payload }) =>
     renderOpenImBefore({
       baseUrl: block.url,
@@ -52,4 +59,6 @@ export const openImBefore: DialectBefore<"openim", OpenImAppBlock, OpenImHook> =
       payload,
     }),
   interpret: interpretOpenImBefore,
+  // The passthrough renders through renderOpenImBefore too, to the app's URL in its style.
+  asyncCommand: (block, hook) => openImCommand(hook, block.commandNames),
 };

@@ -14,11 +14,11 @@ describe("decideFailure", () => {
   ];
 
   it.each(failures)("continues on %o when failedContinue", (failure) => {
-    expect(decideFailure(failure, true)).toStrictEqual({ kind: "continue" });
+    expect(decideFailure(failure, "continue")).toStrictEqual({ kind: "continue" });
   });
 
   it.each(failures)("denies %o with code %i without failedContinue", (failure, errCode) => {
-    expect(decideFailure(failure, false)).toStrictEqual({
+    expect(decideFailure(failure, "deny")).toStrictEqual({
       kind: "deny",
       errCode,
       errMsg: `callback failed: ${failure.reason}`,

@@ -1,3 +1,5 @@
+import type { FailedAction } from "../hook-policy.js";
+
 export type CallbackFailure =
   /** Decided by the caller, which does the I/O. */
   | { reason: "timeout" | "network"; detail: string }
@@ -23,11 +25,15 @@ export const HERALD_CALLBACK_ERRORS: { readonly network: 90004; readonly data: 9
 });
 
 export type FailureDecision =
-  { kind: "continue" } | { kind: "deny"; errCode: number; errMsg: string; errDlt: string };
+  { kind: "continue" } | { kind: "drop" } | { kind: "deny"; errCode: number; errMsg: string; errDlt: string };
 
-/** The one place that turns a failed callback into continue (failedContinue) or a deny with Herald's code. */
-export function decideFailure(failure: CallbackFailure, failedContinue: boolean): FailureDecision {
-  if (failedContinue) return { kind: "continue" };
+/**
+ * The one place that turns a failed callback into the hook's failedAction: continue, drop, or a deny with
+ * Herald's code.
+ */
+export function decideFailure(failure: CallbackFailure, failedAction: FailedAction): FailureDecision {
+  if (failedAction === "continue") return { kind: "continue" };
+  if (failedAction === "drop") return { kind: "drop" };
   return {
     kind: "deny",
     errCode: failureErrorCode(failure),

@@ -2,6 +2,8 @@ import { z } from "zod";
 import { MINUTE_MS, SECOND_MS, type BeforeHook, type BeforeOutcome, type DialectBefore } from "../dialect.js";
 import { isJsonObject, type JsonObject } from "../types.js";
 import { mapping } from "../zod-text.js";
+import { completeHookPolicy, failedActionConflict, hookPolicyFields } from "../hook-policy.js";
+import { hookProviderSchema } from "../hook-provider.js";
 import { TENCENT_AFTER_COMMANDS } from "./after.js";
 import { TENCENT_PLATFORMS } from "./platform.js";
 import { excerpt, readTencentAnswer } from "./response.js";
@@ -28,20 +30,37 @@ const BY_COMMAND: ReadonlyMap<string, TencentHook> = new Map(TENCENT_HOOKS.map((
 // Tencent's message before-callbacks time out after 2 s (not adjustable) and then deliver the message.
 export const TENCENT_BEFORE_TIMEOUT_MS = 2 * SECOND_MS;
 
+// Tencent's after-callbacks go to explicit endpoints with their own commands: nothing delivers a
+// before-callback's body to the app's `tencent.url`, so a Tencent hook is always asked in the request path.
+const ASYNC_REFUSAL =
+  "async is not available for Tencent hooks: Herald delivers no Tencent before-callback in the background; " +
+  "remove async, or set failedAction: continue with a short timeoutMs";
+
 const timeoutError = `expected an integer of milliseconds, 1 to ${MINUTE_MS}`;
 const timeoutMsSchema = z
   .int({ error: timeoutError })
   .min(1, { error: timeoutError })
   .max(MINUTE_MS, { error: timeoutError });
 
-const hookSettingsSchema = z.strictObject(
-  {
-    enable: z.boolean({ error: "expected true or false" }).default(false),
-    timeoutMs: timeoutMsSchema.default(TENCENT_BEFORE_TIMEOUT_MS),
-    failedContinue: z.boolean({ error: "expected true or false" }).default(true),
-  },
-  mapping,
-);
+const hookSettingsSchema = z
+  .strictObject(
+    {
+      enable: z.boolean({ error: "expected true or false" }).default(false),
+      timeoutMs: timeoutMsSchema.default(TENCENT_BEFORE_TIMEOUT_MS),
+      // No default here: a default would disagree with a failedAction of deny or drop given alone.
+      failedContinue: z.boolean({ error: "expected true or false" }).nullish(),
+      ...hookPolicyFields(true, ASYNC_REFUSAL),
+    },
+    mapping,
+  )
+  .superRefine((settings, ctx) => {
+    const conflict = failedActionConflict(settings);
+    if (conflict !== undefined) ctx.addIssue({ code: "custom", message: conflict, path: ["failedAction"] });
+  })
+  .transform(({ failedContinue, ...settings }) => ({
+    ...settings,
+    failedContinue: failedContinue ?? (settings.failedAction == null || settings.failedAction === "continue"),
+  }));
 
 /** An app's `tencent` block: where and as which SDKAppID its before-callbacks are sent, and which are on. */
 export const tencentAppSchema = z.strictObject(
@@ -49,6 +68,8 @@ export const tencentAppSchema = z.strictObject(
     url: callbackUrlSchema,
     sdkAppId: sdkAppIdSchema,
     token: tokenSchema.optional(),
+    // Asks the before-hooks over gRPC instead of at url.
+    provider: hookProviderSchema.optional(),
     hooks: z
       .strictObject(
         Object.fromEntries(
@@ -71,13 +92,24 @@ const PLATFORMS: ReadonlySet<string> = new Set(TENCENT_PLATFORMS);
  * Tencent's C2C / Group.CallbackBeforeSendMsg. The chat core's payload is Tencent's body; its ClientIP and
  * OptPlatform, when it gives them, go to the URL as Tencent sends them. ErrorCode 0 allows (with MsgBody
  * and/or CloudCustomData: modifies), 1 denies, 2 drops silently, 120001-130000 deny passing the code and
- * ErrorInfo to the sender; any other code is a failed callback, and failedContinue decides.
+ * ErrorInfo to the sender; any other code is a failed callback, and the hook's policy decides.
  */
 export const tencentBefore: DialectBefore<"tencent", TencentAppBlock, TencentHook> = {
   appKey: "tencent",
+  canDrop: true,
   appSchema: tencentAppSchema,
   findHook: (command) => BY_COMMAND.get(command),
-  hookSettings: (block, h) => (block.hooks as Record<string, z.output<typeof hookSettingsSchema>>)[h.key],
+  hookSettings: (block, h) => {
+    const settings = (block.hooks as Record<string, z.output<typeof hookSettingsSchema> | undefined>)[h.key];
+    return (
+      settings && {
+        enable: settings.enable,
+        timeoutMs: settings.timeoutMs,
+        policy: completeHookPolicy(settings),
+      }
+    );
+  },
+  providerOf: (block) => block.provider,
   render: (block, h, { payload, now }) => {
     const { ClientIP: clientIp, OptPlatform: platform, ...rest } = payload;
     const body: JsonObject = { CallbackCommand: h.key, ...rest };

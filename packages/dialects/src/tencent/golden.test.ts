@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { Event, OfflineReason, type DeepPartial } from "@herald/proto";
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../types.js";
+import { DEFAULT_HOOK_POLICY } from "../hook-policy.js";
 import { tencentBefore, TENCENT_HOOKS, type TencentAppBlock, type TencentHook } from "./before.js";
 import { tencent } from "./dialect.js";
 import { tencentSays } from "./after.js";
@@ -293,7 +294,7 @@ describe("before-callbacks", () => {
     expect(tencentBefore.hookSettings(parsed as TencentAppBlock, c2c)).toStrictEqual({
       enable: true,
       timeoutMs: 2000,
-      failedContinue: true,
+      policy: DEFAULT_HOOK_POLICY,
     });
     expect(tencentBefore.hookSettings(parsed as TencentAppBlock, group)).toBeUndefined();
     expect(() =>
@@ -301,6 +302,27 @@ describe("before-callbacks", () => {
     ).toThrow();
     expect(() => tencentBefore.appSchema?.parse({ url: "https://x", sdkAppId: "1", token: "" })).toThrow(
       /1 to 128/,
+    );
+  });
+
+  it("takes failedAction deny or drop alone, and refuses a failedContinue that disagrees with it", () => {
+    const hooks = (settings: object) =>
+      tencentBefore.appSchema?.parse({
+        url: "https://biz.example/cb",
+        sdkAppId: 1400000001,
+        hooks: { "C2C.CallbackBeforeSendMsg": { enable: true, ...settings } },
+      }) as TencentAppBlock;
+    for (const failedAction of ["deny", "drop"] as const) {
+      const parsed = hooks({ failedAction });
+      expect(parsed.hooks["C2C.CallbackBeforeSendMsg"]).toMatchObject({
+        failedAction,
+        failedContinue: false,
+      });
+      expect(tencentBefore.hookSettings(parsed, c2c)?.policy.failedAction).toBe(failedAction);
+    }
+    expect(() => hooks({ failedAction: "drop", failedContinue: true })).toThrow(/disagrees/);
+    expect(tencentBefore.hookSettings(hooks({ failedContinue: false }), c2c)?.policy.failedAction).toBe(
+      "deny",
     );
   });
 

@@ -5,8 +5,13 @@ import {
   type AppConfig,
   type EndpointConfig,
 } from "@herald/config";
-import { dialectOf } from "@herald/dialects";
-import { appEgressPolicy, checkDestinationUrl, DestinationRefusedError } from "@herald/egress";
+import { dialectOf, parseGrpcTarget, type HookProvider } from "@herald/dialects";
+import {
+  appEgressPolicy,
+  checkDestinationHost,
+  checkDestinationUrl,
+  DestinationRefusedError,
+} from "@herald/egress";
 import { ValidationError } from "@herald/runtime";
 import type { AdminContext } from "./context.js";
 import { appNotFound, notFound } from "./errors.js";
@@ -69,8 +74,33 @@ export async function checkUrl(
   app: { readonly allowPrivateDestinations: boolean },
   field = "url",
 ): Promise<void> {
+  await refusalAt(field, checkDestinationUrl(url, appEgressPolicy(app, ctx.allowLoopback)));
+}
+
+/**
+ * Refuses a gRPC hook provider target the evaluator would refuse (the same SSRF rules as checkUrl);
+ * targets in `checked` (the stored ones, while the policy stays) are not resolved again.
+ */
+export async function checkProviderTargets(
+  ctx: AdminContext,
+  provider: HookProvider | undefined,
+  app: { readonly allowPrivateDestinations: boolean },
+  field: string,
+  checked: readonly string[] = [],
+): Promise<void> {
+  for (const [i, target] of (provider?.targets ?? []).entries()) {
+    if (checked.includes(target)) continue;
+    const at = `${field}.targets.${i}`;
+    const parsed = parseGrpcTarget(target);
+    if (typeof parsed === "string") throw new ValidationError(`${at}: ${parsed}`, { field: at });
+    const policy = appEgressPolicy(app, ctx.allowLoopback);
+    await refusalAt(at, checkDestinationHost(parsed.host, policy, at));
+  }
+}
+
+async function refusalAt(field: string, check: Promise<void>): Promise<void> {
   try {
-    await checkDestinationUrl(url, appEgressPolicy(app, ctx.allowLoopback));
+    await check;
   } catch (err) {
     if (err instanceof ValidationError || err instanceof DestinationRefusedError) {
       throw new ValidationError(err.message, { field, cause: err });

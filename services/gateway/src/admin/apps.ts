@@ -12,7 +12,15 @@ import { ConflictError, ValidationError } from "@herald/runtime";
 import { createAppKey, deleteAppKey, deleteAppKeys } from "./app-keys.js";
 import { BEFORE_DIALECTS, beforeBlockOf } from "@herald/dialects";
 import type { DialectBefore } from "@herald/dialects";
-import { checkUrl, endpointsOf, loadApp, redactApp, restoreSecrets, saveApp } from "./app-model.js";
+import {
+  checkProviderTargets,
+  checkUrl,
+  endpointsOf,
+  loadApp,
+  redactApp,
+  restoreSecrets,
+  saveApp,
+} from "./app-model.js";
 import { visibleApp } from "./auth.js";
 import type { AdminApp, AdminContext } from "./context.js";
 import { notFound } from "./errors.js";
@@ -208,12 +216,17 @@ async function checkNewUrls(
     if (!narrowed && before.get(endpoint.id) === endpoint.url) continue;
     await checkUrl(ctx, endpoint.url, app, `endpoints.${inputIds.indexOf(endpoint.id)}.url`);
   }
-  // Each before-hook dialect's block (openim, tencent) calls its url.
+  // Each before-hook dialect's block (openim, tencent) calls its url, and its provider's targets.
   for (const dialect of BEFORE_DIALECTS) {
     const url = blockUrl(app, dialect);
     if (url !== undefined && (narrowed || url !== (stored && blockUrl(stored, dialect)))) {
       await checkUrl(ctx, url, app, `${dialect.appKey}.url`);
     }
+    const block = beforeBlockOf(app, dialect);
+    if (block === undefined) continue;
+    const storedBlock = stored && beforeBlockOf(stored, dialect);
+    const checked = narrowed || storedBlock === undefined ? [] : dialect.providerOf(storedBlock)?.targets;
+    await checkProviderTargets(ctx, dialect.providerOf(block), app, `${dialect.appKey}.provider`, checked);
   }
 }
 

@@ -1,6 +1,6 @@
 import { parseOpenImWebhooks, validateAppConfig, type AppConfig } from "@herald/config";
 import { ValidationError } from "@herald/runtime";
-import { checkUrl, loadApp, saveApp } from "./app-model.js";
+import { checkProviderTargets, checkUrl, loadApp, saveApp } from "./app-model.js";
 import type { AdminApp, AdminContext } from "./context.js";
 import { notFound, refield } from "./errors.js";
 import { appParams, openImBody } from "./schemas.js";
@@ -28,6 +28,13 @@ export function registerHookRoutes(app: AdminApp, ctx: AdminContext): void {
     if (url !== undefined && url !== stored.openim?.url) {
       await checkUrl(ctx, url, stored);
     }
+    await checkProviderTargets(
+      ctx,
+      candidate.openim?.provider,
+      stored,
+      "provider",
+      stored.openim?.provider?.targets,
+    );
     await saveApp(ctx, candidate);
   };
 
@@ -100,6 +107,8 @@ export function registerHookRoutes(app: AdminApp, ctx: AdminContext): void {
         urlStyle: stored.openim?.urlStyle ?? "path",
         commandNames: stored.openim?.commandNames ?? "seed",
         hooks: webhooks.hooks,
+        // webhooks.yml has no provider: the app's stays.
+        ...(stored.openim?.provider === undefined ? {} : { provider: stored.openim.provider }),
       });
       return { warnings };
     },

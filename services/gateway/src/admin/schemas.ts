@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { APP_ID_PATTERN, ID_PATTERN_TEXT, endpointInputSchema } from "@herald/config";
-import { BEFORE_DIALECTS } from "@herald/dialects";
+import { BEFORE_DIALECTS, hookProviderSchema } from "@herald/dialects";
 import { isDerivedEventId } from "@herald/presence";
 import { appId, entityId, eventId } from "../events.js";
 
@@ -76,6 +76,7 @@ export const openImBody = z.looseObject({
   urlStyle: z.enum(["path", "query"]).optional(),
   commandNames: z.enum(["seed", "current"]).optional(),
   hooks: z.record(z.string(), z.unknown()).optional().describe("OpenIM webhooks.yml hook keys"),
+  provider: hookProviderSchema.optional().describe("gRPC hook provider: the synchronous hooks go there"),
 });
 
 /** An app as PUT takes it: AppConfig without appId and source (the path and the API set those). */

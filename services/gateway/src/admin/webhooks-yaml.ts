@@ -1,5 +1,6 @@
 import { stringify } from "yaml";
 import { openImHookKey, type AppConfig, type HookConfig } from "@herald/config";
+import { DEFAULT_HOOK_POLICY, HOOK_POLICY_KEYS } from "@herald/dialects";
 
 /** An inclusive range as OpenIM writes it: 101, or "200-500" (v3.8.3's form). */
 function openImRange([low, high]: [number, number]): number | string {
@@ -15,7 +16,20 @@ function openImHook(key: string, hook: HookConfig): Record<string, unknown> {
     deniedTypes: hook.deniedTypes.map(openImRange),
     allowedTypes: hook.allowedTypes.map(openImRange),
     attentionIds: hook.attentionIds,
+    ...(kind === "before" ? changedPolicy(hook) : {}),
   };
+}
+
+// Herald's policy fields, only where they differ from the defaults: OpenIM would warn of each unknown key.
+function changedPolicy(hook: HookConfig): Record<string, unknown> {
+  const changed: Record<string, unknown> = {};
+  for (const key of HOOK_POLICY_KEYS) {
+    const value = (hook as unknown as Record<string, unknown>)[key];
+    if (value !== undefined && value !== (DEFAULT_HOOK_POLICY as unknown as Record<string, unknown>)[key]) {
+      changed[key] = value;
+    }
+  }
+  return changed;
 }
 
 /**

@@ -91,6 +91,11 @@ export enum DecisionSource {
   DECISION_SOURCE_CALLBACK_FAILED = 4,
   /** DECISION_SOURCE_BREAKER_OPEN - The hook's breaker is open after repeated failures: no callback was made. */
   DECISION_SOURCE_BREAKER_OPEN = 5,
+  /**
+   * DECISION_SOURCE_ASYNC - The hook is async: Herald answered continue at once and calls the business server durably in the
+   * background (retried and logged as a delivery); its answer does not reach the chat core.
+   */
+  DECISION_SOURCE_ASYNC = 6,
   UNRECOGNIZED = -1,
 }
 
@@ -114,6 +119,9 @@ export function decisionSourceFromJSON(object: any): DecisionSource {
     case 5:
     case "DECISION_SOURCE_BREAKER_OPEN":
       return DecisionSource.DECISION_SOURCE_BREAKER_OPEN;
+    case 6:
+    case "DECISION_SOURCE_ASYNC":
+      return DecisionSource.DECISION_SOURCE_ASYNC;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -135,6 +143,8 @@ export function decisionSourceToJSON(object: DecisionSource): string {
       return "DECISION_SOURCE_CALLBACK_FAILED";
     case DecisionSource.DECISION_SOURCE_BREAKER_OPEN:
       return "DECISION_SOURCE_BREAKER_OPEN";
+    case DecisionSource.DECISION_SOURCE_ASYNC:
+      return "DECISION_SOURCE_ASYNC";
     case DecisionSource.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
