@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { connect } from "@nats-io/transport-node";
+import { busNames } from "@herald/bus";
 import { Decision, DecisionSource, type BeforeResponse, type HeraldServiceClient } from "@herald/proto";
 import {
   openImAnswer,
@@ -21,6 +23,7 @@ import {
   type RecordingServer,
 } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
+import { storedAttemptRecords } from "./stream-contents.js";
 import { before, heraldClient } from "./grpc-client.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -178,6 +181,27 @@ describe("a provider decides as the business server's URL would", () => {
       source: DecisionSource.DECISION_SOURCE_BUSINESS_SERVER,
     });
     expect(providerCalls[0]?.hook).toBe("beforeSendSingleMsg");
+  });
+
+  it("records the call under the provider target that answered it", async () => {
+    await sendSingle("grpc", "op-grpc-recorded");
+    const stream = busNames(nats.namespace).streams.attempts;
+    const nc = await connect({ servers: nats.url });
+    try {
+      const record = await waitFor(
+        async () =>
+          (await storedAttemptRecords(nc, stream)).find((r) => r.operationId === "op-grpc-recorded"),
+        { what: "the attempt record of the provider call" },
+      );
+      expect(record).toMatchObject({
+        kind: "before",
+        appId: "grpc",
+        url: target(provider.port),
+        status: 200,
+      });
+    } finally {
+      await nc.close();
+    }
   });
 
   it("denies with the provider's errCode, errMsg and errDlt", async () => {

@@ -40,6 +40,8 @@ interface Answered {
   /** False when the answer's bytes were not valid UTF-8: a caller that uses the body may refuse it. */
   bodyIsUtf8: boolean;
   latencyMs: number;
+  /** Where the call went when that is not the request's URL: a gRPC hook provider's `grpc://host:port`. */
+  via?: string;
 }
 
 export type CallResult = ({ ok: true } & Answered) | ({ ok: false; failure: CallFailure } & Answered);

@@ -296,7 +296,7 @@ export function createHookProviders(allowLoopback: boolean, opts: HookProviderOp
         // Forgotten once no retry of it can come any more.
         setTimeout(() => failedOn.delete(operation), timeoutMs).unref();
       }
-      return result;
+      return { ...result, via: best.target.target };
     },
     close() {
       for (const channel of channels.values()) channel.close();

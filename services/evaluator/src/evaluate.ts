@@ -84,13 +84,14 @@ export function createEvaluator(deps: EvaluatorDeps) {
       latencyMs: number,
       outcome: string,
       error: string,
+      url = spec.url,
     ) =>
       deps.recordAttempt({
         kind: "before",
         appId: app.appId,
         hook: hook.key,
         operationId: req.operationId,
-        url: spec.url,
+        url,
         requestBody: spec.body,
         status,
         responseBody,
@@ -136,7 +137,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
       onRetry: ({ result: res }, failure, waitMs) => {
         metrics.retries.inc();
         const error = `${failure.reason}: ${failure.detail}; retrying in ${waitMs} ms`;
-        record(res.status, res.body, res.latencyMs, "retry", error);
+        record(res.status, res.body, res.latencyMs, "retry", error, res.via);
       },
     });
     if (outcome.kind === "failed" && countsAgainstServer(outcome.failure)) breaker.failure(app.breaker);
@@ -160,7 +161,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
     }
     const name = outcomeName(out, outcome.kind === "failed" ? "failed" : outcome.kind);
     metrics.calls.inc({ outcome: name });
-    record(result.status, result.body, result.latencyMs, name, error);
+    record(result.status, result.body, result.latencyMs, name, error, result.via);
     return { ...out, operationId: req.operationId };
   };
 }
