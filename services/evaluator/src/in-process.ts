@@ -1,9 +1,11 @@
 import type { Registry } from "prom-client";
+import type { z } from "zod";
 import { AttemptRecorder, largestPayloadBytes, messageLimitBytes, type Bus } from "@herald/bus";
 import type { ConfigView } from "@herald/config";
 import { createAppAgents, createHookProviders } from "@herald/egress";
 import type { Logger } from "@herald/runtime";
 import { Breakers } from "./breaker.js";
+import type { evaluatorEnvSchema } from "./config.js";
 import { createEvaluator } from "./evaluate.js";
 import { createEvaluatorMetrics } from "./metrics.js";
 
@@ -14,8 +16,7 @@ export interface EvaluatorSetup {
   config: ConfigView;
   log: Logger;
   registry: Registry;
-  allowLoopback: boolean;
-  connectionsPerOrigin: number;
+  env: z.output<z.ZodObject<typeof evaluatorEnvSchema>>;
 }
 
 /**
@@ -26,9 +27,10 @@ export interface EvaluatorSetup {
 export function createEvaluatorRuntime(setup: EvaluatorSetup) {
   const { bus, log } = setup;
   // Keep-alive pools per business server origin, every connection checked by the app's SSRF policy.
-  const agents = createAppAgents(setup.allowLoopback, { connections: setup.connectionsPerOrigin });
+  const allowLoopback = setup.env.DELIVERY_ALLOW_LOOPBACK;
+  const agents = createAppAgents(allowLoopback, { connections: setup.env.HTTP_CONNECTIONS_PER_ORIGIN });
   // One Decide stream per gRPC hook provider target, each resolved and checked by the app's policy.
-  const providers = createHookProviders(setup.allowLoopback);
+  const providers = createHookProviders(allowLoopback);
   const breakers = new Breakers();
   const metrics = createEvaluatorMetrics(setup.registry, () => breakers.openCount());
   // One ATTEMPTS message per app every few ms, not one per hook: a NATS write costs the hot path.

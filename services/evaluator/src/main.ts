@@ -13,14 +13,7 @@ await runService({
   async start({ config, log, registry }) {
     const bus = await startBus({ config, name: "herald-evaluator", log });
     const view = await watchConfig(bus, log);
-    const evaluator = createEvaluatorRuntime({
-      bus,
-      config: view,
-      log,
-      registry,
-      allowLoopback: config.DELIVERY_ALLOW_LOOPBACK,
-      connectionsPerOrigin: config.HTTP_CONNECTIONS_PER_ORIGIN,
-    });
+    const evaluator = createEvaluatorRuntime({ bus, config: view, log, registry, env: config });
     const server = serveRpc({
       bus,
       subject: bus.names.subjects.befores(),

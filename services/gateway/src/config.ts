@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { baseEnvSchema, envBoolean } from "@herald/runtime";
-import { egressEnvSchema } from "@herald/egress";
+import { evaluatorEnvSchema } from "@herald/evaluator/config";
 import { grpcClientEnv, grpcServerEnv } from "@herald/grpc";
 
 /**
@@ -36,8 +36,6 @@ export const schema = baseEnvSchema.extend({
   // "nats" (default): before-hooks go to the evaluators over NATS, which scale out and fail over.
   // "local": this gateway evaluates them itself, saving the hop (see the README's before-hook figures).
   BEFORE_EVALUATION: z.enum(["nats", "local"]).default("nats"),
-  // The evaluator's keep-alive connections per business server origin, with BEFORE_EVALUATION=local.
-  HTTP_CONNECTIONS_PER_ORIGIN: z.coerce.number().int().min(1).max(1024).default(64),
   ADMIN_HOST: z.string().min(1).default("0.0.0.0"),
   ADMIN_PORT: z.coerce.number().int().min(0).max(65535).default(8088),
   // Unset: the admin API answers 401 to everything (the panel's files are still served).
@@ -48,5 +46,6 @@ export const schema = baseEnvSchema.extend({
   // How to reach a secured log store: LOGSTORE_TLS_CA_FILE, _TLS_CERT_FILE, _TLS_KEY_FILE, LOGSTORE_AUTH_TOKEN.
   ...grpcClientEnv("LOGSTORE"),
   // Endpoint URLs on 127.0.0.1 pass the admin API's SSRF check, as they do the deliverer's and evaluator's.
-  ...egressEnvSchema,
+  // DELIVERY_ALLOW_LOOPBACK, and the HTTP pools of a gateway that evaluates before-hooks itself.
+  ...evaluatorEnvSchema,
 });

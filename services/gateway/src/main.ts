@@ -45,14 +45,7 @@ await runService({
     const knownApps = createKnownApps({ config: view, acceptUnknown: config.HERALD_ACCEPT_UNKNOWN_APPS });
     const localEvaluator =
       config.BEFORE_EVALUATION === "local"
-        ? createEvaluatorRuntime({
-            bus,
-            config: view,
-            log,
-            registry,
-            allowLoopback: config.DELIVERY_ALLOW_LOOPBACK,
-            connectionsPerOrigin: config.HTTP_CONNECTIONS_PER_ORIGIN,
-          })
+        ? createEvaluatorRuntime({ bus, config: view, log, registry, env: config })
         : undefined;
     const publish = createPublisher({
       bus,
