@@ -3,6 +3,7 @@
 // default) and inside the gateway (BEFORE_EVALUATION=local), unary and streamed, and with the hook off
 // (the chat core's cost of asking Herald at all).
 import { createServer, type Server } from "node:http";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -32,6 +33,8 @@ export interface Run {
   latencies: number[];
   /** CPU µs per call of: the bench process, the gateway, the evaluator (if any), nats-server. */
   cpu: number[];
+  /** Event loop delay over the run at RATE: the bench process's, then each watched service's. */
+  loops: { who: string; p99Ms: number; maxMs: number }[];
   rate: number;
 }
 
@@ -93,8 +96,9 @@ export async function benchBefore(): Promise<Row[]> {
       const client = heraldClient(gw.grpcAddress);
       const calls = answeredCalls(client);
       // Profiles (BENCH_PROFILE_DIR) cover the unary run at RATE of each configuration.
-      report(label, await measure(calls.unary, pids, services));
-      report(label.replace("Before", "BeforeStream"), await measure(calls.streamed, pids, []));
+      const watched = gw === local ? [local] : [gw, evaluator];
+      report(label, await measure(calls.unary, pids, services, watched));
+      report(label.replace("Before", "BeforeStream"), await measure(calls.streamed, pids, [], watched));
       calls.end();
       client.close();
     }
@@ -104,7 +108,7 @@ export async function benchBefore(): Promise<Row[]> {
       const res = await before(client, { appId: "off", command: COMMAND, payload: PAYLOAD });
       if (res.source !== DecisionSource.DECISION_SOURCE_HOOK_DISABLED) throw new Error("unexpected answer");
     };
-    report("Before, hook disabled (no callback)", await measure(off, natsPids, []));
+    report("Before, hook disabled (no callback)", await measure(off, natsPids, [], [gateway]));
     client.close();
     return rows;
   } finally {
@@ -158,6 +162,18 @@ export function beforeRows(label: string, run: Run, floor: Run): Row[] {
       value: run.cpu[0] ?? NaN,
       floor: floor.cpu[0],
     },
+    // Where a tail comes from: a stalled event loop in a process holds every call in it.
+    ...run.loops.map((l, i) => ({
+      name: `${label}: event loop delay p99, ${l.who}`,
+      unit: "ms",
+      value: l.p99Ms,
+      ...(i === 0 ? { floor: floor.loops[0]?.p99Ms ?? NaN } : {}),
+    })),
+    ...run.loops.map((l) => ({
+      name: `${label}: event loop delay max, ${l.who}`,
+      unit: "ms",
+      value: l.maxMs,
+    })),
   ];
 }
 
@@ -166,15 +182,35 @@ export async function measure(
   call: Call,
   pids: (number | undefined)[],
   profiled: ServiceProcess[],
+  watched: ServiceProcess[] = [],
 ): Promise<Run> {
   await closedLoop(call, 2_000);
   const rate = await closedLoop(call, THROUGHPUT_CALLS);
   const meter = cpuMeter(pids);
+  await Promise.all(watched.map(loopLag)); // a scrape resets prom-client's figures
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   profileToggle(profiled);
   const latencies = await openLoop(call);
   profileToggle(profiled);
+  loop.disable();
   const cpu = meter().map((seconds) => (seconds * 1e6) / latencies.length);
-  return { latencies, cpu, rate };
+  const loops = [
+    { who: "bench process", p99Ms: loop.percentile(99) / 1e6, maxMs: loop.max / 1e6 },
+    ...(await Promise.all(watched.map(async (s) => ({ who: s.name, ...(await loopLag(s)) })))),
+  ];
+  return { latencies, cpu, rate, loops };
+}
+
+/** A service's event loop delay since its last scrape (prom-client's nodejs_eventloop_lag_*), in ms. */
+async function loopLag(service: ServiceProcess): Promise<{ p99Ms: number; maxMs: number }> {
+  const text = await (await fetch(`${service.httpUrl}/metrics`)).text();
+  const read = (name: string) => {
+    // Every series carries the service's label: `name{service="gateway"} 0.0123`.
+    const line = text.split("\n").find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+    return line === undefined ? NaN : 1000 * Number(line.slice(line.lastIndexOf(" ") + 1));
+  };
+  return { p99Ms: read("nodejs_eventloop_lag_p99_seconds"), maxMs: read("nodejs_eventloop_lag_max_seconds") };
 }
 
 function businessServer(): Promise<Server> {
