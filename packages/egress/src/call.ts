@@ -46,7 +46,10 @@ interface Answered {
 
 export type CallResult = ({ ok: true } & Answered) | ({ ok: false; failure: CallFailure } & Answered);
 
-const NO_HEADERS: ResponseHeaders = Object.freeze({ all: Object.freeze({}) as Record<string, string> });
+/** The headers of a call that got no answer, or of an answer that carries none worth reading. */
+export const NO_HEADERS: ResponseHeaders = Object.freeze({
+  all: Object.freeze({}) as Record<string, string>,
+});
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 // RFC 9110 token, and field-value limited to visible ASCII, space and tab: Herald sends no obs-text
 // (undici would pass it on as Latin-1), and ids go into headers in their header form.
@@ -67,7 +70,7 @@ export async function callBusinessServer(
   const latency = () => Math.round(performance.now() - started);
   const problem = requestProblem(spec);
   if (problem !== undefined) {
-    return { ...unanswered(latency()), ok: false, failure: { reason: "request", detail: problem } };
+    return unansweredCall({ reason: "request", detail: problem }, latency());
   }
   // A timer cleared once answered: AbortSignal.timeout's would stay and fire for every call made.
   const controller = new AbortController();
@@ -96,14 +99,15 @@ export async function callBusinessServer(
     }
     return { ok: true, status: res.statusCode, headers, ...decodeBody(bytes), latencyMs: latency() };
   } catch (err) {
-    return { ...unanswered(latency()), ok: false, failure: classify(err, signal, timeoutMs) };
+    return unansweredCall(classify(err, signal, timeoutMs), latency());
   } finally {
     clearTimeout(timer);
   }
 }
 
-function unanswered(latencyMs: number): Answered {
-  return { status: 0, headers: NO_HEADERS, body: "", bodyIsUtf8: true, latencyMs };
+/** A call that got no answer: why, and how long it took to find out. */
+export function unansweredCall(failure: CallFailure, latencyMs: number): CallResult {
+  return { ok: false, status: 0, headers: NO_HEADERS, body: "", bodyIsUtf8: true, latencyMs, failure };
 }
 
 /** What makes a request unsendable, naming the part; undefined when it can go. */

@@ -8,7 +8,13 @@ import {
 } from "@grpc/grpc-js";
 import { DecideRequest, HookProviderServiceClient, type DecideResponse } from "@herald/proto";
 import { appEgressPolicy, type EgressPolicy } from "./address-policy.js";
-import { RESPONSE_LIMIT_BYTES, type CallFailure, type CallResult } from "./call.js";
+import {
+  NO_HEADERS,
+  RESPONSE_LIMIT_BYTES,
+  unansweredCall,
+  type CallFailure,
+  type CallResult,
+} from "./call.js";
 import { findDestinationRefused } from "./errors.js";
 import { guardedLookup } from "./guarded-agent.js";
 
@@ -56,8 +62,6 @@ interface Pending {
 
 /** A channel no call has used for this long is closed (it is opened again if a call comes). */
 const IDLE_CHANNEL_MS = 10 * 60_000;
-
-const NO_HEADERS = Object.freeze({ all: Object.freeze({}) as Record<string, string> });
 
 /**
  * One target under one policy. States: opening (resolving and checking the host), open (a Decide
@@ -219,8 +223,7 @@ class ProviderChannel {
 }
 
 function failed(failure: CallFailure, started: number): CallResult {
-  const latencyMs = Math.round(performance.now() - started);
-  return { ok: false, status: 0, headers: NO_HEADERS, body: "", bodyIsUtf8: true, latencyMs, failure };
+  return unansweredCall(failure, Math.round(performance.now() - started));
 }
 
 function resolveChecked(host: string, policy: EgressPolicy): Promise<{ address: string; family: number }> {
