@@ -93,7 +93,7 @@ const BATCH_HEADROOM_BYTES = 4 * 1024;
  * Records for a hot path: collected for `lingerMs` and published as one JSON array per app, so a
  * thousand before-hooks a second cost ATTEMPTS (and NATS, and the log store) tens of messages, not a
  * thousand. Like publishAttempt it never waits for JetStream; a record also waits up to `lingerMs`
- * in this process, so a process killed outright loses at most that window's records (close() sends
+ * in this process, so a process killed outright loses at most that window's records (flush() sends
  * the rest on shutdown). Records of deliveries that must not be lost go through publishAttemptDurably.
  */
 export class AttemptRecorder {
