@@ -17,6 +17,7 @@ export async function startBus(opts: { config: BaseEnv; name: string; log: Logge
     () =>
       applyTopology(bus, {
         replicas: opts.config.STREAM_REPLICAS,
+        eventDedupWindowMs: opts.config.EVENT_DEDUP_WINDOW,
         ...(opts.config.HERALD_PARTITIONS === undefined ? {} : { partitions: opts.config.HERALD_PARTITIONS }),
       }),
     opts.log,
