@@ -3,7 +3,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { WaitTimeoutError } from "./errors.js";
 
 export interface WaitForOptions {
-  /** How long to wait; with `progress`, how long to wait without progress. */
+  /**
+   * How long to wait (default 20 s: enough for a loaded 2-core machine, and under a test's own 30 s
+   * limit, so that what was awaited is named); with `progress`, how long to wait without progress.
+   */
   timeoutMs?: number;
   intervalMs?: number;
   /** Named in the timeout error: `timed out waiting for <what>`. */
@@ -20,7 +23,7 @@ export async function waitFor<T>(
   probe: () => T | Promise<T>,
   opts: WaitForOptions = {},
 ): Promise<NonNullable<T>> {
-  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const timeoutMs = opts.timeoutMs ?? 20_000;
   const intervalMs = opts.intervalMs ?? 50;
   const what = opts.what ?? "condition";
   let deadline = Date.now() + timeoutMs;
