@@ -17,8 +17,11 @@ const UNANSWERED = new Set([
 export function isNatsUnanswered(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if (UNANSWERED.has(err.name)) return true;
-  if (err.name === "RequestError" && /no responders/i.test(err.message)) return true;
-  return /timeout|timed out|no responders|503/i.test(err.message);
+  if (err.name === "RequestError") return /no responders/i.test(err.message);
+  // JetStream busy or electing a leader answers with status 503 ("temporarily unavailable").
+  if (err.name === "JetStreamApiError") return (err as Error & { status?: unknown }).status === 503;
+  // Known by class only: a message may say "timeout" for any reason ("timeout: must be 1-60").
+  return false;
 }
 
 /**
