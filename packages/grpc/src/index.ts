@@ -1,4 +1,4 @@
-export { grpcCode, toServiceError, unimplemented } from "./errors.js";
+export { errorDetails, grpcCode, toServiceError, unimplemented } from "./errors.js";
 export { isLoopback, startGrpcServer, unimplementedService } from "./server.js";
 export type { GrpcServer, GrpcServices } from "./server.js";
 export { unaryHandler } from "./unary.js";

@@ -22,6 +22,28 @@ describe("waitFor", () => {
   });
 });
 
+describe("waitFor with progress", () => {
+  it("waits past timeoutMs while the progress moves, and fails once it stalls", async () => {
+    // Each poll is progress; 100 polls 20 ms apart outlast the 1 s that bounds a stall.
+    let polls = 0;
+    const finished = await waitFor(() => ++polls >= 100, {
+      timeoutMs: 1_000,
+      intervalMs: 20,
+      progress: () => polls,
+    });
+    expect(finished).toBe(true);
+
+    let calls = 0;
+    const stalled = waitFor(() => false, {
+      timeoutMs: 50,
+      intervalMs: 5,
+      what: "the fold",
+      progress: () => Math.min(++calls, 3),
+    });
+    await expect(stalled).rejects.toThrow(/^timed out waiting for the fold: no progress for 50 ms$/);
+  });
+});
+
 describe("freePort", () => {
   it("returns a port that can be bound on 127.0.0.1", async () => {
     const port = await freePort();

@@ -3,10 +3,19 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { WaitTimeoutError } from "./errors.js";
 
 export interface WaitForOptions {
+  /**
+   * How long to wait (default 20 s: enough for a loaded 2-core machine, and under a test's own 30 s
+   * limit, so that what was awaited is named); with `progress`, how long to wait without progress.
+   */
   timeoutMs?: number;
   intervalMs?: number;
   /** Named in the timeout error: `timed out waiting for <what>`. */
   what?: string;
+  /**
+   * What moves while the awaited work goes on (a count, a stream sequence): each change starts
+   * timeoutMs again, so a loaded machine that works slowly is waited for and a stall still fails.
+   */
+  progress?: () => unknown;
 }
 
 /** Polls `probe` until it returns a truthy value; a probe that throws counts as "not yet". */
@@ -14,11 +23,12 @@ export async function waitFor<T>(
   probe: () => T | Promise<T>,
   opts: WaitForOptions = {},
 ): Promise<NonNullable<T>> {
-  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const timeoutMs = opts.timeoutMs ?? 20_000;
   const intervalMs = opts.intervalMs ?? 50;
   const what = opts.what ?? "condition";
-  const deadline = Date.now() + timeoutMs;
+  let deadline = Date.now() + timeoutMs;
   let lastError: unknown;
+  let lastProgress: unknown;
   for (;;) {
     try {
       const value = await probe();
@@ -26,9 +36,16 @@ export async function waitFor<T>(
     } catch (err) {
       lastError = err;
     }
+    if (opts.progress !== undefined) {
+      const now = await Promise.resolve(opts.progress()).catch(() => lastProgress);
+      if (now !== lastProgress) deadline = Date.now() + timeoutMs;
+      lastProgress = now;
+    }
     if (Date.now() >= deadline) {
       const detail = lastError === undefined ? "" : `; last error: ${describeError(lastError)}`;
-      throw new WaitTimeoutError(`timed out waiting for ${what} after ${timeoutMs} ms${detail}`, timeoutMs, {
+      const span =
+        opts.progress === undefined ? ` after ${timeoutMs} ms` : `: no progress for ${timeoutMs} ms`;
+      throw new WaitTimeoutError(`timed out waiting for ${what}${span}${detail}`, timeoutMs, {
         cause: lastError,
       });
     }
