@@ -76,6 +76,7 @@ export {
   ListAttemptsResponse,
   GetEventDeliveriesRequest,
   GetEventDeliveriesResponse,
+  DerivedEvent,
   GetEndpointActivityRequest,
   GetEndpointActivityResponse,
   ListDeadDeliveriesRequest,
