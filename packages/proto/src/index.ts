@@ -112,3 +112,4 @@ export {
 export type { EventPayloadCase, FixedEventType } from "./event-type.js";
 export { EVENT_LANES, deliveryKey, eventLane, partitionKey, reachesEveryPartition } from "./event-lane.js";
 export type { EventLane } from "./event-lane.js";
+export { heraldDescriptorSet } from "./descriptor-set.js";
