@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
-import type { HeraldServiceClient } from "@herald/proto";
-import { connectBus, publishAttemptDurably, type Bus } from "@herald/bus";
+import { Event, type HeraldServiceClient } from "@herald/proto";
+import { applyTopology, connectBus, publishAttemptDurably, storeEvent, type Bus } from "@herald/bus";
 import { putApp, type AppConfig } from "@herald/config";
 import {
   startNats,
@@ -410,6 +410,55 @@ describe.skipIf(!hasChromium)(
       expect(pageErrors).toEqual([]);
       await page.close();
     }, 90_000);
+
+    it("shows an event's story: the event derived from it and that event's attempts", async () => {
+      server.fallback({ status: 200, body: { ok: true } });
+      // As the chat core's conn.online and the user.online presence derives from it land in EVENTS;
+      // the deliverer then sends both to the endpoint, which takes every type.
+      await applyTopology(bus, { replicas: 1 });
+      const cause = Event.fromPartial({
+        id: `story-${Date.now()}`,
+        appId: APP_ID,
+        type: "conn.online",
+        occurredAt: new Date(),
+        payload: { $case: "connectionOnline", value: { userId: "u-story", connId: "c1" } },
+      });
+      const derived = Event.fromPartial({
+        id: `${APP_ID}:u-story:presence:1`,
+        appId: APP_ID,
+        type: "user.online",
+        occurredAt: new Date(),
+        payload: { $case: "userOnline", value: { userId: "u-story", seq: 1, causeEventId: cause.id } },
+      });
+      for (const event of [cause, derived]) await storeEvent(bus, event, { msgId: event.id });
+
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on("pageerror", (err) => pageErrors.push(err.message));
+      await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);
+      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
+      await page.getByTestId("token-save").click();
+      await page.getByTestId("filter-event").fill(cause.id);
+      await page.getByTestId("filter-apply").click();
+      const story = page.getByTestId("event-story");
+      const derivedAttempt = story.locator(
+        `[data-testid="story-derived"][data-event-id="${derived.id}"] [data-testid="story-attempt"][data-outcome="delivered"]`,
+      );
+      await waitForRow(
+        page,
+        derivedAttempt,
+        "the derived user.online and its delivered attempt in the story",
+      );
+      await expect(
+        story.locator(`[data-testid="story-event"][data-event-id="${cause.id}"]`).count(),
+      ).resolves.toBe(1);
+      await expect(story.getByTestId("story-derived").textContent()).resolves.toContain(
+        `derived from ${cause.id}`,
+      );
+      expect(await page.getByTestId("error").count()).toBe(0);
+      expect(pageErrors).toEqual([]);
+      await page.close();
+    }, 60_000);
 
     it("says when an app edited here differs from the config file, and hands it back on request", async () => {
       // An operator's edit through the API: the app is the API's now, the file's version waits.

@@ -8,3 +8,5 @@ export { grpcAuthToken, grpcClientEnv, grpcServerEnv } from "./security-env.js";
 export type { GrpcClientEnv, GrpcClientEnvKey, GrpcServerEnv } from "./security-env.js";
 export { grpcClientSecurity, grpcClientSetup, grpcServerSecurity } from "./security.js";
 export type { GrpcClientSecurity, GrpcServerSecurity } from "./security.js";
+export { HEALTH_SERVICE } from "./health.js";
+export { REFLECTION_SERVICES, serviceName } from "./reflection.js";
