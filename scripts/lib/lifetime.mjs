@@ -1,0 +1,41 @@
+// How long `npm start`'s processes live: none outlives the starter, and the starter does not
+// outlive the process that started it (npm, a shell, a process manager). Node's own modules only.
+import { spawn, spawnSync } from "node:child_process";
+
+const PARENT_POLL_MS = 500;
+
+// setpriv (util-linux, Linux only) asks the kernel to signal a child when its parent dies, even
+// of SIGKILL; it then execs the command, so the child keeps its pid and its command line.
+const setpriv =
+  process.platform === "linux" && spawnSync("setpriv", ["--version"], { stdio: "ignore" }).status === 0;
+let warned = false;
+
+/**
+ * spawn(), with `deathSignal` sent to the child when this process dies, however it dies (Linux
+ * with setpriv); elsewhere a plain spawn, said once.
+ */
+export function spawnTied(command, args, options, deathSignal = "SIGTERM") {
+  if (setpriv) return spawn("setpriv", ["--pdeathsig", deathSignal, "--", command, ...args], options);
+  if (!warned) {
+    warned = true;
+    console.log(
+      "herald: setpriv (util-linux) is missing: a SIGKILL to this process would leave its children",
+    );
+  }
+  return spawn(command, args, options);
+}
+
+/**
+ * Calls `onGone` once the process that started this one has died. npm forwards only SIGINT and
+ * SIGTERM to its script, and dies of SIGHUP or SIGKILL without passing anything on; this process
+ * is then handed to init (or a subreaper), which shows as a new parent pid.
+ */
+export function watchParent(onGone) {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onGone(parent);
+  }, PARENT_POLL_MS);
+  timer.unref();
+}
