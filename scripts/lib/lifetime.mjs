@@ -1,5 +1,5 @@
 // How long `npm start`'s processes live: none outlives the starter, and the starter does not
-// outlive the process that started it (npm, a shell, a process manager). Node's own modules only.
+// outlive the package manager that started it. Node's own modules only.
 import { spawn, spawnSync } from "node:child_process";
 
 const PARENT_POLL_MS = 500;
@@ -26,11 +26,14 @@ export function spawnTied(command, args, options, deathSignal = "SIGTERM") {
 }
 
 /**
- * Calls `onGone` once the process that started this one has died. npm forwards only SIGINT and
- * SIGTERM to its script, and dies of SIGHUP or SIGKILL without passing anything on; this process
- * is then handed to init (or a subreaper), which shows as a new parent pid.
+ * Calls `onGone` once the package manager that runs this script (`npm start`, `pnpm start`) has
+ * died: npm forwards only SIGINT and SIGTERM, and dies of SIGHUP or SIGKILL without passing
+ * anything on; this process is then handed to init (or a subreaper), a new parent pid. Started
+ * any other way (node in a shell, nohup, a process manager), the parent may go while this process
+ * is meant to stay.
  */
-export function watchParent(onGone) {
+export function watchPackageManager(onGone) {
+  if (!process.env.npm_lifecycle_script?.includes("scripts/start.mjs")) return;
   const parent = process.ppid;
   const timer = setInterval(() => {
     if (process.ppid === parent) return;

@@ -1,10 +1,10 @@
 // Keeps `npm start`'s processes running: a child that dies is restarted, within one restart
 // budget per time window for every child, whether or not it was ever ready; when one spends its
-// budget, on Ctrl-C, SIGTERM or SIGHUP, or when the process that started this one dies,
+// budget, on Ctrl-C, SIGTERM or SIGHUP, or when the npm that started this one dies,
 // everything stops in order (services drain first, into a NATS and a Postgres that are still
 // there). No child outlives this process (scripts/lib/lifetime.mjs).
 import readline from "node:readline";
-import { spawnTied, watchParent } from "./lifetime.mjs";
+import { spawnTied, watchPackageManager } from "./lifetime.mjs";
 
 /** Restarts any one child may have within the window; one more death stops Herald. */
 const BUDGET_DEFAULTS = { HERALD_RESTART_MAX: 5, HERALD_RESTART_WINDOW_MS: 60_000 };
@@ -200,8 +200,9 @@ export function createSupervisor(budget = restartBudget()) {
   }
 
   handleSignals();
-  // npm forwards only SIGINT and SIGTERM, and a process manager may die without a word.
-  watchParent((pid) => void stopAll(0, `the process that started Herald (pid ${pid}) is gone`));
+  watchPackageManager(
+    (pid) => void stopAll(0, `the package manager that started Herald (pid ${pid}) is gone`),
+  );
   process.on("uncaughtException", (err) => void stopAll(1, `internal error: ${err.stack ?? err}`));
   // Children run in their own process groups (so Ctrl-C reaches only this supervisor, which
   // stops them in order); make sure none outlives it.
