@@ -1,6 +1,7 @@
 // How long `npm start`'s processes live: none outlives the starter, and the starter does not
 // outlive the package manager that started it. Node's own modules only.
 import { spawn, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 
 const PARENT_POLL_MS = 500;
 
@@ -8,21 +9,31 @@ const PARENT_POLL_MS = 500;
 // of SIGKILL; it then execs the command, so the child keeps its pid and its command line.
 const setpriv =
   process.platform === "linux" && spawnSync("setpriv", ["--version"], { stdio: "ignore" }).status === 0;
-let warned = false;
+let watchdog;
 
 /**
- * spawn(), with `deathSignal` sent to the child when this process dies, however it dies (Linux
- * with setpriv); elsewhere a plain spawn, said once.
+ * spawn(), with `deathSignal` sent to the child when this process dies, however it dies: by the
+ * kernel where setpriv exists, else by a watchdog process (watchdog.mjs).
  */
 export function spawnTied(command, args, options, deathSignal = "SIGTERM") {
   if (setpriv) return spawn("setpriv", ["--pdeathsig", deathSignal, "--", command, ...args], options);
-  if (!warned) {
-    warned = true;
-    console.log(
-      "herald: setpriv (util-linux) is missing: a SIGKILL to this process would leave its children",
-    );
-  }
-  return spawn(command, args, options);
+  const child = spawn(command, args, options);
+  if (child.pid === undefined) return child;
+  watchdog ??= startWatchdog();
+  watchdog.stdin.write(`${child.pid} ${deathSignal}\n`);
+  child.once("exit", () => watchdog.stdin.write(`${child.pid} gone\n`));
+  return child;
+}
+
+function startWatchdog() {
+  const script = fileURLToPath(new URL("./watchdog.mjs", import.meta.url));
+  // A session of its own: neither Ctrl-C nor a closed terminal reaches it, only the end of its pipe.
+  const child = spawn(process.execPath, [script], { detached: true, stdio: ["pipe", "ignore", "ignore"] });
+  // It must not keep this process alive, and one that died (EPIPE) only stops standing in.
+  child.unref();
+  child.stdin.unref();
+  child.stdin.on("error", () => {});
+  return child;
 }
 
 /**

@@ -1,7 +1,7 @@
 // `npm start` as a service: whatever signal reaches the process the user (or a process manager)
 // started, npm or node, everything stops in order and no process of Herald is left; a SIGKILL of
 // the supervisor leaves none of its children; the ports it chose are kept for the next start.
-import { readFile, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -35,10 +35,11 @@ const PORT_VARIABLES = [
 ];
 
 const home = await mkdtemp(path.join(tmpdir(), "herald-home-"));
+const tempDirs = [home];
 const readPorts = async (): Promise<KeptPorts> =>
   JSON.parse(await readFile(path.join(home, "ports.json"), "utf8")) as KeptPorts;
 
-afterAll(() => rm(home, { recursive: true, force: true }));
+afterAll(() => Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true }))));
 
 /** The processes of a running Herald: the one started, the supervisor, NATS, Postgres and its backends, the services. */
 function heraldProcesses(herald: RunningHerald): HeraldProcess[] {
@@ -59,6 +60,21 @@ async function noneLeft(seen: readonly HeraldProcess[]): Promise<void> {
     const left = stillRunning(seen).map((p) => `${p.pid} ${p.cmdline}`);
     throw new Error(`still running:\n${left.join("\n")}`, { cause: err });
   });
+}
+
+/** A PATH with every command of this one but `command`: a machine without it. */
+async function pathWithout(command: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "herald-path-"));
+  tempDirs.push(dir);
+  // As root, Postgres runs as the postgres user, who runs commands from this PATH too.
+  await chmod(dir, 0o755);
+  for (const bin of (process.env["PATH"] ?? "").split(path.delimiter)) {
+    for (const name of await readdir(bin).catch(() => [])) {
+      // The first on PATH wins, as for a shell: a later one with the same name is left out.
+      if (name !== command) await symlink(path.join(bin, name), path.join(dir, name)).catch(() => {});
+    }
+  }
+  return dir;
 }
 
 function listen(port: number): Promise<Server> {
@@ -174,6 +190,20 @@ describe("npm start as a service", () => {
       expect(herald.output()).toMatch(/logstore exited \(signal SIGKILL\); restarting it \(attempt 1 of 5/);
       expect(herald.output()).toMatch(/herald: logstore is up \(pid \d+\)/);
       const seen = heraldProcesses(herald).filter((p) => p.pid !== herald.supervisorPid);
+
+      process.kill(herald.supervisorPid, "SIGKILL");
+      expect(await herald.exited).toBeNull();
+      await noneLeft(seen);
+    },
+  );
+
+  it(
+    "without setpriv, a watchdog stands in: after a SIGKILL of start.mjs none of its children are left",
+    { timeout: 300_000 },
+    async () => {
+      const herald = await startHerald(home, { PATH: await pathWithout("setpriv") });
+      const seen = heraldProcesses(herald).filter((p) => p.pid !== herald.supervisorPid);
+      expect(seen.filter((p) => p.cmdline.includes("scripts/lib/watchdog.mjs"))).toHaveLength(1);
 
       process.kill(herald.supervisorPid, "SIGKILL");
       expect(await herald.exited).toBeNull();
