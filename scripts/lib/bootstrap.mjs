@@ -59,6 +59,10 @@ export async function ensureDependencies(pnpm = pnpmCommand()) {
   }
 }
 
+/** A line of tsc -b --verbose's own, after its time stamp ("9:26:39 PM - ", "21:26:39 - "). */
+const TSC_VERBOSE =
+  /^\S.{0,20} - (Projects in this build|Project '|Building project|Updating |Skipping build)/;
+
 /**
  * Compiles the given projects and what they reference (incremental: quick when nothing changed),
  * with a line for each project it compiles: a first build takes most of a minute.
@@ -66,21 +70,23 @@ export async function ensureDependencies(pnpm = pnpmCommand()) {
 export async function ensureBuilt(projects = ["."]) {
   const planned = [];
   const tsc = path.join(root, "node_modules/typescript/bin/tsc");
-  await run(process.execPath, [tsc, "-b", "--verbose", ...projects], {
-    onLine: (line) => {
-      // --verbose lists the projects in build order, then says of each whether it is up to date
-      // or being built; what is not its own is a compiler error, printed as tsc wrote it.
-      const listed = /^ {4}\* (.+)$/.exec(line);
-      const building = /Building project '(.+)'\.\.\.$/.exec(line);
-      if (listed) planned.push(path.resolve(root, listed[1]));
-      else if (building) {
-        const project = path.relative(root, path.dirname(building[1]));
-        const at = planned.indexOf(path.resolve(root, building[1])) + 1;
-        console.log(`herald: building ${project} (${at} of ${planned.length})…`);
-      } else if (line.trim() !== "" && !TSC_VERBOSE.test(line)) console.log(line);
-    },
-  });
+  const onLine = (line) => {
+    // --verbose lists the projects in build order, then says of each whether it is up to date
+    // or being built; what is not its own is a compiler error, printed as tsc wrote it.
+    const listed = /^ {4}\* (.+)$/.exec(line);
+    const building = /Building project '(.+)'\.\.\.$/.exec(line);
+    if (listed) planned.push(path.resolve(root, listed[1]));
+    else if (building) {
+      const project = path.relative(root, path.dirname(building[1]));
+      const at = planned.indexOf(path.resolve(root, building[1])) + 1;
+      console.log(`herald: building ${project} (${at} of ${planned.length})…`);
+    } else if (line.trim() !== "" && !TSC_VERBOSE.test(line)) console.log(line);
+  };
+  try {
+    await run(process.execPath, [tsc, "-b", "--verbose", ...projects], { onLine });
+  } catch (err) {
+    // tsc's own lines above say what is wrong; its long command line would only bury them.
+    err.message = `the build failed (tsc exited with ${err.exitCode}); its errors are above`;
+    throw err;
+  }
 }
-
-const TSC_VERBOSE =
-  /^\S.{0,20} - (Projects in this build|Project '|Building project|Updating |Skipping build)/;
