@@ -62,6 +62,13 @@ async function noneLeft(seen: readonly HeraldProcess[]): Promise<void> {
   });
 }
 
+/** Whether a start whose output is `out` listens on the kept port `was`, or said why not. */
+function keptOrSaid(out: string, was: number, now: number): boolean {
+  return now === was || out.includes(`herald: port ${was} is taken; using ${now}`);
+}
+
+const NO_PORT_VARIABLES = Object.fromEntries(PORT_VARIABLES.map((name) => [name, undefined]));
+
 /** A PATH with every command of this one but `command`: a machine without it. */
 async function pathWithout(command: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), "herald-path-"));
@@ -126,7 +133,7 @@ describe("npm start as a service", () => {
       let herald: RunningHerald;
       try {
         // No port variables: ports.json decides.
-        herald = await startHerald(home, Object.fromEntries(PORT_VARIABLES.map((name) => [name, undefined])));
+        herald = await startHerald(home, NO_PORT_VARIABLES);
       } finally {
         taken.close();
       }
@@ -136,8 +143,7 @@ describe("npm start as a service", () => {
       expect(out).toContain(`herald: port ${before.nats} is taken; using ${after.nats}`);
       expect(out).toContain(`nats://127.0.0.1:${after.nats}`);
       // Every other port is the one kept, unless another process took it meanwhile (then it says so).
-      const kept = (was: number, now: number) =>
-        now === was || out.includes(`herald: port ${was} is taken; using ${now}`);
+      const kept = (was: number, now: number) => keptOrSaid(out, was, now);
       for (const key of ["grpc", "logstoreGrpc", "admin", "postgres"] as const) {
         expect(kept(before[key], after[key]), `${key}: ${before[key]} then ${after[key]}`).toBe(true);
       }
@@ -170,25 +176,26 @@ describe("npm start as a service", () => {
   );
 
   it(
-    "restarts a service that dies before it was ready; after a SIGKILL of start.mjs none of its children are left",
+    "restarts a service that dies before it was ready; NATS keeps its port; after a SIGKILL of start.mjs none of its children are left",
     { timeout: 300_000 },
     async () => {
-      const herald = await startHerald(
-        home,
-        {},
-        {
-          // Killed as soon as it runs, long before it can answer /readyz.
-          duringStart: async ({ childPid }) => {
-            const pid = await waitFor(() => childPid("services/logstore/dist/main.js"), {
-              timeoutMs: 120_000,
-              what: "the log store to run",
-            });
-            process.kill(pid, "SIGKILL");
-          },
+      const before = await readPorts();
+      const herald = await startHerald(home, NO_PORT_VARIABLES, {
+        // Killed as soon as it runs, long before it can answer /readyz.
+        duringStart: async ({ childPid }) => {
+          const pid = await waitFor(() => childPid("services/logstore/dist/main.js"), {
+            timeoutMs: 120_000,
+            what: "the log store to run",
+          });
+          process.kill(pid, "SIGKILL");
         },
-      );
+      });
       expect(herald.output()).toMatch(/logstore exited \(signal SIGKILL\); restarting it \(attempt 1 of 5/);
       expect(herald.output()).toMatch(/herald: logstore is up \(pid \d+\)/);
+      // Not a new random port on every start (the kept one was not the default 4222).
+      const { nats } = await readPorts();
+      expect(keptOrSaid(herald.output(), before.nats, nats), `NATS: ${before.nats} then ${nats}`).toBe(true);
+      expect(herald.output()).toContain(`nats://127.0.0.1:${nats}`);
       const seen = heraldProcesses(herald).filter((p) => p.pid !== herald.supervisorPid);
 
       process.kill(herald.supervisorPid, "SIGKILL");
