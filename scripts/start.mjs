@@ -1,9 +1,10 @@
 // One command to run Herald on one machine: NATS with JetStream and Postgres under .herald/
 // (unless NATS_URL / DATABASE_URL name real servers), then the six services, all kept running
 // by a supervisor (scripts/lib/supervisor.mjs): what dies is restarted within a restart budget.
-// Ctrl-C, SIGTERM, SIGHUP or the death of whatever started it stops it all in order: services
-// drain first, then NATS and Postgres; and nothing it started outlives it. A second start reuses
-// the data and, where they are free, the ports (kept in $HERALD_HOME/ports.json).
+// Ctrl-C, SIGTERM, SIGHUP, or the death of the npm that runs it, stops it all in order: services
+// drain first, then NATS and Postgres; nothing it started outlives it, even a SIGKILL of it. A
+// second start reuses the data and, where they are free, the ports (kept in
+// $HERALD_HOME/ports.json).
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";

@@ -11,9 +11,8 @@ const BUDGET_DEFAULTS = { HERALD_RESTART_MAX: 5, HERALD_RESTART_WINDOW_MS: 60_00
 const FIRST_RESTART_DELAY_MS = 250;
 const MAX_RESTART_DELAY_MS = 10_000;
 /**
- * How long a restarted child may take to serve; the first start gets longer (a first start on a
- * busy machine compiles caches and creates streams and tables); then how long each tier may take
- * to stop.
+ * How long a restarted child may take to serve; a first start gets longer (six services loading
+ * at once on a busy machine, streams and tables created); then how long each tier may take to stop.
  */
 const READY_TIMEOUT_MS = 60_000;
 const FIRST_READY_TIMEOUT_MS = 300_000;
