@@ -28,7 +28,7 @@ async function main() {
   const budget = restartBudget();
   supervisor = createSupervisor(budget);
   ensureDependencies();
-  ensureBuilt(SERVICES.map((name) => `services/${name}`));
+  ensureBuilt([...SERVICES.map((name) => `services/${name}`), "packages/cli"]);
   mkdirSync(stateDir, { recursive: true });
 
   const natsUrl = process.env.NATS_URL || (await startNats(supervisor, stateDir));
