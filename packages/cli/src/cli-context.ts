@@ -25,15 +25,23 @@ export function printJsonLine(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
-/** Resolves on the first Ctrl-C, SIGTERM or SIGHUP, for commands that run until stopped. */
+/**
+ * Resolves on the first Ctrl-C, SIGTERM or SIGHUP, for commands that run until stopped and then clean up.
+ * Ctrl-C reaches every process of the terminal's group, and npx forwards it too: a repeat within a second
+ * is that same Ctrl-C. A later one means "stop now", and ends the process at once.
+ */
 export function untilStopped(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-    const stop = (signal: NodeJS.Signals) => {
-      for (const s of signals) process.off(s, stop);
-      resolve(signal);
+    let first: number | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (first === undefined) {
+        first = Date.now();
+        resolve(signal);
+      } else if (Date.now() - first > 1000) {
+        process.exit(130);
+      }
     };
-    for (const s of signals) process.on(s, stop);
+    for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(s, onSignal);
   });
 }
 
