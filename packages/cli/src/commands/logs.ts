@@ -163,7 +163,7 @@ function printEvent(event: StoredEvent | null, asked: string, attempts: AttemptV
     );
     print(`${indent}  ${JSON.stringify(payload)}`);
   }
-  if (attempts.length === 0) print(`${indent}  no delivery attempts`);
+  if (attempts.length === 0) print(`${indent}  no delivery attempts of this event itself`);
   for (const a of [...attempts].sort((x, y) => (x.at ?? "").localeCompare(y.at ?? ""))) {
     print(`${indent}  ${attemptLine(a)}`);
   }
