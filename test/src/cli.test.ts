@@ -367,4 +367,57 @@ describe("receive in other dialects", () => {
     expect(callback).toMatchObject({ signature: "unsigned", answered: 200 });
     expect(await receiver.interrupt()).toBe(0);
   });
+
+  it("verifies RongCloud's and Tencent's signatures and reads MQTT-chat's presence", async () => {
+    await herald("apps", "create", "dialects");
+    const receivers = Object.fromEntries(
+      ["rongcloud", "tencent", "mqtt-chat"].map((dialect) => [
+        dialect,
+        background("--json", "receive", "--app", "dialects", "--dialect", dialect),
+      ]),
+    );
+    for (const receiver of Object.values(receivers)) await receiver.waitForOutput('"listening"');
+    for (const kind of [
+      ["online", "--user", "赵六"],
+      ["room-created", "--room", "房间2"],
+      ["room-joined", "--room", "房间2", "--user", "赵六"],
+    ]) {
+      const res = await herald("publish", "--app", "dialects", ...kind);
+      expect(res.code, res.stderr).toBe(0);
+    }
+    const callbacks = async (dialect: string, count: number) => {
+      const receiver = receivers[dialect]!;
+      await waitFor(
+        () => jsonLines(receiver.stdout()).filter((l) => l["method"] === "POST").length >= count,
+        {
+          timeoutMs: 20_000,
+          what: `${count} ${dialect} callbacks`,
+        },
+      );
+      return jsonLines(receiver.stdout()).filter((l) => l["method"] === "POST");
+    };
+    const roomRecords = async () =>
+      (await callbacks("rongcloud", 1)).flatMap((c) => c["payload"] as unknown[]);
+    await waitFor(async () => (await roomRecords()).length >= 2, {
+      timeoutMs: 20_000,
+      what: "both room records",
+    });
+    expect((await callbacks("rongcloud", 1)).every((c) => c["signature"] === "verified")).toBe(true);
+    expect(await roomRecords()).toMatchObject([
+      { chatRoomId: "房间2", type: 0 },
+      { chatRoomId: "房间2", type: 1, userIds: ["赵六"] },
+    ]);
+    const [tencent] = await callbacks("tencent", 1);
+    expect(tencent).toMatchObject({
+      signature: "verified",
+      answered: 200,
+      payload: { CallbackCommand: "State.StateChange", Info: { To_Account: "赵六", Action: "Login" } },
+    });
+    const [mqtt] = await callbacks("mqtt-chat", 1);
+    expect(mqtt).toMatchObject({
+      signature: "unsigned",
+      payload: { kind: "presence", presence: { userid: "赵六" } },
+    });
+    for (const receiver of Object.values(receivers)) expect(await receiver.interrupt()).toBe(0);
+  });
 });
