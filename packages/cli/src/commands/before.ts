@@ -1,8 +1,7 @@
 import type { Command } from "commander";
-import { BeforeRequest, decisionSourceToJSON, decisionToJSON, type BeforeResponse } from "@herald/proto";
+import type { BeforeResponse } from "@herald/proto";
 import { globalsOf, print, printJson } from "../cli-context.js";
 import { UsageError } from "../errors.js";
-import { before, heraldClient } from "../grpc.js";
 import { jsonObjectInput } from "../json-input.js";
 
 /** `herald before <command>`: one before-hook call, as the chat core makes it. */
@@ -32,6 +31,9 @@ export function registerBefore(program: Command): void {
       if (payload === undefined)
         throw new UsageError("--payload", "required: the JSON body, or --file <path>");
       const payloadJson = payload.text;
+      // Loaded here, not at start: the gRPC client and the generated code take a while to load.
+      const { BeforeRequest, decisionSourceToJSON, decisionToJSON } = await import("@herald/proto");
+      const { before, heraldClient } = await import("../grpc.js");
       const client = heraldClient(target);
       let res: BeforeResponse;
       try {

@@ -1,10 +1,13 @@
 import type { Command } from "commander";
-import { Event, eventType, type DeepPartial, type PublishResponse } from "@herald/proto";
-import { collect, globalsOf, integer, print, printJson } from "../cli-context.js";
+import type { DeepPartial, Event } from "@herald/proto";
+import type * as PublishKit from "../publish-kit.js";
+import { collect, integer } from "../cli-context.js";
 import { UsageError } from "../errors.js";
-import { eventsFromJson, newId, offlineReason } from "../event-json.js";
-import { heraldClient, publish } from "../grpc.js";
 import { readInput } from "../json-input.js";
+
+// The gRPC client and the generated code take a while to load: only the action that publishes loads them.
+type Kit = typeof PublishKit;
+const loadKit = (): Promise<Kit> => import("../publish-kit.js");
 
 type Payload = NonNullable<DeepPartial<Event>["payload"]>;
 type Opts = Record<string, unknown> & {
@@ -38,7 +41,8 @@ export function registerPublish(program: Command): void {
         );
       }
       const text = readInput(path);
-      await send(self, eventsFromJson(text, path === "-" ? "stdin" : path, { appId: opts.app }));
+      const kit = await loadKit();
+      await kit.send(self, kit.eventsFromJson(text, path === "-" ? "stdin" : path, { appId: opts.app }));
     });
   envelopeOptions(cmd);
 
@@ -77,14 +81,14 @@ export function registerPublish(program: Command): void {
     .option("--platform-id <n>", "OpenIM platform id", integer, 5)
     .option("--node <id>", "the chat-core node", "cli")
     .action(
-      publishWith((o) => ({
+      publishWith((o, kit) => ({
         $case: "connectionOffline",
         value: {
           userId: str(o, "user"),
           connId: str(o, "conn"),
           platformId: o["platformId"] as number,
           nodeId: str(o, "node"),
-          reason: offlineReason(o["reason"], "--reason"),
+          reason: kit.offlineReason(o["reason"], "--reason"),
         },
       })),
     );
@@ -116,7 +120,7 @@ export function registerPublish(program: Command): void {
     .option("--content-type <n>", "OpenIM content type (101 text)", integer, 101)
     .option("--session-type <n>", "OpenIM session type (1 single, 3 group)", integer)
     .action(
-      publishWith((o) => {
+      publishWith((o, kit) => {
         const to = o["to"] as string | undefined;
         const group = o["group"] as string | undefined;
         if ((to === undefined) === (group === undefined)) {
@@ -125,7 +129,7 @@ export function registerPublish(program: Command): void {
         return {
           $case: "messageSent",
           value: {
-            messageId: (o["messageId"] as string | undefined) ?? newId("msg"),
+            messageId: (o["messageId"] as string | undefined) ?? kit.newId("msg"),
             fromUserId: str(o, "from"),
             toUserId: to ?? "",
             groupId: group ?? "",
@@ -237,7 +241,7 @@ function kind(parent: Command, name: string, summary: string): Command {
   return envelopeOptions(parent.command(name).description(summary));
 }
 
-function publishWith(payload: (opts: Opts) => Payload) {
+function publishWith(payload: (opts: Opts, kit: Kit) => Payload) {
   return async (_opts: Opts, self: Command) => {
     const o = self.optsWithGlobals<Opts>();
     if (o.app === undefined) throw new UsageError("--app", "required: the app the event belongs to");
@@ -251,43 +255,16 @@ function publishWith(payload: (opts: Opts) => Payload) {
         );
       }
     }
-    const event = Event.fromPartial({
-      id: o.id ?? newId("cli"),
+    const kit = await loadKit();
+    const event = kit.Event.fromPartial({
+      id: o.id ?? kit.newId("cli"),
       appId: o.app,
-      operationId: o.operationId ?? newId("op"),
+      operationId: o.operationId ?? kit.newId("op"),
       occurredAt,
-      payload: payload(o),
+      payload: payload(o, kit),
     });
-    await send(self, [event]);
+    await kit.send(self, [event]);
   };
-}
-
-async function send(cmd: Command, events: Event[]): Promise<void> {
-  const { target, json } = globalsOf(cmd);
-  const client = heraldClient(target);
-  let res: PublishResponse;
-  try {
-    res = await publish(client, target, events);
-  } finally {
-    client.close();
-  }
-  if (json) {
-    printJson({
-      results: res.results.map((r, i) => ({ ...r, appId: events[i]?.appId, type: typeOf(events[i]) })),
-    });
-    return;
-  }
-  for (const [i, r] of res.results.entries()) {
-    const event = events[i];
-    print(
-      `${r.duplicate ? "duplicate" : "stored"} ${r.eventId} (${typeOf(event)} of app ${event?.appId ?? "?"}) at stream seq ${r.streamSeq}` +
-        (r.duplicate ? ": an event with this id was stored before; not stored again" : ""),
-    );
-  }
-}
-
-function typeOf(event: Event | undefined): string {
-  return event === undefined ? "?" : eventType(event);
 }
 
 function str(o: Opts, key: string): string {

@@ -1,12 +1,11 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Command } from "commander";
-import Fastify from "fastify";
 import { AdminClient, segment } from "../admin.js";
 import { collect, globalsOf, integer, print, printJsonLine, untilStopped } from "../cli-context.js";
 import { describeSigning, dialectName, signingFor, type EndpointSigning } from "../dialects.js";
 import { UsageError } from "../errors.js";
-import { receiveCallback, type ReceivedCallback } from "../receiver-dialects.js";
+import type { ReceivedCallback } from "../receiver-dialects.js";
 import { addEndpoint } from "./endpoints.js";
 
 interface ReceiveOpts {
@@ -67,6 +66,9 @@ export function registerReceive(program: Command): void {
             : { secret: o.secret, appKey: o.appKey, sdkAppId: o.sdkAppId }
           : signingFor(dialect, o, o.app);
 
+      // Loaded here, not at start: the HTTP server and the verifiers take a while to load.
+      const { default: Fastify } = await import("fastify");
+      const { receiveCallback } = await import("../receiver-dialects.js");
       const server = Fastify({ bodyLimit: 16 * 1024 * 1024 });
       server.removeAllContentTypeParsers();
       // Signatures cover the raw bytes: keep them as they came.
