@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Command } from "commander";
 import { AdminClient, segment } from "../admin.js";
 import { collect, globalsOf, integer, print, printJsonLine, untilStopped } from "../cli-context.js";
-import { describeSigning, dialectName, signingFor, type EndpointSigning } from "../dialects.js";
+import { describeSigning, dialectName, type EndpointSigning } from "../dialects.js";
 import { UsageError } from "../errors.js";
 import type { ReceivedCallback } from "../receiver-dialects.js";
 import { addEndpoint } from "./endpoints.js";
@@ -59,12 +59,11 @@ export function registerReceive(program: Command): void {
       const dialect = dialectName(o.dialect);
       if (o.port < 0 || o.port > 65535) throw new UsageError("--port", "expected 0-65535");
       const admin = o.app === undefined ? undefined : AdminClient.of(target);
+      // With --app the signing material is made when the endpoint is added; without, it is what was given.
       let signing: EndpointSigning | undefined =
-        o.app === undefined
-          ? o.secret === undefined && o.sdkAppId === undefined
-            ? undefined
-            : { secret: o.secret, appKey: o.appKey, sdkAppId: o.sdkAppId }
-          : signingFor(dialect, o, o.app);
+        o.app !== undefined || (o.secret === undefined && o.sdkAppId === undefined)
+          ? undefined
+          : { secret: o.secret, appKey: o.appKey, sdkAppId: o.sdkAppId };
 
       // Loaded here, not at start: the HTTP server and the verifiers take a while to load.
       const { default: Fastify } = await import("fastify");
@@ -115,7 +114,17 @@ export function registerReceive(program: Command): void {
       await stopped;
       await server.close();
       if (admin !== undefined && o.app !== undefined && endpointId !== undefined) {
-        await admin.call("DELETE", `/v1/apps/${segment(o.app)}/endpoints/${segment(endpointId)}`);
+        try {
+          await admin.call("DELETE", `/v1/apps/${segment(o.app)}/endpoints/${segment(endpointId)}`);
+        } catch (err) {
+          const remove = `herald endpoints remove ${endpointId} --app ${o.app}`;
+          throw new Error(
+            `endpoint ${endpointId} is still registered (${remove}): ${(err as Error).message}`,
+            {
+              cause: err,
+            },
+          );
+        }
         if (!json) print(`removed endpoint ${endpointId} of app ${o.app}`);
       }
     });
