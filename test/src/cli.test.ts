@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyStandardWebhook } from "@herald/receiver";
 import { waitFor } from "@herald/testkit";
 import { loggedDeliveryStack } from "./delivery-fixture.js";
 import { runCli, startCli, type RunningCli } from "./cli-process.js";
@@ -60,7 +61,10 @@ describe("help and usage", () => {
     ["publish", "passthrough"],
     ["before"],
     ...["list", "get", "create", "delete"].map((c) => ["apps", c]),
-    ...["list", "add", "update", "remove"].map((c) => ["endpoints", c]),
+    ...["list", "add", "update", "remove", "enable", "disable", "test", "rotate-secret"].map((c) => [
+      "endpoints",
+      c,
+    ]),
     ...["list", "create", "revoke"].map((c) => ["keys", c]),
     ["tail"],
     ["replay"],
@@ -147,7 +151,7 @@ describe("apps and keys", () => {
 });
 
 describe("endpoints", () => {
-  it("adds, lists, updates and removes an endpoint, printing its secret", async () => {
+  it("adds, lists, updates, disables, enables, tests, rotates the secret of and removes an endpoint", async () => {
     await herald("apps", "create", "ep-app");
     const server = await logged.businessServer();
     const added = await herald(
@@ -180,6 +184,30 @@ describe("endpoints", () => {
     const badUrl = await herald("endpoints", "update", "ep1", "--app", "ep-app", "--url", "ftp://nope");
     expect(badUrl.code).toBe(1);
     expect(badUrl.stderr).toContain("url");
+    const disabled = await herald(
+      "endpoints",
+      "disable",
+      "ep1",
+      "--app",
+      "ep-app",
+      "--reason",
+      "maintenance",
+    );
+    expect(disabled.stdout).toContain("endpoint ep1 is disabled (disabled by operator: maintenance)");
+    const enabled = await herald("endpoints", "enable", "ep1", "--app", "ep-app");
+    expect(enabled.stdout).toContain("endpoint ep1 is active");
+    const rotated = await herald("--json", "endpoints", "rotate-secret", "ep1", "--app", "ep-app");
+    const { secret } = JSON.parse(rotated.stdout) as { secret: string };
+    const tested = await herald("endpoints", "test", "ep1", "--app", "ep-app", "--type", "user.online");
+    expect(tested.code, tested.stderr).toBe(0);
+    const [request] = await server.waitForRequests(1, { timeoutMs: 20_000 });
+    expect(request?.path).toBe("/two");
+    expect(() =>
+      verifyStandardWebhook({ headers: request!.headers, body: request!.body, secrets: [secret] }),
+    ).not.toThrow();
+    const badType = await herald("endpoints", "test", "ep1", "--app", "ep-app", "--type", "nope");
+    expect(badType.code).toBe(1);
+    expect(badType.stderr).toContain("type");
     const removed = await herald("endpoints", "remove", "ep1", "--app", "ep-app");
     expect(removed.code, removed.stderr).toBe(0);
     expect((await herald("endpoints", "list", "--app", "ep-app")).stdout).toContain("has no endpoints");

@@ -128,6 +128,72 @@ export function registerEndpoints(program: Command): void {
         ? printJson({ endpointId, removed: true })
         : print(`removed endpoint ${endpointId} of app ${app}`);
     });
+
+  // The endpoint's own actions: POST /v1/apps/{appId}/endpoints/{endpointId}/<action>.
+  const action = (name: string, description: string) =>
+    endpoints
+      .command(name)
+      .description(description)
+      .argument("<endpointId>", "the endpoint")
+      .requiredOption("--app <id>", "the app");
+  const post = async <T>(self: Command, endpointId: string, name: string, body: unknown): Promise<T> => {
+    const { app } = self.opts<{ app: string }>();
+    const { target } = globalsOf(self);
+    return AdminClient.of(target).call<T>(
+      "POST",
+      `/v1/apps/${segment(app)}/endpoints/${segment(endpointId)}/${name}`,
+      body,
+    );
+  };
+  const showState = (self: Command, endpointId: string, res: { state: EndpointView["state"] }) => {
+    if (globalsOf(self).json) return printJson(res);
+    const reason = res.state.reason === "" ? "" : ` (${res.state.reason})`;
+    print(`endpoint ${endpointId} is ${res.state.state}${reason}`);
+  };
+
+  action("enable", "enable (or re-enable) an endpoint").action(
+    async (endpointId: string, _o: unknown, self: Command) =>
+      showState(self, endpointId, await post(self, endpointId, "enable", {})),
+  );
+  action("disable", "disable an endpoint: its deliveries die at once, without a request")
+    .option("--reason <text>", "why, kept with the state")
+    .action(async (endpointId: string, _o: unknown, self: Command) => {
+      const { reason } = self.opts<{ reason?: string }>();
+      showState(
+        self,
+        endpointId,
+        await post(self, endpointId, "disable", reason === undefined ? {} : { reason }),
+      );
+    });
+  action("test", "send the endpoint a synthetic event, through the deliverer like any other")
+    .option(
+      "--type <type>",
+      "msg.sent, user.online, user.offline or room.status (default: one the dialect says)",
+    )
+    .action(async (endpointId: string, _o: unknown, self: Command) => {
+      const { type } = self.opts<{ type?: string }>();
+      const res = await post<{ deliveryId: string }>(
+        self,
+        endpointId,
+        "test",
+        type === undefined ? {} : { type },
+      );
+      if (globalsOf(self).json) return printJson(res);
+      print(`sent a test event to ${endpointId}: delivery ${res.deliveryId} (herald tail shows how it went)`);
+    });
+  action("rotate-secret", "give a standard endpoint a new secret; the old ones stay valid for the overlap")
+    .option("--overlap-ms <ms>", "how long the old secrets stay valid (default: a day)", integer)
+    .action(async (endpointId: string, _o: unknown, self: Command) => {
+      const { overlapMs } = self.opts<{ overlapMs?: number }>();
+      const res = await post<{ secret: string }>(
+        self,
+        endpointId,
+        "rotate-secret",
+        overlapMs === undefined ? {} : { overlapMs },
+      );
+      if (globalsOf(self).json) return printJson(res);
+      print(`endpoint ${endpointId} now signs with secret ${res.secret} (shown only now)`);
+    });
 }
 
 export interface EndpointFlags {
