@@ -29,7 +29,7 @@ async function main() {
   supervisor = createSupervisor(budget);
   await ensureDependencies();
   console.log("herald: checking the build (tsc -b)…");
-  await ensureBuilt(SERVICES.map((name) => `services/${name}`));
+  await ensureBuilt([...SERVICES.map((name) => `services/${name}`), "packages/cli"]);
   mkdirSync(stateDir, { recursive: true });
   const ports = await choosePorts();
   keepPorts(stateDir, ports);

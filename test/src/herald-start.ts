@@ -18,7 +18,7 @@ export const SERVICE_NAMES = [
 ] as const;
 
 // Other Heralds may start at the same time (test files run in parallel): no preferred ports.
-const ANY_FREE_PORTS = Object.fromEntries(
+export const ANY_FREE_PORTS = Object.fromEntries(
   [
     "GRPC_PORT",
     "HERALD_LOGSTORE_GRPC_PORT",
