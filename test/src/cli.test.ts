@@ -92,7 +92,7 @@ describe("help and usage", () => {
     expect(notInt.stderr).toContain("--platform-id");
     const reason = await herald("publish", "--app", "a", "offline", "--user", "u", "--reason", "bored");
     expect(reason.code).toBe(2);
-    expect(reason.stderr).toContain("--reason: expected one of UNSPECIFIED, LOGOUT");
+    expect(reason.stderr).toContain("--reason: expected one of UNSPECIFIED (0), LOGOUT (1)");
     const dialect = await herald("receive", "--dialect", "smoke-signals");
     expect(dialect.code).toBe(2);
     expect(dialect.stderr).toContain("--dialect");

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { DERIVED_PAYLOAD_CASES, Event, offlineReasonToJSON, type OfflineReason } from "@herald/proto";
+import { DERIVED_PAYLOAD_CASES, Event, OfflineReason, enumChoices, enumFromJson } from "@herald/proto";
 import { UsageError } from "./errors.js";
 
 /**
@@ -34,23 +34,11 @@ export function newId(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(5).toString("hex")}`;
 }
 
-/** The OfflineReason names by number: 0 OFFLINE_REASON_UNSPECIFIED, 1 OFFLINE_REASON_LOGOUT, … */
-const OFFLINE_REASONS: string[] = [];
-for (let n = 0; offlineReasonToJSON(n) !== "UNRECOGNIZED"; n++) OFFLINE_REASONS.push(offlineReasonToJSON(n));
-
 /** An OfflineReason by its full name (OFFLINE_REASON_LOGOUT), its short one (LOGOUT, logout) or number. */
 export function offlineReason(value: unknown, field: string): OfflineReason {
-  if (typeof value === "number" && Number.isInteger(value) && value >= 0 && value < OFFLINE_REASONS.length) {
-    return value;
-  }
-  if (typeof value === "string") {
-    const name = value.toUpperCase();
-    const full = name.startsWith("OFFLINE_REASON_") ? name : `OFFLINE_REASON_${name}`;
-    const index = OFFLINE_REASONS.indexOf(full);
-    if (index >= 0) return index;
-  }
-  const short = OFFLINE_REASONS.map((n) => n.replace("OFFLINE_REASON_", "")).join(", ");
-  throw new UsageError(field, `expected one of ${short} (or OFFLINE_REASON_…), got ${JSON.stringify(value)}`);
+  const reason = enumFromJson(OfflineReason, value);
+  if (reason !== undefined) return reason;
+  throw new UsageError(field, `expected one of ${enumChoices(OfflineReason)}, got ${JSON.stringify(value)}`);
 }
 
 function eventFromJson(item: unknown, where: string, defaults: EventDefaults): Event {
