@@ -4,11 +4,11 @@ import { attemptLine, type AttemptView } from "../attempts.js";
 import { globalsOf, integer, print, printJson, printJsonLine, untilStopped } from "../cli-context.js";
 import { UsageError } from "../errors.js";
 
-/** The admin API's answer for an event: with `derived` where the gateway links the events it caused. */
+/** The admin API's answer for an event: the event, its attempts, and the events derived from it with theirs. */
 interface EventStory {
   event: StoredEvent | null;
   attempts: AttemptView[];
-  derived?: Array<{ event: StoredEvent | null; attempts: AttemptView[] }>;
+  derived: Array<{ event: StoredEvent | null; attempts: AttemptView[] }>;
 }
 
 /** Event.toJSON: the envelope, and the payload under its case's name (connectionOnline: {...}). */
@@ -122,11 +122,10 @@ export function registerLogs(program: Command): void {
       const story = await AdminClient.of(target).get<EventStory>(
         `/v1/apps/${segment(app)}/events/${segment(eventId)}`,
       );
-      const derived = story.derived ?? [];
-      if (json) return printJson({ ...story, derived });
+      if (json) return printJson(story);
       printEvent(story.event, eventId, story.attempts, "");
-      if (derived.length === 0) print("derived events: none");
-      for (const d of derived) printEvent(d.event, "?", d.attempts, "  derived: ");
+      if (story.derived.length === 0) print("derived events: none");
+      for (const d of story.derived) printEvent(d.event, "?", d.attempts, "  derived: ");
     });
 }
 
