@@ -43,6 +43,20 @@ let nc: NatsConnection;
 let client: HeraldServiceClient;
 let browser: Browser;
 
+/**
+ * A new page on the panel of app `appId`, signed in with the admin token (each page is its own
+ * browser context with its own localStorage, so the token goes in again), with its script errors.
+ */
+async function openPanel(appId: string): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on("pageerror", (err) => pageErrors.push(err.message));
+  await page.goto(`${gateway.adminUrl}/admin/#app=${appId}`);
+  await page.getByTestId("token-input").fill(ADMIN_TOKEN);
+  await page.getByTestId("token-save").click();
+  return { page, pageErrors };
+}
+
 describe.skipIf(!hasChromium)(
   `admin panel in a browser${hasChromium ? "" : ` (skipped: ${CHROMIUM} is missing; .ci/run installs it)`}`,
   () => {
@@ -161,10 +175,7 @@ describe.skipIf(!hasChromium)(
       const events = [messageEvent(APP_ID), messageEvent(APP_ID)];
       await publish(client, events);
       const ids = events.map((e) => `${e.id}:${ENDPOINT_ID}`);
-      const page = await browser.newPage();
-      await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);
-      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
-      await page.getByTestId("token-save").click();
+      const { page } = await openPanel(APP_ID);
       const row = (id: string, outcome: string) =>
         page.locator(`[data-testid="delivery-row"][data-delivery-id="${id}"][data-outcome="${outcome}"]`);
       for (const id of ids) await waitForRow(page, row(id, "dead"), `the dead delivery ${id}`);
@@ -180,11 +191,7 @@ describe.skipIf(!hasChromium)(
     }, 90_000);
 
     it("disables an endpoint with a reason and re-enables it", async () => {
-      const page = await browser.newPage();
-      await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);
-      // Each page is its own browser context with its own localStorage: the token goes in again.
-      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
-      await page.getByTestId("token-save").click();
+      const { page } = await openPanel(APP_ID);
       const endpoint = page.locator(`[data-testid="endpoint-row"][data-endpoint-id="${ENDPOINT_ID}"]`);
       await expect(endpoint.getByTestId("endpoint-state").textContent()).resolves.toBe("active");
 
@@ -208,12 +215,7 @@ describe.skipIf(!hasChromium)(
     }, 60_000);
 
     it("adds, refuses, edits and deletes an endpoint, and imports webhooks.yml", async () => {
-      const page = await browser.newPage();
-      const pageErrors: string[] = [];
-      page.on("pageerror", (err) => pageErrors.push(err.message));
-      await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);
-      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
-      await page.getByTestId("token-save").click();
+      const { page, pageErrors } = await openPanel(APP_ID);
       const form = page.getByTestId("endpoint-form");
       const rowOf = (id: string) => page.locator(`[data-testid="endpoint-row"][data-endpoint-id="${id}"]`);
       await rowOf(ENDPOINT_ID).waitFor({ timeout: 10_000 });
@@ -334,12 +336,7 @@ describe.skipIf(!hasChromium)(
         deliveryId: `unordered-1:${ENDPOINT_ID}`,
         trigger: "replay",
       });
-      const page = await browser.newPage();
-      const pageErrors: string[] = [];
-      page.on("pageerror", (err) => pageErrors.push(err.message));
-      await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);
-      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
-      await page.getByTestId("token-save").click();
+      const { page, pageErrors } = await openPanel(APP_ID);
 
       const row = page.locator(`[data-testid="delivery-row"][data-delivery-id="${deliveryId}"]`);
       await waitForRow(page, row, "the ordered attempt in the panel");
@@ -432,12 +429,7 @@ describe.skipIf(!hasChromium)(
       });
       for (const event of [cause, derived]) await storeEvent(bus, event, { msgId: event.id });
 
-      const page = await browser.newPage();
-      const pageErrors: string[] = [];
-      page.on("pageerror", (err) => pageErrors.push(err.message));
-      await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);
-      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
-      await page.getByTestId("token-save").click();
+      const { page, pageErrors } = await openPanel(APP_ID);
       await page.getByTestId("filter-event").fill(cause.id);
       await page.getByTestId("filter-apply").click();
       const story = page.getByTestId("event-story");
@@ -469,12 +461,7 @@ describe.skipIf(!hasChromium)(
       });
       expect(added.status, await added.text()).toBe(201);
 
-      const page = await browser.newPage();
-      const pageErrors: string[] = [];
-      page.on("pageerror", (err) => pageErrors.push(err.message));
-      await page.goto(`${gateway.adminUrl}/admin/#app=${FILE_APP}`);
-      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
-      await page.getByTestId("token-save").click();
+      const { page, pageErrors } = await openPanel(FILE_APP);
       const rowOf = (id: string) => page.locator(`[data-testid="endpoint-row"][data-endpoint-id="${id}"]`);
       await rowOf("extra").waitFor({ timeout: 10_000 });
       const ownership = page.getByTestId("app-ownership");

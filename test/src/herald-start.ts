@@ -17,17 +17,18 @@ export const SERVICE_NAMES = [
   "logstore",
 ] as const;
 
+/** The variables that choose npm start's ports; each wins over the port kept in ports.json. */
+export const PORT_VARIABLES = [
+  "GRPC_PORT",
+  "HERALD_LOGSTORE_GRPC_PORT",
+  "ADMIN_PORT",
+  "HERALD_HEALTH_PORT",
+  "HERALD_NATS_PORT",
+  "HERALD_PG_PORT",
+] as const;
+
 // Other Heralds may start at the same time (test files run in parallel): no preferred ports.
-export const ANY_FREE_PORTS = Object.fromEntries(
-  [
-    "GRPC_PORT",
-    "HERALD_LOGSTORE_GRPC_PORT",
-    "ADMIN_PORT",
-    "HERALD_HEALTH_PORT",
-    "HERALD_NATS_PORT",
-    "HERALD_PG_PORT",
-  ].map((name) => [name, "0"]),
-);
+export const ANY_FREE_PORTS = Object.fromEntries(PORT_VARIABLES.map((name) => [name, "0"]));
 
 /** How long a start may take to print its banner: a first start on a loaded 2-core machine is slow. */
 const START_TIMEOUT_MS = 240_000;

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -98,17 +98,8 @@ it("runs the README quickstart as written, and the receiver gets alice's user.on
   let receiver: Shell | undefined;
 
   for (const command of commands) {
-    // The CLI finds this Herald through $HERALD_HOME/ports.json; until npm start writes it, the banner says where.
-    const herald = started.find((s) => LONG_RUNNING[0]?.command.test(s.command));
-    const banner = herald?.output() ?? "";
-    const addresses =
-      existsSync(path.join(home, "ports.json")) || herald === undefined
-        ? {}
-        : {
-            HERALD_GRPC: /gRPC for the chat core\s+(\S+)/.exec(banner)?.[1] ?? "",
-            HERALD_ADMIN_URL: /admin API\s+(\S+)\/v1\/apps/.exec(banner)?.[1] ?? "",
-          };
-    const shell = run(command, { ...env, ...addresses });
+    // The CLI finds this Herald through $HERALD_HOME/ports.json, which npm start writes.
+    const shell = run(command, env);
     const long = LONG_RUNNING.find((l) => l.command.test(command));
     if (long === undefined) {
       const code = await shell.exited;

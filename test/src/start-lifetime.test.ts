@@ -8,6 +8,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { waitFor } from "@herald/testkit";
 import {
+  PORT_VARIABLES,
   SERVICE_NAMES,
   startHerald,
   stillRunning,
@@ -24,15 +25,6 @@ interface KeptPorts {
   postgres: number;
   health: Record<string, number>;
 }
-
-const PORT_VARIABLES = [
-  "GRPC_PORT",
-  "HERALD_LOGSTORE_GRPC_PORT",
-  "ADMIN_PORT",
-  "HERALD_HEALTH_PORT",
-  "HERALD_NATS_PORT",
-  "HERALD_PG_PORT",
-];
 
 const home = await mkdtemp(path.join(tmpdir(), "herald-home-"));
 const tempDirs = [home];
