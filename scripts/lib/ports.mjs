@@ -49,9 +49,28 @@ export async function pickPort(preferred) {
         srv.close(() => resolve(bound));
       });
     });
-  const port = (await tryListen(preferred)) ?? (await tryListen(0));
+  const port =
+    (preferred === 0 ? undefined : await tryListen(preferred)) ??
+    (await tryListen(belowEphemeral())) ??
+    (await tryListen(0));
   if (preferred !== 0 && port !== preferred) say(`port ${preferred} is taken; using ${port}`);
   return port;
+}
+
+/**
+ * A random port below the kernel's ephemeral range (32768-60999 on Linux by default): one from that
+ * range, free now, may be taken by an outgoing connection before the service binds it, and the
+ * service then dies of EADDRINUSE. (@herald/testkit's freePort keeps to the same rule for tests.)
+ */
+function belowEphemeral() {
+  let low = 32_768;
+  try {
+    low =
+      Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux
+  }
+  return low > 10_000 ? 10_000 + Math.floor(Math.random() * (low - 10_000)) : 0;
 }
 
 /** Whether something accepts TCP connections on 127.0.0.1:`port`. */

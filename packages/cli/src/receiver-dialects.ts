@@ -11,7 +11,7 @@ import {
   verifyTencent,
   type IncomingHeaders,
 } from "@herald/receiver";
-import type { DialectName, EndpointSigning } from "./dialects.js";
+import { signingKnown, type DialectName, type EndpointSigning } from "./dialects.js";
 
 export interface Callback {
   method: string;
@@ -98,8 +98,7 @@ export function receiveCallback(
   let signature: ReceivedCallback["signature"] = "unsigned";
   let signatureError: string | undefined;
   if (receiver.verify !== undefined) {
-    const known = signing?.secret !== undefined || (dialect === "tencent" && signing?.sdkAppId !== undefined);
-    if (!known || signing === undefined) signature = "not checked";
+    if (signing === undefined || !signingKnown(dialect, signing)) signature = "not checked";
     else {
       try {
         receiver.verify(cb, signing);

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { WaitTimeoutError } from "./errors.js";
@@ -54,5 +55,12 @@ describe("freePort", () => {
     });
     await new Promise<void>((resolve) => server.close(() => resolve()));
     expect(port).toBeGreaterThan(0);
+  });
+
+  it("stays below the ephemeral range, where outgoing connections cannot take the port first, and never repeats", async () => {
+    const [low] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/);
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+    for (const port of ports) expect(port).toBeLessThan(Number(low));
+    expect(new Set(ports).size).toBe(ports.length);
   });
 });
