@@ -26,7 +26,8 @@ RUN pnpm exec tsc -b services/gateway services/evaluator services/presence servi
       services/deliverer services/logstore
 # Production dependencies only, in the workspace's own layout, so that the paths the code
 # resolves from its own location keep working: services/gateway/admin-panel (the admin
-# panel's files) and packages/db/migrations (run by the log store at start). The test-only
+# panel's files), packages/db/migrations (run by the log store at start) and
+# packages/proto/descriptors (what gRPC server reflection describes). The test-only
 # projects leave the workspace first, or their dependencies (testcontainers, embedded
 # Postgres) would be installed as theirs.
 RUN --mount=type=cache,id=herald-pnpm-store,target=/root/.local/share/pnpm/store \
@@ -42,6 +43,7 @@ RUN --mount=type=cache,id=herald-pnpm-store,target=/root/.local/share/pnpm/store
             done; \
        done \
     && cp -a packages/db/migrations /out/packages/db/ \
+    && cp -a packages/proto/descriptors /out/packages/proto/ \
     && cp -a services/gateway/admin-panel /out/services/gateway/ \
     && find /out -name '*.tsbuildinfo' -delete
 

@@ -1,11 +1,22 @@
 #!/usr/bin/env node
-// Lints proto/ with buf, then generates packages/proto/src/gen with ts-proto (a local plugin).
-//   node scripts/proto-gen.mjs           lint, then regenerate packages/proto/src/gen in place
-//   node scripts/proto-gen.mjs --check   lint, regenerate into a temp dir, and exit 1 if the
-//                                        checked-in packages/proto/src/gen differs in any byte
+// Lints proto/ with buf, then generates packages/proto/src/gen with ts-proto (a local plugin) and
+// packages/proto/descriptors/herald.binpb, the FileDescriptorSet that gRPC server reflection serves:
+// proto/ with its imports and comments, and the standard services every Herald gRPC port serves
+// beside its own (grpc.health.v1, grpc.reflection.v1 and v1alpha), from the packages that ship them.
+//   node scripts/proto-gen.mjs           lint, then regenerate both in place
+//   node scripts/proto-gen.mjs --check   lint, regenerate into a temp dir, and exit 1 if what is
+//                                        checked in differs in any byte
 // Needs no network: buf.yaml has no deps and the google/protobuf well-known types ship with buf.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +25,16 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const protoDir = join(root, "proto");
 const packageDir = join(root, "packages", "proto");
 const genDir = join(packageDir, "src", "gen");
+const descriptorDir = join(packageDir, "descriptors");
+const DESCRIPTOR_SET = "herald.binpb";
+// Each module root and the files of it that go into the set besides proto/.
+const standardProtos = [
+  { root: join(packageDir, "node_modules", "grpc-health-check", "proto"), paths: ["health/v1/health.proto"] },
+  {
+    root: join(packageDir, "node_modules", "@grpc", "reflection", "build", "proto"),
+    paths: ["grpc/reflection"],
+  },
+];
 const bufBin = join(packageDir, "node_modules", ".bin", "buf");
 const tsProtoBin = join(packageDir, "node_modules", ".bin", "protoc-gen-ts_proto");
 
@@ -25,7 +46,7 @@ if (unknown.length > 0) {
 }
 const check = args.includes("--check");
 
-for (const bin of [bufBin, tsProtoBin]) {
+for (const bin of [bufBin, tsProtoBin, ...standardProtos.map((p) => p.root)]) {
   if (!existsSync(bin)) {
     console.error(`proto-gen: ${relative(root, bin)} is missing; run \`pnpm install\` first`);
     process.exit(2);
@@ -70,6 +91,29 @@ function compareTrees(checkedIn, fresh) {
   return differences;
 }
 
+/**
+ * Writes the descriptor set into outDir: one `buf build` per module, concatenated (serialized
+ * FileDescriptorSets concatenate into the set of all their files). Returns buf's exit status.
+ */
+function buildDescriptorSet(outDir) {
+  const parts = mkdtempSync(join(tmpdir(), "herald-descriptors-"));
+  try {
+    const modules = [{ root: protoDir, paths: [] }, ...standardProtos];
+    const files = [];
+    for (const [i, module] of modules.entries()) {
+      const file = join(parts, `${i}.binpb`);
+      const status = buf(["build", "-o", file, ...module.paths.flatMap((p) => ["--path", p])], module.root);
+      if (status !== 0) return status;
+      files.push(readFileSync(file));
+    }
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, DESCRIPTOR_SET), Buffer.concat(files));
+    return 0;
+  } finally {
+    rmSync(parts, { recursive: true, force: true });
+  }
+}
+
 const lintStatus = buf(["lint"], protoDir);
 if (lintStatus !== 0) process.exit(lintStatus);
 
@@ -77,27 +121,43 @@ if (lintStatus !== 0) process.exit(lintStatus);
 if (!check) {
   const generateStatus = buf(["generate"], packageDir);
   if (generateStatus !== 0) process.exit(generateStatus);
-  console.log(`proto-gen: generated ${listFiles(genDir).length} files into ${relative(root, genDir)}`);
+  const buildStatus = buildDescriptorSet(descriptorDir);
+  if (buildStatus !== 0) process.exit(buildStatus);
+  console.log(
+    `proto-gen: generated ${listFiles(genDir).length} files into ${relative(root, genDir)}, and ` +
+      `${relative(root, join(descriptorDir, DESCRIPTOR_SET))}`,
+  );
   process.exit(0);
 }
 
 const scratch = mkdtempSync(join(tmpdir(), "herald-proto-gen-"));
+const outputs = [
+  { dir: genDir, fresh: join(scratch, "src", "gen") },
+  { dir: descriptorDir, fresh: join(scratch, "descriptors") },
+];
 let differences = [];
 let generateStatus;
 try {
   // -o prefixes every `out` of buf.gen.yaml, so the fresh tree lands in <scratch>/src/gen.
   generateStatus = buf(["generate", "-o", scratch], packageDir);
-  if (generateStatus === 0) differences = compareTrees(genDir, join(scratch, "src", "gen"));
+  if (generateStatus === 0) generateStatus = buildDescriptorSet(join(scratch, "descriptors"));
+  if (generateStatus === 0) {
+    differences = outputs.flatMap(({ dir, fresh }) => {
+      const where = relative(root, dir).split(sep).join("/");
+      return compareTrees(dir, fresh).map((difference) => `${where}/${difference}`);
+    });
+  }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
 if (generateStatus !== 0) process.exit(generateStatus);
 
 if (differences.length > 0) {
-  const where = relative(root, genDir).split(sep).join("/");
-  console.error(`proto-gen: ${where} is out of date with proto/ in ${differences.length} file(s):`);
-  for (const difference of differences) console.error(`  ${where}/${difference}`);
+  console.error(`proto-gen: the generated code is out of date with proto/ in ${differences.length} file(s):`);
+  for (const difference of differences) console.error(`  ${difference}`);
   console.error("proto-gen: run `pnpm proto:gen` and commit the result");
   process.exit(1);
 }
-console.log(`proto-gen: ${relative(root, genDir)} is up to date with proto/`);
+console.log(
+  `proto-gen: ${outputs.map((o) => relative(root, o.dir)).join(" and ")} are up to date with proto/`,
+);

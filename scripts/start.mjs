@@ -1,17 +1,17 @@
 // One command to run Herald on one machine: NATS with JetStream and Postgres under .herald/
 // (unless NATS_URL / DATABASE_URL name real servers), then the six services, all kept running
 // by a supervisor (scripts/lib/supervisor.mjs): what dies is restarted within a restart budget.
-// Ctrl-C stops it all in order: services drain first, then NATS and Postgres. A second start
-// reuses the data.
-import { spawn } from "node:child_process";
+// Ctrl-C, SIGTERM, SIGHUP, or the death of the npm that runs it, stops it all in order: services
+// drain first, then NATS and Postgres; nothing it started outlives it, even a SIGKILL of it. A
+// second start reuses the data and, where they are free, the ports (kept in
+// $HERALD_HOME/ports.json).
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ensureBuilt, ensureDependencies, root } from "./lib/bootstrap.mjs";
 import { startNats } from "./lib/nats.mjs";
-import { pickPort } from "./lib/ports.mjs";
-import { startPostgres } from "./lib/postgres.mjs";
-import { createSupervisor, prefix, restartBudget, waitUntil } from "./lib/supervisor.mjs";
+import { keepPorts, keptPorts, pickPort, preferredPort } from "./lib/ports.mjs";
+import { createSupervisor, prefix, restartBudget } from "./lib/supervisor.mjs";
 
 const SERVICES = ["gateway", "evaluator", "presence", "chatroom", "deliverer", "logstore"];
 const stateDir = path.resolve(root, process.env.HERALD_HOME || ".herald");
@@ -27,25 +27,24 @@ let supervisor;
 async function main() {
   const budget = restartBudget();
   supervisor = createSupervisor(budget);
-  ensureDependencies();
-  ensureBuilt(SERVICES.map((name) => `services/${name}`));
+  await ensureDependencies();
+  console.log("herald: checking the build (tsc -b)…");
+  await ensureBuilt([...SERVICES.map((name) => `services/${name}`), "packages/cli"]);
   mkdirSync(stateDir, { recursive: true });
+  const ports = await choosePorts();
+  keepPorts(stateDir, ports);
+  const natsUrl = process.env.NATS_URL || (await startNats(supervisor, stateDir, ports.nats));
+  // postgres.mjs needs pg, which a fresh checkout has only once the dependencies are installed.
+  const { startPostgres } = await import("./lib/postgres.mjs");
+  const databaseUrl = process.env.DATABASE_URL || (await startPostgres(supervisor, stateDir, ports.postgres));
 
-  const natsUrl = process.env.NATS_URL || (await startNats(supervisor, stateDir));
-  const databaseUrl = process.env.DATABASE_URL || (await startPostgres(supervisor, stateDir));
-
-  const grpcPort = await pickPort(Number(process.env.GRPC_PORT ?? 50051));
   // Only the gateway (chat core) and the log store (log queries, asked by the gateway) serve gRPC.
-  const logstoreGrpcPort = await pickPort(Number(process.env.HERALD_LOGSTORE_GRPC_PORT ?? 50052));
-  const grpcPorts = { gateway: grpcPort, logstore: logstoreGrpcPort };
-  const adminPort = await pickPort(Number(process.env.ADMIN_PORT ?? 8088));
+  const grpcPorts = { gateway: ports.grpc, logstore: ports.logstoreGrpc };
   const adminToken = process.env.ADMIN_TOKEN || adminTokenOnDisk();
-  // Health ports run from HERALD_HEALTH_PORT up, one per service; 0: any free ones.
-  const healthPortBase = Number(process.env.HERALD_HEALTH_PORT ?? 8081);
   const health = {};
   const ready = [];
-  for (const [i, name] of SERVICES.entries()) {
-    const httpPort = await pickPort(healthPortBase === 0 ? 0 : healthPortBase + i);
+  for (const name of SERVICES) {
+    const httpPort = ports.health[name];
     health[name] = `http://${address(reachable(hosts.http), httpPort)}`;
     ready.push(
       superviseService(name, `${health[name]}/readyz`, {
@@ -58,9 +57,9 @@ async function main() {
         GRPC_PORT: String(grpcPorts[name] ?? 0),
         ...(name === "gateway"
           ? {
-              LOGSTORE_ADDRESS: address(reachable(hosts.grpc), logstoreGrpcPort),
+              LOGSTORE_ADDRESS: address(reachable(hosts.grpc), ports.logstoreGrpc),
               ADMIN_HOST: hosts.admin,
-              ADMIN_PORT: String(adminPort),
+              ADMIN_PORT: String(ports.admin),
               ADMIN_TOKEN: adminToken,
               // Both gRPC ports take the shell's GRPC_AUTH_TOKEN here, so the gateway sends it on.
               ...(process.env.GRPC_AUTH_TOKEN && !process.env.LOGSTORE_AUTH_TOKEN
@@ -75,13 +74,13 @@ async function main() {
   }
   await Promise.all(ready);
 
-  const admin = `http://${address(hosts.admin, adminPort)}`;
+  const admin = `http://${address(hosts.admin, ports.admin)}`;
   console.log(
     [
       "",
       "Herald is running.",
-      `  gRPC for the chat core   ${address(hosts.grpc, grpcPort)}   (herald.v1.HeraldService)`,
-      `  gRPC log queries         ${address(hosts.grpc, logstoreGrpcPort)}   (herald.v1.DeliveryLogService)`,
+      `  gRPC for the chat core   ${address(hosts.grpc, ports.grpc)}   (herald.v1.HeraldService)`,
+      `  gRPC log queries         ${address(hosts.grpc, ports.logstoreGrpc)}   (herald.v1.DeliveryLogService)`,
       `  admin panel              ${admin}/admin/   (token: ${process.env.ADMIN_TOKEN ? "$ADMIN_TOKEN" : path.relative(process.cwd(), tokenFile())})`,
       `  admin API                ${admin}/v1/apps   (OpenAPI: /openapi.json)`,
       ...SERVICES.map(
@@ -94,6 +93,33 @@ async function main() {
       "",
     ].join("\n"),
   );
+}
+
+// --- ports ------------------------------------------------------------------------------------
+
+/**
+ * Every port this start listens on: the environment's, else the one the last start kept, else
+ * the default; one that is taken is replaced by a free one (and the printout says so). NATS and
+ * Postgres only when they are embedded.
+ */
+async function choosePorts(env = process.env) {
+  const kept = keptPorts(stateDir);
+  const choose = (fromEnv, last, fallback) => pickPort(preferredPort(fromEnv, last, fallback));
+  const ports = {
+    grpc: await choose(env.GRPC_PORT, kept.grpc, 50051),
+    logstoreGrpc: await choose(env.HERALD_LOGSTORE_GRPC_PORT, kept.logstoreGrpc, 50052),
+    admin: await choose(env.ADMIN_PORT, kept.admin, 8088),
+    ...(env.NATS_URL ? {} : { nats: await choose(env.HERALD_NATS_PORT, kept.nats, 4222) }),
+    ...(env.DATABASE_URL ? {} : { postgres: await choose(env.HERALD_PG_PORT, kept.postgres, 5433) }),
+    health: {},
+  };
+  // Health ports run from HERALD_HEALTH_PORT up, one per service (0: any free ones).
+  const base = env.HERALD_HEALTH_PORT ? Number(env.HERALD_HEALTH_PORT) : undefined;
+  for (const [i, name] of SERVICES.entries()) {
+    const fromEnv = base === undefined ? undefined : String(base === 0 ? 0 : base + i);
+    ports.health[name] = await choose(fromEnv, kept.health?.[name], 8081 + i);
+  }
+  return ports;
 }
 
 /** host:port, with an IPv6 host in brackets. */
@@ -129,25 +155,18 @@ function superviseService(name, readyUrl, env) {
   return supervisor.keep({
     label: name,
     tier: "service",
-    spawn: () => {
-      const child = spawn(process.execPath, [main], {
-        env,
-        stdio: ["ignore", "pipe", "pipe"],
-        detached: true,
-      });
+    spawn: (spawnChild) => {
+      const child = spawnChild(process.execPath, [main], { env, stdio: ["ignore", "pipe", "pipe"] });
       prefix(name, child.stdout);
       prefix(name, child.stderr);
       return child;
     },
-    ready: (signal) =>
-      waitUntil(
-        async () => {
-          const res = await fetch(readyUrl);
-          await res.arrayBuffer();
-          return res.ok;
-        },
-        { what: `${name} to answer ${readyUrl}`, signal },
-      ),
+    probe: async () => {
+      const res = await fetch(readyUrl);
+      await res.arrayBuffer();
+      return res.ok;
+    },
+    waitingFor: `${name} to answer ${readyUrl}`,
   });
 }
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { ensureDependencies, root, run } from "./lib/bootstrap.mjs";
 
-ensureDependencies();
+await ensureDependencies();
 
 const bin = (name) => path.join(root, "node_modules/.bin", name);
 const reportDir = mkdtempSync(path.join(tmpdir(), "herald-test-"));
@@ -26,7 +26,7 @@ let failed;
 for (const [name, cmd, args] of steps) {
   console.log(`\n== ${name}`);
   try {
-    run(cmd, args);
+    await run(cmd, args);
   } catch (err) {
     console.error(`\n${name} failed: ${err.message}`);
     failed = err.exitCode ?? 1;

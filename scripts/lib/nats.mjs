@@ -1,10 +1,10 @@
 // The embedded NATS server of `npm start`: found (or installed with apt-get), run with JetStream
 // under HERALD_HOME, and restarted on the same port and data when it dies.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { pickPort, portOpen } from "./ports.mjs";
-import { prefix, say, waitUntil } from "./supervisor.mjs";
+import { portOpen } from "./ports.mjs";
+import { prefix, say } from "./supervisor.mjs";
 
 function findNatsServer() {
   for (const candidate of ["nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server"]) {
@@ -28,10 +28,9 @@ function installNatsServer() {
   throw new Error(`nats-server is not installed; ${how} -- or set NATS_URL to a NATS server with JetStream`);
 }
 
-/** Starts nats-server under `supervisor`; resolves with its URL once it listens. */
-export async function startNats(supervisor, stateDir) {
+/** Starts nats-server under `supervisor` on `port` (start.mjs chose it); resolves once it listens. */
+export async function startNats(supervisor, stateDir, port) {
   const bin = findNatsServer() ?? installNatsServer();
-  const port = await pickPort(Number(process.env.HERALD_NATS_PORT ?? 4222));
   const store = path.join(stateDir, "nats");
   mkdirSync(store, { recursive: true });
   const args = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", store, "-n", "herald-local"];
@@ -40,14 +39,14 @@ export async function startNats(supervisor, stateDir) {
     tier: "infra",
     // nats-server exits 0 after SIGINT, 1 after SIGTERM; both are its clean shutdown.
     stopSignal: "SIGINT",
-    spawn: () => {
-      const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
+    spawn: (spawnChild) => {
+      const child = spawnChild(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
       // nats-server logs its banner at INF; only warnings and errors are worth a terminal line.
       prefix("nats", child.stderr, (line) => !line.includes("[INF]"));
       return child;
     },
-    ready: (signal) =>
-      waitUntil(() => portOpen(port), { what: `nats-server to listen on port ${port}`, signal }),
+    probe: () => portOpen(port),
+    waitingFor: `nats-server to listen on port ${port}`,
   });
   say(`NATS with JetStream on 127.0.0.1:${port}, data in ${store}`);
   return `nats://127.0.0.1:${port}`;

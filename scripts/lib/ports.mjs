@@ -1,6 +1,42 @@
-// Local ports for `npm start`: which to listen on, and whether something listens there yet.
+// Local ports for `npm start`: which to listen on, whether something listens there yet, and the
+// ones a start chose, kept in $HERALD_HOME/ports.json for the next start (and for the herald CLI,
+// which finds a local Herald there).
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import { say } from "./supervisor.mjs";
+
+const PORTS_FILE = "ports.json";
+
+/**
+ * The ports the last start in `stateDir` chose: {grpc, logstoreGrpc, admin, nats, postgres,
+ * health: {gateway, …}}, each present only if it was chosen; {} before a first start.
+ */
+export function keptPorts(stateDir) {
+  try {
+    const kept = JSON.parse(readFileSync(path.join(stateDir, PORTS_FILE), "utf8"));
+    return kept !== null && typeof kept === "object" ? kept : {};
+  } catch {
+    // none yet, or unreadable: this start chooses afresh and writes it anew
+    return {};
+  }
+}
+
+/** Writes the ports this start chose, whole or not at all (a reader never sees half a file). */
+export function keepPorts(stateDir, ports) {
+  const file = path.join(stateDir, PORTS_FILE);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(ports, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * The port to try first: the environment's when set (0: any free one), else the one the last
+ * start kept, else the default.
+ */
+export function preferredPort(fromEnv, kept, fallback) {
+  if (fromEnv !== undefined && fromEnv !== "") return Number(fromEnv);
+  return Number.isSafeInteger(kept) && kept > 0 && kept < 65536 ? kept : fallback;
+}
 
 /** The preferred port when it is free, otherwise any free one. */
 export async function pickPort(preferred) {
@@ -13,9 +49,28 @@ export async function pickPort(preferred) {
         srv.close(() => resolve(bound));
       });
     });
-  const port = (await tryListen(preferred)) ?? (await tryListen(0));
+  const port =
+    (preferred === 0 ? undefined : await tryListen(preferred)) ??
+    (await tryListen(belowEphemeral())) ??
+    (await tryListen(0));
   if (preferred !== 0 && port !== preferred) say(`port ${preferred} is taken; using ${port}`);
   return port;
+}
+
+/**
+ * A random port below the kernel's ephemeral range (32768-60999 on Linux by default): one from that
+ * range, free now, may be taken by an outgoing connection before the service binds it, and the
+ * service then dies of EADDRINUSE. (@herald/testkit's freePort keeps to the same rule for tests.)
+ */
+function belowEphemeral() {
+  let low = 32_768;
+  try {
+    low =
+      Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux
+  }
+  return low > 10_000 ? 10_000 + Math.floor(Math.random() * (low - 10_000)) : 0;
 }
 
 /** Whether something accepts TCP connections on 127.0.0.1:`port`. */

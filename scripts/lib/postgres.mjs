@@ -2,24 +2,22 @@
 // then run from its binary in a process group of its own (so Ctrl-C reaches only the supervisor,
 // which stops Postgres after the services have drained), and restarted on the same port and data
 // when it dies.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import pg from "pg";
-import { pickPort } from "./ports.mjs";
-import { prefix, say, waitUntil } from "./supervisor.mjs";
+import { prefix, say } from "./supervisor.mjs";
 
 const USER = "herald";
 const PASSWORD = "herald";
 
-/** Starts Postgres under `supervisor`; resolves with the URL of its "herald" database. */
-export async function startPostgres(supervisor, stateDir) {
+/** Starts Postgres under `supervisor` on `port` (start.mjs chose it); resolves with its "herald" database. */
+export async function startPostgres(supervisor, stateDir, port) {
   const dir = path.join(stateDir, "postgres");
   const isRoot = process.getuid?.() === 0;
   if (isRoot) reachableByPostgresUser(stateDir);
-  const port = await pickPort(Number(process.env.HERALD_PG_PORT ?? 5433));
   if (!existsSync(path.join(dir, "PG_VERSION"))) {
     say(`initialising Postgres in ${dir}`);
     await initialise(dir, port, isRoot);
@@ -35,11 +33,10 @@ export async function startPostgres(supervisor, stateDir) {
     tier: "infra",
     // Fast shutdown: by the time it is asked, the services are gone.
     stopSignal: "SIGINT",
-    spawn: () => {
-      const child = spawn(bin, ["-D", dir, "-p", String(port)], {
+    spawn: (spawnChild) => {
+      const child = spawnChild(bin, ["-D", dir, "-p", String(port)], {
         ...runAs,
         stdio: ["ignore", "pipe", "pipe"],
-        detached: true,
       });
       // Only what is wrong; refusals while it starts or stops answer the readiness probe.
       const serious = (line) =>
@@ -48,11 +45,8 @@ export async function startPostgres(supervisor, stateDir) {
       prefix("postgres", child.stderr, serious);
       return child;
     },
-    ready: (signal) =>
-      waitUntil(() => query(port, "postgres", "SELECT 1").then(() => true), {
-        what: `Postgres to accept connections on port ${port}`,
-        signal,
-      }),
+    probe: () => query(port, "postgres", "SELECT 1").then(() => true),
+    waitingFor: `Postgres to accept connections on port ${port}`,
   });
   const exists = await query(port, "postgres", "SELECT 1 FROM pg_database WHERE datname = 'herald'");
   if (exists.rowCount === 0) await query(port, "postgres", "CREATE DATABASE herald");

@@ -1,14 +1,21 @@
 // Keeps `npm start`'s processes running: a child that dies is restarted, within one restart
-// budget per time window for every child; when one spends its budget, or on Ctrl-C, everything
-// stops in order (services drain first, into a NATS and a Postgres that are still there).
+// budget per time window for every child, whether or not it was ever ready; when one spends its
+// budget, on Ctrl-C, SIGTERM or SIGHUP, or when the npm that started this one dies,
+// everything stops in order (services drain first, into a NATS and a Postgres that are still
+// there). No child outlives this process (scripts/lib/lifetime.mjs).
 import readline from "node:readline";
+import { spawnTied, watchPackageManager } from "./lifetime.mjs";
 
 /** Restarts any one child may have within the window; one more death stops Herald. */
 const BUDGET_DEFAULTS = { HERALD_RESTART_MAX: 5, HERALD_RESTART_WINDOW_MS: 60_000 };
 const FIRST_RESTART_DELAY_MS = 250;
 const MAX_RESTART_DELAY_MS = 10_000;
-/** How long a (re)started child may take to serve, and how long each tier may take to stop. */
+/**
+ * How long a restarted child may take to serve; a first start gets longer (six services loading
+ * at once on a busy machine, streams and tables created); then how long each tier may take to stop.
+ */
 const READY_TIMEOUT_MS = 60_000;
+const FIRST_READY_TIMEOUT_MS = 300_000;
 const STOP_GRACE_MS = { service: 20_000, infra: 10_000 };
 const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"];
 
@@ -67,9 +74,12 @@ export function createSupervisor(budget = restartBudget()) {
 
   /**
    * Starts a child and keeps it running. `spec`: label (used in sentences), tier ("service" stops
-   * before "infra"), spawn() returning a ChildProcess in its own process group, ready(signal)
-   * resolving once it serves, stopSignal. Resolves when the child is first ready; rejects if it
-   * dies or stays unready before that.
+   * before "infra"), stopSignal, spawn(spawnChild) returning the ChildProcess that
+   * spawnChild(command, args, options) started, probe() answering true once it serves, and
+   * `waitingFor` (what probe() waits for, in a sentence). Resolves when the child is first ready;
+   * rejects if it stays unready for FIRST_READY_TIMEOUT_MS. A death before that is restarted
+   * like any other, within the restart budget: a port another process held for a moment, or a
+   * server that was not up yet, is no reason to give up on everything.
    */
   function keep(spec) {
     const deaths = [];
@@ -79,7 +89,12 @@ export function createSupervisor(budget = restartBudget()) {
 
     const launch = async (isRestart) => {
       if (stopping) return;
-      const child = spec.spawn();
+      const stopSignal = spec.stopSignal ?? "SIGTERM";
+      // Its own process group (Ctrl-C reaches only this supervisor, which stops it in order), and
+      // the same stop signal if this process dies without stopping it.
+      const child = spec.spawn((command, args, options) =>
+        spawnTied(command, args, { ...options, detached: true }, stopSignal),
+      );
       const died = new AbortController();
       const gone = new Promise((resolve) => {
         child.once("exit", (code, signal) => resolve({ code, signal }));
@@ -97,9 +112,13 @@ export function createSupervisor(budget = restartBudget()) {
         onExit(exit);
       });
       try {
-        await spec.ready(died.signal);
+        await waitUntil(spec.probe, {
+          what: spec.waitingFor,
+          timeoutMs: everReady ? READY_TIMEOUT_MS : FIRST_READY_TIMEOUT_MS,
+          signal: died.signal,
+        });
+        if (isRestart) say(`${spec.label} is ${everReady ? "back" : "up"} (pid ${child.pid})`);
         everReady = true;
-        if (isRestart) say(`${spec.label} is back (pid ${child.pid})`);
         first.resolve();
       } catch (err) {
         if (died.signal.aborted || stopping) return;
@@ -113,7 +132,6 @@ export function createSupervisor(budget = restartBudget()) {
     const onExit = (exit) => {
       const how = describeExit(exit);
       if (stopping) return say(`${spec.label} stopped (${how})`);
-      if (!everReady) return first.reject(new Error(`${spec.label} exited (${how}) before it was ready`));
       const now = Date.now();
       while (deaths.length > 0 && deaths[0] <= now - budget.windowMs) deaths.shift();
       const window = `in the last ${seconds(budget.windowMs)}`;
@@ -181,6 +199,9 @@ export function createSupervisor(budget = restartBudget()) {
   }
 
   handleSignals();
+  watchPackageManager(
+    (pid) => void stopAll(0, `the package manager that started Herald (pid ${pid}) is gone`),
+  );
   process.on("uncaughtException", (err) => void stopAll(1, `internal error: ${err.stack ?? err}`));
   // Children run in their own process groups (so Ctrl-C reaches only this supervisor, which
   // stops them in order); make sure none outlives it.

@@ -652,6 +652,14 @@ describe("presence and chatroom queries", () => {
     expect(online.status, online.text).toBe(200);
     expect(online.body.users.map((u: { userId: string }) => u.userId)).toEqual(["alice"]);
     expect((await call("GET", "/v1/apps/q1/presence/users?status=offline")).body.users).toEqual([]);
+    // The status as the answers spell it, its short name in any case, its number: the same filter.
+    for (const status of ["USER_STATUS_ONLINE", "ONLINE", "1"]) {
+      const same = await call("GET", `/v1/apps/q1/presence/users?status=${status}`);
+      expect({ status, users: same.body.users }).toEqual({ status, users: online.body.users });
+    }
+    expect(
+      (await call("GET", "/v1/apps/q1/presence/users?status=USER_STATUS_UNSPECIFIED")).body.users,
+    ).toEqual(online.body.users);
     const alice = await call("GET", "/v1/apps/q1/presence/users/alice");
     expect(alice.body).toMatchObject({ userId: "alice", status: "USER_STATUS_ONLINE" });
     expectError(await call("GET", "/v1/apps/q1/presence/users/nobody"), 404, "userId");

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
-import type { HeraldServiceClient } from "@herald/proto";
-import { connectBus, publishAttemptDurably, type Bus } from "@herald/bus";
+import { Event, type HeraldServiceClient } from "@herald/proto";
+import { applyTopology, connectBus, publishAttemptDurably, storeEvent, type Bus } from "@herald/bus";
 import { putApp, type AppConfig } from "@herald/config";
 import {
   startNats,
@@ -42,6 +42,20 @@ let bus: Bus;
 let nc: NatsConnection;
 let client: HeraldServiceClient;
 let browser: Browser;
+
+/**
+ * A new page on the panel of app `appId`, signed in with the admin token (each page is its own
+ * browser context with its own localStorage, so the token goes in again), with its script errors.
+ */
+async function openPanel(appId: string): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on("pageerror", (err) => pageErrors.push(err.message));
+  await page.goto(`${gateway.adminUrl}/admin/#app=${appId}`);
+  await page.getByTestId("token-input").fill(ADMIN_TOKEN);
+  await page.getByTestId("token-save").click();
+  return { page, pageErrors };
+}
 
 describe.skipIf(!hasChromium)(
   `admin panel in a browser${hasChromium ? "" : ` (skipped: ${CHROMIUM} is missing; .ci/run installs it)`}`,
@@ -161,10 +175,7 @@ describe.skipIf(!hasChromium)(
       const events = [messageEvent(APP_ID), messageEvent(APP_ID)];
       await publish(client, events);
       const ids = events.map((e) => `${e.id}:${ENDPOINT_ID}`);
-      const page = await browser.newPage();
-      await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);
-      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
-      await page.getByTestId("token-save").click();
+      const { page } = await openPanel(APP_ID);
       const row = (id: string, outcome: string) =>
         page.locator(`[data-testid="delivery-row"][data-delivery-id="${id}"][data-outcome="${outcome}"]`);
       for (const id of ids) await waitForRow(page, row(id, "dead"), `the dead delivery ${id}`);
@@ -180,11 +191,7 @@ describe.skipIf(!hasChromium)(
     }, 90_000);
 
     it("disables an endpoint with a reason and re-enables it", async () => {
-      const page = await browser.newPage();
-      await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);
-      // Each page is its own browser context with its own localStorage: the token goes in again.
-      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
-      await page.getByTestId("token-save").click();
+      const { page } = await openPanel(APP_ID);
       const endpoint = page.locator(`[data-testid="endpoint-row"][data-endpoint-id="${ENDPOINT_ID}"]`);
       await expect(endpoint.getByTestId("endpoint-state").textContent()).resolves.toBe("active");
 
@@ -208,12 +215,7 @@ describe.skipIf(!hasChromium)(
     }, 60_000);
 
     it("adds, refuses, edits and deletes an endpoint, and imports webhooks.yml", async () => {
-      const page = await browser.newPage();
-      const pageErrors: string[] = [];
-      page.on("pageerror", (err) => pageErrors.push(err.message));
-      await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);
-      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
-      await page.getByTestId("token-save").click();
+      const { page, pageErrors } = await openPanel(APP_ID);
       const form = page.getByTestId("endpoint-form");
       const rowOf = (id: string) => page.locator(`[data-testid="endpoint-row"][data-endpoint-id="${id}"]`);
       await rowOf(ENDPOINT_ID).waitFor({ timeout: 10_000 });
@@ -334,12 +336,7 @@ describe.skipIf(!hasChromium)(
         deliveryId: `unordered-1:${ENDPOINT_ID}`,
         trigger: "replay",
       });
-      const page = await browser.newPage();
-      const pageErrors: string[] = [];
-      page.on("pageerror", (err) => pageErrors.push(err.message));
-      await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);
-      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
-      await page.getByTestId("token-save").click();
+      const { page, pageErrors } = await openPanel(APP_ID);
 
       const row = page.locator(`[data-testid="delivery-row"][data-delivery-id="${deliveryId}"]`);
       await waitForRow(page, row, "the ordered attempt in the panel");
@@ -411,6 +408,50 @@ describe.skipIf(!hasChromium)(
       await page.close();
     }, 90_000);
 
+    it("shows an event's story: the event derived from it and that event's attempts", async () => {
+      server.fallback({ status: 200, body: { ok: true } });
+      // As the chat core's conn.online and the user.online presence derives from it land in EVENTS;
+      // the deliverer then sends both to the endpoint, which takes every type.
+      await applyTopology(bus, { replicas: 1 });
+      const cause = Event.fromPartial({
+        id: `story-${Date.now()}`,
+        appId: APP_ID,
+        type: "conn.online",
+        occurredAt: new Date(),
+        payload: { $case: "connectionOnline", value: { userId: "u-story", connId: "c1" } },
+      });
+      const derived = Event.fromPartial({
+        id: `${APP_ID}:u-story:presence:1`,
+        appId: APP_ID,
+        type: "user.online",
+        occurredAt: new Date(),
+        payload: { $case: "userOnline", value: { userId: "u-story", seq: 1, causeEventId: cause.id } },
+      });
+      for (const event of [cause, derived]) await storeEvent(bus, event, { msgId: event.id });
+
+      const { page, pageErrors } = await openPanel(APP_ID);
+      await page.getByTestId("filter-event").fill(cause.id);
+      await page.getByTestId("filter-apply").click();
+      const story = page.getByTestId("event-story");
+      const derivedAttempt = story.locator(
+        `[data-testid="story-derived"][data-event-id="${derived.id}"] [data-testid="story-attempt"][data-outcome="delivered"]`,
+      );
+      await waitForRow(
+        page,
+        derivedAttempt,
+        "the derived user.online and its delivered attempt in the story",
+      );
+      await expect(
+        story.locator(`[data-testid="story-event"][data-event-id="${cause.id}"]`).count(),
+      ).resolves.toBe(1);
+      await expect(story.getByTestId("story-derived").textContent()).resolves.toContain(
+        `derived from ${cause.id}`,
+      );
+      expect(await page.getByTestId("error").count()).toBe(0);
+      expect(pageErrors).toEqual([]);
+      await page.close();
+    }, 60_000);
+
     it("says when an app edited here differs from the config file, and hands it back on request", async () => {
       // An operator's edit through the API: the app is the API's now, the file's version waits.
       const added = await fetch(`${gateway.adminUrl}/v1/apps/${FILE_APP}/endpoints`, {
@@ -420,12 +461,7 @@ describe.skipIf(!hasChromium)(
       });
       expect(added.status, await added.text()).toBe(201);
 
-      const page = await browser.newPage();
-      const pageErrors: string[] = [];
-      page.on("pageerror", (err) => pageErrors.push(err.message));
-      await page.goto(`${gateway.adminUrl}/admin/#app=${FILE_APP}`);
-      await page.getByTestId("token-input").fill(ADMIN_TOKEN);
-      await page.getByTestId("token-save").click();
+      const { page, pageErrors } = await openPanel(FILE_APP);
       const rowOf = (id: string) => page.locator(`[data-testid="endpoint-row"][data-endpoint-id="${id}"]`);
       await rowOf("extra").waitFor({ timeout: 10_000 });
       const ownership = page.getByTestId("app-ownership");

@@ -28,7 +28,8 @@ async function asyncApp(appId: string, hooks: Record<string, unknown> = {}): Pro
     appId,
     openim: {
       url: `${server.url}/callbackExample`,
-      hooks: { beforeSendSingleMsg: { enable: true, async: true, timeout: 1 }, ...hooks },
+      // Seconds per call: the business servers here answer, so never a timeout, even on a loaded machine.
+      hooks: { beforeSendSingleMsg: { enable: true, async: true, timeout: 5 }, ...hooks },
     },
   });
   await waitForConfig(stack.deliverers, await putApp(stack.bus, app));
@@ -158,7 +159,7 @@ describe("an async before-hook", () => {
       appId: "async-dead",
       openim: {
         url: `${server.url}/callbackExample`,
-        hooks: { beforeSendSingleMsg: { enable: true, async: true, timeout: 1 } },
+        hooks: { beforeSendSingleMsg: { enable: true, async: true, timeout: 5 } },
       },
       endpoints: [
         { id: "openim", url: `${server.url}/callbackExample`, dialect: "openim", retry: { scheduleMs: [] } },
@@ -195,7 +196,7 @@ describe("an async before-hook", () => {
 
   it("publishes nothing when the hook is off or its filter leaves the message out", async () => {
     const server = await asyncApp("async-filtered", {
-      beforeSendSingleMsg: { enable: true, async: true, timeout: 1, deniedTypes: [102] },
+      beforeSendSingleMsg: { enable: true, async: true, timeout: 5, deniedTypes: [102] },
       beforeSendGroupMsg: { enable: false, async: true },
     });
     const filtered = await beforeSend("async-filtered", "op-filtered", { ...single, contentType: 102 });

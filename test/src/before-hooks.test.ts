@@ -26,10 +26,15 @@ const servers: Record<string, RecordingServer> = {};
 let closedPort: number;
 
 // Apps of the test config: each has its own business server, so tests cannot see each other's calls.
-const APPS = ["cont", "strict", "brk", "q", "refused", "filters"] as const;
+const APPS = ["cont", "strict", "brk", "q", "refused", "filters", "contHang", "strictHang"] as const;
 type AppName = (typeof APPS)[number];
 
-function webhooks(failedContinue: boolean, timeout = 1) {
+// Seconds a hook waits: calls that must be answered get room for a loaded machine; only the apps whose
+// business server hangs on purpose (brk, *Hang) time out soon.
+const ANSWERED_TIMEOUT_S = 5;
+const HANG_TIMEOUT_S = 1;
+
+function webhooks(failedContinue: boolean, timeout = ANSWERED_TIMEOUT_S) {
   const on = { enable: true, timeout, failedContinue };
   return {
     beforeSendSingleMsg: on,
@@ -60,7 +65,9 @@ function config(overrides: Record<string, unknown> = {}) {
     apps: {
       cont: app("cont", { webhooks: webhooks(true) }),
       strict: app("strict", { webhooks: webhooks(false) }),
-      brk: app("brk", { webhooks: webhooks(true) }, { failureThreshold: 2, openMs: 1500 }),
+      brk: app("brk", { webhooks: webhooks(true, HANG_TIMEOUT_S) }, { failureThreshold: 2, openMs: 1500 }),
+      contHang: app("contHang", { webhooks: webhooks(true, HANG_TIMEOUT_S) }),
+      strictHang: app("strictHang", { webhooks: webhooks(false, HANG_TIMEOUT_S) }),
       q: app("q", { urlStyle: "query", commandNames: "current", webhooks: webhooks(true) }),
       refused: {
         ...app("refused", { webhooks: webhooks(false) }),
@@ -68,8 +75,8 @@ function config(overrides: Record<string, unknown> = {}) {
       },
       filters: app("filters", {
         webhooks: {
-          beforeSendSingleMsg: { enable: true, timeout: 1, deniedTypes: [102, "110-120"] },
-          beforeSendGroupMsg: { enable: true, timeout: 1, allowedTypes: [101] },
+          beforeSendSingleMsg: { enable: true, timeout: ANSWERED_TIMEOUT_S, deniedTypes: [102, "110-120"] },
+          beforeSendGroupMsg: { enable: true, timeout: ANSWERED_TIMEOUT_S, allowedTypes: [101] },
         },
       }),
       ...overrides,
@@ -263,7 +270,7 @@ describe("modifications reach the chat core", () => {
 });
 
 describe("a failed callback: failedContinue decides", () => {
-  const failed = async (appId: "cont" | "strict") =>
+  const failed = async (appId: AppName) =>
     before(client, { appId, command: "callbackBeforeSendSingleMsgCommand", payload: single });
 
   it.each([
@@ -272,13 +279,16 @@ describe("a failed callback: failedContinue decides", () => {
     ["a body that is not JSON", { status: 200, body: "<html>oops</html>" }],
     ["actionCode != 0", { status: 200, body: { ...CONTINUE, actionCode: 1 } }],
   ])("goes on after %s when failedContinue is true, and is denied when false", async (_what, reply) => {
-    servers.cont!.fallback(reply);
-    servers.strict!.fallback(reply);
-    expect(await failed("cont")).toMatchObject({
+    // A hang is met by the short timeout of the *Hang apps; every other failure answers at once.
+    const [cont, strict] =
+      "hang" in reply ? (["contHang", "strictHang"] as const) : (["cont", "strict"] as const);
+    servers[cont]!.fallback(reply);
+    servers[strict]!.fallback(reply);
+    expect(await failed(cont)).toMatchObject({
       decision: Decision.DECISION_CONTINUE,
       source: DecisionSource.DECISION_SOURCE_CALLBACK_FAILED,
     });
-    const denied = await failed("strict");
+    const denied = await failed(strict);
     expect(denied).toMatchObject({
       decision: Decision.DECISION_DENY,
       source: DecisionSource.DECISION_SOURCE_CALLBACK_FAILED,
@@ -394,7 +404,7 @@ describe("configuration", () => {
       cont: {
         openim: {
           url: `${servers.cont?.url}/callbackExample`,
-          webhooks: { ...webhooks(true), beforeAddFriend: { enable: true, timeout: 1 } },
+          webhooks: { ...webhooks(true), beforeAddFriend: { enable: true, timeout: ANSWERED_TIMEOUT_S } },
         },
       },
     });

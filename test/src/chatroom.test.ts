@@ -107,7 +107,12 @@ async function folded(): Promise<void> {
       for (const p of projections) if ((await partitionsBehind(bus, p)).length > 0) return false;
       return true;
     },
-    { timeoutMs: 60_000, what: "the chatroom service to fold every room event" },
+    {
+      // Folding 50,000 joins is slow on a loaded machine: wait while it writes, fail when it stops.
+      timeoutMs: 30_000,
+      progress: async () => (await jsm.streams.info(`KV_${bucket}`)).state.last_seq,
+      what: "the chatroom service to fold every room event",
+    },
   );
 }
 
@@ -262,6 +267,7 @@ describe("chatroom service", () => {
     for (const r of roomIds.slice(0, 3)) expect((await getRoom(app, r)).room?.memberCount).toBe(30);
   });
 
+  // The test's time limit is a backstop only: folded() fails as soon as the fold stops moving.
   it("holds a room of 50,000 members joined in batches and lists them by paging", async () => {
     const app = "big";
     const total = 50_000;
@@ -287,5 +293,5 @@ describe("chatroom service", () => {
     expect(seen).toHaveLength(total);
     expect(new Set(seen).size).toBe(total);
     expect(await userRooms(app, "user-49999")).toEqual(["big"]);
-  }, 120_000);
+  }, 300_000);
 });

@@ -257,7 +257,6 @@ describe("auto-disable", () => {
         since: new Date().toISOString(),
       });
       await waitFor(async () => (await stateOf(appId, "mq"))?.state === "active", { what: "re-enabled" });
-      await new Promise((r) => setTimeout(r, 300)); // the deliverer's watch
       await publish(stack.client, [messageEvent(appId)]);
       const after = await recordsOf(appId, 3);
       expect(after[2]?.outcome).toBe("delivered");

@@ -193,7 +193,8 @@ export async function setEndpointState(
   endpointId: string,
   state: EndpointState,
 ): Promise<void> {
-  await writeEndpointState(stack.bus, appId, endpointId, state);
+  // Returns once every deliverer holds it, as configureApp does.
+  await waitForConfig(stack.deliverers, await writeEndpointState(stack.bus, appId, endpointId, state));
 }
 
 let counter = 0;

@@ -5,7 +5,6 @@ import { verifyStandardWebhook } from "@herald/receiver";
 import { partitionsBehind } from "@herald/projection";
 import { publish } from "./grpc-client.js";
 import {
-  attemptRecords,
   configureApp,
   waitForAttempts,
   messageEvent,
@@ -45,8 +44,7 @@ it("delivers a message to a standard and an mqttchat endpoint", async () => {
   verifyStandardWebhook({ headers: std!.headers, body: std!.body, secrets: [SECRET] });
   expect(std!.headers["webhook-id"]).toBe(`${event.id}:std`);
   expect(JSON.parse(mq!.text)).toMatchObject({ from_userid: 1, to_userid: 2 });
-  await new Promise((r) => setTimeout(r, 500));
-  const records = await attemptRecords(stack);
+  const records = await waitForAttempts(stack, "smoke", 2);
   expect(records.map((r) => [r.endpointId, r.outcome]).sort()).toEqual([
     ["mq", "delivered"],
     ["std", "delivered"],

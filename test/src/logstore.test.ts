@@ -503,6 +503,86 @@ describe("queries", () => {
   });
 });
 
+describe("an event's story", () => {
+  const app = "story";
+  const ms = (n: number) => new Date(Date.now() - 60_000 + n * 1000);
+
+  it("gives the events derived from an event, and those derived from them, each with its attempts", async () => {
+    // conn.offline -> user.offline (presence) -> room.status (the chatroom's auto-kick).
+    const [offline, userOffline, kicked] = await publishEvents([
+      {
+        id: "s-e1",
+        appId: app,
+        type: "conn.offline",
+        occurredAt: ms(1),
+        payload: { $case: "connectionOffline", value: { userId: "u1", connId: "c1" } },
+      },
+      {
+        id: `${app}:u1:presence:2`,
+        appId: app,
+        type: "user.offline",
+        occurredAt: ms(2),
+        payload: { $case: "userOffline", value: { userId: "u1", seq: 2, causeEventId: "s-e1" } },
+      },
+      {
+        id: "s-e3",
+        appId: app,
+        type: "room.status",
+        occurredAt: ms(3),
+        payload: {
+          $case: "roomStatus",
+          value: { roomId: "r1", userIds: ["u1"], status: 1, kind: 2, causeEventId: `${app}:u1:presence:2` },
+        },
+      },
+      // Another app's event naming the same cause id is not part of this app's story.
+      {
+        id: "s-other",
+        appId: "story-other",
+        type: "user.offline",
+        occurredAt: ms(2),
+        payload: { $case: "userOffline", value: { userId: "u1", seq: 2, causeEventId: "s-e1" } },
+      },
+    ]);
+    const delivery = (eventId: string, n: number, outcome: string) =>
+      attempt({
+        appId: app,
+        eventId,
+        endpointId: "ep1",
+        deliveryId: `${eventId}:ep1`,
+        attempt: n,
+        outcome,
+        at: ms(3 + n).toISOString(),
+      });
+    const records = [
+      delivery(userOffline!.id, 1, "retry"),
+      delivery(userOffline!.id, 2, "delivered"),
+      delivery(kicked!.id, 1, "delivered"),
+    ];
+    for (const r of records) await publishAttemptDurably(bus, r);
+    await waitFor(async () => (await attemptsOf(app)) === records.length, { what: "the story's attempts" });
+    await waitFor(
+      async () => (await count("SELECT count(*) AS n FROM herald.events WHERE app_id = $1", [app])) === 3,
+      { what: "the story's events" },
+    );
+
+    const story = await eventDeliveries({ appId: app, eventId: "s-e1" });
+    expect(story.event).toEqual(offline);
+    expect(story.attempts).toEqual([]);
+    expect(story.derived.map((d) => d.event)).toEqual([userOffline, kicked]);
+    expect(story.derived.map((d) => d.attempts.map((a) => [a.attempt, a.outcome]))).toEqual([
+      [
+        [2, "delivered"],
+        [1, "retry"],
+      ],
+      [[1, "delivered"]],
+    ]);
+    // From the middle of the chain: its own attempts, and what was derived from it.
+    const middle = await eventDeliveries({ appId: app, eventId: userOffline!.id });
+    expect(middle.attempts).toHaveLength(2);
+    expect(middle.derived.map((d) => d.event?.id)).toEqual(["s-e3"]);
+  });
+});
+
 describe("partitions", () => {
   const day = (offset: number) => new Date(Math.floor(Date.now() / DAY_MS) * DAY_MS + offset * DAY_MS);
   const name = (table: string, d: Date) => `${table}_p${d.toISOString().slice(0, 10).replaceAll("-", "")}`;

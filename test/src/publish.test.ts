@@ -11,7 +11,7 @@ import {
   type PublishStreamResponse,
 } from "@herald/proto";
 import { COPY_HEADER, busNames, partitionOf, type BusNames } from "@herald/bus";
-import { startNats, type NatsFixture } from "@herald/testkit";
+import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 import { configureApps } from "./apps.js";
 import { heraldClient, onlineEvent, publish } from "./grpc-client.js";
@@ -276,5 +276,37 @@ describe("Before", () => {
       ),
     );
     expect(res).toMatchObject({ decision: Decision.DECISION_CONTINUE, operationId: "op-77" });
+  });
+});
+
+describe("the duplicate window (EVENT_DEDUP_WINDOW)", () => {
+  it("stores a repeated id once for as long as the window says: a short one lapses, the default holds", async () => {
+    // A second gateway, in a namespace of its own, with a window short enough to see it lapse.
+    const shortEnv = { NATS_URL: nats.url, HERALD_NAMESPACE: `${nats.namespace}w` };
+    const shortGateway = await startService("gateway", { ...shortEnv, EVENT_DEDUP_WINDOW: "2s" });
+    const shortClient = heraldClient(shortGateway.grpcAddress);
+    try {
+      await shortGateway.waitReady();
+      await configureApps(shortEnv, ["app1"]);
+      const windowOf = async (namespace: string) =>
+        (await jsm.streams.info(busNames(namespace).streams.events)).config.duplicate_window;
+      expect(await windowOf(nats.namespace)).toBe(600_000_000_000);
+      expect(await windowOf(shortEnv.HERALD_NAMESPACE)).toBe(2_000_000_000);
+
+      const event = onlineEvent("app1");
+      const first = await publish(client, [event]);
+      expect((await publish(shortClient, [event])).results[0]?.duplicate).toBe(false);
+      // Published again until the short window has lapsed and the same id is stored a second time...
+      await waitFor(async () => (await publish(shortClient, [event])).results[0]?.duplicate === false, {
+        timeoutMs: 30_000,
+        what: "the 2 s duplicate window to lapse",
+      });
+      // ...which the default window, longer than the 2 s that passed, still holds: stored once.
+      const again = await publish(client, [event]);
+      expect(again.results[0]).toEqual({ ...first.results[0], duplicate: true });
+    } finally {
+      shortClient.close();
+      await stopAll([shortGateway]);
+    }
   });
 });

@@ -68,7 +68,7 @@ describe("a running Herald whose children die", () => {
     });
     expect(herald.child.exitCode).toBeNull();
     await createApp(herald, ADMIN_TOKEN, "app1");
-  }, 180_000);
+  }, 300_000); // beyond startHerald's own limit, whose error carries Herald's output
 
   afterAll(async () => {
     herald.interrupt();

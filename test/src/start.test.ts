@@ -13,8 +13,9 @@ afterAll(() => rm(home, { recursive: true, force: true }));
 
 it(
   "starts everything on embedded defaults, stops cleanly on Ctrl-C, and keeps the data for the next start",
+  // Two starts, each given up to startHerald's limit on a loaded machine.
   {
-    timeout: 300_000,
+    timeout: 540_000,
   },
   async () => {
     const first = await startHerald(home, { ADMIN_TOKEN });

@@ -52,8 +52,9 @@ export {
   routedJobMsgId,
 } from "./delivery-job.js";
 export type { Job, JobTrigger } from "./delivery-job.js";
-export { readCurrent } from "./kv-read.js";
-export type { CurrentEntry } from "./kv-read.js";
+export { readCurrent, readCurrentPage } from "./kv-read.js";
+export type { CurrentEntry, CurrentPage } from "./kv-read.js";
 export { StreamRefusedError, publishMany } from "./publish-many.js";
 export { isWrongRevision } from "./kv-errors.js";
+export { isNatsUnanswered, natsUnanswered } from "./nats-errors.js";
 export type { OutgoingMessage, PublishManyOptions, StreamAck } from "./publish-many.js";

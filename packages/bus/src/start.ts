@@ -1,5 +1,6 @@
 import type { BaseEnv, Logger } from "@herald/runtime";
 import { connectBus, type Bus } from "./connection.js";
+import { isNatsUnanswered } from "./nats-errors.js";
 import { applyTopology } from "./topology.js";
 
 /**
@@ -17,6 +18,7 @@ export async function startBus(opts: { config: BaseEnv; name: string; log: Logge
     () =>
       applyTopology(bus, {
         replicas: opts.config.STREAM_REPLICAS,
+        eventDedupWindowMs: opts.config.EVENT_DEDUP_WINDOW,
         ...(opts.config.HERALD_PARTITIONS === undefined ? {} : { partitions: opts.config.HERALD_PARTITIONS }),
       }),
     opts.log,
@@ -37,15 +39,10 @@ async function withRetries(apply: () => Promise<void>, log: Logger): Promise<voi
     try {
       return await apply();
     } catch (err) {
-      if (!isTimeout(err) || Date.now() >= deadline) throw err;
+      if (!isNatsUnanswered(err) || Date.now() >= deadline) throw err;
       const pauseMs = Math.min(5_000, 250 * 2 ** (attempt - 1));
       log.warn({ err, attempt, pauseMs }, "declaring streams timed out; trying again");
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
   }
-}
-
-function isTimeout(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return err.name === "TimeoutError" || /timeout|timed out|no responders|503/i.test(err.message);
 }

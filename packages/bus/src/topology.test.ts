@@ -60,11 +60,13 @@ describe("applyTopology", () => {
     expect(events.subjects).toEqual([bus.names.subjects.events()]);
     expect(events.storage).toBe(StorageType.File);
     expect(events.retention).toBe(RetentionPolicy.Limits);
-    expect(events.duplicate_window).toBe(nanos(120_000));
+    // EVENT_DEDUP_WINDOW's default; Herald's own streams keep JetStream's 2 minutes.
+    expect(events.duplicate_window).toBe(nanos(600_000));
 
     const deliveries = (await jsm.streams.info(bus.names.streams.deliveries)).config;
     expect(deliveries.subjects).toEqual([bus.names.subjects.jobs(), bus.names.subjects.legacyJobs()]);
     expect(deliveries.retention).toBe(RetentionPolicy.Workqueue);
+    expect(deliveries.duplicate_window).toBe(nanos(120_000));
 
     const attempts = (await jsm.streams.info(bus.names.streams.attempts)).config;
     expect(attempts.subjects).toEqual([bus.names.subjects.attempts()]);
@@ -99,6 +101,22 @@ describe("applyTopology", () => {
 
     await applyTopology(bus, { replicas: 1 });
     expect((await jsm.streams.info(name)).config.max_age).toBe(nanos(7 * 24 * 3600 * 1000));
+  });
+
+  it("gives EVENTS the duplicate window of EVENT_DEDUP_WINDOW (startBus), updating one made with another", async () => {
+    const bus = await freshBus();
+    // As a Herald before EVENT_DEDUP_WINDOW left it: JetStream's 2 minutes.
+    await applyTopology(bus, { replicas: 1, eventDedupWindowMs: 120_000 });
+    const jsm = await bus.jsm();
+    const window = async () => (await jsm.streams.info(bus.names.streams.events)).config.duplicate_window;
+    expect(await window()).toBe(nanos(120_000));
+
+    const env = { NATS_URL: nats.url, HERALD_NAMESPACE: bus.names.namespace };
+    buses.push(await startBus({ config: loadConfig(baseEnvSchema, env), name: "bus-test", log }));
+    expect(await window()).toBe(nanos(600_000));
+    const config = loadConfig(baseEnvSchema, { ...env, EVENT_DEDUP_WINDOW: "1h" });
+    buses.push(await startBus({ config, name: "bus-test", log }));
+    expect(await window()).toBe(nanos(3_600_000));
   });
 });
 

@@ -2,6 +2,7 @@ import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType } from "
 import type { JetStreamManager, StreamConfig, StreamInfo } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { nanos } from "@nats-io/nats-core";
+import { DEFAULT_EVENT_DEDUP_WINDOW_MS } from "@herald/runtime";
 import type { Bus } from "./connection.js";
 import type { BusNames } from "./names.js";
 import { DEFAULT_PARTITIONS, checkPartitions } from "./partitions.js";
@@ -13,8 +14,11 @@ export interface TopologyOptions {
    * own count holds, and asking for another one fails (partitions change only by a rebuild).
    */
   partitions?: number;
-  /** Window in which a repeated Nats-Msg-Id is stored once (default 2 min). */
-  duplicateWindowMs?: number;
+  /**
+   * Window in which a repeated event id of an app is stored once in EVENTS (EVENT_DEDUP_WINDOW,
+   * default 10 min). An existing stream is updated to it.
+   */
+  eventDedupWindowMs?: number;
   /** How long EVENTS keeps events (default 0: forever, they are the source of truth). */
   eventsMaxAgeMs?: number;
   /** How long an unfinished delivery job may wait (default 7 days). */
@@ -64,6 +68,10 @@ export class TopologyDriftError extends Error {
 }
 
 const MINUTE_MS = 60_000;
+// DELIVERIES and ATTEMPTS: their ids guard Herald's own re-sends (a batch routed again after a failure
+// or a takeover, a retry stored before its original was acked, a record sent again), which come within
+// seconds; a longer window there would only hold more ids, jobs being as many as events times endpoints.
+const INTERNAL_DUPLICATE_WINDOW_MS = 2 * MINUTE_MS;
 const DAY_MS = 24 * 60 * MINUTE_MS;
 const CONFIG_HISTORY = 5;
 // Presence keeps only the current state of each key; EVENTS is its history.
@@ -77,17 +85,17 @@ const STREAM_NOT_FOUND = 10059;
 const STREAM_NAME_IN_USE = 10058;
 
 export function streamConfigs(names: BusNames, opts: TopologyOptions): StreamDeclaration[] {
-  const duplicateWindow = nanos(opts.duplicateWindowMs ?? 2 * MINUTE_MS);
   const common = {
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
     num_replicas: opts.replicas,
-    duplicate_window: duplicateWindow,
+    duplicate_window: nanos(INTERNAL_DUPLICATE_WINDOW_MS),
   };
   return [
     {
       ...common,
       name: names.streams.events,
+      duplicate_window: nanos(opts.eventDedupWindowMs ?? DEFAULT_EVENT_DEDUP_WINDOW_MS),
       description: eventsDescription(checkPartitions(opts.partitions ?? DEFAULT_PARTITIONS)),
       subjects: [names.subjects.events()],
       retention: RetentionPolicy.Limits,

@@ -1,4 +1,4 @@
-import { partitionOf, readCurrent } from "@herald/bus";
+import { partitionOf, readCurrent, readCurrentPage } from "@herald/bus";
 import type { Bus } from "@herald/bus";
 import type { Room, RoomMember } from "@herald/proto";
 import { ValidationError } from "@herald/runtime";
@@ -20,10 +20,14 @@ export interface ListRoomsQuery {
   pageToken?: string;
 }
 
-function checkPage(q: { pageSize: number; pageToken?: string }, max: number): string {
+function checkPageSize(q: { pageSize: number }, max: number): void {
   if (!Number.isInteger(q.pageSize) || q.pageSize < 1 || q.pageSize > max) {
     throw new ValidationError(`page_size: must be 1-${max}, got ${q.pageSize}`, { field: "page_size" });
   }
+}
+
+function checkPage(q: { pageSize: number; pageToken?: string }, max: number): string {
+  checkPageSize(q, max);
   const after = q.pageToken ?? "";
   if (!/^[A-Za-z0-9_=-]*$/.test(after)) {
     throw new ValidationError("page_token: not one this server gave", { field: "page_token" });
@@ -46,8 +50,10 @@ export async function getRoom(bus: Bus, appId: string, roomId: string): Promise<
 }
 
 /**
- * Members of a room in the order of their encoded ids, or undefined when the room does not exist.
- * The page token is the encoded id of the last member returned; "" means there is no next page.
+ * Members of a room in the order their memberships were written, or undefined when the room does not
+ * exist. A page reads its own members only, whatever the size of the room. The page token is the
+ * revision of the last member returned; "" means there is no next page. A membership written again
+ * while a room is paged (a leave and a join) may come twice; none is left out.
  */
 export async function listRoomMembers(
   bus: Bus,
@@ -55,20 +61,23 @@ export async function listRoomMembers(
   roomId: string,
   q: ListRoomMembersQuery,
 ): Promise<{ members: RoomMember[]; nextPageToken: string } | undefined> {
-  const after = checkPage(q, MAX_MEMBERS_PAGE);
+  checkPageSize(q, MAX_MEMBERS_PAGE);
+  const after = q.pageToken ?? "";
+  if (!/^\d{0,16}$/.test(after)) {
+    throw new ValidationError("page_token: not one this server gave", { field: "page_token" });
+  }
   if ((await getRoom(bus, appId, roomId)) === undefined) return undefined;
   const filter = roomKeys.members(roomPartition(bus, appId, roomId), appId, roomId);
-  // One ordered consumer reads every membership with its value: no request per member.
-  const entries: { token: string; key: string; joinedAt: string }[] = [];
-  for await (const e of readCurrent(bus, bus.names.buckets.rooms, filter)) {
-    const token = e.key.slice(e.key.lastIndexOf(".") + 1);
-    if (token > after) entries.push({ token, key: e.key, joinedAt: new TextDecoder().decode(e.value) });
-  }
-  entries.sort((a, b) => (a.token < b.token ? -1 : 1));
-  const page = entries.slice(0, q.pageSize);
+  const page = await readCurrentPage(bus, bus.names.buckets.rooms, filter, {
+    after: Number(after),
+    limit: q.pageSize,
+  });
   return {
-    members: page.map((e) => ({ userId: roomKeys.lastId(e.key), joinedAt: new Date(Number(e.joinedAt)) })),
-    nextPageToken: entries.length > q.pageSize ? (page[page.length - 1]?.token ?? "") : "",
+    members: page.entries.map((e) => ({
+      userId: roomKeys.lastId(e.key),
+      joinedAt: new Date(Number(new TextDecoder().decode(e.value))),
+    })),
+    nextPageToken: page.nextAfter === 0 ? "" : String(page.nextAfter),
   };
 }
 

@@ -19,7 +19,18 @@ export function grpcCode(err: unknown): status {
   return status.INTERNAL;
 }
 
-export function toServiceError(err: unknown): Partial<ServiceError> {
+/**
+ * The details of a failure as the caller reads them: the error's own message, except for an internal
+ * one, whose details stay in the server's log; the caller still learns what failed and how to find it.
+ */
+export function errorDetails(err: unknown, what: string): string {
+  const e = ensureError(err);
+  if (grpcCode(e) !== status.INTERNAL) return e.message;
+  return `${what} failed with an internal error (${e.name}); its cause is in the server's log`;
+}
+
+/** `err` as a gRPC error; `what` names the call in an internal error's details ("chatroom query"). */
+export function toServiceError(err: unknown, what = "the call"): Partial<ServiceError> {
   const e = ensureError(err);
   const metadata = new Metadata();
   const field = errorField(e);
@@ -28,8 +39,7 @@ export function toServiceError(err: unknown): Partial<ServiceError> {
     metadata.set("herald-retry-after-ms", String(e.retryAfterMs));
   }
   const code = grpcCode(e);
-  // Internal details stay in the log; the caller learns only that it was not its fault.
-  const details = code === status.INTERNAL ? "internal error" : e.message;
+  const details = errorDetails(e, what);
   return { code, details, metadata, name: e.name, message: details };
 }
 

@@ -1,4 +1,4 @@
-export { grpcCode, toServiceError, unimplemented } from "./errors.js";
+export { errorDetails, grpcCode, toServiceError, unimplemented } from "./errors.js";
 export { isLoopback, startGrpcServer, unimplementedService } from "./server.js";
 export type { GrpcServer, GrpcServices } from "./server.js";
 export { unaryHandler } from "./unary.js";
@@ -8,3 +8,5 @@ export { grpcAuthToken, grpcClientEnv, grpcServerEnv } from "./security-env.js";
 export type { GrpcClientEnv, GrpcClientEnvKey, GrpcServerEnv } from "./security-env.js";
 export { grpcClientSecurity, grpcClientSetup, grpcServerSecurity } from "./security.js";
 export type { GrpcClientSecurity, GrpcServerSecurity } from "./security.js";
+export { HEALTH_SERVICE } from "./health.js";
+export { REFLECTION_SERVICES, serviceName } from "./reflection.js";

@@ -22,25 +22,34 @@ function tokenProblem(metadata: Metadata, expected: Buffer): string | undefined 
 /**
  * Answers UNAUTHENTICATED to every call, unary or streaming, whose metadata lacks
  * `authorization: Bearer <token>`, before any handler sees it. The token is then removed, so no
- * handler can log or forward it.
+ * handler can log or forward it. Methods whose path `open` accepts pass without a token.
  */
-export function requireToken(token: string): ServerInterceptor {
+export function requireToken(
+  token: string,
+  open: (path: string) => boolean = () => false,
+): ServerInterceptor {
   const expected = tokenDigest(token);
-  return (_method, call) =>
-    new ServerInterceptingCall(call, {
-      start: (next) =>
-        next({
-          onReceiveMetadata: (metadata, pass) => {
-            const problem = tokenProblem(metadata, expected);
-            if (problem !== undefined) {
-              call.sendStatus({ code: status.UNAUTHENTICATED, details: problem, metadata: new Metadata() });
-              return;
-            }
-            metadata.remove(AUTHORIZATION);
-            pass(metadata);
-          },
-        }),
-    });
+  return (method, call) =>
+    open(method.path)
+      ? new ServerInterceptingCall(call)
+      : new ServerInterceptingCall(call, {
+          start: (next) =>
+            next({
+              onReceiveMetadata: (metadata, pass) => {
+                const problem = tokenProblem(metadata, expected);
+                if (problem !== undefined) {
+                  call.sendStatus({
+                    code: status.UNAUTHENTICATED,
+                    details: problem,
+                    metadata: new Metadata(),
+                  });
+                  return;
+                }
+                metadata.remove(AUTHORIZATION);
+                pass(metadata);
+              },
+            }),
+        });
 }
 
 /** Adds `authorization: Bearer <token>` to every call of a client; works on insecure channels too. */

@@ -17,7 +17,7 @@ export function unaryHandler(log: Logger, what: string) {
           else if (!(err instanceof ValidationError) && !(err instanceof NotFoundError)) {
             log.error({ err }, `${what} failed`);
           }
-          callback(toServiceError(err));
+          callback(toServiceError(err, what));
         },
       );
     };

@@ -76,6 +76,7 @@ export {
   ListAttemptsResponse,
   GetEventDeliveriesRequest,
   GetEventDeliveriesResponse,
+  DerivedEvent,
   GetEndpointActivityRequest,
   GetEndpointActivityResponse,
   ListDeadDeliveriesRequest,
@@ -111,3 +112,6 @@ export {
 export type { EventPayloadCase, FixedEventType } from "./event-type.js";
 export { EVENT_LANES, deliveryKey, eventLane, partitionKey, reachesEveryPartition } from "./event-lane.js";
 export type { EventLane } from "./event-lane.js";
+export { heraldDescriptorSet } from "./descriptor-set.js";
+export { enumChoices, enumFromJson } from "./enum-json.js";
+export type { ProtoEnum } from "./enum-json.js";

@@ -22,6 +22,7 @@ describe("loadConfig", () => {
       SHUTDOWN_DEADLINE_MS: 10_000,
       HERALD_NAMESPACE: "",
       STREAM_REPLICAS: 1,
+      EVENT_DEDUP_WINDOW: 600_000,
     });
   });
 
@@ -63,6 +64,20 @@ describe("loadConfig", () => {
     expect(() => loadConfig(baseEnvSchema, { STREAM_REPLICAS: "1.5" })).toThrow(
       /STREAM_REPLICAS: expected an integer/,
     );
+  });
+
+  it("reads EVENT_DEDUP_WINDOW as milliseconds or a duration, and names what it takes", () => {
+    const window = (value: string) =>
+      loadConfig(baseEnvSchema, { EVENT_DEDUP_WINDOW: value }).EVENT_DEDUP_WINDOW;
+    expect(window("10m")).toBe(600_000);
+    expect(window("1h")).toBe(3_600_000);
+    expect(window("90s")).toBe(90_000);
+    expect(window("900000")).toBe(900_000);
+    expect(() => window("ten minutes")).toThrow(
+      /^invalid configuration: EVENT_DEDUP_WINDOW: expected milliseconds or a duration like/,
+    );
+    expect(() => window("500ms")).toThrow(/EVENT_DEDUP_WINDOW: must be from 1s to 7d, got 500ms/);
+    expect(() => window("8d")).toThrow(/EVENT_DEDUP_WINDOW: must be from 1s to 7d, got 8d/);
   });
 
   it("reads a service's extended schema", () => {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { formatDuration, parseDuration } from "./duration.js";
 import { ConfigError } from "./errors.js";
 
 function envInteger(min: number, max: number) {
@@ -14,6 +15,11 @@ function envInteger(min: number, max: number) {
     .max(max);
 }
 
+const SECOND_MS = 1_000;
+const DAY_MS = 86_400_000;
+/** EVENT_DEDUP_WINDOW when unset: 10 minutes (the README gives its memory cost). */
+export const DEFAULT_EVENT_DEDUP_WINDOW_MS = 10 * 60 * SECOND_MS;
+
 /** An env flag: "true"/"false", "1"/"0", "yes"/"no", in any case. */
 export const envBoolean: z.ZodType<boolean> = z
   .string()
@@ -21,6 +27,28 @@ export const envBoolean: z.ZodType<boolean> = z
   .toLowerCase()
   .pipe(z.enum(["true", "false", "1", "0", "yes", "no"], { error: "expected true/false, 1/0 or yes/no" }))
   .transform((flag) => flag === "true" || flag === "1" || flag === "yes");
+
+/**
+ * An env duration in milliseconds: a number of milliseconds ("600000") or a duration ("10m", "1h",
+ * as parseDuration reads), from `min` to `max` ms.
+ */
+export function envDuration(min: number, max: number): z.ZodType<number, string> {
+  return z.string().transform((text, ctx) => {
+    const parsed = /^\s*\d+\s*$/.test(text) ? { ms: Number(text) } : parseDuration(text);
+    if ("error" in parsed) {
+      ctx.addIssue({ code: "custom", message: parsed.error });
+      return z.NEVER;
+    }
+    if (parsed.ms < min || parsed.ms > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `must be from ${formatDuration(min)} to ${formatDuration(max)}, got ${formatDuration(parsed.ms)}`,
+      });
+      return z.NEVER;
+    }
+    return parsed.ms;
+  });
+}
 
 /** What every Herald service reads; services add their own fields with `baseEnvSchema.extend({...})`. */
 export const baseEnvSchema = z.object({
@@ -38,6 +66,9 @@ export const baseEnvSchema = z.object({
   // Partitions of EVENTS when it is created (16 if unset); an existing stream keeps its own, and a
   // different value here stops the service: partitions change only by a rebuild.
   HERALD_PARTITIONS: envInteger(1, 1024).optional(),
+  // How long a repeated event id of an app is stored once (EVENTS' JetStream duplicate window); every
+  // service declares the stream, so every one reads it here, and a changed value updates the stream.
+  EVENT_DEDUP_WINDOW: envDuration(SECOND_MS, 7 * DAY_MS).default(DEFAULT_EVENT_DEDUP_WINDOW_MS),
 });
 
 export type BaseEnv = z.infer<typeof baseEnvSchema>;

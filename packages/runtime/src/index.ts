@@ -13,7 +13,15 @@ export {
   retryDelayMs,
   deadlineTimeout,
 } from "./errors.js";
-export { baseEnvSchema, loadConfig, envBoolean } from "./config.js";
+export {
+  baseEnvSchema,
+  loadConfig,
+  envBoolean,
+  envDuration,
+  DEFAULT_EVENT_DEDUP_WINDOW_MS,
+} from "./config.js";
+export { formatDuration, parseDuration } from "./duration.js";
+export type { ParsedDuration } from "./duration.js";
 export type { BaseEnv } from "./config.js";
 export { createLogger } from "./logger.js";
 export type { Logger } from "./logger.js";

@@ -7,7 +7,7 @@ import type { BaseEnv } from "./config.js";
 import { loadConfig } from "./config.js";
 import { ConfigError, deadlineTimeout, ensureError } from "./errors.js";
 import type { HealthServer, ReadinessCheck } from "./health.js";
-import { startHealthServer } from "./health.js";
+import { evaluateReadiness, startHealthServer } from "./health.js";
 import type { Logger } from "./logger.js";
 import { createLogger, flushLogger } from "./logger.js";
 import { createRegistry } from "./metrics.js";
@@ -38,6 +38,11 @@ export interface ServiceContext<C> {
   config: C;
   log: Logger;
   registry: Registry;
+  /**
+   * What /readyz answers, as a boolean: started, not draining, every check passing. For other probes
+   * of the same readiness (gRPC health).
+   */
+  ready: () => Promise<boolean>;
 }
 
 export interface ServiceHandle {
@@ -67,6 +72,11 @@ export async function runService<S extends z.ZodType<BaseEnv & Record<string, un
   const lifecycle = trackState(registry);
   let started: StartedService | undefined;
 
+  // "started" is false until start() has returned, so a probe never sees a half-built service as ready,
+  // and false again once draining.
+  const checks = () => ({ ...started?.checks, started: () => lifecycle.state === "running" });
+  const ready = async () => (await evaluateReadiness(checks())).ready;
+
   let health: HealthServer;
   try {
     health = await startHealthServer({
@@ -74,8 +84,7 @@ export async function runService<S extends z.ZodType<BaseEnv & Record<string, un
       port: baseConfig.HTTP_PORT,
       log,
       registry,
-      // "started" is false until start() has returned, so a probe never sees a half-built service as ready.
-      checks: () => ({ ...started?.checks, started: () => lifecycle.state === "running" }),
+      checks,
     });
   } catch (err) {
     lifecycle.enter("failed");
@@ -85,7 +94,7 @@ export async function runService<S extends z.ZodType<BaseEnv & Record<string, un
   }
 
   // Async wrapper: a start() that throws synchronously takes the same path as one that rejects.
-  const startup = (async () => opts.start({ config, log, registry }))();
+  const startup = (async () => opts.start({ config, log, registry, ready }))();
   let shutdown: Promise<void> | undefined;
   let signalled = false;
   let markStopped = (): void => {};

@@ -40,7 +40,7 @@ export interface RecordingServer {
   reply(...replies: Reply[]): void;
   /** Answers once the script is used up (default: 200 with an empty body). */
   fallback(reply: Reply | ((req: RecordedRequest) => Reply)): void;
-  /** Resolves with the first `count` requests once that many have arrived (default timeout 5 s). */
+  /** Resolves with the first `count` requests once that many have arrived (default timeout 20 s). */
   waitForRequests(count: number, opts?: { timeoutMs?: number }): Promise<RecordedRequest[]>;
   /** Forgets recorded requests and queued replies; the fallback stays. */
   clear(): void;
@@ -49,7 +49,8 @@ export interface RecordingServer {
 }
 
 const DEFAULT_REPLY: Reply = { status: 200, body: "" };
-const DEFAULT_WAIT_MS = 5_000;
+// Long enough for a loaded 2-core machine; a test's own limit (30 s) is longer, so this names what was awaited.
+const DEFAULT_WAIT_MS = 20_000;
 
 /** A stand-in for a business server: records every request exactly and answers from a script. */
 export async function startRecordingServer(): Promise<RecordingServer> {

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { WaitTimeoutError } from "./errors.js";
@@ -22,6 +23,28 @@ describe("waitFor", () => {
   });
 });
 
+describe("waitFor with progress", () => {
+  it("waits past timeoutMs while the progress moves, and fails once it stalls", async () => {
+    // Each poll is progress; 100 polls 20 ms apart outlast the 1 s that bounds a stall.
+    let polls = 0;
+    const finished = await waitFor(() => ++polls >= 100, {
+      timeoutMs: 1_000,
+      intervalMs: 20,
+      progress: () => polls,
+    });
+    expect(finished).toBe(true);
+
+    let calls = 0;
+    const stalled = waitFor(() => false, {
+      timeoutMs: 50,
+      intervalMs: 5,
+      what: "the fold",
+      progress: () => Math.min(++calls, 3),
+    });
+    await expect(stalled).rejects.toThrow(/^timed out waiting for the fold: no progress for 50 ms$/);
+  });
+});
+
 describe("freePort", () => {
   it("returns a port that can be bound on 127.0.0.1", async () => {
     const port = await freePort();
@@ -32,5 +55,12 @@ describe("freePort", () => {
     });
     await new Promise<void>((resolve) => server.close(() => resolve()));
     expect(port).toBeGreaterThan(0);
+  });
+
+  it("stays below the ephemeral range, where outgoing connections cannot take the port first, and never repeats", async () => {
+    const [low] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/);
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+    for (const port of ports) expect(port).toBeLessThan(Number(low));
+    expect(new Set(ports).size).toBe(ports.length);
   });
 });

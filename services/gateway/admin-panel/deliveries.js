@@ -1,6 +1,7 @@
 import { api, appPath } from "./api.js";
 import { fact, formatTime, h, prettyBody, show, table } from "./dom.js";
 import { act, button, card } from "./section.js";
+import { showStory } from "./story.js";
 
 const PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 500;
@@ -91,9 +92,10 @@ export function deliveriesSection(ctx) {
 
   const refreshButton = button("Refresh", "deliveries-refresh", () => void refresh());
   const section = card({ title: "Recent deliveries", testid: "deliveries", tools: [refreshButton] });
+  const storyBox = h("div", { class: "story", testid: "event-story" });
   const tableBox = h("div", { class: "scroll" });
   const more = h("div", { class: "more" });
-  show(section.body, filters, tableBox, more);
+  show(section.body, filters, storyBox, tableBox, more);
 
   const open = new Set();
   let attempts = [];
@@ -129,8 +131,26 @@ export function deliveriesSection(ctx) {
       if (mine === seq) section.error(err);
     }
   }
-  const refresh = () => load(false);
-  const poll = () => load(true);
+
+  /** With an event id in the filter, its story above the attempts: the events derived from it too. */
+  let shownStory = "";
+  async function loadStory(background) {
+    const eventId = eventInput.value.trim();
+    try {
+      const story = eventId === "" ? null : await api.get(appPath(ctx.appId, "events", eventId));
+      const text = JSON.stringify([eventId, story]);
+      if (background && text === shownStory) return;
+      shownStory = text;
+      if (story === null) show(storyBox);
+      else showStory(storyBox, eventId, story);
+    } catch (err) {
+      shownStory = "";
+      if (err.status === 404) show(storyBox, h("p", { class: "muted" }, `No event ${eventId} on record.`));
+      else section.error(err);
+    }
+  }
+  const refresh = () => Promise.all([load(false), loadStory(false)]);
+  const poll = () => Promise.all([load(true), loadStory(true)]);
 
   async function loadOlder() {
     const mine = ++seq;
@@ -243,7 +263,7 @@ export function deliveriesSection(ctx) {
     }
     if (a.eventId) {
       actions.push(
-        button("All attempts of this event", "show-event", () => {
+        button("Story of this event", "show-event", () => {
           eventInput.value = a.eventId;
           void refresh();
         }),

@@ -55,6 +55,15 @@ describe("normalizeEvent", () => {
     expect(fieldOf(() => normalizeEvent(bad, 7, now))).toBe("events[7].room_created.status");
   });
 
+  it("refuses an offline reason that is no OfflineReason, saying which are", () => {
+    const offline = (reason: number) =>
+      event({ payload: { $case: "connectionOffline", value: { userId: "42", connId: "c7", reason } } });
+    expect(normalizeEvent(offline(1), 0, now).payload).toMatchObject({ value: { reason: 1 } });
+    expect(() => normalizeEvent(offline(7), 3, now)).toThrow(
+      "events[3].connection_offline.reason: must be one of UNSPECIFIED (0), LOGOUT (1), DISCONNECT (2), TIMEOUT (3), KICKED (4)",
+    );
+  });
+
   it("refuses the events that only Herald derives", () => {
     const derived = event({ payload: { $case: "userOnline", value: { userId: "u1", seq: 1 } } });
     expect(fieldOf(() => normalizeEvent(derived, 2, now))).toBe("events[2].user_online");

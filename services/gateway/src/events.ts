@@ -2,7 +2,15 @@ import { z } from "zod";
 import { APP_ID_PATTERN, ID_PATTERN_TEXT } from "@herald/config";
 import { protoFieldName, wireError } from "@herald/grpc";
 import { TooLargeError, ValidationError } from "@herald/runtime";
-import { DERIVED_PAYLOAD_CASES, Event, eventType, type BeforeRequest } from "@herald/proto";
+import {
+  DERIVED_PAYLOAD_CASES,
+  enumChoices,
+  enumFromJson,
+  Event,
+  eventType,
+  OfflineReason,
+  type BeforeRequest,
+} from "@herald/proto";
 
 // OpenIM's platform ids and names (constant.PlatformIDToName).
 const PLATFORM_NAMES: Readonly<Record<number, string>> = {
@@ -99,7 +107,9 @@ const payloadSchemas = {
     connId: entityId,
     platformId,
     nodeId: optionalEntityId,
-    reason: z.number().int().min(0).max(4),
+    reason: z.number().refine((reason) => enumFromJson(OfflineReason, reason) !== undefined, {
+      error: `must be one of ${enumChoices(OfflineReason)}`,
+    }),
   }),
   connectionBackground: z.object({ userId: entityId, connId: entityId, nodeId: optionalEntityId }),
   nodeReset: z.object({ nodeId }),

@@ -14,7 +14,7 @@ import {
 import { NotFoundError, ValidationError, ensureError, errorField, type Logger } from "@herald/runtime";
 import type { PublishBatch } from "./publisher.js";
 import type { BeforeHandler } from "./before.js";
-import { grpcCode, toServiceError, wireError, wireProblem } from "@herald/grpc";
+import { errorDetails, grpcCode, toServiceError, wireError, wireProblem } from "@herald/grpc";
 import type { GatewayMetrics } from "./metrics.js";
 
 export interface HeraldServiceOptions {
@@ -63,7 +63,7 @@ export function createHeraldService(opts: HeraldServiceOptions): {
         (err: unknown) => {
           stop();
           if (!isRefusal(err)) log.error({ err }, "before-hook failed");
-          callback(toServiceError(err));
+          callback(toServiceError(err, "Before"));
         },
       );
     },
@@ -76,7 +76,7 @@ export function createHeraldService(opts: HeraldServiceOptions): {
         (res) => callback(null, res),
         (err: unknown) => {
           logFailure(log, err, call.request.events.length);
-          callback(toServiceError(err));
+          callback(toServiceError(err, "Publish"));
         },
       );
     },
@@ -196,7 +196,7 @@ function streamError(err: unknown): { code: string; message: string; field: stri
   const code = grpcCode(e);
   return {
     code: status[code],
-    message: code === status.INTERNAL ? "internal error" : e.message,
+    message: errorDetails(e, "publish"),
     field: errorField(e) ?? "",
   };
 }

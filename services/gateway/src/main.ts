@@ -4,6 +4,7 @@ import {
   DeliveryLogServiceService,
   HeraldServiceService,
   PresenceServiceService,
+  heraldDescriptorSet,
 } from "@herald/proto";
 import { runService } from "@herald/runtime";
 import { largestPayloadBytes, messageLimitBytes, startBus } from "@herald/bus";
@@ -26,7 +27,7 @@ import { createEvaluatorRuntime } from "@herald/evaluator/in-process";
 await runService({
   name: "gateway",
   schema,
-  async start({ config, log, registry }) {
+  async start({ config, log, registry, ready }) {
     // Bad certificate files stop the start before anything else is opened.
     const grpcSecurity = grpcServerSecurity(config);
     const logStoreSetup = grpcClientSetup(grpcClientSecurity(config, "LOGSTORE"));
@@ -82,6 +83,9 @@ await runService({
       port: config.GRPC_PORT,
       maxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES,
       security: grpcSecurity,
+      // gRPC health answers what /readyz answers; reflection describes the services below.
+      ready,
+      descriptorSet: heraldDescriptorSet(),
       log,
       services: [
         { definition: HeraldServiceService, implementation: herald.service },

@@ -54,7 +54,7 @@ export function createDeliveryLogService(pool: pg.Pool, log: Logger): DeliveryLo
         required("app_id", req.appId);
         required("event_id", req.eventId);
         const found = await eventDeliveries(pool, req.appId, req.eventId);
-        if (found.event === undefined && found.attempts.length === 0) {
+        if (found.event === undefined && found.attempts.length === 0 && found.derived.length === 0) {
           throw new NotFoundError(`event ${req.eventId} of app ${req.appId} is not on record`, {
             resource: "event",
             id: req.eventId,

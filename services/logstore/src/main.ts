@@ -4,7 +4,7 @@ import { runService } from "@herald/runtime";
 import { isCopy, startBus } from "@herald/bus";
 import { createPool, migrate, pingDatabase } from "@herald/db";
 import { grpcServerSecurity, startGrpcServer } from "@herald/grpc";
-import { DeliveryLogServiceService } from "@herald/proto";
+import { DeliveryLogServiceService, heraldDescriptorSet } from "@herald/proto";
 import { ingestMetrics, startIngest } from "./ingest.js";
 import { createDeliveryLogService } from "./log-service.js";
 import { maintainPartitions } from "./partitions.js";
@@ -15,7 +15,7 @@ import { schema } from "./config.js";
 await runService({
   name: "logstore",
   schema,
-  async start({ config, log, registry }) {
+  async start({ config, log, registry, ready }) {
     // Bad certificate files stop the start before anything else is opened.
     const grpcSecurity = grpcServerSecurity(config);
     await migrate({ url: config.DATABASE_URL, log });
@@ -69,6 +69,9 @@ await runService({
       host: config.GRPC_HOST,
       port: config.GRPC_PORT,
       security: grpcSecurity,
+      // gRPC health answers what /readyz answers; reflection describes the services below.
+      ready,
+      descriptorSet: heraldDescriptorSet(),
       services: [
         { definition: DeliveryLogServiceService, implementation: createDeliveryLogService(pool, log) },
       ],

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { Event, type Attempt, type DeadDelivery } from "@herald/proto";
+import { Event, type Attempt, type DeadDelivery, type DerivedEvent } from "@herald/proto";
 import { RetryableError, ValidationError } from "@herald/runtime";
 import { isUnavailable } from "./pg-errors.js";
 
@@ -160,18 +160,22 @@ export async function listAttempts(
 }
 
 /** An event's attempts (newest first) and the event as stored, if the log store has it. */
+/** How far the story follows derived events of derived events (conn.offline -> user.offline -> room.status). */
+const STORY_DEPTH = 8;
+/** At most this many derived events, and this many attempts per event, in one answer. */
+const STORY_LIMIT = 1000;
+
+/**
+ * An event as stored with its attempts, and its story: the events derived from it (found by their
+ * cause_event_id) and from those in turn, oldest first, each with its attempts.
+ */
 export async function eventDeliveries(
   pool: pg.Pool,
   appId: string,
   eventId: string,
-): Promise<{ attempts: Attempt[]; event: Event | undefined }> {
-  const [attempts, stored] = await Promise.all([
-    query<AttemptDbRow>(
-      pool,
-      `SELECT ${ATTEMPT_COLUMNS} FROM herald.attempts a WHERE a.app_id = $1 AND a.event_id = $2
-       ORDER BY a.at DESC, a.id DESC LIMIT 1000`,
-      [appId, eventId],
-    ),
+): Promise<{ attempts: Attempt[]; event: Event | undefined; derived: DerivedEvent[] }> {
+  const [attempts, stored, derivedRows] = await Promise.all([
+    attemptsOf(pool, appId, [eventId]),
     // The event log first; a dead record's own copy when the event log does not have it (any more).
     query<{ payload: Buffer }>(
       pool,
@@ -184,9 +188,57 @@ export async function eventDeliveries(
        ) s ORDER BY rank LIMIT 1`,
       [appId, eventId],
     ),
+    query<{ id: string; payload: Buffer }>(
+      pool,
+      `WITH RECURSIVE story (id, occurred_at, payload, depth) AS (
+         SELECT e.id, e.occurred_at, e.payload, 1 FROM herald.events e
+         WHERE e.app_id = $1 AND e.cause_event_id = $2
+         UNION ALL
+         SELECT e.id, e.occurred_at, e.payload, s.depth + 1 FROM story s
+         JOIN herald.events e ON e.app_id = $1 AND e.cause_event_id = s.id
+         WHERE s.depth < $3
+       )
+       SELECT DISTINCT ON (occurred_at, id) id, payload FROM story ORDER BY occurred_at, id LIMIT $4`,
+      [appId, eventId, STORY_DEPTH, STORY_LIMIT],
+    ),
   ]);
+  const derivedAttempts = await attemptsOf(
+    pool,
+    appId,
+    derivedRows.map((r) => r.id),
+  );
   const payload = stored[0]?.payload;
-  return { attempts: attempts.map(toAttempt), event: payload ? Event.decode(payload) : undefined };
+  return {
+    attempts: attempts.get(eventId) ?? [],
+    event: payload ? Event.decode(payload) : undefined,
+    derived: derivedRows.map((r) => ({
+      event: Event.decode(r.payload),
+      attempts: derivedAttempts.get(r.id) ?? [],
+    })),
+  };
+}
+
+/** The attempts of each event, newest first, at most STORY_LIMIT per event. */
+async function attemptsOf(pool: pg.Pool, appId: string, eventIds: string[]): Promise<Map<string, Attempt[]>> {
+  const byEvent = new Map<string, Attempt[]>();
+  if (eventIds.length === 0) return byEvent;
+  const rows = await query<AttemptDbRow>(
+    pool,
+    `SELECT ${ATTEMPT_COLUMNS} FROM unnest($2::text[]) AS wanted(event_id)
+     CROSS JOIN LATERAL (
+       SELECT * FROM herald.attempts a WHERE a.app_id = $1 AND a.event_id = wanted.event_id
+       ORDER BY a.at DESC, a.id DESC LIMIT $3
+     ) a
+     ORDER BY a.at DESC, a.id DESC`,
+    [appId, eventIds, STORY_LIMIT],
+  );
+  for (const row of rows) {
+    const attempt = toAttempt(row);
+    const list = byEvent.get(attempt.eventId);
+    if (list === undefined) byEvent.set(attempt.eventId, [attempt]);
+    else list.push(attempt);
+  }
+  return byEvent;
 }
 
 /** An endpoint's last attempts, and its last attempts that did not succeed. */

@@ -39,6 +39,8 @@ export interface EventRow {
   operationId: string;
   userIds: string[];
   roomId: string | null;
+  /** The event this one was derived from (presence, chatroom); null for the chat core's own. */
+  causeEventId: string | null;
   payload: Buffer;
 }
 
@@ -123,6 +125,7 @@ export function eventRow(data: Uint8Array): EventRow {
     operationId: clean(event.operationId),
     userIds,
     roomId,
+    causeEventId: causeOf(event),
     payload: Buffer.from(data),
   };
 }
@@ -162,6 +165,21 @@ export function namedInEvent(event: Event): { userIds: string[]; roomId: string 
     userIds: [...new Set(users.filter((u) => u !== "").map(clean))],
     roomId: roomId === null || roomId === "" ? null : clean(roomId),
   };
+}
+
+/** The cause_event_id of an event Herald derived; null for any other (and for an empty one). */
+export function causeOf(event: Event): string | null {
+  const p = event.payload;
+  switch (p?.$case) {
+    case "userOnline":
+    case "userOffline":
+    case "userBackground":
+    case "roomStatus":
+    case "roomRejected":
+      return p.value.causeEventId === "" ? null : clean(p.value.causeEventId);
+    default:
+      return null;
+  }
 }
 
 function requiredText(r: Record<string, unknown>, field: string): string {

@@ -17,12 +17,14 @@ SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::
 ON CONFLICT DO NOTHING`;
 
 const INSERT_EVENTS = `
-INSERT INTO herald.events (id, app_id, type, occurred_at, operation_id, user_ids, room_id, payload)
+INSERT INTO herald.events (id, app_id, type, occurred_at, operation_id, user_ids, room_id, payload,
+  cause_event_id)
 SELECT id, app_id, type, occurred_at, operation_id,
   -- unnest() flattens a text[][]; the users travel as one JSON array per row instead.
-  ARRAY(SELECT jsonb_array_elements_text(users)), room_id, payload
+  ARRAY(SELECT jsonb_array_elements_text(users)), room_id, payload, cause_event_id
 FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::jsonb[], $7::text[],
-  $8::bytea[]) AS r(id, app_id, type, occurred_at, operation_id, users, room_id, payload)
+  $8::bytea[], $9::text[]) AS r(id, app_id, type, occurred_at, operation_id, users, room_id, payload,
+  cause_event_id)
 ON CONFLICT DO NOTHING`;
 
 export function attemptParams(rows: AttemptRow[]): unknown[] {
@@ -64,6 +66,7 @@ function eventParams(rows: EventRow[]): unknown[] {
     rows.map((r) => JSON.stringify(r.userIds)),
     rows.map((r) => r.roomId),
     rows.map((r) => r.payload),
+    rows.map((r) => r.causeEventId),
   ];
 }
 

@@ -42,6 +42,22 @@ export async function deleteAppKey(bus: Bus, appId: string, keyId: string): Prom
   await kv.delete(`${KEYS_PREFIX}${appId}.${keyId}`);
 }
 
+/** An app's keys as the API lists them: ids and creation times, never the keys or their hashes. */
+export async function listAppKeys(
+  bus: Bus,
+  appId: string,
+): Promise<Array<{ id: string; createdAt: string }>> {
+  const kv = await bucket(bus);
+  const keys = [];
+  for (const name of await appKeyNames(bus, appId)) {
+    const entry = await kv.get(name);
+    if (entry === null || entry.operation !== "PUT") continue;
+    const createdAt = readCreatedAt(entry.string());
+    keys.push({ id: name.slice(`${KEYS_PREFIX}${appId}.`.length), createdAt });
+  }
+  return keys.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+}
+
 /** Forgets every key of an app (the app is being deleted: a re-created app must not inherit them). */
 export async function deleteAppKeys(bus: Bus, appId: string): Promise<void> {
   const kv = await bucket(bus);
@@ -70,6 +86,15 @@ export async function appOfKey(bus: Bus, key: string): Promise<string | undefine
     if (stored !== undefined && timingSafeEqual(Buffer.from(stored.hash, "hex"), presented)) return appId;
   }
   return undefined;
+}
+
+function readCreatedAt(json: string): string {
+  try {
+    const value = JSON.parse(json) as Partial<StoredKey>;
+    return typeof value.createdAt === "string" ? value.createdAt : "";
+  } catch {
+    return "";
+  }
 }
 
 // A value that is not a stored key (written by hand, say) matches nothing rather than failing every request.

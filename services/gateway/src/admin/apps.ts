@@ -9,7 +9,7 @@ import {
   type AppConfig,
 } from "@herald/config";
 import { ConflictError, ValidationError } from "@herald/runtime";
-import { createAppKey, deleteAppKey, deleteAppKeys } from "./app-keys.js";
+import { createAppKey, deleteAppKey, deleteAppKeys, listAppKeys } from "./app-keys.js";
 import { BEFORE_DIALECTS, beforeBlockOf } from "@herald/dialects";
 import type { DialectBefore } from "@herald/dialects";
 import {
@@ -148,6 +148,18 @@ export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
         await deleteEndpointState(ctx.bus, existing.appId, endpoint.id);
       }
       return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    "/v1/apps/:appId/keys",
+    {
+      config: { access: "admin" },
+      schema: { tags: ["apps"], summary: "An app's keys: ids and creation times", params: appParams },
+    },
+    async (request) => {
+      const existing = await loadApp(ctx, request.params.appId);
+      return { keys: await listAppKeys(ctx.bus, existing.appId) };
     },
   );
 

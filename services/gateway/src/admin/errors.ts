@@ -1,12 +1,14 @@
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import type { FastifyError } from "fastify";
 import { ConfigFileError, ConfigTooLargeError } from "@herald/config";
+import { natsUnanswered } from "@herald/bus";
 import { DestinationRefusedError } from "@herald/egress";
 import {
   ConfigError,
   ConflictError,
   HeraldError,
   NotFoundError,
+  RetryableError,
   TooLargeError,
   ValidationError,
   type Logger,
@@ -99,9 +101,12 @@ export function bodyTooLargeReply(limitBytes: number | undefined): { status: num
 
 /** The status and body for anything a route threw; a 500 only for what nobody classified (a bug). */
 export function errorReply(
-  err: unknown,
-  opts: { bodyLimitBytes?: number } = {},
+  thrown: unknown,
+  opts: { bodyLimitBytes?: number; what?: string } = {},
 ): { status: number; body: ErrorBody } {
+  const what = opts.what ?? "the request";
+  // NATS that did not answer is a dependency down (503, saying so), not a bug of the route.
+  const err = natsUnanswered(thrown, what);
   const reply = (status: number, code: ErrorCode, message: string, field?: string) => ({
     status,
     body: { error: { code, message, ...(field === undefined || field === "" ? {} : { field }) } },
@@ -131,6 +136,7 @@ export function errorReply(
   if (err instanceof DestinationRefusedError) return reply(400, "invalid_argument", err.message, "url");
   if (err instanceof NotFoundError) return reply(404, "not_found", err.message, err.resource);
   if (err instanceof ConflictError) return reply(409, "conflict", err.message);
+  if (err instanceof RetryableError) return reply(503, "unavailable", err.message);
   const status = (err as Partial<FastifyError> | undefined)?.statusCode;
   if ((err as Partial<FastifyError> | undefined)?.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
     return bodyTooLargeReply(opts.bodyLimitBytes);
@@ -141,7 +147,13 @@ export function errorReply(
     const code: ErrorCode = status === 404 ? "not_found" : "invalid_argument";
     return reply(status, code, message, status === 404 ? undefined : "body");
   }
-  return reply(500, "internal", "internal error");
+  // The cause stays in the log; the caller learns what failed and where to look.
+  const name = err instanceof Error ? err.name : typeof err;
+  return reply(
+    500,
+    "internal",
+    `${what} failed with an internal error (${name}); its cause is in the gateway's log`,
+  );
 }
 
 /**
@@ -156,8 +168,13 @@ export function frameworkErrorReply(err: FastifyError): { status: number; body: 
 /** Every error and every unknown route answers with the one error body. */
 export function installErrorHandlers(app: AdminApp, log: Logger): void {
   app.setErrorHandler((err, request, reply) => {
-    const { status, body } = errorReply(err, { bodyLimitBytes: request.routeOptions.bodyLimit });
+    const { status, body } = errorReply(err, {
+      bodyLimitBytes: request.routeOptions.bodyLimit,
+      what: `${request.method} ${request.routeOptions.url ?? request.url.split("?")[0]}`,
+    });
     if (status === 500) log.error({ err, method: request.method, url: request.url }, "admin API failure");
+    else if (status === 503)
+      log.warn({ err, method: request.method, url: request.url }, "admin API: a dependency is unavailable");
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler((request, reply) =>

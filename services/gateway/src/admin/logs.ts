@@ -35,6 +35,45 @@ const attemptsQuery = z.object({
   pageToken: pageToken.max(1000).optional(),
 });
 
+/** An Attempt as the API shows it: the proto's JSON (camelCase; a field at its default is left out). */
+const attemptJson = z
+  .looseObject({
+    id: z.string(),
+    eventId: z.string().optional(),
+    endpointId: z.string().optional(),
+    deliveryId: z.string().optional(),
+    kind: z.string().optional().describe("delivery or before"),
+    outcome: z.string().optional(),
+    statusCode: z.number().optional(),
+    attempt: z.number().optional(),
+    at: z.string().optional(),
+  })
+  .describe("Attempt");
+
+/** An Event as the API shows it: the proto's JSON, the payload under its oneof case (userOnline…). */
+const eventJson = z
+  .looseObject({
+    id: z.string(),
+    appId: z.string(),
+    type: z.string().optional(),
+    occurredAt: z.string().optional(),
+    operationId: z.string().optional(),
+  })
+  .describe("Event");
+
+/**
+ * An event's story: the event (null when only attempts of it are on record), its attempts, and the
+ * events derived from it (presence's user.*, the chatroom's room.*, and their own derived events),
+ * oldest first, each naming its cause in its payload's causeEventId, each with its attempts.
+ */
+export const eventStorySchema = z
+  .object({
+    event: eventJson.nullable(),
+    attempts: z.array(attemptJson),
+    derived: z.array(z.object({ event: eventJson, attempts: z.array(attemptJson) })),
+  })
+  .describe("EventStory");
+
 const date = (iso: string | undefined) => (iso === undefined ? undefined : new Date(iso));
 
 /** Splits `<eventId>:<endpointId>` at the last ':' (event ids may hold ':'; endpoint ids may not). */
@@ -121,16 +160,22 @@ export function registerLogRoutes(app: AdminApp, ctx: AdminContext): void {
       config: { access: "app" },
       schema: {
         tags: ["logs"],
-        summary: "An event as stored, with all its attempts",
+        summary: "An event's story: the event, its attempts, the events derived from it with theirs",
         params: z.object({ appId: appIdParam, eventId: eventIdParam }),
+        response: { 200: eventStorySchema },
       },
     },
-    async (request) => {
+    async (request): Promise<z.infer<typeof eventStorySchema>> => {
       const { appId, eventId } = request.params;
       const res = await eventDeliveries(store(), appId, eventId, "eventId");
+      const attempts = (list: Attempt[]) => list.map((a) => attemptJson.parse(Attempt.toJSON(a)));
+      const event = (e: Event) => eventJson.parse(Event.toJSON(e));
       return {
-        event: res.event === undefined ? null : Event.toJSON(res.event),
-        attempts: res.attempts.map((a) => Attempt.toJSON(a)),
+        event: res.event === undefined ? null : event(res.event),
+        attempts: attempts(res.attempts),
+        derived: res.derived.flatMap((d) =>
+          d.event === undefined ? [] : [{ event: event(d.event), attempts: attempts(d.attempts) }],
+        ),
       };
     },
   );

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { getRoom, listRoomMembers, listRooms, listUserRooms, MAX_MEMBERS_PAGE } from "@herald/chatroom";
 import { getUserPresence, listUsers } from "@herald/presence";
-import { Room, RoomMember, UserPresence } from "@herald/proto";
+import { enumChoices, enumFromJson, Room, RoomMember, UserPresence, UserStatus } from "@herald/proto";
 import { loadApp } from "./app-model.js";
 import type { AdminApp, AdminContext } from "./context.js";
 import { notFound } from "./errors.js";
@@ -10,6 +10,18 @@ import { appParams, entityIdParam, pageSize, pageToken } from "./schemas.js";
 const DEFAULT_PAGE = 100;
 const userId = entityIdParam;
 const roomId = entityIdParam;
+/**
+ * A user status as the answers spell it (USER_STATUS_ONLINE), short (online), or its number: the
+ * proto3 JSON mapping's spellings and Herald's short one. UNSPECIFIED (0) lists every status.
+ */
+const userStatus = z.string().refine((given) => enumFromJson(UserStatus, given) !== undefined, {
+  error: `expected ${enumChoices(UserStatus)}, by name (online, USER_STATUS_ONLINE) or number`,
+});
+const STATUS_FILTER: Partial<Record<number, "online" | "offline">> = {
+  [UserStatus.USER_STATUS_ONLINE]: "online",
+  [UserStatus.USER_STATUS_OFFLINE]: "offline",
+};
+
 const pageQuery = (max: number) =>
   z.object({ pageSize: pageSize(max).optional(), pageToken: pageToken.optional() });
 
@@ -26,12 +38,18 @@ export function registerQueryRoutes(app: AdminApp, ctx: AdminContext): void {
         tags: ["presence"],
         summary: "Users with their presence, paged",
         params: appParams,
-        querystring: pageQuery(1000).extend({ status: z.enum(["online", "offline"]).optional() }),
+        querystring: pageQuery(1000).extend({ status: userStatus.optional() }),
       },
     },
     async (request) => {
       await loadApp(ctx, request.params.appId);
-      const { status, pageToken: token } = request.query;
+      const { pageToken: token } = request.query;
+      const status =
+        request.query.status === undefined
+          ? undefined
+          : STATUS_FILTER[
+              enumFromJson(UserStatus, request.query.status) ?? UserStatus.USER_STATUS_UNSPECIFIED
+            ];
       const page = await listUsers(ctx.bus, request.params.appId, {
         ...(status === undefined ? {} : { status }),
         pageSize: request.query.pageSize ?? DEFAULT_PAGE,

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import Fastify, { type FastifyReply } from "fastify";
+import Fastify, { LogController, type FastifyReply } from "fastify";
 import fastifyStatic from "@fastify/static";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { messageLimitBytes, type Bus } from "@herald/bus";
@@ -47,9 +47,10 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   const bodyLimit = messageLimitBytes(opts.bus);
   const app = Fastify({
     loggerInstance: log,
-    disableRequestLogging: true,
+    // Fastify 5's own spellings of these (the top-level ones print deprecation warnings at start).
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: (err, _request, reply) => {
       const { status, body } = frameworkErrorReply(err);
       void (reply as FastifyReply).code(status).send(body);

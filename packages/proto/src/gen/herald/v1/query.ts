@@ -216,7 +216,20 @@ export interface GetEventDeliveriesRequest {
 export interface GetEventDeliveriesResponse {
   attempts: Attempt[];
   /** The event as stored; unset when the log store has not seen it. */
+  event:
+    | Event
+    | undefined;
+  /**
+   * The events Herald derived from it (presence's user.*, the chatroom's room.*) and from those in
+   * turn, found by their cause_event_id, oldest first, each with every attempt to deliver it.
+   */
+  derived: DerivedEvent[];
+}
+
+/** An event derived from another, with its attempts. */
+export interface DerivedEvent {
   event: Event | undefined;
+  attempts: Attempt[];
 }
 
 export interface GetEndpointActivityRequest {
@@ -2681,7 +2694,7 @@ export const GetEventDeliveriesRequest: MessageFns<GetEventDeliveriesRequest> = 
 };
 
 function createBaseGetEventDeliveriesResponse(): GetEventDeliveriesResponse {
-  return { attempts: [], event: undefined };
+  return { attempts: [], event: undefined, derived: [] };
 }
 
 export const GetEventDeliveriesResponse: MessageFns<GetEventDeliveriesResponse> = {
@@ -2691,6 +2704,9 @@ export const GetEventDeliveriesResponse: MessageFns<GetEventDeliveriesResponse> 
     }
     if (message.event !== undefined) {
       Event.encode(message.event, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.derived) {
+      DerivedEvent.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2724,6 +2740,14 @@ export const GetEventDeliveriesResponse: MessageFns<GetEventDeliveriesResponse> 
             message.event = Event.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.derived.push(DerivedEvent.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2740,6 +2764,9 @@ export const GetEventDeliveriesResponse: MessageFns<GetEventDeliveriesResponse> 
     return {
       attempts: globalThis.Array.isArray(object?.attempts) ? object.attempts.map((e: any) => Attempt.fromJSON(e)) : [],
       event: isSet(object.event) ? Event.fromJSON(object.event) : undefined,
+      derived: globalThis.Array.isArray(object?.derived)
+        ? object.derived.map((e: any) => DerivedEvent.fromJSON(e))
+        : [],
     };
   },
 
@@ -2751,6 +2778,9 @@ export const GetEventDeliveriesResponse: MessageFns<GetEventDeliveriesResponse> 
     if (message.event !== undefined) {
       obj.event = Event.toJSON(message.event);
     }
+    if (message.derived?.length) {
+      obj.derived = message.derived.map((e) => DerivedEvent.toJSON(e));
+    }
     return obj;
   },
 
@@ -2761,6 +2791,92 @@ export const GetEventDeliveriesResponse: MessageFns<GetEventDeliveriesResponse> 
     const message = createBaseGetEventDeliveriesResponse();
     message.attempts = object.attempts?.map((e) => Attempt.fromPartial(e)) || [];
     message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    message.derived = object.derived?.map((e) => DerivedEvent.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDerivedEvent(): DerivedEvent {
+  return { event: undefined, attempts: [] };
+}
+
+export const DerivedEvent: MessageFns<DerivedEvent> = {
+  encode(message: DerivedEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.event !== undefined) {
+      Event.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.attempts) {
+      Attempt.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DerivedEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDerivedEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = Event.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.attempts.push(Attempt.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DerivedEvent {
+    return {
+      event: isSet(object.event) ? Event.fromJSON(object.event) : undefined,
+      attempts: globalThis.Array.isArray(object?.attempts) ? object.attempts.map((e: any) => Attempt.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: DerivedEvent): unknown {
+    const obj: any = {};
+    if (message.event !== undefined) {
+      obj.event = Event.toJSON(message.event);
+    }
+    if (message.attempts?.length) {
+      obj.attempts = message.attempts.map((e) => Attempt.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DerivedEvent>, I>>(base?: I): DerivedEvent {
+    return DerivedEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DerivedEvent>, I>>(object: I): DerivedEvent {
+    const message = createBaseDerivedEvent();
+    message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    message.attempts = object.attempts?.map((e) => Attempt.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3501,7 +3617,7 @@ export const DeliveryLogServiceService = {
       Buffer.from(ListAttemptsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListAttemptsResponse => ListAttemptsResponse.decode(value),
   },
-  /** An event as stored, with every attempt to deliver it. */
+  /** An event as stored, with every attempt to deliver it, and the events derived from it with theirs. */
   getEventDeliveries: {
     path: "/herald.v1.DeliveryLogService/GetEventDeliveries" as const,
     requestStream: false as const,
@@ -3545,7 +3661,7 @@ export const DeliveryLogServiceService = {
 export interface DeliveryLogServiceServer extends UntypedServiceImplementation {
   /** Attempts, newest first, filtered and paged. */
   listAttempts: handleUnaryCall<ListAttemptsRequest, ListAttemptsResponse>;
-  /** An event as stored, with every attempt to deliver it. */
+  /** An event as stored, with every attempt to deliver it, and the events derived from it with theirs. */
   getEventDeliveries: handleUnaryCall<GetEventDeliveriesRequest, GetEventDeliveriesResponse>;
   /** Per endpoint of an app: the last attempts (payloads) and the last errors. */
   getEndpointActivity: handleUnaryCall<GetEndpointActivityRequest, GetEndpointActivityResponse>;
@@ -3573,7 +3689,7 @@ export interface DeliveryLogServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAttemptsResponse) => void,
   ): ClientUnaryCall;
-  /** An event as stored, with every attempt to deliver it. */
+  /** An event as stored, with every attempt to deliver it, and the events derived from it with theirs. */
   getEventDeliveries(
     request: GetEventDeliveriesRequest,
     callback: (error: ServiceError | null, response: GetEventDeliveriesResponse) => void,
