@@ -166,7 +166,8 @@ function processAt(pid: number): HeraldProcess | undefined {
   }
 }
 
-function allProcesses(): HeraldProcess[] {
+/** Every live process on the machine, from /proc (Linux). */
+export function allProcesses(): HeraldProcess[] {
   return readdirSync("/proc")
     .filter((entry) => /^\d+$/.test(entry))
     .map((entry) => processAt(Number(entry)))

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, expect, it } from "vitest";
 import { waitFor } from "@herald/testkit";
-import { ANY_FREE_PORTS } from "./herald-start.js";
+import { ANY_FREE_PORTS, allProcesses } from "./herald-start.js";
 
 // The README's quickstart, run as written: its first ```sh block under "## Quickstart", each command
 // through a shell from the repository root, so the README cannot drift from what works.
@@ -73,19 +73,16 @@ async function stop(shell: Shell): Promise<void> {
 
 /** Every process whose environment or command line names this test's HERALD_HOME (Linux /proc). */
 function processesOfHome(): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const environ = readFileSync(`/proc/${entry}/environ`, "utf8");
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ");
-      if (cmdline.trim() !== "" && (environ.includes(home) || cmdline.includes(home)))
-        found.push(`${entry}: ${cmdline}`);
-    } catch {
-      // the process ended while we looked, or is not ours to read
-    }
-  }
-  return found;
+  return allProcesses()
+    .filter(({ pid, cmdline }) => {
+      if (pid === process.pid) return false;
+      try {
+        return cmdline.includes(home) || readFileSync(`/proc/${pid}/environ`, "utf8").includes(home);
+      } catch {
+        return false; // the process ended while we looked, or is not ours to read
+      }
+    })
+    .map(({ pid, cmdline }) => `${pid}: ${cmdline}`);
 }
 
 it("runs the README quickstart as written, and the receiver gets alice's user.online with a verified signature", async () => {
