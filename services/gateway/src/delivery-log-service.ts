@@ -1,10 +1,7 @@
 import { Metadata, status, type sendUnaryData, type ServerUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import type { DeliveryLogServiceClient, DeliveryLogServiceServer } from "@herald/proto";
+import { LOG_STORE_REFUSED_GATEWAY } from "@herald/admin";
 import type { Logger } from "@herald/runtime";
-
-/** The log store refused the gateway itself: a fault of the deployment, never of the gateway's caller. */
-export const LOG_STORE_REFUSED_GATEWAY =
-  "the log store refused the gateway's credentials: check LOGSTORE_AUTH_TOKEN and LOGSTORE_TLS_*";
 
 type Forwarded<Req, Res> = (
   req: Req,

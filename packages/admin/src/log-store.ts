@@ -12,7 +12,10 @@ import {
 } from "@herald/proto";
 import { ValidationError } from "@herald/runtime";
 import { AdminHttpError, notFound, unavailable } from "./errors.js";
-import { LOG_STORE_REFUSED_GATEWAY } from "../delivery-log-service.js";
+
+/** What the gateway logs and answers when the log store refuses its token (admin API and forwarded gRPC). */
+export const LOG_STORE_REFUSED_GATEWAY =
+  "the log store refused the gateway's credentials: check LOGSTORE_AUTH_TOKEN and LOGSTORE_TLS_*";
 
 /** The log store's queries as promises, its gRPC failures already turned into admin API errors. */
 export interface LogStore {

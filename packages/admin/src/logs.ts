@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { publishDeliveryJob } from "@herald/bus";
+import { replayDelivery, replayStored } from "@herald/deliveries";
 import { Attempt, Event } from "@herald/proto";
 import { NotFoundError } from "@herald/runtime";
 import { findEndpoint, loadApp } from "./app-model.js";
@@ -201,13 +201,11 @@ export function registerLogRoutes(app: AdminApp, ctx: AdminContext): void {
       if (res.event === undefined) {
         throw notFound("deliveryId", `the log store has no event ${parts.eventId} of app ${appId}`);
       }
-      await publishDeliveryJob(ctx.bus, {
+      await replayDelivery(ctx.bus, {
         appId,
         endpointId: parts.endpointId,
-        eventId: parts.eventId,
-        eventType: res.event.type || (res.attempts.find((a) => a.eventType !== "")?.eventType ?? ""),
-        trigger: "replay",
-        event: Event.encode(res.event).finish(),
+        event: res.event,
+        eventType: res.attempts.find((a) => a.eventType !== "")?.eventType ?? "",
       });
       reply.code(202);
       return { deliveryId };
@@ -234,19 +232,8 @@ export function registerLogRoutes(app: AdminApp, ctx: AdminContext): void {
         since: new Date(request.body.since),
         limit: 0,
       });
-      for (const dead of res.deliveries) {
-        await publishDeliveryJob(ctx.bus, {
-          appId,
-          endpointId,
-          eventId: dead.eventId,
-          eventType: dead.eventType,
-          trigger: "replay",
-          event: dead.event,
-          deliveryId: dead.deliveryId,
-        });
-      }
       reply.code(202);
-      return { replayed: res.deliveries.length };
+      return { replayed: await replayStored(ctx.bus, appId, endpointId, res.deliveries) };
     },
   );
 }

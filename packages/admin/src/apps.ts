@@ -1,7 +1,7 @@
 import { z } from "zod";
+import { forgetEndpointState } from "@herald/deliveries";
 import {
   deleteApp,
-  deleteEndpointState,
   fileStatusOfApp,
   readApp,
   returnAppToFile,
@@ -145,7 +145,7 @@ export function registerAppRoutes(app: AdminApp, ctx: AdminContext): void {
       await deleteAppKeys(ctx.bus, existing.appId);
       // A re-created app starts clean: no endpoint disabled by its predecessor's history.
       for (const { endpoint } of endpointsOf(existing)) {
-        await deleteEndpointState(ctx.bus, existing.appId, endpoint.id);
+        await forgetEndpointState(ctx.bus, existing.appId, endpoint.id);
       }
       return reply.code(204).send();
     },

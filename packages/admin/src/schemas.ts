@@ -2,7 +2,7 @@ import { z } from "zod";
 import { APP_ID_PATTERN, ID_PATTERN_TEXT, endpointInputSchema } from "@herald/config";
 import { BEFORE_DIALECTS, hookProviderSchema } from "@herald/dialects";
 import { isDerivedEventId } from "@herald/presence";
-import { appId, entityId, eventId } from "../events.js";
+import { appIdSchema as appId, entityIdSchema as entityId, eventIdSchema as eventId } from "@herald/config";
 
 /** An endpoint's id (endpoints exist only in config, so config's rule). */
 export const idSchema = z.string().regex(APP_ID_PATTERN, { error: `expected ${ID_PATTERN_TEXT}` });

@@ -18,8 +18,8 @@ import { installPlainTextChecks } from "./plain-text.js";
 import { registerQueryRoutes } from "./queries.js";
 import { MAX_PARAM_LENGTH } from "./schemas.js";
 
-/** services/gateway/admin-panel, from src/admin or dist/admin alike. */
-export const ADMIN_PANEL_DIR = fileURLToPath(new URL("../../admin-panel/", import.meta.url));
+/** packages/admin/panel, from src or dist alike. */
+export const ADMIN_PANEL_DIR = fileURLToPath(new URL("../panel/", import.meta.url));
 
 export interface AdminServerOptions {
   host: string;

@@ -1,14 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
-import {
-  deleteEndpointState,
-  readEndpointState,
-  validateEndpoint,
-  writeEndpointState,
-  type AppConfig,
-  type EndpointConfig,
-  type EndpointState,
-} from "@herald/config";
+import { endpointStateOf, forgetEndpointState, setEndpointState } from "@herald/deliveries";
+import { validateEndpoint, type AppConfig, type EndpointConfig, type EndpointState } from "@herald/config";
 import { DIALECT_DEFINITIONS, dialectOf } from "@herald/dialects";
 import type { DialectDefinition } from "@herald/dialects";
 import { ConflictError, ValidationError } from "@herald/runtime";
@@ -44,8 +37,7 @@ function describeDialect(d: DialectDefinition) {
 
 /** An endpoint with no state on record is active. */
 export async function stateOf(ctx: AdminContext, appId: string, endpointId: string) {
-  const entry = await readEndpointState(ctx.bus, appId, endpointId);
-  return entry?.state ?? { state: "active" as const, reason: "" };
+  return endpointStateOf(ctx.bus, appId, endpointId);
 }
 
 /** Endpoints: CRUD, their state (enable, disable), secret rotation and test events. */
@@ -177,14 +169,14 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
       const stored = await loadApp(ctx, appId);
       explicitEndpoint(stored, endpointId);
       await saveApp(ctx, { ...stored, endpoints: stored.endpoints.filter((e) => e.id !== endpointId) });
-      await deleteEndpointState(ctx.bus, appId, endpointId);
+      await forgetEndpointState(ctx.bus, appId, endpointId);
       return reply.code(204).send();
     },
   );
 
   const setState = async (appId: string, endpointId: string, state: EndpointState) => {
     findEndpoint(await loadApp(ctx, appId), endpointId);
-    await writeEndpointState(ctx.bus, appId, endpointId, state);
+    await setEndpointState(ctx.bus, appId, endpointId, state);
     return { state: await stateOf(ctx, appId, endpointId) };
   };
 
