@@ -5,6 +5,8 @@ import {
   type GetEndpointActivityResponse,
   type GetEventDeliveriesRequest,
   type GetEventDeliveriesResponse,
+  type GetOverviewRequest,
+  type GetOverviewResponse,
   type ListAttemptsRequest,
   type ListAttemptsResponse,
   type ListDeadDeliveriesRequest,
@@ -23,6 +25,7 @@ export interface LogStore {
   getEventDeliveries(req: GetEventDeliveriesRequest): Promise<GetEventDeliveriesResponse>;
   getEndpointActivity(req: GetEndpointActivityRequest): Promise<GetEndpointActivityResponse>;
   listDeadDeliveries(req: ListDeadDeliveriesRequest): Promise<ListDeadDeliveriesResponse>;
+  getOverview(req: GetOverviewRequest): Promise<GetOverviewResponse>;
 }
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
@@ -55,6 +58,9 @@ export function logStoreQueries(client: DeliveryLogServiceClient, timeoutMs = 10
     ),
     listDeadDeliveries: call<ListDeadDeliveriesRequest, ListDeadDeliveriesResponse>((req, md, opts, cb) =>
       client.listDeadDeliveries(req, md, opts, cb),
+    ),
+    getOverview: call<GetOverviewRequest, GetOverviewResponse>((req, md, opts, cb) =>
+      client.getOverview(req, md, opts, cb),
     ),
   };
 }

@@ -14,6 +14,7 @@ import { registerHookRoutes } from "./hooks.js";
 import type { LogStore } from "./log-store.js";
 import { registerLogRoutes } from "./logs.js";
 import { registerOpenApi } from "./openapi.js";
+import { registerOverviewRoutes } from "./overview.js";
 import { installPlainTextChecks } from "./plain-text.js";
 import { registerQueryRoutes } from "./queries.js";
 import { MAX_PARAM_LENGTH } from "./schemas.js";
@@ -87,6 +88,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   registerHookRoutes(app, ctx);
   registerLogRoutes(app, ctx);
   registerQueryRoutes(app, ctx);
+  registerOverviewRoutes(app, ctx);
 
   const panelDir = opts.panelDir ?? ADMIN_PANEL_DIR;
   if (existsSync(panelDir)) {

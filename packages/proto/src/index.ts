@@ -82,6 +82,11 @@ export {
   ListDeadDeliveriesRequest,
   ListDeadDeliveriesResponse,
   DeadDelivery,
+  GetOverviewRequest,
+  GetOverviewResponse,
+  OverviewStats,
+  EndpointOverview,
+  OverviewBucket,
 } from "./gen/herald/v1/query.js";
 export type {
   PresenceServiceServer,
