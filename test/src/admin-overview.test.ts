@@ -158,24 +158,25 @@ describe("admin API: overview", () => {
 
     // What the attempt log holds says the same.
     const log = await call("GET", `/v1/apps/${APP_ID}/attempts?kind=delivery&pageSize=500`);
-    const attempts = log.body.attempts as Array<{ endpointId: string; outcome: string }>;
+    const attempts = (log.body as { attempts: Array<{ endpointId: string; outcome: string }> }).attempts;
     expect(attempts.filter((a) => a.outcome === "dead")).toHaveLength(body.total.dead);
     expect(attempts).toHaveLength(body.total.attempts);
 
-    const one = await call("GET", `/v1/apps/${APP_ID}/overview?range=day&endpointId=down`);
-    expect(one.status, one.text).toBe(200);
-    expect(one.body.endpoints).toEqual([expect.objectContaining({ endpointId: "down", dead: EVENTS })]);
-    expect(one.body.total).toMatchObject({ attempts: 2 * EVENTS, dead: EVENTS });
-    expect(one.body.series).toHaveLength(96);
-    const week = await call("GET", `/v1/apps/${APP_ID}/overview?range=week`);
-    expect(week.body.series).toHaveLength(168);
-    expect(week.body.total).toEqual(body.total);
+    const answer = await call("GET", `/v1/apps/${APP_ID}/overview?range=day&endpointId=down`);
+    expect(answer.status, answer.text).toBe(200);
+    const one = answer.body as OverviewBody;
+    expect(one.endpoints).toEqual([expect.objectContaining({ endpointId: "down", dead: EVENTS })]);
+    expect(one.total).toMatchObject({ attempts: 2 * EVENTS, dead: EVENTS });
+    expect(one.series).toHaveLength(96);
+    const week = (await call("GET", `/v1/apps/${APP_ID}/overview?range=week`)).body as OverviewBody;
+    expect(week.series).toHaveLength(168);
+    expect(week.total).toEqual(body.total);
   });
 
   it("does not count a redelivered batch of attempts twice", async () => {
     const before = await overviewWhen("?range=hour", (b) => b.total.dead === EVENTS);
     const log = await call("GET", `/v1/apps/${APP_ID}/attempts?kind=delivery&pageSize=500`);
-    const stored = log.body.attempts as Array<Record<string, unknown>>;
+    const stored = (log.body as { attempts: Array<Record<string, unknown>> }).attempts;
     expect(stored.length).toBe(before.total.attempts);
     // The same records once more, in one message with one new record: one batch, one statement.
     const recorder = new AttemptRecorder(bus, {

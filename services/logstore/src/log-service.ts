@@ -91,7 +91,13 @@ export function createDeliveryLogService(pool: pg.Pool, log: Logger): DeliveryLo
       const to = timestamp("to", req.to);
       if (from === undefined) throw new ValidationError("from: must be set", { field: "from" });
       if (to === undefined) throw new ValidationError("to: must be set", { field: "to" });
-      const range = { appId: req.appId, endpointId: req.endpointId, from, to, bucketSeconds: req.bucketSeconds };
+      const range = {
+        appId: req.appId,
+        endpointId: req.endpointId,
+        from,
+        to,
+        bucketSeconds: req.bucketSeconds,
+      };
       checkOverviewRange(range);
       return overview(pool, range);
     }),
