@@ -1,11 +1,18 @@
 // The overview (GET /v1/apps/{app}/overview) against what really happened: deliveries to a loopback
 // business server through the gateway, deliverer and log store, some failing until dead; and a
 // redelivered ATTEMPTS batch that must not be counted twice.
+import pg from "pg";
+import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { AttemptRecorder, connectBus, type AttemptRecord, type Bus } from "@herald/bus";
 import { putApp, type AppConfig } from "@herald/config";
-import type { HeraldServiceClient } from "@herald/proto";
+import {
+  DeliveryLogServiceClient,
+  GetOverviewRequest,
+  type GetOverviewResponse,
+  type HeraldServiceClient,
+} from "@herald/proto";
 import {
   startNats,
   startPostgres,
@@ -222,6 +229,80 @@ describe("admin API: overview", () => {
       retried: before.total.retried,
       dead: before.total.dead,
     });
+  });
+
+  it("puts each latency in the log-scale bucket its migration documents", async () => {
+    // Bucket 0 holds 0..1 ms, bucket i (2^((i-1)/4), 2^(i/4)] ms: its largest whole ms is floor(2^(i/4)).
+    const largest = Array.from({ length: 71 }, (_, i) => Math.floor(2 ** (i / 4) + 1e-9));
+    const db = new pg.Client({ connectionString: postgres.url });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ at: number[]; above: number[] }>(
+        `SELECT array_agg(herald.latency_bucket(ms) ORDER BY i) AS at,
+           array_agg(herald.latency_bucket(ms + 1) ORDER BY i) AS above
+         FROM unnest($1::int[]) WITH ORDINALITY AS u(ms, i)`,
+        [largest],
+      );
+      largest.forEach((ms, i) => {
+        expect(rows[0]?.at[i], `${ms} ms`).toBeLessThanOrEqual(i);
+        expect(rows[0]?.above[i], `${ms + 1} ms`).toBeGreaterThan(i);
+      });
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("reads p50 and p99 by nearest rank from the latency histogram", async () => {
+    // 98 attempts at 40 ms and 2 at 900 ms, rolled up by the ingest's own rule, on a minute of their own.
+    const at = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 7_200_000);
+    const latencies = [...Array<number>(98).fill(40), 900, 900];
+    const db = new pg.Client({ connectionString: postgres.url });
+    await db.connect();
+    try {
+      await db.query(
+        "SELECT herald.roll_up_attempts($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::int[])",
+        [
+          latencies.map(() => "pct"),
+          latencies.map(() => "ep"),
+          latencies.map(() => at),
+          latencies.map((_, i) => (i < 99 ? "delivered" : "dead")),
+          latencies,
+        ],
+      );
+    } finally {
+      await db.end();
+    }
+    const logStore = new DeliveryLogServiceClient(
+      services[0]?.grpcAddress ?? "",
+      credentials.createInsecure(),
+    );
+    try {
+      const res = await new Promise<GetOverviewResponse>((resolve, reject) =>
+        logStore.getOverview(
+          GetOverviewRequest.fromPartial({
+            appId: "pct",
+            from: at,
+            to: new Date(at.getTime() + 3_600_000),
+            bucketSeconds: 60,
+          }),
+          (err, answer) => (err ? reject(err) : resolve(answer)),
+        ),
+      );
+      // 40 ms is in the bucket (38, 45]; 900 ms in (861, 1024]: the largest whole ms of each.
+      expect(res.total).toEqual({
+        attempts: 100,
+        delivered: 99,
+        retried: 0,
+        dead: 1,
+        p50Ms: 45,
+        p99Ms: 1024,
+      });
+      expect(res.series[0]?.stats).toEqual(res.total);
+      expect(res.series).toHaveLength(60);
+      expect(res.endpoints).toEqual([{ endpointId: "ep", stats: res.total }]);
+    } finally {
+      logStore.close();
+    }
   });
 
   it("refuses a range it does not know, naming the field", async () => {

@@ -58,85 +58,90 @@ function rollupWidth(r: OverviewRange): number {
   return ROLLUP_WIDTHS_S.find((w) => r.bucketSeconds % w === 0 && fromS % w === 0) ?? 60;
 }
 
-/** Attempts by outcome and latency bucket, as summed from the rollups. */
-interface Cell {
-  outcome: string;
-  latency_bucket: number;
-  /** bigint, as text. */
-  n: string;
+/** One group's counts, and the latency buckets holding its p50 and p99 (nearest rank), as SQL sums them. */
+interface StatsRow {
+  /** 1: per endpoint, 2: per series bucket, 3: the total (GROUPING(endpoint_id, slot)). */
+  g: number;
+  endpoint_id: string | null;
+  slot: number | null;
+  /** bigints, as text. */
+  attempts: string;
+  delivered: string;
+  retried: string;
+  dead: string;
+  p50_bucket: number | null;
+  p99_bucket: number | null;
 }
 
-/** Folds cells into counts and percentiles (nearest rank over the latency histogram). */
-export function overviewStats(
-  cells: Iterable<{ outcome: string; latencyBucket: number; n: number }>,
-): OverviewStats {
-  const stats: OverviewStats = { attempts: 0, delivered: 0, retried: 0, dead: 0, p50Ms: 0, p99Ms: 0 };
-  const histogram = new Map<number, number>();
-  for (const c of cells) {
-    stats.attempts += c.n;
-    if (c.outcome === "delivered") stats.delivered += c.n;
-    else if (c.outcome === "retry") stats.retried += c.n;
-    else if (c.outcome === "dead") stats.dead += c.n;
-    histogram.set(c.latencyBucket, (histogram.get(c.latencyBucket) ?? 0) + c.n);
-  }
-  const ordered = [...histogram].sort((a, b) => a[0] - b[0]);
-  const percentile = (q: number): number => {
-    const rank = Math.ceil(q * stats.attempts);
-    let seen = 0;
-    for (const [bucket, n] of ordered) {
-      seen += n;
-      if (seen >= rank) return latencyBucketMaxMs(bucket);
-    }
-    return 0;
+/**
+ * Counts and percentiles per endpoint, per series bucket (slot) and in total, in one statement, so
+ * that a few hundred rows leave Postgres however many rollup rows it read.
+ */
+const STATS_SQL = (where: string, bucketParam: string) => `
+WITH cells AS (
+  SELECT GROUPING(endpoint_id, slot) AS g, endpoint_id, slot, latency_bucket, sum(attempts) AS n,
+    coalesce(sum(attempts) FILTER (WHERE outcome = 'delivered'), 0) AS delivered,
+    coalesce(sum(attempts) FILTER (WHERE outcome = 'retry'), 0) AS retried,
+    coalesce(sum(attempts) FILTER (WHERE outcome = 'dead'), 0) AS dead
+  FROM (
+    SELECT endpoint_id, outcome, latency_bucket, attempts,
+      floor(extract(epoch FROM bucket_start - $3::timestamptz) / ${bucketParam}::int)::int AS slot
+    FROM herald.attempt_rollups WHERE ${where}
+  ) r
+  GROUP BY GROUPING SETS ((endpoint_id, latency_bucket), (slot, latency_bucket), (latency_bucket))
+), ranked AS (
+  SELECT *, sum(n) OVER (PARTITION BY g, endpoint_id, slot ORDER BY latency_bucket) AS below,
+    sum(n) OVER (PARTITION BY g, endpoint_id, slot) AS total
+  FROM cells
+)
+SELECT g, endpoint_id, slot, total::text AS attempts, sum(delivered)::text AS delivered,
+  sum(retried)::text AS retried, sum(dead)::text AS dead,
+  min(latency_bucket) FILTER (WHERE below >= ceil(0.5 * total)) AS p50_bucket,
+  min(latency_bucket) FILTER (WHERE below >= ceil(0.99 * total)) AS p99_bucket
+FROM ranked GROUP BY g, endpoint_id, slot, total`;
+
+const EMPTY: OverviewStats = { attempts: 0, delivered: 0, retried: 0, dead: 0, p50Ms: 0, p99Ms: 0 };
+
+/** A group's row as OverviewStats: percentiles as the largest whole ms of their bucket. */
+export function statsOf(r: Omit<StatsRow, "g" | "endpoint_id" | "slot">): OverviewStats {
+  const ms = (bucket: number | null) => (bucket === null ? 0 : latencyBucketMaxMs(bucket));
+  return {
+    attempts: Number(r.attempts),
+    delivered: Number(r.delivered),
+    retried: Number(r.retried),
+    dead: Number(r.dead),
+    p50Ms: ms(r.p50_bucket),
+    p99Ms: ms(r.p99_bucket),
   };
-  if (stats.attempts > 0) {
-    stats.p50Ms = percentile(0.5);
-    stats.p99Ms = percentile(0.99);
-  }
-  return stats;
 }
-
-const cell = (c: Cell) => ({ outcome: c.outcome, latencyBucket: c.latency_bucket, n: Number(c.n) });
 
 /** The overview of an app or endpoint over a checked range, from herald.attempt_rollups. */
 export async function overview(pool: pg.Pool, r: OverviewRange): Promise<GetOverviewResponse> {
-  const values: unknown[] = [r.appId, rollupWidth(r), r.from, r.to];
+  const values: unknown[] = [r.appId, rollupWidth(r), r.from, r.to, r.bucketSeconds];
   const where = `app_id = $1 AND width_s = $2 AND bucket_start >= $3 AND bucket_start < $4${
     r.endpointId === "" ? "" : ` AND endpoint_id = $${values.push(r.endpointId)}`
   }`;
-  const [byEndpoint, bySlot] = await Promise.all([
-    query<Cell & { endpoint_id: string }>(
-      pool,
-      `SELECT endpoint_id, outcome, latency_bucket, sum(attempts)::text AS n FROM herald.attempt_rollups
-       WHERE ${where} GROUP BY 1, 2, 3`,
-      values,
-    ),
-    query<Cell & { slot: number }>(
-      pool,
-      `SELECT floor(extract(epoch FROM bucket_start - $3::timestamptz) / $${values.length + 1}::int)::int AS slot,
-         outcome, latency_bucket, sum(attempts)::text AS n FROM herald.attempt_rollups
-       WHERE ${where} GROUP BY 1, 2, 3`,
-      [...values, r.bucketSeconds],
-    ),
-  ]);
-  const endpoints = new Map<string, Cell[]>();
-  for (const row of byEndpoint) {
-    const list = endpoints.get(row.endpoint_id);
-    if (list === undefined) endpoints.set(row.endpoint_id, [row]);
-    else list.push(row);
-  }
+  const rows = await query<StatsRow>(pool, STATS_SQL(where, "$5"), values);
   const slots = (r.to.getTime() - r.from.getTime()) / (r.bucketSeconds * 1000);
-  const bySlotIndex: Cell[][] = Array.from({ length: slots }, () => []);
-  for (const row of bySlot) bySlotIndex[row.slot]?.push(row);
-  const perEndpoint: EndpointOverview[] = [...endpoints]
-    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-    .map(([endpointId, cells]) => ({ endpointId, stats: overviewStats(cells.map(cell)) }));
+  const series: OverviewStats[] = Array.from({ length: slots }, () => EMPTY);
+  const endpoints: EndpointOverview[] = [];
+  let total = EMPTY;
+  for (const row of rows) {
+    if (row.g === 1 && row.endpoint_id !== null) {
+      endpoints.push({ endpointId: row.endpoint_id, stats: statsOf(row) });
+    } else if (row.g === 2 && row.slot !== null && row.slot >= 0 && row.slot < slots) {
+      series[row.slot] = statsOf(row);
+    } else if (row.g === 3) {
+      total = statsOf(row);
+    }
+  }
+  endpoints.sort((a, b) => (a.endpointId < b.endpointId ? -1 : a.endpointId > b.endpointId ? 1 : 0));
   return {
-    total: overviewStats(byEndpoint.map(cell)),
-    endpoints: perEndpoint,
-    series: bySlotIndex.map((cells, i) => ({
+    total,
+    endpoints,
+    series: series.map((stats, i) => ({
       start: new Date(r.from.getTime() + i * r.bucketSeconds * 1000),
-      stats: overviewStats(cells.map(cell)),
+      stats,
     })),
   };
 }
