@@ -16,7 +16,7 @@ const APP_ID = "bench";
 // Half of every attempt goes to the busy endpoint, the rest to nine others.
 const BUSY = "ep-0";
 const DAY_MS = 86_400_000;
-const BUCKET_MS = 15 * 60_000;
+const BUCKET_MS = 60 * 60_000;
 
 /**
  * Inserts attempts g = lo..hi into `table`, attempt g at from + floor(g * span / total) ms, and rolls
@@ -98,7 +98,7 @@ export async function benchOverview(): Promise<Row[]> {
     // Ready means migrated and today's partitions made.
     await logstore.waitReady();
     client = new DeliveryLogServiceClient(logstore.grpcAddress, credentials.createInsecure());
-    // The day the API's "day" range shows: 96 buckets of 15 min, the last one holding now.
+    // The day the API's "day" range shows: 24 buckets of 1 h, the last one holding now.
     const to = new Date(Math.floor(Date.now() / BUCKET_MS) * BUCKET_MS + BUCKET_MS);
     const from = new Date(to.getTime() - DAY_MS);
     const filled = await timed(async () => {
@@ -141,8 +141,8 @@ export async function benchOverview(): Promise<Row[]> {
       countMs.push((await timed(count)).ms);
     }
     const { rows: size } = await pool.query<{ rollups: string }>(
-      "SELECT count(*) AS rollups FROM herald.attempt_rollups WHERE app_id = $1 AND endpoint_id = $2 AND width_s = 900",
-      [APP_ID, BUSY],
+      "SELECT count(*) AS rollups FROM herald.attempt_rollups WHERE app_id = $1 AND endpoint_id = $2 AND width_s = 3600 AND bucket_start >= $3 AND bucket_start < $4",
+      [APP_ID, BUSY, from, to],
     );
     const o = percentile(overviewMs, 50);
     const c = percentile(countMs, 50);

@@ -132,7 +132,7 @@ describe.skipIf(!hasChromium)(
 
     it("shows the counts, success rate and charts, and switches range", async () => {
       const { page, pageErrors } = await openOverview(1200);
-      await waitForRange(page, "day", 96);
+      await waitForRange(page, "day", 24);
       const text = (id: string) => page.getByTestId(id).textContent();
       await expect(text("overview-delivered")).resolves.toBe(String(EVENTS));
       await expect(text("overview-dead")).resolves.toBe(String(EVENTS));
@@ -175,7 +175,7 @@ describe.skipIf(!hasChromium)(
 
     it("fits a 400 px wide screen without scrolling sideways", async () => {
       const { page, pageErrors } = await openOverview(400);
-      await waitForRange(page, "day", 96);
+      await waitForRange(page, "day", 24);
       // The test's tsconfig has no DOM types: the page's own widths, read as an expression.
       const sideways = Number(
         await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"),

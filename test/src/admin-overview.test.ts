@@ -174,7 +174,7 @@ describe("admin API: overview", () => {
     const one = answer.body as OverviewBody;
     expect(one.endpoints).toEqual([expect.objectContaining({ endpointId: "down", dead: EVENTS })]);
     expect(one.total).toMatchObject({ attempts: 2 * EVENTS, dead: EVENTS });
-    expect(one.series).toHaveLength(96);
+    expect(one.series).toHaveLength(24);
     const week = (await call("GET", `/v1/apps/${APP_ID}/overview?range=week`)).body as OverviewBody;
     expect(week.series).toHaveLength(168);
     expect(week.total).toEqual(body.total);

@@ -11,7 +11,7 @@ const HOUR_MS = 60 * MINUTE_MS;
 /** The overview's ranges, each with its series' bucket width: the one definition (the panel reads them from the answer). */
 export const OVERVIEW_RANGES = {
   hour: { spanMs: HOUR_MS, bucketSeconds: 60 },
-  day: { spanMs: 24 * HOUR_MS, bucketSeconds: 15 * 60 },
+  day: { spanMs: 24 * HOUR_MS, bucketSeconds: 60 * 60 },
   week: { spanMs: 7 * 24 * HOUR_MS, bucketSeconds: 60 * 60 },
 } as const;
 export type OverviewRangeName = keyof typeof OVERVIEW_RANGES;

@@ -77,18 +77,19 @@ interface StatsRow {
  * Counts and percentiles per endpoint, per series bucket (slot) and in total, in one statement, so
  * that a few hundred rows leave Postgres however many rollup rows it read.
  */
-const STATS_SQL = (where: string, bucketParam: string) => `
+const STATS_SQL = (where: string, bucketParam: string, perEndpoint: boolean) => `
 WITH cells AS (
-  SELECT GROUPING(endpoint_id, slot) AS g, endpoint_id, slot, latency_bucket, sum(attempts) AS n,
+  SELECT ${perEndpoint ? "GROUPING(endpoint_id, slot)" : "2 + GROUPING(slot)"} AS g,
+    ${perEndpoint ? "endpoint_id" : "NULL::text AS endpoint_id"}, slot, latency_bucket, sum(attempts) AS n,
     coalesce(sum(attempts) FILTER (WHERE outcome = 'delivered'), 0) AS delivered,
     coalesce(sum(attempts) FILTER (WHERE outcome = 'retry'), 0) AS retried,
     coalesce(sum(attempts) FILTER (WHERE outcome = 'dead'), 0) AS dead
   FROM (
     SELECT endpoint_id, outcome, latency_bucket, attempts,
-      floor(extract(epoch FROM bucket_start - $3::timestamptz) / ${bucketParam}::int)::int AS slot
+      (extract(epoch FROM bucket_start - $3::timestamptz)::bigint / ${bucketParam}::bigint)::int AS slot
     FROM herald.attempt_rollups WHERE ${where}
   ) r
-  GROUP BY GROUPING SETS ((endpoint_id, latency_bucket), (slot, latency_bucket), (latency_bucket))
+  GROUP BY GROUPING SETS (${perEndpoint ? "(endpoint_id, latency_bucket), " : ""}(slot, latency_bucket), (latency_bucket))
 ), ranked AS (
   SELECT *, sum(n) OVER (PARTITION BY g, endpoint_id, slot ORDER BY latency_bucket) AS below,
     sum(n) OVER (PARTITION BY g, endpoint_id, slot) AS total
@@ -121,7 +122,8 @@ export async function overview(pool: pg.Pool, r: OverviewRange): Promise<GetOver
   const where = `app_id = $1 AND width_s = $2 AND bucket_start >= $3 AND bucket_start < $4${
     r.endpointId === "" ? "" : ` AND endpoint_id = $${values.push(r.endpointId)}`
   }`;
-  const rows = await query<StatsRow>(pool, STATS_SQL(where, "$5"), values);
+  // One endpoint asked for: its row is the total, not grouped a second time.
+  const rows = await query<StatsRow>(pool, STATS_SQL(where, "$5", r.endpointId === ""), values);
   const slots = (r.to.getTime() - r.from.getTime()) / (r.bucketSeconds * 1000);
   const series: OverviewStats[] = Array.from({ length: slots }, () => EMPTY);
   const endpoints: EndpointOverview[] = [];
@@ -136,6 +138,7 @@ export async function overview(pool: pg.Pool, r: OverviewRange): Promise<GetOver
     }
   }
   endpoints.sort((a, b) => (a.endpointId < b.endpointId ? -1 : a.endpointId > b.endpointId ? 1 : 0));
+  if (r.endpointId !== "" && total.attempts > 0) endpoints.push({ endpointId: r.endpointId, stats: total });
   return {
     total,
     endpoints,
