@@ -199,7 +199,12 @@ export function overviewSection(ctx) {
         {
           width,
           height: CHART_HEIGHT,
-          series: [{}, { ...line("p50 ms", COLORS.p50), spanGaps: false }, line("p99 ms", COLORS.p99)],
+          // Points always: a bucket between two empty ones has no line to draw.
+          series: [
+            {},
+            { ...line("p50 ms", COLORS.p50), points: { show: true, size: 5 } },
+            { ...line("p99 ms", COLORS.p99), points: { show: true, size: 5 } },
+          ],
           axes: [{}, { size: 50 }],
         },
         [x, o.series.map((b) => gap(b.p50Ms)), o.series.map((b) => gap(b.p99Ms))],
