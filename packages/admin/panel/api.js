@@ -107,7 +107,8 @@ async function call(method, path, { query, body, accept = "application/json", co
 }
 
 /**
- * The API's `{code, message, field}`: a message that is text is what the panel needs to show it.
+ * The API's `{code, message, field}`: a message that is text is what the panel needs to show it (its code is
+ * taken as the API's).
  * @param {unknown} error
  * @returns {error is ApiFailure}
  */

@@ -2,11 +2,16 @@
 // from config and proto types whose declarations bring Node's types along), and the panel's own shapes.
 // Each says which route answers with it. Fields are optional where the API leaves them out.
 
-/** What the client knows of a refusal; `code` is "network" when no answer came, "" when the body was not the API's. */
+import type { ApiErrorBody } from "../src/answers.js";
+
+/**
+ * What the client knows of a refusal: the API's error body, or `code` "network" when no answer came and
+ * "" when the body was not the API's.
+ */
 export interface ApiFailure {
-  code?: string;
+  code?: ApiErrorBody["error"]["code"] | "network" | "";
   message: string;
-  field?: string;
+  field?: string | undefined;
 }
 
 /** Query string values; null, undefined and "" are left out. */
