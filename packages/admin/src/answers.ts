@@ -26,6 +26,7 @@ export const errorSchema = z
 export const attemptJson = z
   .looseObject({
     id: z.string(),
+    appId: z.string().optional(),
     eventId: z.string().optional(),
     endpointId: z.string().optional(),
     deliveryId: z.string().optional(),
@@ -34,8 +35,18 @@ export const attemptJson = z
     statusCode: z.number().optional(),
     attempt: z.number().optional(),
     at: z.string().optional(),
+    url: z.string().optional(),
     error: z.string().optional(),
+    latencyMs: z.number().optional(),
+    requestBody: z.string().optional(),
+    responseBody: z.string().optional(),
     hook: z.string().optional().describe("before-hooks: the OpenIM hook key"),
+    operationId: z.string().optional(),
+    dialect: z.string().optional(),
+    eventType: z.string().optional(),
+    trigger: z.string().optional().describe("event, replay or test"),
+    orderingKey: z.string().optional(),
+    keyWaitMs: z.number().optional(),
   })
   .describe("Attempt");
 
@@ -65,5 +76,10 @@ export const eventStorySchema = z
 
 export type ApiErrorBody = z.infer<typeof errorSchema>;
 export type AttemptJson = z.infer<typeof attemptJson>;
+/** GET /v1/apps/{appId}/attempts: a page of attempts (each the proto's JSON, as attemptJson has it). */
+export interface AttemptPage {
+  attempts: AttemptJson[];
+  nextPageToken?: string;
+}
 export type EventJson = z.infer<typeof eventJson>;
 export type EventStory = z.infer<typeof eventStorySchema>;
