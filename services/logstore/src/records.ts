@@ -19,6 +19,8 @@ export interface AttemptRow {
   /** "" when the callback kept no key's order. */
   orderingKey: string;
   keyWaitMs: number;
+  /** "" when the request carried no trace. */
+  traceId: string;
   operationId: string;
   url: string;
   requestBody: string;
@@ -85,6 +87,7 @@ function attemptRow(parsed: unknown): AttemptRow {
     trigger: optionalText(r, "trigger"),
     orderingKey: optionalText(r, "orderingKey") ?? "",
     keyWaitMs: Math.max(0, optionalInt(r, "keyWaitMs") ?? 0),
+    traceId: optionalText(r, "traceId") ?? "",
     operationId: optionalText(r, "operationId") ?? "",
     url: optionalText(r, "url") ?? "",
     requestBody: optionalText(r, "requestBody") ?? "",
