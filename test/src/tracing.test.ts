@@ -207,7 +207,7 @@ describe("with OTEL_EXPORTER_OTLP_ENDPOINT set", () => {
     await waitFor(
       async () => {
         const res = await call("GET", `/v1/apps/${encodeURIComponent(appId)}/attempts`);
-        listed = res.status === 200 ? res.body.attempts : [];
+        listed = res.status === 200 ? (res.body as { attempts: typeof listed }).attempts : [];
         return listed.length >= 2;
       },
       { timeoutMs: 20_000, what: "the attempts in the log store" },

@@ -68,12 +68,17 @@ export async function storeEvent(
 ): Promise<PublishResult> {
   const data = opts.data ?? Event.encode(event).finish();
   // The bus hop's span: its context is what the event carries on to the router, the projections and the log.
-  const { span, ctx } = opts.trace === undefined
-    ? { span: undefined, ctx: undefined }
-    : startSpan(`publish ${bus.names.streams.events}`, opts.trace, {
-        kind: SpanKind.PRODUCER,
-        attributes: { "messaging.system": "nats", "herald.app_id": event.appId, "herald.event_id": event.id },
-      });
+  const { span, ctx } =
+    opts.trace === undefined
+      ? { span: undefined, ctx: undefined }
+      : startSpan(`publish ${bus.names.streams.events}`, opts.trace, {
+          kind: SpanKind.PRODUCER,
+          attributes: {
+            "messaging.system": "nats",
+            "herald.app_id": event.appId,
+            "herald.event_id": event.id,
+          },
+        });
   try {
     const acks = await Promise.all(
       storedCopies(bus, event, opts.msgId).map((c) =>

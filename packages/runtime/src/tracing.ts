@@ -90,7 +90,8 @@ export function tracingEnabled(): boolean {
 /** Ends a span, marking it failed when `err` is given. */
 export function endSpan(span: Span, err?: unknown): void {
   if (err !== undefined) {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+    const message = err instanceof Error ? err.message : typeof err === "string" ? err : "failed";
+    span.setStatus({ code: SpanStatusCode.ERROR, message });
     if (err instanceof Error) span.recordException(err);
   }
   span.end();
@@ -155,5 +156,3 @@ export async function startTracing(service: string, env: TracingEnv, log: Logger
     shutdown: () => provider.shutdown(),
   };
 }
-
-

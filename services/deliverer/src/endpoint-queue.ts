@@ -442,16 +442,20 @@ export class EndpointQueue {
     // The attempt: a client span of the (first) job's trace, its traceparent sent to the business
     // server. A batch's request can carry one trace only: the others' records keep their own ids.
     const first = sendable[0] as Item;
-    const { span, ctx } = startSpan(`deliver ${first.entry.job.eventType}`, first.entry.job.trace ?? NO_TRACE, {
-      kind: SpanKind.CLIENT,
-      attributes: {
-        "http.request.method": request.method,
-        "url.full": request.url,
-        "herald.delivery_id": first.entry.job.deliveryId,
-        "herald.attempt": first.entry.job.attemptsMade + 1,
-        "herald.batch_size": sendable.length,
+    const { span, ctx } = startSpan(
+      `deliver ${first.entry.job.eventType}`,
+      first.entry.job.trace ?? NO_TRACE,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          "http.request.method": request.method,
+          "url.full": request.url,
+          "herald.delivery_id": first.entry.job.deliveryId,
+          "herald.attempt": first.entry.job.attemptsMade + 1,
+          "herald.batch_size": sendable.length,
+        },
       },
-    });
+    );
     first.traceId = traceIdOf(ctx);
     const startedAt = Date.now();
     const result = await this.call(endpoint, app, {

@@ -171,7 +171,11 @@ export class PartitionRouter extends PartitionLoop {
       // The bus hop EVENTS → DELIVERIES: a span of the event's trace, which each of its jobs continues.
       const { span, ctx: trace } = startSpan(`route ${type}`, messageTrace(m.headers), {
         kind: SpanKind.CONSUMER,
-        attributes: { "messaging.system": "nats", "herald.event_id": event.id, "herald.jobs": targets.length },
+        attributes: {
+          "messaging.system": "nats",
+          "herald.event_id": event.id,
+          "herald.jobs": targets.length,
+        },
       });
       endSpan(span);
       for (const endpoint of targets) {

@@ -78,7 +78,11 @@ export function createEvaluator(deps: EvaluatorDeps) {
     }
   };
 
-  async function evaluateIn(trace: TraceContext, req: BeforeRequest, deadlineMs: number): Promise<BeforeResponse> {
+  async function evaluateIn(
+    trace: TraceContext,
+    req: BeforeRequest,
+    deadlineMs: number,
+  ): Promise<BeforeResponse> {
     const found = findBeforeHook(req.command);
     const settingsOf = (app: AppConfig | undefined): BeforeHookSettings | undefined => {
       const block = found && app && beforeBlockOf(app, found.dialect);
@@ -153,7 +157,10 @@ export function createEvaluator(deps: EvaluatorDeps) {
     const { result, outcome } = await callWithPolicy({
       policy: settings.policy,
       budgetMs: timeoutMs,
-      call: (leftMs) => tracedCall(trace, spec, (traced) => callOut(deps, app, { dialect, hook, block }, req, traced, leftMs)),
+      call: (leftMs) =>
+        tracedCall(trace, spec, (traced) =>
+          callOut(deps, app, { dialect, hook, block }, req, traced, leftMs),
+        ),
       judge: (res): BeforeOutcome => {
         metrics.callSeconds.observe(res.latencyMs / 1000);
         return !res.ok

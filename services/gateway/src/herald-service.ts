@@ -51,7 +51,10 @@ export function createHeraldService(opts: HeraldServiceOptions): {
   const { log, metrics } = opts;
   const openStreams = new Set<{ end(): Promise<void> }>();
 
-  async function publishOnce(events: PublishRequest["events"], trace: TraceContext): Promise<PublishResponse> {
+  async function publishOnce(
+    events: PublishRequest["events"],
+    trace: TraceContext,
+  ): Promise<PublishResponse> {
     const stop = metrics.publishSeconds.startTimer();
     try {
       const results = await opts.publish(events, trace);
@@ -134,7 +137,9 @@ export function createHeraldService(opts: HeraldServiceOptions): {
         const unreadable =
           req.request === undefined || !wireProblem(req.request) ? wireError(req) : undefined;
         const { span, ctx } = rpcSpan("BeforeStream", streamTrace);
-        void (unreadable ? Promise.reject(unreadable) : opts.before(req.request ?? BeforeRequest.create(), ctx))
+        void (
+          unreadable ? Promise.reject(unreadable) : opts.before(req.request ?? BeforeRequest.create(), ctx)
+        )
           .then(
             (response): BeforeStreamResponse => ({ requestId, response, error: undefined }),
             (err: unknown): BeforeStreamResponse => {

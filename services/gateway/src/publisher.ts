@@ -20,7 +20,10 @@ export interface PublisherOptions {
  */
 export function createPublisher(opts: PublisherOptions) {
   const { bus } = opts;
-  return async function publishBatch(events: readonly Event[], trace?: TraceContext): Promise<PublishResult[]> {
+  return async function publishBatch(
+    events: readonly Event[],
+    trace?: TraceContext,
+  ): Promise<PublishResult[]> {
     const ready = normalizeBatch(events, opts.maxBatch);
     const limit = largestPayloadBytes(messageLimitBytes(bus));
     const encoded = ready.map((event, index) => {
