@@ -7,10 +7,10 @@ import { Metadata, type ServiceError } from "@grpc/grpc-js";
 import {
   BeforeRequest,
   Decision,
+  Event,
   PublishRequest,
   type BeforeResponse,
   type DeepPartial,
-  type Event,
   type HeraldServiceClient,
   type PublishResponse,
 } from "@herald/proto";
@@ -255,7 +255,7 @@ describe("with tracing off", () => {
   beforeAll(async () => {
     [otlp, server] = await Promise.all([startOtlpReceiver(), startRecordingServer()]);
     server.fallback({ status: 200, body: CONTINUE });
-    stack = await startDeliveryStack({ also: ["evaluator"] });
+    stack = await startDeliveryStack({ also: ["evaluator", "presence"] });
   }, 120_000);
 
   afterAll(async () => {
@@ -288,5 +288,37 @@ describe("with tracing off", () => {
     for (const s of [stack.gateway, ...stack.others, ...stack.deliverers]) {
       expect(s.lines.some((line) => line.includes("tracing: exporting spans"))).toBe(false);
     }
+
+    // A derived event continues the trace of the event it came from: presence's user.online stored
+    // with the chat core's traceparent of its conn.online.
+    const stored: Array<{ event: Event; traceparent: string | undefined }> = [];
+    const sub = stack.nc.subscribe(stack.names.subjects.events(appId), {
+      callback: (_err, m) => {
+        stored.push({ event: Event.decode(m.data), traceparent: m.headers?.get("traceparent") });
+      },
+    });
+    await stack.nc.flush();
+    const online = chatCoreTrace();
+    await publishTraced(
+      stack.client,
+      [
+        {
+          id: `conn-${online.spanId}`,
+          appId,
+          operationId: "op-online",
+          payload: {
+            $case: "connectionOnline",
+            value: { userId: "用户-🛰", connId: "c1", platformId: 5, nodeId: "core-1" },
+          },
+        },
+      ],
+      online.traceparent,
+    );
+    await waitFor(() => stored.some((s) => s.event.payload?.$case === "userOnline"), {
+      timeoutMs: 20_000,
+      what: "presence's user.online",
+    });
+    sub.unsubscribe();
+    expect(stored.find((s) => s.event.payload?.$case === "userOnline")?.traceparent).toBe(online.traceparent);
   });
 });
