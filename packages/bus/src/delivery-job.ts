@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { TRACE_HEADERS, extractTrace, injectTrace, type TraceContext } from "@herald/runtime";
 import type { Bus } from "./connection.js";
 import type { Delivery } from "./consume.js";
 import { appScopedMsgId } from "./names.js";
@@ -46,6 +47,8 @@ export interface Job {
   order: number;
   /** The Event, protobuf-encoded. */
   event: Uint8Array;
+  /** The trace the job continues (its event's), carried as `traceparent`/`tracestate` headers. */
+  trace?: TraceContext;
 }
 
 export function deliveryIdOf(eventId: string, endpointId: string): string {
@@ -69,6 +72,7 @@ export function jobHeaders(job: Omit<Job, "appId" | "endpointId" | "event">): Re
   if (job.trigger !== "event") headers[JOB_HEADERS.trigger] = job.trigger;
   if (job.key !== "") headers[JOB_HEADERS.key] = encodeURIComponent(job.key);
   if (job.order > 0) headers[JOB_HEADERS.order] = String(job.order);
+  if (job.trace !== undefined) injectTrace(job.trace, headers);
   return headers;
 }
 
@@ -103,6 +107,7 @@ export function readJob(d: Pick<Delivery, "subject" | "headers" | "data">): Job 
     key,
     order: nonNegativeInt(h[JOB_HEADERS.order]),
     event: d.data,
+    ...(h[TRACE_HEADERS.parent] === undefined ? {} : { trace: extractTrace(h) }),
   };
 }
 

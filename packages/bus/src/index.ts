@@ -58,3 +58,4 @@ export { StreamRefusedError, publishMany } from "./publish-many.js";
 export { isWrongRevision } from "./kv-errors.js";
 export { isNatsUnanswered, natsUnanswered } from "./nats-errors.js";
 export type { OutgoingMessage, PublishManyOptions, StreamAck } from "./publish-many.js";
+export { messageTrace, setTraceHeaders, traceHeaderValues } from "./trace.js";

@@ -113,5 +113,6 @@ export type { EventPayloadCase, FixedEventType } from "./event-type.js";
 export { EVENT_LANES, deliveryKey, eventLane, partitionKey, reachesEveryPartition } from "./event-lane.js";
 export type { EventLane } from "./event-lane.js";
 export { heraldDescriptorSet } from "./descriptor-set.js";
+export { causeEventId } from "./event-cause.js";
 export { enumChoices, enumFromJson } from "./enum-json.js";
 export type { ProtoEnum } from "./enum-json.js";

@@ -5,7 +5,16 @@ import type { HttpRequestSpec } from "@herald/dialects";
 import { callBusinessServer } from "@herald/egress";
 import type { AppAgents } from "@herald/egress";
 import { Event } from "@herald/proto";
-import { ensureError } from "@herald/runtime";
+import {
+  NO_TRACE,
+  SpanKind,
+  endSpan,
+  ensureError,
+  startSpan,
+  traceHeaders,
+  traceIdOf,
+  tracedLogger,
+} from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
 import { EndpointStateCell } from "./endpoint-state.js";
 import { KeyLine } from "./key-line.js";
@@ -84,6 +93,8 @@ interface Item {
   line: KeyLine;
   entry: Entry;
   event?: Event;
+  /** The trace id the attempt's request carried, once it is sent. */
+  traceId?: string;
 }
 
 // A dead record that could not be stored is tried again this much later.
@@ -428,8 +439,31 @@ export class EndpointQueue {
       for (const item of sendable) await this.dead(item, undefined, undefined, ensureError(err).message);
       return;
     }
+    // The attempt: a client span of the (first) job's trace, its traceparent sent to the business
+    // server. A batch's request can carry one trace only: the others' records keep their own ids.
+    const first = sendable[0] as Item;
+    const { span, ctx } = startSpan(
+      `deliver ${first.entry.job.eventType}`,
+      first.entry.job.trace ?? NO_TRACE,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          "http.request.method": request.method,
+          "url.full": request.url,
+          "herald.delivery_id": first.entry.job.deliveryId,
+          "herald.attempt": first.entry.job.attemptsMade + 1,
+          "herald.batch_size": sendable.length,
+        },
+      },
+    );
+    first.traceId = traceIdOf(ctx);
     const startedAt = Date.now();
-    const result = await this.call(endpoint, app, request);
+    const result = await this.call(endpoint, app, {
+      ...request,
+      headers: { ...request.headers, ...traceHeaders(ctx) },
+    });
+    span.setAttribute("http.response.status_code", result.status);
+    endSpan(span, result.ok ? undefined : new Error(result.failure?.detail ?? "no answer"));
     this.watchTimeouts(endpoint, result, Date.now(), startedAt);
     const context: AttemptContext = {
       timeoutsInARow: this.timeoutsInARow,
@@ -512,7 +546,10 @@ export class EndpointQueue {
     } catch (err) {
       if (entry.msg === undefined) {
         // Not stored: the job stays here with its original message, and is tried again in time anyway.
-        this.log.warn({ err, deliveryId: next.deliveryId }, "could not store a retry; keeping it in memory");
+        tracedLogger(this.log, next.trace ?? NO_TRACE).warn(
+          { err, deliveryId: next.deliveryId },
+          "could not store a retry; keeping it in memory",
+        );
         entry.msg = original;
         return;
       }
@@ -556,6 +593,7 @@ export class EndpointQueue {
       dialect: endpoint?.dialect ?? "",
       trigger: job.trigger,
       ...(ordered ? { orderingKey: job.key, keyWaitMs } : {}),
+      ...traceIdField(item.traceId ?? traceIdOf(job.trace ?? NO_TRACE)),
       operationId: event === undefined || event.operationId === "" ? job.eventId : event.operationId,
       url: request?.url ?? endpoint?.url ?? "",
       requestBody: request?.body ?? "",
@@ -684,4 +722,8 @@ export class EndpointQueue {
 
 function activeState(now: number): EndpointState {
   return { state: "active", reason: "", since: new Date(now).toISOString() };
+}
+
+function traceIdField(traceId: string): { traceId?: string } {
+  return traceId === "" ? {} : { traceId };
 }

@@ -182,6 +182,11 @@ export interface Attempt {
   orderingKey: string;
   /** Deliveries: ms this attempt waited for an earlier callback of its key; 0 when it did not wait. */
   keyWaitMs: number;
+  /**
+   * The W3C trace id (32 hex digits) the attempt's request carried in its traceparent; empty when it
+   * carried none (tracing off and no trace from the chat core), and on rows written before.
+   */
+  traceId: string;
 }
 
 export interface ListAttemptsRequest {
@@ -1790,6 +1795,7 @@ function createBaseAttempt(): Attempt {
     trigger: "",
     orderingKey: "",
     keyWaitMs: 0,
+    traceId: "",
   };
 }
 
@@ -1860,6 +1866,9 @@ export const Attempt: MessageFns<Attempt> = {
     }
     if (message.keyWaitMs !== 0) {
       writer.uint32(176).uint32(message.keyWaitMs);
+    }
+    if (message.traceId !== "") {
+      writer.uint32(186).string(message.traceId);
     }
     return writer;
   },
@@ -2053,6 +2062,14 @@ export const Attempt: MessageFns<Attempt> = {
             message.keyWaitMs = reader.uint32();
             continue;
           }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.traceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2137,6 +2154,11 @@ export const Attempt: MessageFns<Attempt> = {
         : isSet(object.key_wait_ms)
         ? globalThis.Number(object.key_wait_ms)
         : 0,
+      traceId: isSet(object.traceId)
+        ? globalThis.String(object.traceId)
+        : isSet(object.trace_id)
+        ? globalThis.String(object.trace_id)
+        : "",
     };
   },
 
@@ -2208,6 +2230,9 @@ export const Attempt: MessageFns<Attempt> = {
     if (message.keyWaitMs !== 0) {
       obj.keyWaitMs = Math.round(message.keyWaitMs);
     }
+    if (message.traceId !== "") {
+      obj.traceId = message.traceId;
+    }
     return obj;
   },
 
@@ -2238,6 +2263,7 @@ export const Attempt: MessageFns<Attempt> = {
     message.trigger = object.trigger ?? "";
     message.orderingKey = object.orderingKey ?? "";
     message.keyWaitMs = object.keyWaitMs ?? 0;
+    message.traceId = object.traceId ?? "";
     return message;
   },
 };
