@@ -47,6 +47,7 @@ export const attemptJson = z
     trigger: z.string().optional().describe("event, replay or test"),
     orderingKey: z.string().optional(),
     keyWaitMs: z.number().optional(),
+    traceId: z.string().optional().describe('the W3C trace id the request carried (32 hex), "" for none'),
   })
   .describe("Attempt");
 
