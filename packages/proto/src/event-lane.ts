@@ -13,7 +13,14 @@ import type { EventPayloadCase } from "./event-type.js";
  */
 export type EventLane = "conn" | "user" | "room" | "roomout" | "msg" | "ops";
 
-export const EVENT_LANES: readonly EventLane[] = Object.freeze(["conn", "user", "room", "roomout", "msg", "ops"]);
+export const EVENT_LANES: readonly EventLane[] = Object.freeze([
+  "conn",
+  "user",
+  "room",
+  "roomout",
+  "msg",
+  "ops",
+]);
 
 const LANE_BY_CASE = {
   connectionOnline: "conn",

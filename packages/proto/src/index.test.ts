@@ -193,7 +193,7 @@ const eventsByCase: Record<EventPayloadCase, { event: Event; type: string }> = {
       },
     }),
   },
-  ...Object.fromEntries(
+  ...(Object.fromEntries(
     (
       [
         ["endpointDisabled", "endpoint.disabled", "disabled"],
@@ -223,7 +223,7 @@ const eventsByCase: Record<EventPayloadCase, { event: Event; type: string }> = {
   ) as Record<
     "endpointDisabled" | "endpointPaused" | "endpointEnabled" | "endpointFailing" | "endpointRecovered",
     { event: Event; type: string }
-  >,
+  >),
 };
 const cases = Object.entries(eventsByCase);
 const allEvents = cases.map(([, { event }]) => event);
