@@ -52,11 +52,8 @@ function metricNames(expr: string): string[] {
 describe("alert rules", () => {
   const all = rules.flatMap((g) => g.rules.map((rule) => ({ group: g.name, rule })));
 
-  it("are checked by promtool when it is installed", () => {
-    if (!onPath("promtool")) {
-      console.warn("promtool is not on PATH: the rules were only checked for shape and metric names");
-      return;
-    }
+  // Without promtool the rules are checked for shape and metric names only: the report says so.
+  it.skipIf(!onPath("promtool"))("pass promtool check rules", () => {
     const out = spawnSync("promtool", ["check", "rules", rulesFile], { encoding: "utf8" });
     expect(out.status, out.stdout + out.stderr).toBe(0);
   });
