@@ -7,7 +7,7 @@ import {
   type RecordedRequest,
   type RecordingServer,
 } from "@herald/testkit";
-import { adminCaller } from "./admin-client.js";
+import { adminCaller, expectAdminError } from "./admin-client.js";
 import { publish } from "./grpc-client.js";
 import {
   attemptRecords,
@@ -240,7 +240,7 @@ describe("operational events", () => {
         ],
       },
     });
-    expect(res.status, res.text).toBe(400);
-    expect(res.text).toContain("operational");
+    expectAdminError(res, 400, "endpoints.0.operational");
+    expect(res.text).toContain("cannot say operational events");
   });
 });
