@@ -7,6 +7,7 @@ import {
   type RecordedRequest,
   type RecordingServer,
 } from "@herald/testkit";
+import { writeEndpointState } from "@herald/config";
 import { adminCaller, expectAdminError } from "./admin-client.js";
 import { publish } from "./grpc-client.js";
 import {
@@ -73,6 +74,7 @@ async function waitForOperational(appId: string, type: string, endpointId: strin
 async function operationalCount(appId: string, endpointId: string, kind: string): Promise<number> {
   let sum = 0;
   for (const d of stack.deliverers) {
+    if (d.child.exitCode !== null || d.child.signalCode !== null) continue;
     const text = await fetch(`${d.httpUrl}/metrics`).then((r) => r.text());
     const line = text
       .split("\n")
@@ -220,6 +222,37 @@ describe("operational events", () => {
     });
   });
 
+  it("reports a pause after mass timeouts, and enabled when the probe after it is answered", async () => {
+    const appId = "opspause";
+    let hanging = true;
+    server.fallback((req) => (req.path === `/slow-${appId}` && hanging ? { hang: true } : { status: 200 }));
+    await configureApp(stack, {
+      appId,
+      endpoints: [
+        {
+          id: "slow",
+          url: `${server.url}/slow-${appId}`,
+          dialect: "standard",
+          secrets: [{ value: SHOP_SECRET }],
+          eventTypes: ["msg.sent"],
+          timeoutMs: 300,
+          retry: { scheduleMs: [100, 100, 100, 100, 100, 100, 100, 100], ...NO_JITTER },
+          pauseOnTimeouts: { count: 2, windowMs: 10_000, pauseMs: 1_000 },
+          failingAfterAttempts: 0,
+        },
+        opsEndpoint(appId),
+      ],
+    });
+    await publish(stack.client, [messageEvent(appId), messageEvent(appId)]);
+    const paused = await waitForOperational(appId, "endpoint.paused", "slow");
+    expect(paused.data).toMatchObject({ state: "paused", previousState: "active" });
+    expect(paused.data.reason).toMatch(/^2 timeouts within 10000 ms: paused for 1000 ms$/);
+    hanging = false;
+    const enabled = await waitForOperational(appId, "endpoint.enabled", "slow");
+    expect(enabled.data).toMatchObject({ state: "active", previousState: "paused" });
+    expect(operationalCalls(appId).every((c) => c.body.type !== "endpoint.failing")).toBe(true);
+  });
+
   it("never reports an operational endpoint to itself: its own changes are logged and counted only", async () => {
     const appId = "opsself";
     server.fallback({ status: 200 });
@@ -230,6 +263,35 @@ describe("operational events", () => {
       what: "the operational endpoint's own change counted",
     });
     expect(operationalCalls(appId)).toHaveLength(0);
+  });
+
+  // Last: it kills the deliverer. A change written while no deliverer runs (or its writer died right
+  // after writing it) is in CONFIG, and the next owner of the operational checkpoint reports it.
+  it("reports a change written while no deliverer was running, once one starts", async () => {
+    const appId = "opskill";
+    server.fallback({ status: 200 });
+    await configureApp(stack, {
+      appId,
+      endpoints: [
+        {
+          id: "shop",
+          url: `${server.url}/shop-${appId}`,
+          dialect: "standard",
+          secrets: [{ value: SHOP_SECRET }],
+        },
+        opsEndpoint(appId),
+      ],
+    });
+    await Promise.all(stack.deliverers.map((d) => d.stop("SIGKILL")));
+    await writeEndpointState(stack.bus, appId, "shop", {
+      state: "disabled",
+      reason: "disabled by a script",
+      since: new Date().toISOString(),
+    });
+    await stack.startDeliverer();
+    const event = await waitForOperational(appId, "endpoint.disabled", "shop");
+    expect(event.data.reason).toBe("disabled by a script");
+    expect(operationalCalls(appId)).toHaveLength(1);
   });
 
   it("refuses an operational endpoint whose dialect cannot say operational events, naming the field", async () => {
