@@ -169,6 +169,20 @@ describe("operational events", () => {
         (l) => l.includes('"kind":"disabled"') && l.includes("operational event"),
       ),
     ).toBe(true);
+
+    // Deleting a disabled endpoint deletes its state too: no "enabled" for an endpoint that is gone.
+    await admin("POST", `/v1/apps/${appId}/endpoints/shop/disable`);
+    await waitFor(async () => (await operationalCount(appId, "shop", "disabled")) === 2, {
+      what: "the second disable counted",
+    });
+    const deleted = await admin("DELETE", `/v1/apps/${appId}/endpoints/shop`);
+    expect(deleted.status, deleted.text).toBe(204);
+    // Changes are derived in CONFIG order: once a later one is counted, the delete was judged.
+    await admin("POST", `/v1/apps/${appId}/endpoints/ops/disable`);
+    await waitFor(async () => (await operationalCount(appId, "ops", "disabled")) === 1, {
+      what: "a later change counted",
+    });
+    expect(await operationalCount(appId, "shop", "enabled")).toBe(1);
   });
 
   it("reports an endpoint Herald disables after a 401 (mqttchat), with the reason", async () => {

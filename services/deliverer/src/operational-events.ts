@@ -9,6 +9,7 @@ import type { OperationalKind } from "@herald/proto";
 import type { Logger } from "@herald/runtime";
 import type { DelivererMetrics } from "./metrics.js";
 import { PartitionLoop } from "./partition-loop.js";
+import { endpointsOf } from "./routes.js";
 
 /** Names the checkpoint (ckpt.operational.0) in the DELIVERY bucket. */
 export const OPERATIONAL_NAME = "operational";
@@ -166,7 +167,17 @@ export class OperationalEvents extends PartitionLoop {
     const changes = operationalChanges(states.before, states.after, new Date());
     if (changes.length === 0) return;
     await view.caughtUp(CONFIG_WAIT_MS);
-    const operational = view.app(appId)?.endpoints.find((e) => e.id === endpointId)?.operational === true;
+    const app = view.app(appId);
+    const endpoint = app === undefined ? undefined : endpointsOf(app).find((e) => e.id === endpointId);
+    // A deleted endpoint's state is deleted with it: that reads as "enabled", and is news to no one.
+    if (endpoint === undefined) {
+      log.info(
+        { appId, endpointId, revision },
+        "state change of an endpoint no longer configured; not reported",
+      );
+      return;
+    }
+    const operational = endpoint.operational;
     for (const change of changes) {
       const event = operationalEvent(appId, endpointId, change, states, revision);
       const fields = {
