@@ -4,11 +4,12 @@ import { writeEndpointState } from "@herald/config";
 import { ConflictError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
 import type { EndpointStateSample } from "./metrics.js";
+import { endpointsOf } from "./routes.js";
 
-/** Every configured endpoint's state as the config view holds it (no state on record: active). */
+/** Every endpoint's state (the implied openim one too) as the config view holds it (no state on record: active). */
 export function* endpointStates(view: ConfigView): Iterable<EndpointStateSample> {
   for (const app of view.apps()) {
-    for (const endpoint of app.endpoints) {
+    for (const endpoint of endpointsOf(app)) {
       const state = view.endpointState(app.appId, endpoint.id)?.state;
       yield {
         app: app.appId,
