@@ -18,6 +18,7 @@ export {
   UserBackground,
   RoomStatus,
   RoomRejected,
+  EndpointChange,
   OfflineReason,
   offlineReasonFromJSON,
   offlineReasonToJSON,
@@ -108,8 +109,11 @@ export {
   EVENT_TYPES,
   PASSTHROUGH_TYPE_PREFIX,
   MissingEventPayloadError,
+  OPERATIONAL_CASE_BY_KIND,
+  OPERATIONAL_EVENT_TYPES,
+  isOperationalEventType,
 } from "./event-type.js";
-export type { EventPayloadCase, FixedEventType } from "./event-type.js";
+export type { EventPayloadCase, FixedEventType, OperationalKind } from "./event-type.js";
 export { EVENT_LANES, deliveryKey, eventLane, partitionKey, reachesEveryPartition } from "./event-lane.js";
 export type { EventLane } from "./event-lane.js";
 export { heraldDescriptorSet } from "./descriptor-set.js";

@@ -78,6 +78,18 @@ export async function runService<S extends z.ZodType<BaseEnv & Record<string, un
   // and false again once draining.
   const checks = () => ({ ...started?.checks, started: () => lifecycle.state === "running" });
   const ready = async () => (await evaluateReadiness(checks())).ready;
+  // Each readiness check as a metric too (nats: connected), so an alert sees what /readyz sees.
+  new Gauge({
+    name: "herald_service_check",
+    help: "1 while the readiness check passes (nats: the NATS connection is up; started: running), else 0",
+    labelNames: ["check"],
+    registers: [registry],
+    async collect() {
+      const report = await evaluateReadiness(checks());
+      this.reset();
+      for (const [check, passed] of Object.entries(report.checks)) this.set({ check }, passed ? 1 : 0);
+    },
+  });
 
   let health: HealthServer;
   try {
