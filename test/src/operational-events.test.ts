@@ -170,6 +170,30 @@ describe("operational events", () => {
       ),
     ).toBe(true);
 
+    // An operator's pause, with its reason and the time sending resumes.
+    const until = new Date(Date.now() + 3_600_000).toISOString();
+    const paused = await admin("POST", `/v1/apps/${appId}/endpoints/shop/pause`, {
+      body: { until, reason: "deploying" },
+    });
+    expect(paused.status, paused.text).toBe(200);
+    const pause = await waitForOperational(appId, "endpoint.paused", "shop");
+    expect(pause.data).toMatchObject({
+      state: "paused",
+      previousState: "active",
+      reason: "paused by operator: deploying",
+    });
+    expectAdminError(
+      await admin("POST", `/v1/apps/${appId}/endpoints/shop/pause`, {
+        body: { until: "2001-01-01T00:00:00Z" },
+      }),
+      400,
+      "until",
+    );
+    await admin("POST", `/v1/apps/${appId}/endpoints/shop/enable`);
+    await waitFor(async () => (await operationalCount(appId, "shop", "enabled")) === 2, {
+      what: "enabled again after the pause",
+    });
+
     // Deleting a disabled endpoint deletes its state too: no "enabled" for an endpoint that is gone.
     await admin("POST", `/v1/apps/${appId}/endpoints/shop/disable`);
     await waitFor(async () => (await operationalCount(appId, "shop", "disabled")) === 2, {
@@ -182,7 +206,7 @@ describe("operational events", () => {
     await waitFor(async () => (await operationalCount(appId, "ops", "disabled")) === 1, {
       what: "a later change counted",
     });
-    expect(await operationalCount(appId, "shop", "enabled")).toBe(1);
+    expect(await operationalCount(appId, "shop", "enabled")).toBe(2);
   });
 
   it("reports an endpoint Herald disables after a 401 (mqttchat), with the reason", async () => {
