@@ -5,7 +5,7 @@ import { endpointsOf, loadApp } from "./app-model.js";
 import type { AdminApp, AdminContext } from "./context.js";
 import { unavailable } from "./errors.js";
 import type { LogStore } from "./log-store.js";
-import { appParams, entityIdParam, idSchema, isoTime, pageSize, pageToken } from "./schemas.js";
+import { appParams, entityIdParam, eventIdParam, idSchema, isoTime, pageSize, pageToken } from "./schemas.js";
 
 /** The filters of a delivery listing; a bulk replay takes the same ones in its body. */
 const deliveryFilter = z.object({
@@ -15,6 +15,7 @@ const deliveryFilter = z.object({
     .string()
     .regex(/^[a-z][A-Za-z0-9_.-]{0,127}$/, { error: "expected an event type, e.g. msg.sent, user.online" })
     .optional(),
+  eventId: eventIdParam.optional().describe("the deliveries of one event"),
   outcome: z
     .enum(["delivered", "retry", "dead"], { error: "expected delivered, retry or dead" })
     .optional()
@@ -86,9 +87,7 @@ const bulkReplayResponse = z
     queued: z.number().describe("deliveries written to DELIVERIES (0 on a dry run)"),
     matched: z.number().describe("replayable deliveries that match, counted up to max"),
     more: z.boolean().describe("more than max match: only max are (or would be) replayed"),
-    skipped: z
-      .number()
-      .describe("matching deliveries left out: their endpoint is no longer in the app"),
+    skipped: z.number().describe("matching deliveries left out: their endpoint is no longer in the app"),
   })
   .describe("DeliveryReplayResult");
 
@@ -100,6 +99,7 @@ function listRequest(appId: string, f: DeliveryFilter): ListDeliveriesRequest {
     from: f.from === undefined ? undefined : new Date(f.from),
     to: f.to === undefined ? undefined : new Date(f.to),
     eventType: f.eventType ?? "",
+    eventId: f.eventId ?? "",
     outcome: f.outcome ?? "",
     endpointId: f.endpointId ?? "",
     userId: f.userId ?? "",

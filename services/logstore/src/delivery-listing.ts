@@ -9,6 +9,7 @@ export interface DeliveryFilter {
   from?: Date;
   to?: Date;
   eventType?: string;
+  eventId?: string;
   outcome?: string;
   endpointId?: string;
   userId?: string;
@@ -66,7 +67,8 @@ export async function listDeliveries(
   const param = (v: unknown): string => `$${values.push(v)}`;
   const search = f.search ?? "";
   const from =
-    f.from ?? (search !== "" ? new Date((f.to ?? new Date()).getTime() - SEARCH_DEFAULT_RANGE_MS) : undefined);
+    f.from ??
+    (search !== "" ? new Date((f.to ?? new Date()).getTime() - SEARCH_DEFAULT_RANGE_MS) : undefined);
   const where = ["a.app_id = $1", "a.kind = 'delivery'", "a.delivery_id IS NOT NULL"];
   const fromParam = from === undefined ? undefined : param(from);
   const toParam = f.to === undefined ? undefined : param(f.to);
@@ -74,6 +76,7 @@ export async function listDeliveries(
   if (toParam) where.push(`a.at < ${toParam}`);
   if (f.endpointId) where.push(`a.endpoint_id = ${param(f.endpointId)}`);
   if (f.eventType) where.push(`a.event_type = ${param(f.eventType)}`);
+  if (f.eventId) where.push(`a.event_id = ${param(f.eventId)}`);
   if (f.outcome) where.push(`a.outcome = ${param(f.outcome)}`);
   // The latest attempt of its delivery (as of `to`): none later.
   where.push(
@@ -170,7 +173,12 @@ function toDelivery(r: DeliveryDbRow): Delivery {
  * Runs the listing; a body search runs under a statement timeout, and one that hits it is the
  * caller's to narrow (INVALID_ARGUMENT naming `search`), not Postgres being down.
  */
-async function run(pool: pg.Pool, text: string, values: unknown[], bounded: boolean): Promise<DeliveryDbRow[]> {
+async function run(
+  pool: pg.Pool,
+  text: string,
+  values: unknown[],
+  bounded: boolean,
+): Promise<DeliveryDbRow[]> {
   let client: pg.PoolClient | undefined;
   try {
     if (!bounded) return (await pool.query<DeliveryDbRow>(text, values)).rows;
@@ -189,7 +197,8 @@ async function run(pool: pg.Pool, text: string, values: unknown[], bounded: bool
         { field: "search", cause: err },
       );
     }
-    if (isUnavailable(err)) throw new RetryableError("the log store's database is unavailable", { cause: err });
+    if (isUnavailable(err))
+      throw new RetryableError("the log store's database is unavailable", { cause: err });
     throw err;
   } finally {
     client?.release();

@@ -109,6 +109,7 @@ export function createDeliveryLogService(pool: pg.Pool, log: Logger): DeliveryLo
         from,
         to,
         eventType: req.eventType,
+        eventId: req.eventId,
         outcome: req.outcome,
         endpointId: req.endpointId,
         userId: req.userId,

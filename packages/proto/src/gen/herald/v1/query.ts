@@ -294,6 +294,7 @@ export interface ListDeliveriesRequest {
   pageToken: string;
   /** Only deliveries that can be sent again (the event is on record), each with its event bytes. */
   replayableOnly: boolean;
+  eventId: string;
 }
 
 /** One delivery: an event to one endpoint, with every attempt and replay of it folded in. */
@@ -3505,6 +3506,7 @@ function createBaseListDeliveriesRequest(): ListDeliveriesRequest {
     pageSize: 0,
     pageToken: "",
     replayableOnly: false,
+    eventId: "",
   };
 }
 
@@ -3545,6 +3547,9 @@ export const ListDeliveriesRequest: MessageFns<ListDeliveriesRequest> = {
     }
     if (message.replayableOnly !== false) {
       writer.uint32(96).bool(message.replayableOnly);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(106).string(message.eventId);
     }
     return writer;
   },
@@ -3658,6 +3663,14 @@ export const ListDeliveriesRequest: MessageFns<ListDeliveriesRequest> = {
             message.replayableOnly = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3716,6 +3729,11 @@ export const ListDeliveriesRequest: MessageFns<ListDeliveriesRequest> = {
         : isSet(object.replayable_only)
         ? globalThis.Boolean(object.replayable_only)
         : false,
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
     };
   },
 
@@ -3757,6 +3775,9 @@ export const ListDeliveriesRequest: MessageFns<ListDeliveriesRequest> = {
     if (message.replayableOnly !== false) {
       obj.replayableOnly = message.replayableOnly;
     }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
     return obj;
   },
 
@@ -3777,6 +3798,7 @@ export const ListDeliveriesRequest: MessageFns<ListDeliveriesRequest> = {
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
     message.replayableOnly = object.replayableOnly ?? false;
+    message.eventId = object.eventId ?? "";
     return message;
   },
 };
