@@ -176,9 +176,7 @@ describe.skipIf(!hasChromium)(
       let shown: string[] = [];
       await waitFor(
         async () => {
-          shown = await page
-            .getByTestId("delivery-row")
-            .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-delivery-id") ?? ""));
+          shown = await attributeOfEach(page.getByTestId("delivery-row"), "data-delivery-id");
           if (JSON.stringify([...shown].sort()) === JSON.stringify([...expected].sort())) return true;
           await page.getByTestId("deliveries-refresh").click();
           return false;
@@ -189,7 +187,7 @@ describe.skipIf(!hasChromium)(
       });
       return shown;
     }
-    async function applyFilters(page: Page, fill: (page: Page) => Promise<void>): Promise<void> {
+    async function applyFilters(page: Page, fill: (page: Page) => Promise<unknown>): Promise<void> {
       await page.getByTestId("filter-clear").click();
       await fill(page);
       await page.getByTestId("filter-apply").click();
@@ -205,9 +203,7 @@ describe.skipIf(!hasChromium)(
       const detail = page.locator(`[data-testid="delivery-detail"][data-delivery-id="${idA}"]`);
       const attempts = detail.getByTestId("attempt-item");
       await waitFor(async () => (await attempts.count()) === 3, { what: "three attempts shown" });
-      expect(await attempts.evaluateAll((items) => items.map((i) => i.getAttribute("data-attempt")))).toEqual(
-        ["3", "2", "1"],
-      );
+      expect(await attributeOfEach(attempts, "data-attempt")).toEqual(["3", "2", "1"]);
       await expect(attempts.first().getByTestId("attempt-status").textContent()).resolves.toBe("500");
       await expect(attempts.first().getByTestId("request-body").textContent()).resolves.toContain("needle");
       await expect(attempts.first().getByTestId("response-body").textContent()).resolves.toContain(
@@ -267,7 +263,7 @@ describe.skipIf(!hasChromium)(
       await shownIds(page, [idA, idB, ONLINE_ID]);
       // Nothing at phone width is wider than the page.
       const overflow = () =>
-        page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        page.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
       expect(await overflow()).toBe(0);
       await rowOf(page, idA).click();
       await page
@@ -324,6 +320,12 @@ describe.skipIf(!hasChromium)(
     }, 90_000);
   },
 );
+
+/** An attribute of each element `locator` matches, in order ("" where it is absent). */
+async function attributeOfEach(locator: Locator, name: string): Promise<string[]> {
+  const all = await locator.all();
+  return Promise.all(all.map(async (el) => (await el.getAttribute(name)) ?? ""));
+}
 
 /** The element is within the visible part of the page (the viewport), not scrolled off it. */
 async function expectInViewport(page: Page, locator: Locator): Promise<void> {

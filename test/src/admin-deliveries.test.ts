@@ -1,5 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment,
-   @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return
+/* eslint-disable @typescript-eslint/no-unsafe-member-access
    -- the API's JSON answers are read by path; the assertions check their shape. */
 // GET /v1/apps/{app}/deliveries and POST …/deliveries/replay over real services: deliveries as one row
 // each, filters through the admin API, and a bulk replay (counted first) that reaches the business
