@@ -3,56 +3,14 @@ import { fact, formatTime, h, prettyBody, show, table } from "./dom.js";
 import { act, button, card } from "./section.js";
 import { showStory } from "./story.js";
 
-/**
- * A delivery as GET /v1/apps/{appId}/deliveries lists it: one event to one endpoint, its attempts
- * folded in (the latest one's outcome, status, latency and error).
- * @typedef {object} Delivery
- * @property {string} deliveryId
- * @property {string} eventId
- * @property {string} endpointId
- * @property {string} eventType
- * @property {string} outcome
- * @property {number} attemptCount
- * @property {string | null} firstAt
- * @property {string | null} lastAt
- * @property {number} statusCode
- * @property {number} latencyMs
- * @property {string} error
- * @property {string} url
- * @property {string} dialect
- * @property {string} trigger
- * @property {string} lastAttemptId
- * @property {boolean} replayable
- */
-
-/**
- * An attempt as GET /v1/apps/{appId}/attempts gives it (proto JSON: a field at its default is absent).
- * @typedef {object} Attempt
- * @property {string} id
- * @property {string} [at]
- * @property {number} [attempt]
- * @property {string} [outcome]
- * @property {number} [statusCode]
- * @property {number} [latencyMs]
- * @property {string} [error]
- * @property {string} [url]
- * @property {string} [trigger]
- * @property {string} [operationId]
- * @property {string} [orderingKey]
- * @property {number} [keyWaitMs]
- * @property {string} [requestBody]
- * @property {string} [responseBody]
- * @property {string} [traceId]
- */
-
-/**
- * What the section needs from the app view.
- * @typedef {object} DeliveriesContext
- * @property {string} appId
- * @property {(err: unknown) => void} fail
- * @property {() => void} onActivity
- */
-
+/** @typedef {import("../src/answers.js").DeliveryJson} Delivery */
+/** @typedef {import("../src/answers.js").DeliveryPage} DeliveryPage */
+/** @typedef {import("../src/answers.js").BulkReplayResult} BulkReplayResult */
+/** @typedef {import("../src/answers.js").AttemptJson} Attempt */
+/** @typedef {import("../src/answers.js").AttemptPage} AttemptPage */
+/** @typedef {import("../src/answers.js").EventStory} EventStory */
+/** @typedef {import("./types.js").SectionContext} SectionContext */
+/** @typedef {import("./types.js").Content} Content */
 /** @typedef {{ count: number, more: boolean, filter: Record<string, string> }} BulkConfirm */
 
 const PAGE_SIZE = 50;
@@ -89,7 +47,7 @@ const OUTCOMES = [
  * first, filtered; a row opens to its attempts (request, response, status, latency, error, trace),
  * with a Replay that confirms and answers next to the row. Above the rows, a replay of the whole
  * filtered set, counted and confirmed first (POST …/deliveries/replay).
- * @param {DeliveriesContext} ctx
+ * @param {SectionContext} ctx
  */
 export function deliveriesSection(ctx) {
   const rangeSelect = /** @type {HTMLSelectElement} */ (
@@ -159,9 +117,7 @@ export function deliveriesSection(ctx) {
 
   const refreshButton = button("Refresh", "deliveries-refresh", () => void refresh());
   const bulkButton = button("Replay these…", "bulk-replay", null);
-  // Cast until section.js is typed: its `tools = []` default reads as never[] to checkJs.
-  const tools = /** @type {never[]} */ (/** @type {unknown} */ ([bulkButton, refreshButton]));
-  const section = card({ title: "Deliveries", testid: "deliveries", tools });
+  const section = card({ title: "Deliveries", testid: "deliveries", tools: [bulkButton, refreshButton] });
   const storyBox = h("div", { class: "story", testid: "event-story" });
   const bulkBox = h("div", { class: "bulk", testid: "bulk-box" });
   const listBox = h("div", { class: "deliveries-list" });
@@ -222,7 +178,7 @@ export function deliveriesSection(ctx) {
   async function load(background) {
     const mine = ++seq;
     try {
-      const res = await api.get(appPath(ctx.appId, "deliveries"), query(""));
+      const res = /** @type {DeliveryPage} */ (await api.get(appPath(ctx.appId, "deliveries"), query("")));
       if (mine !== seq) return;
       section.error(null);
       /** @type {Delivery[]} */
@@ -240,7 +196,9 @@ export function deliveriesSection(ctx) {
   async function loadOlder() {
     const mine = ++seq;
     try {
-      const res = await api.get(appPath(ctx.appId, "deliveries"), query(nextPageToken));
+      const res = /** @type {DeliveryPage} */ (
+        await api.get(appPath(ctx.appId, "deliveries"), query(nextPageToken))
+      );
       if (mine !== seq) return;
       section.error(null);
       deliveries = deliveries.concat(res.deliveries ?? []);
@@ -257,7 +215,10 @@ export function deliveriesSection(ctx) {
   async function loadStory(background) {
     const eventId = eventInput.value.trim();
     try {
-      const story = eventId === "" ? null : await api.get(appPath(ctx.appId, "events", eventId));
+      const story =
+        eventId === ""
+          ? null
+          : /** @type {EventStory} */ (await api.get(appPath(ctx.appId, "events", eventId)));
       const text = JSON.stringify([eventId, story]);
       if (background && text === shownStory) return;
       shownStory = text;
@@ -390,7 +351,9 @@ export function deliveriesSection(ctx) {
         "click",
         act(yes, ctx.fail, async () => {
           try {
-            const res = await api.post(appPath(ctx.appId, "deliveries", d.deliveryId, "replay"));
+            const res = /** @type {{ deliveryId?: string }} */ (
+              await api.post(appPath(ctx.appId, "deliveries", d.deliveryId, "replay"))
+            );
             toasts.set(d.deliveryId, {
               kind: "notice",
               text: `Replay of ${res.deliveryId ?? d.deliveryId} queued.`,
@@ -448,11 +411,13 @@ export function deliveriesSection(ctx) {
     const key = `${d.deliveryId}#${d.lastAttemptId}`;
     if (attemptsOf.get(d.deliveryId)?.key === key) return;
     try {
-      const res = await api.get(appPath(ctx.appId, "attempts"), {
-        deliveryId: d.deliveryId,
-        kind: "delivery",
-        pageSize: ATTEMPTS_SHOWN,
-      });
+      const res = /** @type {AttemptPage} */ (
+        await api.get(appPath(ctx.appId, "attempts"), {
+          deliveryId: d.deliveryId,
+          kind: "delivery",
+          pageSize: ATTEMPTS_SHOWN,
+        })
+      );
       attemptsOf.set(d.deliveryId, { key, attempts: res.attempts ?? [], error: "" });
     } catch (err) {
       attemptsOf.set(d.deliveryId, { key, attempts: null, error: describe(err) });
@@ -469,7 +434,9 @@ export function deliveriesSection(ctx) {
     "click",
     act(bulkButton, ctx.fail, async () => {
       const f = filter();
-      const res = await api.post(appPath(ctx.appId, "deliveries", "replay"), { ...f, dryRun: true });
+      const res = /** @type {BulkReplayResult} */ (
+        await api.post(appPath(ctx.appId, "deliveries", "replay"), { ...f, dryRun: true })
+      );
       showBulk({ count: res.matched ?? 0, more: Boolean(res.more), filter: f });
     }),
   );
@@ -490,10 +457,12 @@ export function deliveriesSection(ctx) {
         "click",
         act(yes, ctx.fail, async () => {
           try {
-            const res = await api.post(appPath(ctx.appId, "deliveries", "replay"), {
-              ...confirm.filter,
-              max: confirm.count,
-            });
+            const res = /** @type {BulkReplayResult} */ (
+              await api.post(appPath(ctx.appId, "deliveries", "replay"), {
+                ...confirm.filter,
+                max: confirm.count,
+              })
+            );
             const queued = res.queued ?? 0;
             showBulk(
               null,
@@ -553,6 +522,8 @@ export function deliveriesSection(ctx) {
 /** @param {Attempt} a */
 function attemptView(a) {
   const outcome = a.outcome ?? "";
+  // Attempts carry a trace id once the deliverer records one; older attempts have none.
+  const traceId = typeof a["traceId"] === "string" ? a["traceId"] : "";
   const wait = (a.keyWaitMs ?? 0) > 0 ? `waited ${a.keyWaitMs} ms for its key` : "";
   return h(
     "li",
@@ -575,7 +546,7 @@ function attemptView(a) {
     h(
       "div",
       { class: "facts" },
-      a.traceId
+      traceId
         ? h(
             "div",
             { class: "fact" },
@@ -583,7 +554,7 @@ function attemptView(a) {
             h(
               "code",
               { testid: "attempt-trace", title: "W3C trace id: find it in your tracing backend" },
-              a.traceId,
+              traceId,
             ),
           )
         : null,
@@ -622,8 +593,8 @@ function attemptView(a) {
 /**
  * A table cell that names its column, so at phone width (rows stacked) each value keeps its label.
  * @param {string | undefined} label
- * @param {Record<string, unknown>} props
- * @param {...unknown} children
+ * @param {import("./dom.js").Props} props
+ * @param {...Content} children
  */
 function cell(label, props, ...children) {
   return h("td", { ...props, "data-label": label ?? "" }, ...children);

@@ -4,6 +4,7 @@ import type { Delivery, ListDeliveriesRequest } from "@herald/proto";
 import { endpointsOf, loadApp } from "./app-model.js";
 import type { AdminApp, AdminContext } from "./context.js";
 import { unavailable } from "./errors.js";
+import { bulkReplayResponse, deliveriesResponse, type DeliveryJson } from "./answers.js";
 import type { LogStore } from "./log-store.js";
 import { appParams, entityIdParam, eventIdParam, idSchema, isoTime, pageSize, pageToken } from "./schemas.js";
 
@@ -57,40 +58,6 @@ const bulkReplayBody = deliveryFilter
   })
   .describe("DeliveryReplay");
 
-/** A delivery as the API shows it. */
-const deliveryJson = z
-  .object({
-    deliveryId: z.string(),
-    eventId: z.string(),
-    endpointId: z.string(),
-    eventType: z.string(),
-    outcome: z.string().describe("the latest attempt's: delivered, retry or dead"),
-    attemptCount: z.number(),
-    firstAt: z.string().nullable(),
-    lastAt: z.string().nullable(),
-    statusCode: z.number().describe("the latest attempt's; 0 when nothing answered"),
-    latencyMs: z.number(),
-    error: z.string(),
-    url: z.string(),
-    dialect: z.string(),
-    trigger: z.string().describe("the latest attempt's: event, replay or test"),
-    lastAttemptId: z.string(),
-    replayable: z.boolean().describe("the event is on record, so a replay can send it"),
-  })
-  .describe("Delivery");
-
-const deliveriesResponse = z.object({ deliveries: z.array(deliveryJson), nextPageToken: z.string() });
-
-const bulkReplayResponse = z
-  .object({
-    dryRun: z.boolean(),
-    queued: z.number().describe("deliveries written to DELIVERIES (0 on a dry run)"),
-    matched: z.number().describe("replayable deliveries that match, counted up to max"),
-    more: z.boolean().describe("more than max match: only max are (or would be) replayed"),
-    skipped: z.number().describe("matching deliveries left out: their endpoint is no longer in the app"),
-  })
-  .describe("DeliveryReplayResult");
-
 type DeliveryFilter = z.infer<typeof deliveryFilter>;
 
 function listRequest(appId: string, f: DeliveryFilter): ListDeliveriesRequest {
@@ -111,7 +78,7 @@ function listRequest(appId: string, f: DeliveryFilter): ListDeliveriesRequest {
   };
 }
 
-function toJson(d: Delivery): z.infer<typeof deliveryJson> {
+function toJson(d: Delivery): DeliveryJson {
   return {
     deliveryId: d.deliveryId,
     eventId: d.eventId,
