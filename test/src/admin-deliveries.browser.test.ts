@@ -176,7 +176,7 @@ describe.skipIf(!hasChromium)(
       let shown: string[] = [];
       await waitFor(
         async () => {
-          shown = await attributeOfEach(page.getByTestId("delivery-row"), "data-delivery-id");
+          shown = await attributeOfEach(page, '[data-testid="delivery-row"]', "data-delivery-id");
           if (JSON.stringify([...shown].sort()) === JSON.stringify([...expected].sort())) return true;
           await page.getByTestId("deliveries-refresh").click();
           return false;
@@ -203,7 +203,13 @@ describe.skipIf(!hasChromium)(
       const detail = page.locator(`[data-testid="delivery-detail"][data-delivery-id="${idA}"]`);
       const attempts = detail.getByTestId("attempt-item");
       await waitFor(async () => (await attempts.count()) === 3, { what: "three attempts shown" });
-      expect(await attributeOfEach(attempts, "data-attempt")).toEqual(["3", "2", "1"]);
+      expect(
+        await attributeOfEach(
+          page,
+          `[data-testid="delivery-detail"][data-delivery-id="${idA}"] [data-testid="attempt-item"]`,
+          "data-attempt",
+        ),
+      ).toEqual(["3", "2", "1"]);
       await expect(attempts.first().getByTestId("attempt-status").textContent()).resolves.toBe("500");
       await expect(attempts.first().getByTestId("request-body").textContent()).resolves.toContain("needle");
       await expect(attempts.first().getByTestId("response-body").textContent()).resolves.toContain(
@@ -321,10 +327,14 @@ describe.skipIf(!hasChromium)(
   },
 );
 
-/** An attribute of each element `locator` matches, in order ("" where it is absent). */
-async function attributeOfEach(locator: Locator, name: string): Promise<string[]> {
-  const all = await locator.all();
-  return Promise.all(all.map(async (el) => (await el.getAttribute(name)) ?? ""));
+/**
+ * An attribute of each element `selector` matches, in order ("" where it is absent), read in one go in
+ * the page: the list may re-render between two reads of separate elements.
+ */
+function attributeOfEach(page: Page, selector: string, name: string): Promise<string[]> {
+  return page.evaluate<string[]>(
+    `[...document.querySelectorAll(${JSON.stringify(selector)})].map((el) => el.getAttribute(${JSON.stringify(name)}) ?? "")`,
+  );
 }
 
 /** The element is within the visible part of the page (the viewport), not scrolled off it. */

@@ -80,7 +80,7 @@ beforeAll(async () => {
       await publish(client, [messageEvent(APP)]);
       return server.requests.length > 0;
     },
-    { timeoutMs: 20_000, intervalMs: 500, what: "the deliverer sending for the new app" },
+    { timeoutMs: 45_000, intervalMs: 500, what: "the deliverer sending for the new app" },
   );
   await publish(client, events);
   await waitFor(async () => (await list({ outcome: "dead", search: "parcel" })).length === 6, {
