@@ -341,8 +341,10 @@ export function deliveriesSection(ctx) {
     );
   }
 
-  /** Replay, its confirmation in place, and the answer beside them: all within the row's own box. */
-  /** @param {Delivery} d */
+  /**
+   * Replay, its confirmation in place, and the answer beside them: all within the row's own box.
+   * @param {Delivery} d
+   */
   function replayControls(d) {
     const toast = toasts.get(d.deliveryId);
     if (confirming === d.deliveryId) {
@@ -397,8 +399,10 @@ export function deliveriesSection(ctx) {
     );
   }
 
-  /** Keeps a row's confirmation or answer in view (at 400 px it could sit below the fold). */
-  /** @param {string} deliveryId */
+  /**
+   * Keeps a row's confirmation or answer in view (at 400 px it could sit below the fold).
+   * @param {string} deliveryId
+   */
   function reveal(deliveryId) {
     const el = listBox.querySelector(
       `[data-testid="delivery-detail"][data-delivery-id="${CSS.escape(deliveryId)}"] .confirm`,
@@ -434,15 +438,23 @@ export function deliveriesSection(ctx) {
     "click",
     act(bulkButton, ctx.fail, async () => {
       const f = filter();
-      const res = /** @type {BulkReplayResult} */ (
-        await api.post(appPath(ctx.appId, "deliveries", "replay"), { ...f, dryRun: true })
-      );
-      showBulk({ count: res.matched ?? 0, more: Boolean(res.more), filter: f });
+      try {
+        const res = /** @type {BulkReplayResult} */ (
+          await api.post(appPath(ctx.appId, "deliveries", "replay"), { ...f, dryRun: true })
+        );
+        showBulk({ count: res.matched, more: res.more, filter: f });
+      } catch (err) {
+        // Said where the operator is looking (a bad filter names its field), not in the top banner.
+        showBulk(null, toastOf({ kind: "error", text: describe(err) }, "bulk-result"));
+      }
     }),
   );
 
-  /** The bulk replay's confirmation, above the rows it is about; null clears it. */
-  /** @param {BulkConfirm | null} confirm @param {Node | null} [answer] */
+  /**
+   * The bulk replay's confirmation, above the rows it is about; null clears it.
+   * @param {BulkConfirm | null} confirm
+   * @param {Node | null} [answer]
+   */
   function showBulk(confirm, answer = null) {
     if (confirm === null) {
       show(bulkBox, answer);
@@ -496,8 +508,10 @@ export function deliveriesSection(ctx) {
     bulkBox.scrollIntoView({ block: "nearest" });
   }
 
-  /** Keeps the endpoint filter's choices in step with the endpoints list. */
-  /** @param {Array<{ id: string }>} endpoints */
+  /**
+   * Keeps the endpoint filter's choices in step with the endpoints list.
+   * @param {Array<{ id: string }>} endpoints
+   */
   function setEndpoints(endpoints) {
     const current = endpointSelect.value;
     const ids = endpoints.map((e) => e.id);
@@ -518,8 +532,10 @@ export function deliveriesSection(ctx) {
   };
 }
 
-/** One attempt of an open delivery: what was sent and what came back. */
-/** @param {Attempt} a */
+/**
+ * One attempt of an open delivery: what was sent and what came back.
+ * @param {Attempt} a
+ */
 function attemptView(a) {
   const outcome = a.outcome ?? "";
   // Attempts carry a trace id once the deliverer records one; older attempts have none.
@@ -612,7 +628,10 @@ function input(type, name, placeholder, testid) {
   );
 }
 
-/** @param {{ kind: "notice" | "error", text: string }} toast @param {string} [testid] */
+/**
+ * @param {{ kind: "notice" | "error", text: string }} toast
+ * @param {string} [testid]
+ */
 function toastOf(toast, testid = "row-toast") {
   return h(
     "span",
@@ -631,8 +650,10 @@ function plural(n) {
   return n === 1 ? "delivery" : "deliveries";
 }
 
-/** A datetime-local value (local time) as ISO 8601; "" when empty or not a time. */
-/** @param {string} value */
+/**
+ * A datetime-local value (local time) as ISO 8601; "" when empty or not a time.
+ * @param {string} value
+ */
 function isoOf(value) {
   if (value === "") return "";
   const d = new Date(value);
@@ -650,7 +671,10 @@ function statusOf(err) {
   return /** @type {{ status?: number }} */ (err)?.status;
 }
 
-/** @param {string} text @param {number} max */
+/**
+ * @param {string} text
+ * @param {number} max
+ */
 function truncate(text, max) {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
