@@ -84,3 +84,45 @@ export interface AttemptPage {
 }
 export type EventJson = z.infer<typeof eventJson>;
 export type EventStory = z.infer<typeof eventStorySchema>;
+
+/** A delivery as the API shows it. */
+export const deliveryJson = z
+  .object({
+    deliveryId: z.string(),
+    eventId: z.string(),
+    endpointId: z.string(),
+    eventType: z.string(),
+    outcome: z.string().describe("the latest attempt's: delivered, retry or dead"),
+    attemptCount: z.number(),
+    firstAt: z.string().nullable(),
+    lastAt: z.string().nullable(),
+    statusCode: z.number().describe("the latest attempt's; 0 when nothing answered"),
+    latencyMs: z.number(),
+    error: z.string(),
+    url: z.string(),
+    dialect: z.string(),
+    trigger: z.string().describe("the latest attempt's: event, replay or test"),
+    lastAttemptId: z.string(),
+    replayable: z.boolean().describe("the event is on record, so a replay can send it"),
+  })
+  .describe("Delivery");
+
+export /** GET /v1/apps/{appId}/deliveries: a page of deliveries, newest last attempt first. */
+const deliveriesResponse = z
+  .object({ deliveries: z.array(deliveryJson), nextPageToken: z.string() })
+  .describe("DeliveryPage");
+
+/** POST /v1/apps/{appId}/deliveries/replay. */
+export const bulkReplayResponse = z
+  .object({
+    dryRun: z.boolean(),
+    queued: z.number().describe("deliveries written to DELIVERIES (0 on a dry run)"),
+    matched: z.number().describe("replayable deliveries that match, counted up to max"),
+    more: z.boolean().describe("more than max match: only max are (or would be) replayed"),
+    skipped: z.number().describe("matching deliveries left out: their endpoint is no longer in the app"),
+  })
+  .describe("DeliveryReplayResult");
+
+export type DeliveryJson = z.infer<typeof deliveryJson>;
+export type DeliveryPage = z.infer<typeof deliveriesResponse>;
+export type BulkReplayResult = z.infer<typeof bulkReplayResponse>;

@@ -9,6 +9,8 @@ import {
   type ListAttemptsResponse,
   type ListDeadDeliveriesRequest,
   type ListDeadDeliveriesResponse,
+  type ListDeliveriesRequest,
+  type ListDeliveriesResponse,
 } from "@herald/proto";
 import { ValidationError } from "@herald/runtime";
 import { AdminHttpError, notFound, unavailable } from "./errors.js";
@@ -23,6 +25,7 @@ export interface LogStore {
   getEventDeliveries(req: GetEventDeliveriesRequest): Promise<GetEventDeliveriesResponse>;
   getEndpointActivity(req: GetEndpointActivityRequest): Promise<GetEndpointActivityResponse>;
   listDeadDeliveries(req: ListDeadDeliveriesRequest): Promise<ListDeadDeliveriesResponse>;
+  listDeliveries(req: ListDeliveriesRequest): Promise<ListDeliveriesResponse>;
 }
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
@@ -55,6 +58,9 @@ export function logStoreQueries(client: DeliveryLogServiceClient, timeoutMs = 10
     ),
     listDeadDeliveries: call<ListDeadDeliveriesRequest, ListDeadDeliveriesResponse>((req, md, opts, cb) =>
       client.listDeadDeliveries(req, md, opts, cb),
+    ),
+    listDeliveries: call<ListDeliveriesRequest, ListDeliveriesResponse>((req, md, opts, cb) =>
+      client.listDeliveries(req, md, opts, cb),
     ),
   };
 }

@@ -40,21 +40,42 @@ export interface StoredDelivery {
   event: Uint8Array;
 }
 
+/** A stored delivery and the endpoint it goes to: a filtered set may span endpoints. */
+export interface StoredEndpointDelivery extends StoredDelivery {
+  endpointId: string;
+}
+
 /**
  * Several deliveries of one endpoint again, in the order given; answers how many were written. The
  * jobs are written one after another (awaited), so a failure part-way leaves a clear count behind.
  */
-export async function replayStored(
+export function replayStored(
   bus: Bus,
   appId: string,
   endpointId: string,
   deliveries: readonly StoredDelivery[],
 ): Promise<number> {
+  return replayDeliveries(
+    bus,
+    appId,
+    deliveries.map((d) => ({ ...d, endpointId })),
+  );
+}
+
+/**
+ * Deliveries of an app again, each to its own endpoint, in the order given (an operator's bulk
+ * replay of a filtered set); answers how many were written, one after another as replayStored.
+ */
+export async function replayDeliveries(
+  bus: Bus,
+  appId: string,
+  deliveries: readonly StoredEndpointDelivery[],
+): Promise<number> {
   let written = 0;
   for (const d of deliveries) {
     await publishDeliveryJob(bus, {
       appId,
-      endpointId,
+      endpointId: d.endpointId,
       eventId: d.eventId,
       eventType: d.eventType,
       trigger: "replay",

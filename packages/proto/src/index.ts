@@ -83,6 +83,9 @@ export {
   ListDeadDeliveriesRequest,
   ListDeadDeliveriesResponse,
   DeadDelivery,
+  ListDeliveriesRequest,
+  ListDeliveriesResponse,
+  Delivery,
 } from "./gen/herald/v1/query.js";
 export type {
   PresenceServiceServer,

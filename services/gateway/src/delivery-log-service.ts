@@ -35,6 +35,7 @@ export function forwardDeliveryLog(
     getEventDeliveries: forward((req, md, opts, cb) => client.getEventDeliveries(req, md, opts, cb)),
     getEndpointActivity: forward((req, md, opts, cb) => client.getEndpointActivity(req, md, opts, cb)),
     listDeadDeliveries: forward((req, md, opts, cb) => client.listDeadDeliveries(req, md, opts, cb)),
+    listDeliveries: forward((req, md, opts, cb) => client.listDeliveries(req, md, opts, cb)),
   };
 }
 
@@ -50,5 +51,6 @@ export function withoutLogStore(): DeliveryLogServiceServer {
     getEventDeliveries: refuse,
     getEndpointActivity: refuse,
     listDeadDeliveries: refuse,
+    listDeliveries: refuse,
   };
 }
