@@ -48,6 +48,7 @@ export {
   jobMessage,
   jobPartition,
   publishDeliveryJob,
+  publishDeliveryJobs,
   readJob,
   routedJobMsgId,
 } from "./delivery-job.js";

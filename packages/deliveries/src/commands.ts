@@ -1,4 +1,4 @@
-import { deliveryIdOf, publishDeliveryJob, type Bus } from "@herald/bus";
+import { deliveryIdOf, publishDeliveryJob, publishDeliveryJobs, type Bus } from "@herald/bus";
 import {
   deleteEndpointState,
   readEndpointState,
@@ -45,10 +45,7 @@ export interface StoredEndpointDelivery extends StoredDelivery {
   endpointId: string;
 }
 
-/**
- * Several deliveries of one endpoint again, in the order given; answers how many were written. The
- * jobs are written one after another (awaited), so a failure part-way leaves a clear count behind.
- */
+/** Several deliveries of one endpoint again, in the order given; answers how many were written. */
 export function replayStored(
   bus: Bus,
   appId: string,
@@ -63,28 +60,28 @@ export function replayStored(
 }
 
 /**
- * Deliveries of an app again, each to its own endpoint, in the order given (an operator's bulk
- * replay of a filtered set); answers how many were written, one after another as replayStored.
+ * Deliveries of an app again, each to its own endpoint (an operator's bulk replay of a filtered
+ * set). The jobs are pipelined into DELIVERIES, in the order given, with no round trip awaited per
+ * job; answers how many were stored, or fails as a whole (a replay asked again sends duplicates of
+ * what was stored, which receivers tell apart by the delivery id they already know).
  */
-export async function replayDeliveries(
+export function replayDeliveries(
   bus: Bus,
   appId: string,
   deliveries: readonly StoredEndpointDelivery[],
 ): Promise<number> {
-  let written = 0;
-  for (const d of deliveries) {
-    await publishDeliveryJob(bus, {
+  return publishDeliveryJobs(
+    bus,
+    deliveries.map((d) => ({
       appId,
       endpointId: d.endpointId,
       eventId: d.eventId,
       eventType: d.eventType,
-      trigger: "replay",
+      trigger: "replay" as const,
       event: d.event,
       deliveryId: d.deliveryId,
-    });
-    written += 1;
-  }
-  return written;
+    })),
+  );
 }
 
 /** A synthetic event of `type` to one endpoint, through the deliverer like any other job. */
