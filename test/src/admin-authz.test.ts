@@ -57,6 +57,7 @@ function exampleBody(route: Route): string | undefined {
     "POST /v1/apps/{appId}/endpoints/{endpointId}/rotate-secret": () => ({}),
     "POST /v1/apps/{appId}/endpoints/{endpointId}/test": () => ({}),
     "POST /v1/apps/{appId}/endpoints/{endpointId}/replay": () => ({ since: "2020-01-01T00:00:00Z" }),
+    "POST /v1/apps/{appId}/deliveries/replay": () => ({ dryRun: true }),
     "PUT /v1/apps/{appId}/hooks": () => ({ url: `${server.url}/im` }),
     "PUT /v1/apps/{appId}/webhooks.yml": () => `url: ${server.url}/im\n`,
   };

@@ -1,5 +1,5 @@
 // Herald's admin panel: plain DOM, no build step, nothing fetched but the admin API.
-import { api, appPath, loadToken, saveToken } from "./api.js";
+import { api, appPath, describeError, loadToken, saveToken } from "./api.js";
 import { deliveriesSection } from "./deliveries.js";
 import { h, show } from "./dom.js";
 import { endpointsSection } from "./endpoints.js";
@@ -13,13 +13,34 @@ const AUTO_REFRESH_MS = 5_000;
 // After a replay or a test event, look again soon: the deliverer answers in well under a second.
 const ACTIVITY_REFRESH_MS = [700, 2_500];
 
-const tokenForm = document.getElementById("token-form");
-const tokenInput = document.getElementById("token-input");
-const banner = document.getElementById("banner");
-const appsBox = document.getElementById("apps");
-const appView = document.getElementById("app");
+/** @typedef {import("./types.js").AppSummary} AppSummary */
+/** @typedef {import("./types.js").Content} Content */
 
-/** A message at the top that stays until dismissed: an error must not vanish before it is read. */
+/**
+ * An element of index.html, of the type it has there: a page without it is not this panel's.
+ * @template {HTMLElement} T
+ * @param {string} id
+ * @param {{ new (): T, name: string }} type
+ * @returns {T}
+ */
+function byId(id, type) {
+  const el = document.getElementById(id);
+  if (!(el instanceof type)) throw new Error(`index.html has no ${type.name} #${id}`);
+  return el;
+}
+
+const tokenForm = byId("token-form", HTMLFormElement);
+const tokenInput = byId("token-input", HTMLInputElement);
+const banner = byId("banner", HTMLElement);
+const appsBox = byId("apps", HTMLElement);
+const appView = byId("app", HTMLElement);
+
+/**
+ * A message at the top that stays until dismissed: an error must not vanish before it is read.
+ * @param {"notice" | "error"} kind
+ * @param {string} testid
+ * @param {...Content} content
+ */
 function message(kind, testid, ...content) {
   const item = h(
     "div",
@@ -29,22 +50,20 @@ function message(kind, testid, ...content) {
   );
   banner.prepend(item);
   // Keep the banner short: the newest few messages are the ones that matter.
-  while (banner.children.length > 5) banner.lastElementChild.remove();
+  while (banner.children.length > 5) banner.lastElementChild?.remove();
 }
 
+/** @type {(...content: Content[]) => void} */
 const notify = (...content) => message("notice", "notice", ...content);
-const fail = (err) =>
-  message(
-    "error",
-    "error",
-    typeof err?.describe === "function" ? err.describe() : String(err?.message ?? err),
-  );
+/** @type {(err: unknown) => void} */
+const fail = (err) => message("error", "error", describeError(err));
 
-let current; // { appId, timers, interval } of the open app
+/** @type {{ appId: string, timers: number[], interval: number } | undefined} */
+let current; // the open app
 
 async function loadApps() {
   try {
-    const { apps = [] } = await api.get("/v1/apps");
+    const { apps = [] } = /** @type {{ apps?: AppSummary[] }} */ (await api.get("/v1/apps"));
     renderApps(apps);
   } catch (err) {
     show(appsBox, h("p", { class: "muted" }, "Could not list the apps."));
@@ -52,6 +71,7 @@ async function loadApps() {
   }
 }
 
+/** @param {AppSummary[]} apps */
 function renderApps(apps) {
   if (apps.length === 0) {
     show(appsBox, h("p", { class: "muted" }, "No apps."));
@@ -103,7 +123,7 @@ function renderApps(apps) {
 
 function selectedAppId() {
   const match = /^#app=(.+)$/.exec(location.hash);
-  return match ? decodeURIComponent(match[1]) : "";
+  return match?.[1] !== undefined ? decodeURIComponent(match[1]) : "";
 }
 
 function closeApp() {
@@ -113,9 +133,12 @@ function closeApp() {
   current = undefined;
 }
 
+/** @param {string} appId */
 function openApp(appId) {
   closeApp();
+  /** @type {number[]} */
   const timers = [];
+  /** @type {import("./types.js").SectionContext} */
   const ctx = {
     appId,
     notify,
@@ -178,11 +201,13 @@ function openApp(appId) {
 /**
  * An app the config file declares but an operator edited here keeps the edit, and the file's version is
  * not applied; say so, and let the admin hand the app back to the file.
+ * @param {HTMLElement} box
+ * @param {string} appId
  */
 async function showOwnership(box, appId) {
   let app;
   try {
-    app = await api.get(appPath(appId));
+    app = /** @type {import("./types.js").AppView} */ (await api.get(appPath(appId)));
   } catch {
     return; // the sections below report what is wrong with the app
   }
@@ -232,14 +257,14 @@ tokenForm.addEventListener("submit", (e) => {
   closeApp();
   void loadApps().then(route);
 });
-document.getElementById("token-forget").addEventListener("click", () => {
+byId("token-forget", HTMLButtonElement).addEventListener("click", () => {
   saveToken("");
   tokenInput.placeholder = "admin token or app key";
   closeApp();
   show(appsBox, h("p", { class: "muted" }, "Enter a token to list the apps."));
   show(appView, h("p", { class: "muted" }, "Pick an app."));
 });
-document.getElementById("apps-refresh").addEventListener("click", () => void loadApps());
+byId("apps-refresh", HTMLButtonElement).addEventListener("click", () => void loadApps());
 window.addEventListener("hashchange", route);
 
 if (loadToken() !== "") {

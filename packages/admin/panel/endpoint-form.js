@@ -1,7 +1,10 @@
-import { api, appPath } from "./api.js";
+import { api, appPath, messageOf } from "./api.js";
 import { dialectDefaults, dialectList, ORDERING_MEANING } from "./dialect-defaults.js";
 import { h, show } from "./dom.js";
 import { act, button, formError } from "./section.js";
+
+/** @typedef {import("./types.js").DialectDescription} DialectDescription */
+/** @typedef {import("./types.js").EndpointView} EndpointView */
 
 /** A fresh Standard Webhooks secret (24 random bytes), so a new standard endpoint needs no tool to make one. */
 function newSecret() {
@@ -13,19 +16,29 @@ function newSecret() {
  * The least a dialect needs, from its registry template; everything left out (eventTypes, timeoutMs,
  * retry, …) takes the dialect's defaults on the server. A dialect signed with whsec_ secrets gets a
  * fresh one.
+ * @param {DialectDescription} dialect
  */
 function template(dialect) {
+  /** @type {Record<string, unknown>} */
   const base = { id: "", dialect: dialect.dialect, ...structuredClone(dialect.template ?? {}) };
   if (dialect.signsWithSecrets) base.secrets = [{ value: newSecret() }];
   return base;
 }
 
-/** Dialects signed with secrets first: the most general one is the form's first choice. */
+/**
+ * Dialects signed with secrets first: the most general one is the form's first choice.
+ * @type {(a: DialectDescription, b: DialectDescription) => number}
+ */
 const byGenerality = (a, b) => Number(b.signsWithSecrets) - Number(a.signsWithSecrets);
 
+/** @type {(value: unknown) => string} */
 const asText = (value) => JSON.stringify(value, null, 2);
 
-/** The JSON typed so far, or undefined while it is not a JSON object. */
+/**
+ * The JSON typed so far, or undefined while it is not a JSON object.
+ * @param {string} text
+ * @returns {Record<string, unknown> | undefined}
+ */
 function typedObject(text) {
   try {
     const typed = JSON.parse(text);
@@ -39,6 +52,9 @@ function typedObject(text) {
  * A JSON form for one endpoint: `mode` "create" (POST, with a dialect select that swaps the template)
  * or "edit" (PUT of the endpoint as the list showed it: its secrets come back redacted, which the API
  * reads as "unchanged"). A refusal shows next to the form with the field it names.
+ * @param {import("./types.js").SectionContext} ctx
+ * @param {({ mode: "create", endpoint?: undefined } | { mode: "edit", endpoint: EndpointView }) & {
+ *   onSaved: () => Promise<void>, onClose: () => void }} options
  */
 export function endpointForm(ctx, { mode, endpoint, onSaved, onClose }) {
   const editing = mode === "edit";
@@ -54,11 +70,13 @@ export function endpointForm(ctx, { mode, endpoint, onSaved, onClose }) {
 
   // `ordering` has a control of its own, kept in step with the JSON both ways; "" leaves the field
   // out, so the endpoint takes its dialect's default.
+  /** @type {Record<string, { ordering?: string }>} */
   let defaults = {};
+  const defaultOption = h("option", { value: "" }, "dialect default");
   const orderingSelect = h(
     "select",
     { testid: "endpoint-form-ordering", "aria-label": "ordering" },
-    h("option", { value: "" }, "dialect default"),
+    defaultOption,
     Object.entries(ORDERING_MEANING).map(([value, meaning]) =>
       h("option", { value }, `${value}: ${meaning}`),
     ),
@@ -72,8 +90,7 @@ export function endpointForm(ctx, { mode, endpoint, onSaved, onClose }) {
     const dialectName = typeof typed?.dialect === "string" ? typed.dialect : "";
     const fallback = defaults[dialectName]?.ordering;
     show(orderingDefault, fallback === undefined ? "" : `${dialectName} default: ${fallback}`);
-    orderingSelect.options[0].textContent =
-      fallback === undefined ? "dialect default" : `dialect default (${fallback})`;
+    defaultOption.textContent = fallback === undefined ? "dialect default" : `dialect default (${fallback})`;
   };
   orderingSelect.addEventListener("change", () => {
     const typed = typedObject(textarea.value);
@@ -93,13 +110,16 @@ export function endpointForm(ctx, { mode, endpoint, onSaved, onClose }) {
     showOrdering();
   });
 
+  /** @type {HTMLSelectElement | null} */
   let dialect = null;
+  /** @type {DialectDescription[]} */
   let dialects = [];
   if (!editing) {
-    dialect = h("select", { testid: "endpoint-form-dialect", "aria-label": "dialect" });
+    const select = h("select", { testid: "endpoint-form-dialect", "aria-label": "dialect" });
+    dialect = select;
     void dialectList().then((found) => {
       dialects = [...found].sort(byGenerality);
-      dialect.replaceChildren(
+      select.replaceChildren(
         ...dialects.map((d) => h("option", { value: d.dialect, title: d.summary }, d.dialect)),
       );
       if (textarea.value === "" && dialects[0] !== undefined) {
@@ -107,8 +127,8 @@ export function endpointForm(ctx, { mode, endpoint, onSaved, onClose }) {
         showOrdering();
       }
     });
-    dialect.addEventListener("change", () => {
-      const chosen = dialects.find((d) => d.dialect === dialect.value);
+    select.addEventListener("change", () => {
+      const chosen = dialects.find((d) => d.dialect === select.value);
       if (chosen === undefined) return;
       // Keep what was typed for the fields every dialect has.
       const next = template(chosen);
@@ -135,11 +155,13 @@ export function endpointForm(ctx, { mode, endpoint, onSaved, onClose }) {
       try {
         body = JSON.parse(textarea.value);
       } catch (err) {
-        throw Object.assign(new Error(`not JSON: ${err.message}`), { field: "body" });
+        throw Object.assign(new Error(`not JSON: ${messageOf(err)}`), { field: "body" });
       }
-      const saved = editing
-        ? await api.put(appPath(ctx.appId, "endpoints", endpoint.id), body)
-        : await api.post(appPath(ctx.appId, "endpoints"), body);
+      const saved = /** @type {Partial<EndpointView>} */ (
+        editing
+          ? await api.put(appPath(ctx.appId, "endpoints", endpoint.id), body)
+          : await api.post(appPath(ctx.appId, "endpoints"), body)
+      );
       ctx.notify(`Endpoint ${saved.id ?? body.id} ${editing ? "saved" : "created"}.`);
       await onSaved();
     }),
@@ -170,7 +192,10 @@ export function endpointForm(ctx, { mode, endpoint, onSaved, onClose }) {
   );
 }
 
-/** The endpoint as PUT takes it: the list adds its state (and `implied`), which are not configuration. */
+/**
+ * The endpoint as PUT takes it: the list adds its state (and `implied`), which are not configuration.
+ * @param {EndpointView} endpoint
+ */
 function editable(endpoint) {
   const { state: _state, implied: _implied, ...config } = endpoint;
   return config;

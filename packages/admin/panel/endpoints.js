@@ -4,7 +4,13 @@ import { formatTime, h, show, table } from "./dom.js";
 import { endpointForm } from "./endpoint-form.js";
 import { act, button, card } from "./section.js";
 
-/** The state an endpoint is in, and why: what an operator looks at first. */
+/** @typedef {import("./types.js").EndpointView} EndpointView */
+/** @typedef {Record<string, { ordering?: string }>} DefaultsByDialect */
+
+/**
+ * The state an endpoint is in, and why: what an operator looks at first.
+ * @param {EndpointView["state"]} state
+ */
 function stateCell(state) {
   const s = state ?? { state: "active", reason: "" };
   const lines = [h("span", { class: `badge state-${s.state}`, testid: "endpoint-state" }, s.state)];
@@ -18,7 +24,11 @@ function stateCell(state) {
   return h("td", {}, lines);
 }
 
-/** How the endpoint's callbacks are ordered, and whether that is its dialect's default. */
+/**
+ * How the endpoint's callbacks are ordered, and whether that is its dialect's default.
+ * @param {EndpointView} ep
+ * @param {DefaultsByDialect} defaults
+ */
 function orderingCell(ep, defaults) {
   const fallback = defaults[ep.dialect]?.ordering;
   const ordering = ep.ordering ?? fallback ?? "";
@@ -39,6 +49,7 @@ function orderingCell(ep, defaults) {
 /**
  * The app's endpoints with their state and the buttons that change them: add, edit and delete;
  * enable (re-enable), disable with a reason, rotate a standard secret, send a test event.
+ * @param {import("./types.js").SectionContext} ctx
  */
 export function endpointsSection(ctx) {
   const refreshButton = button("Refresh", "endpoints-refresh", () => void refresh());
@@ -50,11 +61,12 @@ export function endpointsSection(ctx) {
   let seq = 0;
   let shown = ""; // the list last rendered, as JSON
 
+  /** @param {boolean} background */
   async function load(background) {
     const mine = ++seq;
     try {
       const [{ endpoints = [] }, defaults] = await Promise.all([
-        api.get(appPath(ctx.appId, "endpoints")),
+        /** @type {Promise<{ endpoints?: EndpointView[] }>} */ (api.get(appPath(ctx.appId, "endpoints"))),
         dialectDefaults(),
       ]);
       if (mine !== seq) return;
@@ -73,13 +85,13 @@ export function endpointsSection(ctx) {
   const refresh = () => load(false);
   const poll = () => load(true);
 
-  function openForm({ mode, endpoint }) {
+  /** @param {{ mode: "create", endpoint?: undefined } | { mode: "edit", endpoint: EndpointView }} which */
+  function openForm(which) {
     const close = () => show(formBox);
     show(
       formBox,
       endpointForm(ctx, {
-        mode,
-        endpoint,
+        ...which, // mode, and the endpoint when editing
         onClose: close,
         // The table is redrawn before the form goes, so a click on it right after (a Delete and its
         // confirm) is never undone by a redraw still on its way.
@@ -93,6 +105,10 @@ export function endpointsSection(ctx) {
     formBox.querySelector("textarea")?.focus();
   }
 
+  /**
+   * @param {EndpointView[]} endpoints
+   * @param {DefaultsByDialect} defaults
+   */
   function render(endpoints, defaults) {
     if (endpoints.length === 0) {
       show(section.body, h("p", { class: "muted" }, "No endpoints."));
@@ -108,7 +124,12 @@ export function endpointsSection(ctx) {
     );
   }
 
+  /**
+   * @param {EndpointView} ep
+   * @param {DefaultsByDialect} defaults
+   */
   function row(ep, defaults) {
+    /** @type {(...rest: string[]) => string} */
     const path = (...rest) => appPath(ctx.appId, "endpoints", ep.id, ...rest);
     const state = ep.state?.state ?? "active";
     const actions = h("td", { class: "actions" });
@@ -149,7 +170,7 @@ export function endpointsSection(ctx) {
       rotate.addEventListener(
         "click",
         act(rotate, ctx.fail, async () => {
-          const { secret } = await api.post(path("rotate-secret"));
+          const { secret } = /** @type {{ secret: string }} */ (await api.post(path("rotate-secret")));
           ctx.notify(
             `New secret for ${ep.id} (shown once; the old ones keep signing for a day): `,
             h("code", { testid: "new-secret" }, secret),
@@ -170,7 +191,9 @@ export function endpointsSection(ctx) {
       confirm.addEventListener(
         "click",
         act(confirm, ctx.fail, async () => {
-          const { replayed } = await api.post(path("replay"), { since: new Date(since.value).toISOString() });
+          const { replayed } = /** @type {{ replayed: number }} */ (
+            await api.post(path("replay"), { since: new Date(since.value).toISOString() })
+          );
           ctx.notify(`${replayed} dead deliveries of ${ep.id} sent again.`);
           ctx.onActivity();
           show(actions, buttons);
@@ -187,7 +210,7 @@ export function endpointsSection(ctx) {
     test.addEventListener(
       "click",
       act(test, ctx.fail, async () => {
-        const { deliveryId } = await api.post(path("test"));
+        const { deliveryId } = /** @type {{ deliveryId: string }} */ (await api.post(path("test")));
         ctx.notify(`Test event queued for ${ep.id}: delivery ${deliveryId}.`);
         ctx.onActivity();
       }),
@@ -240,7 +263,10 @@ export function endpointsSection(ctx) {
   return { root: section.root, refresh, poll };
 }
 
-/** A Date as the value of a datetime-local input (local time, minutes). */
+/**
+ * A Date as the value of a datetime-local input (local time, minutes).
+ * @param {Date} date
+ */
 function toLocalInput(date) {
   const local = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
   return local.toISOString().slice(0, 16);

@@ -1,10 +1,19 @@
-import { api, appPath } from "./api.js";
+import { ApiError, api, appPath } from "./api.js";
 import { fact, h, show, table } from "./dom.js";
 import { act, button, card, formError } from "./section.js";
 
+/** @typedef {import("./types.js").HookSettings} HookSettings */
+/** @typedef {import("./types.js").ImportResult} ImportResult */
+/** @typedef {import("./types.js").ConfigWarning} ConfigWarning */
+
+/** @type {(list: Array<[number, number]> | undefined) => string} */
 const ranges = (list) => (list ?? []).map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(", ");
+/** @type {(value: boolean | undefined) => string} */
 const yesNo = (value) => (value ? "yes" : "no");
-/** A config warning `{path, message}` (a plain string is shown as it is). */
+/**
+ * A config warning `{path, message}` (a plain string is shown as it is).
+ * @type {(w: ConfigWarning | string) => string}
+ */
 const warningText = (w) =>
   typeof w === "string" ? w : `${w?.path ? `${w.path}: ` : ""}${w?.message ?? JSON.stringify(w)}`;
 
@@ -12,7 +21,11 @@ const warningText = (w) =>
 const YAML_TEMPLATE =
   "url: https://\nbeforeSendSingleMsg:\n  enable: false\n  timeout: 5\n  failedContinue: true\n";
 
-/** The app's OpenIM hook settings, their export as OpenIM's webhooks.yml, and its import. */
+/**
+ * The app's OpenIM hook settings, their export as OpenIM's webhooks.yml, and its import.
+ * @param {import("./types.js").SectionContext} ctx
+ * @returns {import("./types.js").Section}
+ */
 export function hooksSection(ctx) {
   const refreshButton = button("Refresh", "hooks-refresh", () => void refresh());
   const exportButton = button("Show webhooks.yml", "hooks-export");
@@ -36,7 +49,7 @@ export function hooksSection(ctx) {
       try {
         text = await api.text(appPath(ctx.appId, "webhooks.yml"));
       } catch (err) {
-        if (!(err.status === 404 && err.field === OPENIM_BLOCK)) throw err;
+        if (!(err instanceof ApiError && err.status === 404 && err.field === OPENIM_BLOCK)) throw err;
       }
       openImport(text);
     }),
@@ -45,6 +58,7 @@ export function hooksSection(ctx) {
   /** The app's block of OpenIM webhooks.yml settings: a 404 naming it means the app has none yet. */
   const OPENIM_BLOCK = "openim";
 
+  /** @param {string} text */
   function openImport(text) {
     const error = formError("hooks-import-error");
     const input = h("textarea", {
@@ -60,7 +74,9 @@ export function hooksSection(ctx) {
       "click",
       act(send, error.set, async () => {
         error.set(null);
-        const result = await api.putText(appPath(ctx.appId, "webhooks.yml"), input.value, "application/yaml");
+        const result = /** @type {ImportResult} */ (
+          await api.putText(appPath(ctx.appId, "webhooks.yml"), input.value, "application/yaml")
+        );
         show(importBox);
         showWarnings(result.warnings ?? []);
         const count = result.warnings?.length ?? 0;
@@ -92,6 +108,7 @@ export function hooksSection(ctx) {
     input.focus();
   }
 
+  /** @param {Array<ConfigWarning | string>} list */
   function showWarnings(list) {
     if (list.length === 0) {
       show(warnings);
@@ -140,12 +157,12 @@ export function hooksSection(ctx) {
 
   async function refresh() {
     try {
-      const hooks = await api.get(appPath(ctx.appId, "hooks"));
+      const hooks = /** @type {HookSettings} */ (await api.get(appPath(ctx.appId, "hooks")));
       section.error(null);
       exportButton.disabled = false;
       render(hooks);
     } catch (err) {
-      if (err.status === 404 && err.field === OPENIM_BLOCK) {
+      if (err instanceof ApiError && err.status === 404 && err.field === OPENIM_BLOCK) {
         section.error(null);
         exportButton.disabled = true;
         show(yaml);
@@ -159,6 +176,7 @@ export function hooksSection(ctx) {
     }
   }
 
+  /** @param {HookSettings} block */
   function render(block) {
     const entries = Object.entries(block.hooks ?? {}).sort(([a], [b]) => a.localeCompare(b));
     show(

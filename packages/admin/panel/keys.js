@@ -5,6 +5,8 @@ import { act, button, card, formError } from "./section.js";
 /**
  * The app's API keys (admin token only): make one, shown once and never again (the server keeps
  * only its hash, so there is no list of keys to show), or revoke one by its id.
+ * @param {import("./types.js").SectionContext} ctx
+ * @returns {import("./types.js").Section}
  */
 export function keysSection(ctx) {
   const newButton = button("New app key", "key-new", null, { class: "primary" });
@@ -28,7 +30,9 @@ export function keysSection(ctx) {
   newButton.addEventListener(
     "click",
     act(newButton, ctx.fail, async () => {
-      const { id, key } = await api.post(appPath(ctx.appId, "keys"));
+      const { id, key } = /** @type {{ id: string, key: string }} */ (
+        await api.post(appPath(ctx.appId, "keys"))
+      );
       show(
         created,
         h(

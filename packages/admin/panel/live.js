@@ -3,14 +3,27 @@ import { api, appPath } from "./api.js";
 import { formatTime, h, show, table } from "./dom.js";
 import { act, button, card } from "./section.js";
 
+/** @typedef {import("./types.js").SectionContext} SectionContext */
+/** @typedef {import("./types.js").Section} Section */
+/** @typedef {import("./types.js").UserPresenceJson} UserPresenceJson */
+/** @typedef {import("./types.js").RoomJson} RoomJson */
+/** @typedef {import("./types.js").MemberJson} MemberJson */
+/** @typedef {import("./types.js").Page} Page */
+
 const PAGE_SIZE = 100;
 
-/** Proto enums arrive as names ("USER_STATUS_ONLINE") or numbers, depending on the serializer. */
+/**
+ * Proto enums arrive as names ("USER_STATUS_ONLINE") or numbers, depending on the serializer.
+ * @param {UserPresenceJson["status"]} status
+ */
 function statusText(status) {
   if (typeof status === "string") return status.replace(/^USER_STATUS_/, "").toLowerCase();
-  return { 1: "online", 2: "offline" }[status] ?? "";
+  /** @type {Record<number, string>} */
+  const names = { 1: "online", 2: "offline" };
+  return (status === undefined ? undefined : names[status]) ?? "";
 }
 
+/** @param {import("./types.js").ConnectionJson} c */
 function connectionText(c) {
   const platform = c.platform || (c.platformId != null ? `platform ${c.platformId}` : "");
   return [platform, c.isAppBackground ? "(background)" : "", c.nodeId ? `on ${c.nodeId}` : ""]
@@ -18,20 +31,28 @@ function connectionText(c) {
     .join(" ");
 }
 
-/** Online users (GET /v1/apps/{appId}/presence/users?status=online), paged. */
+/**
+ * Online users (GET /v1/apps/{appId}/presence/users?status=online), paged.
+ * @param {SectionContext} ctx
+ * @returns {Section}
+ */
 export function usersSection(ctx) {
   const refreshButton = button("Refresh", "users-refresh", () => void refresh());
   const section = card({ title: "Online users", testid: "users", tools: [refreshButton] });
+  /** @type {UserPresenceJson[]} */
   let users = [];
   let nextPageToken = "";
 
+  /** @param {string} pageToken "" for the first page */
   async function load(pageToken) {
     try {
-      const res = await api.get(appPath(ctx.appId, "presence", "users"), {
-        status: "online",
-        pageSize: PAGE_SIZE,
-        pageToken,
-      });
+      const res = /** @type {Page & { users?: UserPresenceJson[] }} */ (
+        await api.get(appPath(ctx.appId, "presence", "users"), {
+          status: "online",
+          pageSize: PAGE_SIZE,
+          pageToken,
+        })
+      );
       section.error(null);
       users = pageToken ? users.concat(res.users ?? []) : (res.users ?? []);
       nextPageToken = res.nextPageToken ?? "";
@@ -76,14 +97,18 @@ export function usersSection(ctx) {
   return { root: section.root, refresh };
 }
 
-/** Rooms (GET /v1/apps/{appId}/rooms); a room's members load on demand. */
+/**
+ * Rooms (GET /v1/apps/{appId}/rooms); a room's members load on demand.
+ * @param {SectionContext} ctx
+ * @returns {Section}
+ */
 export function roomsSection(ctx) {
   const refreshButton = button("Refresh", "rooms-refresh", () => void refresh());
   const section = card({ title: "Rooms", testid: "rooms", tools: [refreshButton] });
 
   async function refresh() {
     try {
-      const res = await api.get(appPath(ctx.appId, "rooms"));
+      const res = /** @type {{ rooms?: RoomJson[] }} */ (await api.get(appPath(ctx.appId, "rooms")));
       section.error(null);
       render(res.rooms ?? []);
     } catch (err) {
@@ -91,6 +116,7 @@ export function roomsSection(ctx) {
     }
   }
 
+  /** @param {RoomJson[]} rooms */
   function render(rooms) {
     if (rooms.length === 0) {
       show(section.body, h("p", { class: "muted", testid: "rooms-empty" }, "No rooms."));
@@ -108,7 +134,9 @@ export function roomsSection(ctx) {
           showMembers.addEventListener(
             "click",
             act(showMembers, ctx.fail, async () => {
-              const res = await api.get(appPath(ctx.appId, "rooms", roomId, "members"), { pageSize: 200 });
+              const res = /** @type {Page & { members?: MemberJson[] }} */ (
+                await api.get(appPath(ctx.appId, "rooms", roomId, "members"), { pageSize: 200 })
+              );
               const list = res.members ?? [];
               show(
                 members,

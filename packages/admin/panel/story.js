@@ -1,11 +1,18 @@
 import { formatTime, h, show, table } from "./dom.js";
 
+/** @typedef {import("../src/answers.js").AttemptJson} AttemptJson */
+/** @typedef {import("../src/answers.js").EventJson} EventJson */
+/** @typedef {import("../src/answers.js").EventStory} EventStory */
+
 const COLUMNS = ["Time", "Endpoint", "Attempt", "Outcome", "Status", "Error"];
 
 /**
  * An event's story as GET /v1/apps/{appId}/events/{eventId} gives it: the event, the events Herald
  * derived from it (user.online, room.status…) and every attempt to deliver each. The chat core's
  * event often has no callbacks of its own: they hang off the events derived from it.
+ * @param {Element} box
+ * @param {string} eventId
+ * @param {EventStory} story
  */
 export function showStory(box, eventId, story) {
   const parts = [];
@@ -17,6 +24,12 @@ export function showStory(box, eventId, story) {
   show(box, h("h3", {}, `Story of event ${eventId}`), parts);
 }
 
+/**
+ * @param {EventJson} event
+ * @param {AttemptJson[]} attempts
+ * @param {string} testid
+ * @param {string | null} cause
+ */
 function eventBlock(event, attempts, testid, cause) {
   return h(
     "div",
@@ -37,6 +50,7 @@ function eventBlock(event, attempts, testid, cause) {
   );
 }
 
+/** @param {AttemptJson} a */
 function attemptRow(a) {
   const outcome = a.outcome ?? "";
   return h(
@@ -51,10 +65,18 @@ function attemptRow(a) {
   );
 }
 
-/** The causeEventId in the derived event's payload (it sits under the payload's oneof case). */
+/**
+ * The causeEventId in the derived event's payload (it sits under the payload's oneof case).
+ * @param {EventJson} event
+ */
 function causeOf(event) {
   for (const value of Object.values(event)) {
-    if (value && typeof value === "object" && typeof value.causeEventId === "string")
+    if (
+      value &&
+      typeof value === "object" &&
+      "causeEventId" in value &&
+      typeof value.causeEventId === "string"
+    )
       return value.causeEventId;
   }
   return null;

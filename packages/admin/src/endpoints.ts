@@ -217,6 +217,40 @@ export function registerEndpointRoutes(app: AdminApp, ctx: AdminContext): void {
   );
 
   app.post(
+    "/v1/apps/:appId/endpoints/:endpointId/pause",
+    {
+      config: { access: "app" },
+      schema: {
+        tags: ["endpoints"],
+        summary: "Pause an endpoint until a time (its jobs wait, nothing is lost); enable resumes it sooner",
+        params: endpointParams,
+        body: z.object({
+          until: z.iso
+            .datetime({ offset: true })
+            .describe("when sending resumes (ISO 8601, at most 30 days ahead)"),
+          reason: z.string().max(500).optional(),
+        }),
+      },
+    },
+    async (request) => {
+      const until = Date.parse(request.body.until);
+      const now = Date.now();
+      if (until <= now || until > now + 30 * DAY_MS) {
+        throw new ValidationError("until: must be in the future and at most 30 days ahead", {
+          field: "until",
+        });
+      }
+      const reason = request.body.reason?.trim() ?? "";
+      return setState(request.params.appId, request.params.endpointId, {
+        state: "paused",
+        until: new Date(until).toISOString(),
+        reason: reason === "" ? "paused by operator" : `paused by operator: ${reason}`,
+        since: new Date(now).toISOString(),
+      });
+    },
+  );
+
+  app.post(
     "/v1/apps/:appId/endpoints/:endpointId/rotate-secret",
     {
       config: { access: "app" },

@@ -13,22 +13,13 @@ import {
   ValidationError,
   type Logger,
 } from "@herald/runtime";
+import type { ApiErrorBody } from "./answers.js";
 import type { AdminApp } from "./context.js";
 
+/** The admin API's error body, as answers.ts's errorSchema has it (the panel reads the same type). */
+export type ErrorBody = ApiErrorBody;
 /** The `error.code` values of the admin API's error body. */
-export type ErrorCode =
-  | "invalid_argument"
-  | "unauthenticated"
-  | "forbidden"
-  | "not_found"
-  | "conflict"
-  | "too_large"
-  | "unavailable"
-  | "internal";
-
-export interface ErrorBody {
-  error: { code: ErrorCode; message: string; field?: string };
-}
+export type ErrorCode = ErrorBody["error"]["code"];
 
 /**
  * A refusal that only makes sense over HTTP (no credentials, wrong role, a dependency down). Everything

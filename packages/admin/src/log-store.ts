@@ -11,6 +11,8 @@ import {
   type ListAttemptsResponse,
   type ListDeadDeliveriesRequest,
   type ListDeadDeliveriesResponse,
+  type ListDeliveriesRequest,
+  type ListDeliveriesResponse,
 } from "@herald/proto";
 import { ValidationError } from "@herald/runtime";
 import { AdminHttpError, notFound, unavailable } from "./errors.js";
@@ -26,6 +28,7 @@ export interface LogStore {
   getEndpointActivity(req: GetEndpointActivityRequest): Promise<GetEndpointActivityResponse>;
   listDeadDeliveries(req: ListDeadDeliveriesRequest): Promise<ListDeadDeliveriesResponse>;
   getOverview(req: GetOverviewRequest): Promise<GetOverviewResponse>;
+  listDeliveries(req: ListDeliveriesRequest): Promise<ListDeliveriesResponse>;
 }
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
@@ -61,6 +64,9 @@ export function logStoreQueries(client: DeliveryLogServiceClient, timeoutMs = 10
     ),
     getOverview: call<GetOverviewRequest, GetOverviewResponse>((req, md, opts, cb) =>
       client.getOverview(req, md, opts, cb),
+    ),
+    listDeliveries: call<ListDeliveriesRequest, ListDeliveriesResponse>((req, md, opts, cb) =>
+      client.listDeliveries(req, md, opts, cb),
     ),
   };
 }

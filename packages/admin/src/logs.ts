@@ -18,6 +18,7 @@ import {
   pageSize,
   pageToken,
 } from "./schemas.js";
+import { attemptJson, eventJson, eventStorySchema } from "./answers.js";
 
 const attemptsQuery = z.object({
   endpointId: idSchema.optional(),
@@ -34,45 +35,6 @@ const attemptsQuery = z.object({
   pageSize: pageSize(500).optional(),
   pageToken: pageToken.max(1000).optional(),
 });
-
-/** An Attempt as the API shows it: the proto's JSON (camelCase; a field at its default is left out). */
-const attemptJson = z
-  .looseObject({
-    id: z.string(),
-    eventId: z.string().optional(),
-    endpointId: z.string().optional(),
-    deliveryId: z.string().optional(),
-    kind: z.string().optional().describe("delivery or before"),
-    outcome: z.string().optional(),
-    statusCode: z.number().optional(),
-    attempt: z.number().optional(),
-    at: z.string().optional(),
-  })
-  .describe("Attempt");
-
-/** An Event as the API shows it: the proto's JSON, the payload under its oneof case (userOnline…). */
-const eventJson = z
-  .looseObject({
-    id: z.string(),
-    appId: z.string(),
-    type: z.string().optional(),
-    occurredAt: z.string().optional(),
-    operationId: z.string().optional(),
-  })
-  .describe("Event");
-
-/**
- * An event's story: the event (null when only attempts of it are on record), its attempts, and the
- * events derived from it (presence's user.*, the chatroom's room.*, and their own derived events),
- * oldest first, each naming its cause in its payload's causeEventId, each with its attempts.
- */
-export const eventStorySchema = z
-  .object({
-    event: eventJson.nullable(),
-    attempts: z.array(attemptJson),
-    derived: z.array(z.object({ event: eventJson, attempts: z.array(attemptJson) })),
-  })
-  .describe("EventStory");
 
 const date = (iso: string | undefined) => (iso === undefined ? undefined : new Date(iso));
 

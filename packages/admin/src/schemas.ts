@@ -96,22 +96,3 @@ export const appBody = z.looseObject({
     .looseObject({ failureThreshold: z.number().optional(), openMs: z.number().optional() })
     .optional(),
 });
-
-export const errorSchema = z
-  .object({
-    error: z.object({
-      code: z.enum([
-        "invalid_argument",
-        "unauthenticated",
-        "forbidden",
-        "not_found",
-        "conflict",
-        "too_large",
-        "unavailable",
-        "internal",
-      ]),
-      message: z.string(),
-      field: z.string().optional(),
-    }),
-  })
-  .describe("Error");

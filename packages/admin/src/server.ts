@@ -10,6 +10,7 @@ import type { Logger } from "@herald/runtime";
 import { registerAppRoutes } from "./apps.js";
 import { installAuth, registerPublic, requireAccessDeclarations } from "./auth.js";
 import type { AdminContext } from "./context.js";
+import { registerDeliveryRoutes } from "./deliveries.js";
 import { registerEndpointRoutes } from "./endpoints.js";
 import { bodyTooLargeReply, frameworkErrorReply, installErrorHandlers } from "./errors.js";
 import { registerHookRoutes } from "./hooks.js";
@@ -92,6 +93,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   registerEndpointRoutes(app, ctx);
   registerHookRoutes(app, ctx);
   registerLogRoutes(app, ctx);
+  registerDeliveryRoutes(app, ctx);
   registerQueryRoutes(app, ctx);
   registerOverviewRoutes(app, ctx);
 

@@ -32,13 +32,18 @@ export {
   DIALECTS,
   ORDERINGS,
   endpointInputSchema,
+  DEFAULT_FAILING_AFTER_ATTEMPTS,
+  OPERATIONAL_EVENT_PATTERN,
   eventTypeMatches,
+  takesEventKind,
   validateEndpoint,
 } from "./endpoint-config.js";
 export type { Dialect, EndpointConfig, EndpointSecret, Ordering } from "./endpoint-config.js";
 export {
+  ENDPOINT_STATE_KEY_PREFIX,
   deleteEndpointState,
   endpointStateKey,
+  parseEndpointStateKey,
   readEndpointState,
   validateEndpointState,
   writeEndpointState,

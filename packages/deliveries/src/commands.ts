@@ -1,4 +1,4 @@
-import { deliveryIdOf, publishDeliveryJob, type Bus } from "@herald/bus";
+import { deliveryIdOf, publishDeliveryJob, publishDeliveryJobs, type Bus } from "@herald/bus";
 import {
   deleteEndpointState,
   readEndpointState,
@@ -40,30 +40,48 @@ export interface StoredDelivery {
   event: Uint8Array;
 }
 
-/**
- * Several deliveries of one endpoint again, in the order given; answers how many were written. The
- * jobs are written one after another (awaited), so a failure part-way leaves a clear count behind.
- */
-export async function replayStored(
+/** A stored delivery and the endpoint it goes to: a filtered set may span endpoints. */
+export interface StoredEndpointDelivery extends StoredDelivery {
+  endpointId: string;
+}
+
+/** Several deliveries of one endpoint again, in the order given; answers how many were written. */
+export function replayStored(
   bus: Bus,
   appId: string,
   endpointId: string,
   deliveries: readonly StoredDelivery[],
 ): Promise<number> {
-  let written = 0;
-  for (const d of deliveries) {
-    await publishDeliveryJob(bus, {
+  return replayDeliveries(
+    bus,
+    appId,
+    deliveries.map((d) => ({ ...d, endpointId })),
+  );
+}
+
+/**
+ * Deliveries of an app again, each to its own endpoint (an operator's bulk replay of a filtered
+ * set). The jobs are pipelined into DELIVERIES, in the order given, with no round trip awaited per
+ * job; answers how many were stored, or fails as a whole (a replay asked again sends duplicates of
+ * what was stored, which receivers tell apart by the delivery id they already know).
+ */
+export function replayDeliveries(
+  bus: Bus,
+  appId: string,
+  deliveries: readonly StoredEndpointDelivery[],
+): Promise<number> {
+  return publishDeliveryJobs(
+    bus,
+    deliveries.map((d) => ({
       appId,
-      endpointId,
+      endpointId: d.endpointId,
       eventId: d.eventId,
       eventType: d.eventType,
-      trigger: "replay",
+      trigger: "replay" as const,
       event: d.event,
       deliveryId: d.deliveryId,
-    });
-    written += 1;
-  }
-  return written;
+    })),
+  );
 }
 
 /** A synthetic event of `type` to one endpoint, through the deliverer like any other job. */

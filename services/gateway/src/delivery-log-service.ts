@@ -36,6 +36,7 @@ export function forwardDeliveryLog(
     getEndpointActivity: forward((req, md, opts, cb) => client.getEndpointActivity(req, md, opts, cb)),
     listDeadDeliveries: forward((req, md, opts, cb) => client.listDeadDeliveries(req, md, opts, cb)),
     getOverview: forward((req, md, opts, cb) => client.getOverview(req, md, opts, cb)),
+    listDeliveries: forward((req, md, opts, cb) => client.listDeliveries(req, md, opts, cb)),
   };
 }
 
@@ -52,5 +53,6 @@ export function withoutLogStore(): DeliveryLogServiceServer {
     getEndpointActivity: refuse,
     listDeadDeliveries: refuse,
     getOverview: refuse,
+    listDeliveries: refuse,
   };
 }

@@ -118,7 +118,16 @@ const payloadSchemas = {
 
 type ChatCorePayloadCase = Exclude<
   NonNullable<Event["payload"]>["$case"],
-  "userOnline" | "userOffline" | "userBackground" | "roomStatus" | "roomRejected"
+  | "userOnline"
+  | "userOffline"
+  | "userBackground"
+  | "roomStatus"
+  | "roomRejected"
+  | "endpointDisabled"
+  | "endpointPaused"
+  | "endpointEnabled"
+  | "endpointFailing"
+  | "endpointRecovered"
 >;
 
 const envelopeSchema = z.object({ id: eventId, appId, operationId, occurredAt: time.optional() });

@@ -9,11 +9,11 @@ import type { AttemptRow, EventRow } from "./records.js";
 const INSERT_ATTEMPTS = `
 INSERT INTO herald.attempts (id, at, kind, app_id, hook, endpoint_id, event_id, delivery_id, attempt,
   event_type, dialect, trigger, operation_id, url, request_body, status, response_body, latency_ms,
-  outcome, error, event, ordering_key, key_wait_ms)
+  outcome, error, event, ordering_key, key_wait_ms, trace_id)
 SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
   $7::text[], $8::text[], $9::int[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
   $15::text[], $16::int[], $17::text[], $18::int[], $19::text[], $20::text[], $21::bytea[], $22::text[],
-  $23::int[])
+  $23::int[], $24::text[])
 ON CONFLICT DO NOTHING`;
 
 // The overview's rollups grow in the same statement, by the rows it actually inserted: a redelivered
@@ -62,6 +62,7 @@ export function attemptParams(rows: AttemptRow[]): unknown[] {
     col("event"),
     col("orderingKey"),
     col("keyWaitMs"),
+    col("traceId"),
   ];
 }
 
