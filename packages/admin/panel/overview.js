@@ -5,32 +5,15 @@ import { api, appPath } from "./api.js";
 import { fact, h, show, table } from "./dom.js";
 import { button, card } from "./section.js";
 
-/**
- * @typedef {object} OverviewStats
- * @property {number} attempts
- * @property {number} delivered
- * @property {number} retried
- * @property {number} dead
- * @property {number | null} successRate delivered / (delivered + dead); null when no delivery ended
- * @property {number} p50Ms
- * @property {number} p99Ms
- */
-/**
- * @typedef {object} Overview GET /v1/apps/{app}/overview's answer (its schema: overviewSchema)
- * @property {string} range
- * @property {string} from
- * @property {string} to
- * @property {number} bucketSeconds
- * @property {OverviewStats} total
- * @property {Array<OverviewStats & {endpointId: string}>} endpoints
- * @property {Array<OverviewStats & {start: string}>} series
- */
+/** @typedef {import("../src/answers.js").Overview} Overview */
+/** @typedef {import("../src/answers.js").OverviewStats} OverviewStats */
+/** @typedef {import("../src/answers.js").OverviewRangeName} RangeName */
 /** @typedef {typeof import("uplot")} UPlotClass */
 /** @typedef {import("uplot")} UPlotChart */
 
-/** The ranges the API knows (it defines their bucket widths). */
-const RANGES = /** @type {const} */ (["hour", "day", "week"]);
-/** @typedef {(typeof RANGES)[number]} RangeName */
+/** The ranges the API knows (it defines their bucket widths), as its answers name them. */
+/** @type {readonly RangeName[]} */
+const RANGES = ["hour", "day", "week"];
 
 // Relative to this module, so under /admin/vendor/uplot/ as the admin server serves it.
 const UPLOT_MODULE = "./vendor/uplot/uPlot.esm.js";
@@ -110,8 +93,9 @@ export function overviewSection(ctx) {
       b.setAttribute("aria-pressed", String(on));
     }
     try {
-      /** @type {Overview} */
-      const overview = await api.get(appPath(ctx.appId, "overview"), { range, endpointId });
+      const overview = /** @type {Overview} */ (
+        await api.get(appPath(ctx.appId, "overview"), { range, endpointId })
+      );
       section.error(null);
       await render(overview);
     } catch (err) {

@@ -4,57 +4,24 @@ import { endpointsOf, loadApp } from "./app-model.js";
 import type { AdminApp, AdminContext } from "./context.js";
 import { unavailable } from "./errors.js";
 import { appParams, idSchema } from "./schemas.js";
+import { OVERVIEW_RANGE_NAMES, overviewSchema, type Overview, type OverviewRangeName } from "./answers.js";
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 
-/** The overview's ranges, each with its series' bucket width: the one definition (the panel reads them from the answer). */
-export const OVERVIEW_RANGES = {
+/** The span and series bucket width of each range the overview takes (names: OVERVIEW_RANGE_NAMES). */
+export const OVERVIEW_RANGES: Record<OverviewRangeName, { spanMs: number; bucketSeconds: number }> = {
   hour: { spanMs: HOUR_MS, bucketSeconds: 60 },
   day: { spanMs: 24 * HOUR_MS, bucketSeconds: 60 * 60 },
   week: { spanMs: 7 * 24 * HOUR_MS, bucketSeconds: 60 * 60 },
-} as const;
-export type OverviewRangeName = keyof typeof OVERVIEW_RANGES;
-const rangeNames = Object.keys(OVERVIEW_RANGES) as [OverviewRangeName, ...OverviewRangeName[]];
+};
 
 const overviewQuery = z.object({
-  range: z.enum(rangeNames).default("day"),
+  range: z.enum(OVERVIEW_RANGE_NAMES).default("day"),
   endpointId: idSchema.optional(),
 });
 
-const stats = {
-  attempts: z.number().int().describe("Delivery attempts made in the range"),
-  delivered: z.number().int().describe("Attempts that delivered (one per delivered delivery)"),
-  retried: z.number().int().describe("Attempts that failed and were tried again"),
-  dead: z.number().int().describe("Deliveries that gave up (their last attempt)"),
-  successRate: z
-    .number()
-    .nullable()
-    .describe(
-      "delivered / (delivered + dead): of the deliveries that ended in the range; null when none did",
-    ),
-  p50Ms: z
-    .number()
-    .int()
-    .describe("Median attempt latency, ms: the bound of its log-scale bucket (at most 19% above)"),
-  p99Ms: z.number().int().describe("99th percentile attempt latency, ms, as p50Ms"),
-};
-
-/** The overview of an app (or one endpoint): totals, per endpoint, and a series of equal buckets. */
-export const overviewSchema = z
-  .object({
-    range: z.enum(rangeNames),
-    from: z.string().describe("Start of the first bucket (ISO 8601)"),
-    to: z.string().describe("End of the last bucket (ISO 8601); the last bucket holds now"),
-    bucketSeconds: z.number().int(),
-    total: z.object(stats),
-    endpoints: z
-      .array(z.object({ endpointId: z.string(), ...stats }))
-      .describe("The app's endpoints and any other with attempts in the range, by id"),
-    series: z.array(z.object({ start: z.string(), ...stats })).describe("Every bucket, oldest first"),
-  })
-  .describe("Overview");
-type OverviewJson = z.infer<typeof overviewSchema>;
+type OverviewJson = Overview;
 
 const EMPTY: OverviewStats = { attempts: 0, delivered: 0, retried: 0, dead: 0, p50Ms: 0, p99Ms: 0 };
 
