@@ -6,6 +6,7 @@ import { endpointsSection } from "./endpoints.js";
 import { hooksSection } from "./hooks.js";
 import { keysSection } from "./keys.js";
 import { roomsSection, usersSection } from "./live.js";
+import { overviewSection } from "./overview.js";
 import { act, button } from "./section.js";
 
 const AUTO_REFRESH_MS = 5_000;
@@ -164,7 +165,8 @@ function openApp(appId) {
   const hooks = hooksSection(ctx);
   const users = usersSection(ctx);
   const rooms = roomsSection(ctx);
-  const sections = [endpoints, deliveries, hooks, users, rooms];
+  const overview = overviewSection(ctx);
+  const sections = [overview, endpoints, deliveries, hooks, users, rooms];
   // App keys are the admin's to make; an app key (hak_…) would only be refused.
   if (!loadToken().startsWith("hak_")) sections.push(keysSection(ctx));
 

@@ -126,3 +126,42 @@ export const bulkReplayResponse = z
 export type DeliveryJson = z.infer<typeof deliveryJson>;
 export type DeliveryPage = z.infer<typeof deliveriesResponse>;
 export type BulkReplayResult = z.infer<typeof bulkReplayResponse>;
+
+/** The overview's ranges, by name (their spans and bucket widths: OVERVIEW_RANGES in overview.ts). */
+export const OVERVIEW_RANGE_NAMES = ["hour", "day", "week"] as const;
+export type OverviewRangeName = (typeof OVERVIEW_RANGE_NAMES)[number];
+
+const overviewStats = {
+  attempts: z.number().int().describe("Delivery attempts made in the range"),
+  delivered: z.number().int().describe("Attempts that delivered (one per delivered delivery)"),
+  retried: z.number().int().describe("Attempts that failed and were tried again"),
+  dead: z.number().int().describe("Deliveries that gave up (their last attempt)"),
+  successRate: z
+    .number()
+    .nullable()
+    .describe(
+      "delivered / (delivered + dead): of the deliveries that ended in the range; null when none did",
+    ),
+  p50Ms: z
+    .number()
+    .int()
+    .describe("Median attempt latency, ms: the bound of its log-scale bucket (at most 19% above)"),
+  p99Ms: z.number().int().describe("99th percentile attempt latency, ms, as p50Ms"),
+};
+
+/** The overview of an app (or one endpoint): totals, per endpoint, and a series of equal buckets. */
+export const overviewSchema = z
+  .object({
+    range: z.enum(OVERVIEW_RANGE_NAMES),
+    from: z.string().describe("Start of the first bucket (ISO 8601)"),
+    to: z.string().describe("End of the last bucket (ISO 8601); the last bucket holds now"),
+    bucketSeconds: z.number().int(),
+    total: z.object(overviewStats),
+    endpoints: z
+      .array(z.object({ endpointId: z.string(), ...overviewStats }))
+      .describe("The app's endpoints and any other with attempts in the range, by id"),
+    series: z.array(z.object({ start: z.string(), ...overviewStats })).describe("Every bucket, oldest first"),
+  })
+  .describe("Overview");
+export type Overview = z.infer<typeof overviewSchema>;
+export type OverviewStats = Overview["total"];

@@ -5,6 +5,8 @@ import {
   type GetEndpointActivityResponse,
   type GetEventDeliveriesRequest,
   type GetEventDeliveriesResponse,
+  type GetOverviewRequest,
+  type GetOverviewResponse,
   type ListAttemptsRequest,
   type ListAttemptsResponse,
   type ListDeadDeliveriesRequest,
@@ -25,6 +27,7 @@ export interface LogStore {
   getEventDeliveries(req: GetEventDeliveriesRequest): Promise<GetEventDeliveriesResponse>;
   getEndpointActivity(req: GetEndpointActivityRequest): Promise<GetEndpointActivityResponse>;
   listDeadDeliveries(req: ListDeadDeliveriesRequest): Promise<ListDeadDeliveriesResponse>;
+  getOverview(req: GetOverviewRequest): Promise<GetOverviewResponse>;
   listDeliveries(req: ListDeliveriesRequest): Promise<ListDeliveriesResponse>;
 }
 
@@ -58,6 +61,9 @@ export function logStoreQueries(client: DeliveryLogServiceClient, timeoutMs = 10
     ),
     listDeadDeliveries: call<ListDeadDeliveriesRequest, ListDeadDeliveriesResponse>((req, md, opts, cb) =>
       client.listDeadDeliveries(req, md, opts, cb),
+    ),
+    getOverview: call<GetOverviewRequest, GetOverviewResponse>((req, md, opts, cb) =>
+      client.getOverview(req, md, opts, cb),
     ),
     listDeliveries: call<ListDeliveriesRequest, ListDeliveriesResponse>((req, md, opts, cb) =>
       client.listDeliveries(req, md, opts, cb),

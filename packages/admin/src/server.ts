@@ -1,4 +1,6 @@
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Fastify, { LogController, type FastifyReply } from "fastify";
 import fastifyStatic from "@fastify/static";
@@ -15,9 +17,13 @@ import { registerHookRoutes } from "./hooks.js";
 import type { LogStore } from "./log-store.js";
 import { registerLogRoutes } from "./logs.js";
 import { registerOpenApi } from "./openapi.js";
+import { registerOverviewRoutes } from "./overview.js";
 import { installPlainTextChecks } from "./plain-text.js";
 import { registerQueryRoutes } from "./queries.js";
 import { MAX_PARAM_LENGTH } from "./schemas.js";
+
+/** uPlot's dist/ (the overview's charts), served at /admin/vendor/uplot/ from our own node_modules. */
+const UPLOT_DIR = path.dirname(createRequire(import.meta.url).resolve("uplot"));
 
 /** packages/admin/panel, from src or dist alike. */
 export const ADMIN_PANEL_DIR = fileURLToPath(new URL("../panel/", import.meta.url));
@@ -89,10 +95,17 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   registerLogRoutes(app, ctx);
   registerDeliveryRoutes(app, ctx);
   registerQueryRoutes(app, ctx);
+  registerOverviewRoutes(app, ctx);
 
   const panelDir = opts.panelDir ?? ADMIN_PANEL_DIR;
   if (existsSync(panelDir)) {
     await registerPublic(app, fastifyStatic, { root: panelDir, prefix: "/admin/", redirect: true });
+    await registerPublic(app, fastifyStatic, {
+      root: UPLOT_DIR,
+      prefix: "/admin/vendor/uplot/",
+      decorateReply: false,
+      allowedPath: (file) => file === "/uPlot.esm.js" || file === "/uPlot.min.css",
+    });
   } else {
     log.warn({ panelDir }, "admin panel directory missing; /admin/ will answer 404");
   }

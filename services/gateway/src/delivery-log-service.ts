@@ -35,6 +35,7 @@ export function forwardDeliveryLog(
     getEventDeliveries: forward((req, md, opts, cb) => client.getEventDeliveries(req, md, opts, cb)),
     getEndpointActivity: forward((req, md, opts, cb) => client.getEndpointActivity(req, md, opts, cb)),
     listDeadDeliveries: forward((req, md, opts, cb) => client.listDeadDeliveries(req, md, opts, cb)),
+    getOverview: forward((req, md, opts, cb) => client.getOverview(req, md, opts, cb)),
     listDeliveries: forward((req, md, opts, cb) => client.listDeliveries(req, md, opts, cb)),
   };
 }
@@ -51,6 +52,7 @@ export function withoutLogStore(): DeliveryLogServiceServer {
     getEventDeliveries: refuse,
     getEndpointActivity: refuse,
     listDeadDeliveries: refuse,
+    getOverview: refuse,
     listDeliveries: refuse,
   };
 }

@@ -5,6 +5,8 @@ import type {
   GetEndpointActivityResponse,
   GetEventDeliveriesRequest,
   GetEventDeliveriesResponse,
+  GetOverviewRequest,
+  GetOverviewResponse,
   ListAttemptsRequest,
   ListAttemptsResponse,
   ListDeadDeliveriesRequest,
@@ -16,6 +18,7 @@ import { NotFoundError, ValidationError, type Logger } from "@herald/runtime";
 import { unaryHandler } from "@herald/grpc";
 import { listDeliveries } from "./delivery-listing.js";
 import { deadDeliveries, endpointActivity, eventDeliveries, listAttempts } from "./queries.js";
+import { checkOverviewRange, overview } from "./overview.js";
 
 const KINDS = new Set(["", "delivery", "before"]);
 /** A delivery's outcome is its latest attempt's. */
@@ -88,6 +91,22 @@ export function createDeliveryLogService(pool: pg.Pool, log: Logger): DeliveryLo
         return { deliveries: await deadDeliveries(pool, req.appId, req.endpointId, since, limit) };
       },
     ),
+    getOverview: answer("GetOverview")<GetOverviewRequest, GetOverviewResponse>(async (req) => {
+      required("app_id", req.appId);
+      const from = timestamp("from", req.from);
+      const to = timestamp("to", req.to);
+      if (from === undefined) throw new ValidationError("from: must be set", { field: "from" });
+      if (to === undefined) throw new ValidationError("to: must be set", { field: "to" });
+      const range = {
+        appId: req.appId,
+        endpointId: req.endpointId,
+        from,
+        to,
+        bucketSeconds: req.bucketSeconds,
+      };
+      checkOverviewRange(range);
+      return overview(pool, range);
+    }),
     listDeliveries: answer("ListDeliveries")<ListDeliveriesRequest, ListDeliveriesResponse>(async (req) => {
       required("app_id", req.appId);
       if (!DELIVERY_OUTCOMES.has(req.outcome)) {

@@ -108,7 +108,7 @@ export function decodePageToken(token: string): PageKey {
 }
 
 /** Runs a query; a Postgres that cannot be reached becomes a RetryableError (gRPC UNAVAILABLE). */
-async function query<R extends pg.QueryResultRow>(
+export async function query<R extends pg.QueryResultRow>(
   pool: pg.Pool,
   text: string,
   values: unknown[],

@@ -16,6 +16,15 @@ SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::
   $23::int[], $24::text[])
 ON CONFLICT DO NOTHING`;
 
+// The overview's rollups grow in the same statement, by the rows it actually inserted: a redelivered
+// batch (rows already there) adds nothing. herald.roll_up_attempts is the one rule (its migration).
+const INSERT_ATTEMPTS_ROLLED_UP = `
+WITH inserted AS (${INSERT_ATTEMPTS}
+  RETURNING kind, app_id, endpoint_id, at, outcome, latency_ms)
+SELECT herald.roll_up_attempts(array_agg(app_id), array_agg(endpoint_id), array_agg(at), array_agg(outcome),
+  array_agg(latency_ms))
+FROM inserted WHERE kind = 'delivery'`;
+
 const INSERT_EVENTS = `
 INSERT INTO herald.events (id, app_id, type, occurred_at, operation_id, user_ids, room_id, payload,
   cause_event_id)
@@ -71,9 +80,16 @@ function eventParams(rows: EventRow[]): unknown[] {
   ];
 }
 
-/** Writes attempt rows in one statement (one transaction), idempotently. */
+/** Writes attempt rows and their rollups in one statement (one transaction), idempotently. */
 export function attemptWriter(pool: pg.Pool, log: Logger): WriteBatch<AttemptRow> {
-  return batchWriter(pool, log, "attempts", "herald-insert-attempts", INSERT_ATTEMPTS, attemptParams);
+  return batchWriter(
+    pool,
+    log,
+    "attempts",
+    "herald-insert-attempts-rolled-up",
+    INSERT_ATTEMPTS_ROLLED_UP,
+    attemptParams,
+  );
 }
 
 /** Writes event rows in one statement (one transaction), idempotently. */

@@ -273,6 +273,59 @@ export interface ListDeadDeliveriesResponse {
   deliveries: DeadDelivery[];
 }
 
+export interface GetOverviewRequest {
+  appId: string;
+  /** Empty: every endpoint of the app. */
+  endpointId: string;
+  /** Both set, whole minutes, from before to, at most 10000 buckets apart. */
+  from: Date | undefined;
+  to:
+    | Date
+    | undefined;
+  /**
+   * The series' bucket width: a whole number of minutes that divides (to - from). Buckets start at
+   * from; a width that is a multiple of 15 min or 1 h reads the coarser rollups.
+   */
+  bucketSeconds: number;
+}
+
+/**
+ * Counts of delivery attempts and their latency. A delivery ends delivered or dead; retried counts
+ * the attempts that failed and were tried again.
+ */
+export interface OverviewStats {
+  attempts: number;
+  delivered: number;
+  retried: number;
+  dead: number;
+  /**
+   * Attempt latency percentiles in ms: the upper bound of the log-scale histogram bucket holding the
+   * rank, so never below the true value and at most 19% above it; 0 without attempts.
+   */
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface EndpointOverview {
+  endpointId: string;
+  stats: OverviewStats | undefined;
+}
+
+export interface OverviewBucket {
+  start: Date | undefined;
+  stats: OverviewStats | undefined;
+}
+
+export interface GetOverviewResponse {
+  total:
+    | OverviewStats
+    | undefined;
+  /** Endpoints with attempts in the range, by endpoint id. */
+  endpoints: EndpointOverview[];
+  /** Every bucket from from to to, oldest first, empty ones included. */
+  series: OverviewBucket[];
+}
+
 export interface ListDeliveriesRequest {
   appId: string;
   /**
@@ -3518,6 +3571,591 @@ export const ListDeadDeliveriesResponse: MessageFns<ListDeadDeliveriesResponse> 
   },
 };
 
+function createBaseGetOverviewRequest(): GetOverviewRequest {
+  return { appId: "", endpointId: "", from: undefined, to: undefined, bucketSeconds: 0 };
+}
+
+export const GetOverviewRequest: MessageFns<GetOverviewRequest> = {
+  encode(message: GetOverviewRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appId !== "") {
+      writer.uint32(10).string(message.appId);
+    }
+    if (message.endpointId !== "") {
+      writer.uint32(18).string(message.endpointId);
+    }
+    if (message.from !== undefined) {
+      Timestamp.encode(toTimestamp(message.from), writer.uint32(26).fork()).join();
+    }
+    if (message.to !== undefined) {
+      Timestamp.encode(toTimestamp(message.to), writer.uint32(34).fork()).join();
+    }
+    if (message.bucketSeconds !== 0) {
+      writer.uint32(40).uint32(message.bucketSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOverviewRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOverviewRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.endpointId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.from = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.to = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.bucketSeconds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOverviewRequest {
+    return {
+      appId: isSet(object.appId)
+        ? globalThis.String(object.appId)
+        : isSet(object.app_id)
+        ? globalThis.String(object.app_id)
+        : "",
+      endpointId: isSet(object.endpointId)
+        ? globalThis.String(object.endpointId)
+        : isSet(object.endpoint_id)
+        ? globalThis.String(object.endpoint_id)
+        : "",
+      from: isSet(object.from) ? fromJsonTimestamp(object.from) : undefined,
+      to: isSet(object.to) ? fromJsonTimestamp(object.to) : undefined,
+      bucketSeconds: isSet(object.bucketSeconds)
+        ? globalThis.Number(object.bucketSeconds)
+        : isSet(object.bucket_seconds)
+        ? globalThis.Number(object.bucket_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetOverviewRequest): unknown {
+    const obj: any = {};
+    if (message.appId !== "") {
+      obj.appId = message.appId;
+    }
+    if (message.endpointId !== "") {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.from !== undefined) {
+      obj.from = message.from.toISOString();
+    }
+    if (message.to !== undefined) {
+      obj.to = message.to.toISOString();
+    }
+    if (message.bucketSeconds !== 0) {
+      obj.bucketSeconds = Math.round(message.bucketSeconds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetOverviewRequest>, I>>(base?: I): GetOverviewRequest {
+    return GetOverviewRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetOverviewRequest>, I>>(object: I): GetOverviewRequest {
+    const message = createBaseGetOverviewRequest();
+    message.appId = object.appId ?? "";
+    message.endpointId = object.endpointId ?? "";
+    message.from = object.from ?? undefined;
+    message.to = object.to ?? undefined;
+    message.bucketSeconds = object.bucketSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseOverviewStats(): OverviewStats {
+  return { attempts: 0, delivered: 0, retried: 0, dead: 0, p50Ms: 0, p99Ms: 0 };
+}
+
+export const OverviewStats: MessageFns<OverviewStats> = {
+  encode(message: OverviewStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.attempts !== 0) {
+      writer.uint32(8).uint64(message.attempts);
+    }
+    if (message.delivered !== 0) {
+      writer.uint32(16).uint64(message.delivered);
+    }
+    if (message.retried !== 0) {
+      writer.uint32(24).uint64(message.retried);
+    }
+    if (message.dead !== 0) {
+      writer.uint32(32).uint64(message.dead);
+    }
+    if (message.p50Ms !== 0) {
+      writer.uint32(40).uint32(message.p50Ms);
+    }
+    if (message.p99Ms !== 0) {
+      writer.uint32(48).uint32(message.p99Ms);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OverviewStats {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOverviewStats();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.attempts = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.delivered = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.retried = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dead = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.p50Ms = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.p99Ms = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OverviewStats {
+    return {
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      delivered: isSet(object.delivered) ? globalThis.Number(object.delivered) : 0,
+      retried: isSet(object.retried) ? globalThis.Number(object.retried) : 0,
+      dead: isSet(object.dead) ? globalThis.Number(object.dead) : 0,
+      p50Ms: isSet(object.p50Ms)
+        ? globalThis.Number(object.p50Ms)
+        : isSet(object.p50_ms)
+        ? globalThis.Number(object.p50_ms)
+        : 0,
+      p99Ms: isSet(object.p99Ms)
+        ? globalThis.Number(object.p99Ms)
+        : isSet(object.p99_ms)
+        ? globalThis.Number(object.p99_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: OverviewStats): unknown {
+    const obj: any = {};
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.delivered !== 0) {
+      obj.delivered = Math.round(message.delivered);
+    }
+    if (message.retried !== 0) {
+      obj.retried = Math.round(message.retried);
+    }
+    if (message.dead !== 0) {
+      obj.dead = Math.round(message.dead);
+    }
+    if (message.p50Ms !== 0) {
+      obj.p50Ms = Math.round(message.p50Ms);
+    }
+    if (message.p99Ms !== 0) {
+      obj.p99Ms = Math.round(message.p99Ms);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OverviewStats>, I>>(base?: I): OverviewStats {
+    return OverviewStats.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OverviewStats>, I>>(object: I): OverviewStats {
+    const message = createBaseOverviewStats();
+    message.attempts = object.attempts ?? 0;
+    message.delivered = object.delivered ?? 0;
+    message.retried = object.retried ?? 0;
+    message.dead = object.dead ?? 0;
+    message.p50Ms = object.p50Ms ?? 0;
+    message.p99Ms = object.p99Ms ?? 0;
+    return message;
+  },
+};
+
+function createBaseEndpointOverview(): EndpointOverview {
+  return { endpointId: "", stats: undefined };
+}
+
+export const EndpointOverview: MessageFns<EndpointOverview> = {
+  encode(message: EndpointOverview, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.endpointId !== "") {
+      writer.uint32(10).string(message.endpointId);
+    }
+    if (message.stats !== undefined) {
+      OverviewStats.encode(message.stats, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndpointOverview {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndpointOverview();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.endpointId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stats = OverviewStats.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EndpointOverview {
+    return {
+      endpointId: isSet(object.endpointId)
+        ? globalThis.String(object.endpointId)
+        : isSet(object.endpoint_id)
+        ? globalThis.String(object.endpoint_id)
+        : "",
+      stats: isSet(object.stats) ? OverviewStats.fromJSON(object.stats) : undefined,
+    };
+  },
+
+  toJSON(message: EndpointOverview): unknown {
+    const obj: any = {};
+    if (message.endpointId !== "") {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.stats !== undefined) {
+      obj.stats = OverviewStats.toJSON(message.stats);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EndpointOverview>, I>>(base?: I): EndpointOverview {
+    return EndpointOverview.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EndpointOverview>, I>>(object: I): EndpointOverview {
+    const message = createBaseEndpointOverview();
+    message.endpointId = object.endpointId ?? "";
+    message.stats = (object.stats !== undefined && object.stats !== null)
+      ? OverviewStats.fromPartial(object.stats)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseOverviewBucket(): OverviewBucket {
+  return { start: undefined, stats: undefined };
+}
+
+export const OverviewBucket: MessageFns<OverviewBucket> = {
+  encode(message: OverviewBucket, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.start !== undefined) {
+      Timestamp.encode(toTimestamp(message.start), writer.uint32(10).fork()).join();
+    }
+    if (message.stats !== undefined) {
+      OverviewStats.encode(message.stats, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OverviewBucket {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOverviewBucket();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.start = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stats = OverviewStats.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OverviewBucket {
+    return {
+      start: isSet(object.start) ? fromJsonTimestamp(object.start) : undefined,
+      stats: isSet(object.stats) ? OverviewStats.fromJSON(object.stats) : undefined,
+    };
+  },
+
+  toJSON(message: OverviewBucket): unknown {
+    const obj: any = {};
+    if (message.start !== undefined) {
+      obj.start = message.start.toISOString();
+    }
+    if (message.stats !== undefined) {
+      obj.stats = OverviewStats.toJSON(message.stats);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OverviewBucket>, I>>(base?: I): OverviewBucket {
+    return OverviewBucket.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OverviewBucket>, I>>(object: I): OverviewBucket {
+    const message = createBaseOverviewBucket();
+    message.start = object.start ?? undefined;
+    message.stats = (object.stats !== undefined && object.stats !== null)
+      ? OverviewStats.fromPartial(object.stats)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetOverviewResponse(): GetOverviewResponse {
+  return { total: undefined, endpoints: [], series: [] };
+}
+
+export const GetOverviewResponse: MessageFns<GetOverviewResponse> = {
+  encode(message: GetOverviewResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.total !== undefined) {
+      OverviewStats.encode(message.total, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.endpoints) {
+      EndpointOverview.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.series) {
+      OverviewBucket.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOverviewResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOverviewResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.total = OverviewStats.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.endpoints.push(EndpointOverview.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.series.push(OverviewBucket.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOverviewResponse {
+    return {
+      total: isSet(object.total) ? OverviewStats.fromJSON(object.total) : undefined,
+      endpoints: globalThis.Array.isArray(object?.endpoints)
+        ? object.endpoints.map((e: any) => EndpointOverview.fromJSON(e))
+        : [],
+      series: globalThis.Array.isArray(object?.series) ? object.series.map((e: any) => OverviewBucket.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: GetOverviewResponse): unknown {
+    const obj: any = {};
+    if (message.total !== undefined) {
+      obj.total = OverviewStats.toJSON(message.total);
+    }
+    if (message.endpoints?.length) {
+      obj.endpoints = message.endpoints.map((e) => EndpointOverview.toJSON(e));
+    }
+    if (message.series?.length) {
+      obj.series = message.series.map((e) => OverviewBucket.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetOverviewResponse>, I>>(base?: I): GetOverviewResponse {
+    return GetOverviewResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetOverviewResponse>, I>>(object: I): GetOverviewResponse {
+    const message = createBaseGetOverviewResponse();
+    message.total = (object.total !== undefined && object.total !== null)
+      ? OverviewStats.fromPartial(object.total)
+      : undefined;
+    message.endpoints = object.endpoints?.map((e) => EndpointOverview.fromPartial(e)) || [];
+    message.series = object.series?.map((e) => OverviewBucket.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseListDeliveriesRequest(): ListDeliveriesRequest {
   return {
     appId: "",
@@ -4530,6 +5168,19 @@ export const DeliveryLogServiceService = {
     responseDeserialize: (value: Buffer): ListDeadDeliveriesResponse => ListDeadDeliveriesResponse.decode(value),
   },
   /**
+   * Delivery attempts of an app (or one endpoint) over a time range, from the log store's rollups:
+   * totals, per endpoint, and as a series of equal buckets.
+   */
+  getOverview: {
+    path: "/herald.v1.DeliveryLogService/GetOverview" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetOverviewRequest): Buffer => Buffer.from(GetOverviewRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetOverviewRequest => GetOverviewRequest.decode(value),
+    responseSerialize: (value: GetOverviewResponse): Buffer => Buffer.from(GetOverviewResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetOverviewResponse => GetOverviewResponse.decode(value),
+  },
+  /**
    * Deliveries (one per delivery id, its attempts folded in), newest last attempt first, filtered
    * and paged; the attempts of one: ListAttempts with its delivery_id.
    */
@@ -4558,6 +5209,11 @@ export interface DeliveryLogServiceServer extends UntypedServiceImplementation {
    * replay sends again.
    */
   listDeadDeliveries: handleUnaryCall<ListDeadDeliveriesRequest, ListDeadDeliveriesResponse>;
+  /**
+   * Delivery attempts of an app (or one endpoint) over a time range, from the log store's rollups:
+   * totals, per endpoint, and as a series of equal buckets.
+   */
+  getOverview: handleUnaryCall<GetOverviewRequest, GetOverviewResponse>;
   /**
    * Deliveries (one per delivery id, its attempts folded in), newest last attempt first, filtered
    * and paged; the attempts of one: ListAttempts with its delivery_id.
@@ -4632,6 +5288,25 @@ export interface DeliveryLogServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListDeadDeliveriesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Delivery attempts of an app (or one endpoint) over a time range, from the log store's rollups:
+   * totals, per endpoint, and as a series of equal buckets.
+   */
+  getOverview(
+    request: GetOverviewRequest,
+    callback: (error: ServiceError | null, response: GetOverviewResponse) => void,
+  ): ClientUnaryCall;
+  getOverview(
+    request: GetOverviewRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetOverviewResponse) => void,
+  ): ClientUnaryCall;
+  getOverview(
+    request: GetOverviewRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetOverviewResponse) => void,
   ): ClientUnaryCall;
   /**
    * Deliveries (one per delivery id, its attempts folded in), newest last attempt first, filtered
