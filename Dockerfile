@@ -25,7 +25,7 @@ RUN --mount=type=cache,id=herald-pnpm-store,target=/root/.local/share/pnpm/store
 RUN pnpm exec tsc -b services/gateway services/evaluator services/presence services/chatroom \
       services/deliverer services/logstore
 # Production dependencies only, in the workspace's own layout, so that the paths the code
-# resolves from its own location keep working: services/gateway/admin-panel (the admin
+# resolves from its own location keep working: packages/admin/panel (the admin
 # panel's files), packages/db/migrations (run by the log store at start) and
 # packages/proto/descriptors (what gRPC server reflection describes). The test-only
 # projects leave the workspace first, or their dependencies (testcontainers, embedded
@@ -44,7 +44,7 @@ RUN --mount=type=cache,id=herald-pnpm-store,target=/root/.local/share/pnpm/store
        done \
     && cp -a packages/db/migrations /out/packages/db/ \
     && cp -a packages/proto/descriptors /out/packages/proto/ \
-    && cp -a services/gateway/admin-panel /out/services/gateway/ \
+    && cp -a packages/admin/panel /out/packages/admin/ \
     && find /out -name '*.tsbuildinfo' -delete
 
 # --- runtime: node, tini and the compiled services; nothing else -----------------------------

@@ -29,7 +29,7 @@ export default tseslint.config(
   },
   {
     // The admin panel is plain JavaScript served as is to the browser.
-    files: ["services/gateway/admin-panel/**/*.js"],
+    files: ["packages/admin/panel/**/*.js"],
     languageOptions: { globals: globals.browser },
   },
   {

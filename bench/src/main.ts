@@ -7,12 +7,15 @@ import { benchChatroom } from "./chatroom.bench.js";
 import { benchDelivery } from "./delivery.bench.js";
 import { benchDeliveryEndpoints } from "./delivery-endpoints.bench.js";
 import { benchLogstore } from "./logstore.bench.js";
+import { benchOverview } from "./overview.bench.js";
 import { printTable } from "./stats.js";
 
-// BENCH=before,publish,presence,chatroom,delivery,logstore picks some; all run by default ("before" is
+// BENCH=before,publish,presence,chatroom,delivery,logstore,overview picks some; all run by default ("before" is
 // both before-hook benchmarks; "before-provider" runs the gRPC provider's alone). "delivery" is
 // both delivery benchmarks; "delivery-keys" or "delivery-endpoints" runs one of them.
-const only = new Set((process.env.BENCH ?? "before,publish,presence,chatroom,delivery,logstore").split(","));
+const only = new Set(
+  (process.env.BENCH ?? "before,publish,presence,chatroom,delivery,logstore,overview").split(","),
+);
 if (only.has("delivery")) for (const part of ["delivery-keys", "delivery-endpoints"]) only.add(part);
 const started = Date.now();
 if (only.has("before"))
@@ -49,6 +52,12 @@ if (only.has("logstore")) {
   printTable(
     "Log store (attempt records via ATTEMPTS into Postgres vs plain multi-row INSERTs)",
     await benchLogstore(),
+  );
+}
+if (only.has("overview")) {
+  printTable(
+    "Overview (GetOverview of a busy endpoint over a day from the rollups vs count(*) of its attempt rows; BENCH_OVERVIEW_ROWS, default 5M)",
+    await benchOverview(),
   );
 }
 console.log(

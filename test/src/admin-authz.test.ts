@@ -54,9 +54,13 @@ function exampleBody(route: Route): string | undefined {
     "PUT /v1/apps/{appId}/endpoints/{endpointId}": () => endpoint("ep1"),
     "PATCH /v1/apps/{appId}/endpoints/{endpointId}": () => ({ timeoutMs: 4000 }),
     "POST /v1/apps/{appId}/endpoints/{endpointId}/disable": () => ({ reason: "authz test" }),
+    "POST /v1/apps/{appId}/endpoints/{endpointId}/pause": () => ({
+      until: new Date(Date.now() + 3_600_000).toISOString(),
+    }),
     "POST /v1/apps/{appId}/endpoints/{endpointId}/rotate-secret": () => ({}),
     "POST /v1/apps/{appId}/endpoints/{endpointId}/test": () => ({}),
     "POST /v1/apps/{appId}/endpoints/{endpointId}/replay": () => ({ since: "2020-01-01T00:00:00Z" }),
+    "POST /v1/apps/{appId}/deliveries/replay": () => ({ dryRun: true }),
     "PUT /v1/apps/{appId}/hooks": () => ({ url: `${server.url}/im` }),
     "PUT /v1/apps/{appId}/webhooks.yml": () => `url: ${server.url}/im\n`,
   };

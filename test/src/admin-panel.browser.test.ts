@@ -159,8 +159,18 @@ describe.skipIf(!hasChromium)(
       await expect(detail.getByTestId("request-body").textContent()).resolves.toContain("msg.sent");
 
       server.fallback({ status: 200, body: { ok: true } });
+      // A replay asks first, next to the row, and answers there.
       await detail.getByTestId("replay-button").click();
+      await detail.getByTestId("replay-confirm").click();
+      await expect(detail.getByTestId("row-toast").textContent()).resolves.toContain(
+        `Replay of ${deliveryId}`,
+      );
       await waitForRow(page, row("delivered"), "the replayed delivery delivered in the panel");
+      // One row still, now with both attempts.
+      await expect(
+        page.locator(`[data-testid="delivery-row"][data-delivery-id="${deliveryId}"]`).count(),
+      ).resolves.toBe(1);
+      await expect(row("delivered").getAttribute("data-attempts")).resolves.toBe("2");
 
       const replayed = server.requests.filter((r) => r.headers["herald-delivery-id"] === deliveryId);
       expect(replayed.length).toBe(2);
@@ -338,19 +348,26 @@ describe.skipIf(!hasChromium)(
       });
       const { page, pageErrors } = await openPanel(APP_ID);
 
+      // A delivery's attempts show when it opens, each with the key it kept the order of.
       const row = page.locator(`[data-testid="delivery-row"][data-delivery-id="${deliveryId}"]`);
       await waitForRow(page, row, "the ordered attempt in the panel");
-      await expect(row.getByTestId("delivery-ordering-key").textContent()).resolves.toBe(orderingKey);
-      await expect(row.getByTestId("delivery-key-wait").textContent()).resolves.toBe(
+      await row.click();
+      const detail = page.locator(`[data-testid="delivery-detail"][data-delivery-id="${deliveryId}"]`);
+      await expect(detail.getByTestId("delivery-ordering-key").textContent()).resolves.toBe(orderingKey);
+      await expect(detail.getByTestId("delivery-key-wait").textContent()).resolves.toBe(
         "waited 250 ms for its key",
       );
       // An attempt that kept no order shows neither.
-      const unordered = page.locator(
-        `[data-testid="delivery-row"][data-delivery-id="unordered-1:${ENDPOINT_ID}"]`,
-      );
+      const unorderedId = `unordered-1:${ENDPOINT_ID}`;
+      const unordered = page.locator(`[data-testid="delivery-row"][data-delivery-id="${unorderedId}"]`);
       await waitForRow(page, unordered, "the unordered attempt in the panel");
-      expect(await unordered.getByTestId("delivery-ordering-key").count()).toBe(0);
-      expect(await unordered.getByTestId("delivery-key-wait").count()).toBe(0);
+      await unordered.click();
+      const unorderedDetail = page.locator(
+        `[data-testid="delivery-detail"][data-delivery-id="${unorderedId}"]`,
+      );
+      await unorderedDetail.getByTestId("attempt-item").waitFor({ timeout: 10_000 });
+      expect(await unorderedDetail.getByTestId("delivery-ordering-key").count()).toBe(0);
+      expect(await unorderedDetail.getByTestId("delivery-key-wait").count()).toBe(0);
 
       // The endpoint list: standard's default, none.
       const endpoint = () => page.locator(`[data-testid="endpoint-row"][data-endpoint-id="${ENDPOINT_ID}"]`);

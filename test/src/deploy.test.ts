@@ -565,7 +565,7 @@ function dockerfileProblems(text: string): string[] {
       problems.push(`does not build services/${name}`);
     }
   }
-  for (const dir of ["services/gateway/admin-panel", "packages/db/migrations"]) {
+  for (const dir of ["packages/admin/panel", "packages/db/migrations"]) {
     if (!text.includes(`cp -a ${dir} `)) problems.push(`does not copy ${dir} into the image`);
   }
   const user = runtime

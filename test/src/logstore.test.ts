@@ -33,6 +33,7 @@ const DAY_MS = 86_400_000;
 // An ordering key as the deliverer builds it from ids a chat core may send: CJK and an emoji
 // (outside the BMP) must come back as they went in.
 const ORDERING_KEY = "user:用户😀";
+const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 let nats: NatsFixture;
 let postgres: PostgresFixture;
 let logstore: ServiceProcess;
@@ -289,6 +290,7 @@ describe("queries", () => {
         ...d("q-e1", "ep1"),
         orderingKey: ORDERING_KEY,
         keyWaitMs: 0,
+        traceId: TRACE_ID,
         attempt: 2,
         outcome: "dead",
         status: 500,
@@ -371,6 +373,7 @@ describe("queries", () => {
       trigger: "event",
       orderingKey: ORDERING_KEY,
       keyWaitMs: 0,
+      traceId: TRACE_ID,
     });
   });
 

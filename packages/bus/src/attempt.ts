@@ -32,6 +32,8 @@ export interface AttemptRecord {
   orderingKey?: string;
   /** Deliveries: ms this attempt waited for an earlier callback of its key (0: it did not wait). */
   keyWaitMs?: number;
+  /** The trace id the request carried in its `traceparent` (absent: none). */
+  traceId?: string;
   /**
    * Dead deliveries: the event, protobuf as base64, so the record alone is enough to replay it
    * (publishDeliveryJob), whatever EVENTS still holds.

@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
+import { TRACE_HEADERS, extractTrace, injectTrace, type TraceContext } from "@herald/runtime";
 import type { Bus } from "./connection.js";
 import type { Delivery } from "./consume.js";
 import { appScopedMsgId } from "./names.js";
 import { partitionOf } from "./partitions.js";
 import { publishEvent } from "./publish.js";
 import type { PublishResult } from "./publish.js";
-import type { OutgoingMessage } from "./publish-many.js";
+import { publishMany, type OutgoingMessage } from "./publish-many.js";
 
 /**
  * A delivery job is the event's own protobuf bytes on herald.job.<partition>.<app>.<endpoint>, with
@@ -46,6 +47,8 @@ export interface Job {
   order: number;
   /** The Event, protobuf-encoded. */
   event: Uint8Array;
+  /** The trace the job continues (its event's), carried as `traceparent`/`tracestate` headers. */
+  trace?: TraceContext;
 }
 
 export function deliveryIdOf(eventId: string, endpointId: string): string {
@@ -69,6 +72,7 @@ export function jobHeaders(job: Omit<Job, "appId" | "endpointId" | "event">): Re
   if (job.trigger !== "event") headers[JOB_HEADERS.trigger] = job.trigger;
   if (job.key !== "") headers[JOB_HEADERS.key] = encodeURIComponent(job.key);
   if (job.order > 0) headers[JOB_HEADERS.order] = String(job.order);
+  if (job.trace !== undefined) injectTrace(job.trace, headers);
   return headers;
 }
 
@@ -103,6 +107,7 @@ export function readJob(d: Pick<Delivery, "subject" | "headers" | "data">): Job 
     key,
     order: nonNegativeInt(h[JOB_HEADERS.order]),
     event: d.data,
+    ...(h[TRACE_HEADERS.parent] === undefined ? {} : { trace: extractTrace(h) }),
   };
 }
 
@@ -146,21 +151,39 @@ export function routedJobMsgId(job: Pick<Job, "appId" | "deliveryId">): string {
   return appScopedMsgId(job.appId, job.deliveryId);
 }
 
+/** The first job of a replay or a test send, as publishDeliveryJob and publishDeliveryJobs take it. */
+export type OperatorJob = Omit<
+  Job,
+  "deliveryId" | "attemptsMade" | "notBefore" | "trigger" | "key" | "order"
+> & {
+  deliveryId?: string;
+  trigger: "replay" | "test";
+};
+
 /**
- * Writes the first job of a replay or a test send from the admin API: a fresh Nats-Msg-Id, so it is
- * never mistaken for the original, while the delivery id the receiver sees stays the same. Neither is
- * ordered (no key): a replay goes out whenever it is asked for, and says so (trigger "replay").
+ * The first job of a replay or a test send from the admin API as a message: a fresh Nats-Msg-Id, so
+ * it is never mistaken for the original, while the delivery id the receiver sees stays the same.
+ * Neither is ordered (no key): a replay goes out whenever it is asked for, and says so (trigger
+ * "replay").
  */
-export function publishDeliveryJob(
-  bus: Bus,
-  job: Omit<Job, "deliveryId" | "attemptsMade" | "notBefore" | "trigger" | "key" | "order"> & {
-    deliveryId?: string;
-    trigger: "replay" | "test";
-  },
-): Promise<PublishResult> {
+function operatorJobMessage(bus: Bus, job: OperatorJob): OutgoingMessage & { msgId: string } {
   const deliveryId = job.deliveryId ?? deliveryIdOf(job.eventId, job.endpointId);
   const full: Job = { ...job, deliveryId, attemptsMade: 0, notBefore: 0, key: "", order: 0 };
   const msgId = `${job.trigger}:${deliveryId}:${randomUUID()}`;
-  const m = jobMessage(bus, full, msgId);
-  return publishEvent(bus, m.subject, m.data, { msgId, headers: jobHeaders(full) });
+  return { ...jobMessage(bus, full, msgId), msgId };
+}
+
+/** Writes one operator job (see operatorJobMessage). */
+export function publishDeliveryJob(bus: Bus, job: OperatorJob): Promise<PublishResult> {
+  const m = operatorJobMessage(bus, job);
+  return publishEvent(bus, m.subject, m.data, { msgId: m.msgId, headers: m.headers });
+}
+
+/** Writes many operator jobs pipelined (no round trip awaited per job); resolves when all are stored. */
+export async function publishDeliveryJobs(bus: Bus, jobs: readonly OperatorJob[]): Promise<number> {
+  const acks = await publishMany(
+    bus,
+    jobs.map((job) => operatorJobMessage(bus, job)),
+  );
+  return acks.length;
 }

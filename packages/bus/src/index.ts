@@ -48,6 +48,7 @@ export {
   jobMessage,
   jobPartition,
   publishDeliveryJob,
+  publishDeliveryJobs,
   readJob,
   routedJobMsgId,
 } from "./delivery-job.js";
@@ -58,3 +59,4 @@ export { StreamRefusedError, publishMany } from "./publish-many.js";
 export { isWrongRevision } from "./kv-errors.js";
 export { isNatsUnanswered, natsUnanswered } from "./nats-errors.js";
 export type { OutgoingMessage, PublishManyOptions, StreamAck } from "./publish-many.js";
+export { messageTrace, setTraceHeaders, traceHeaderValues } from "./trace.js";

@@ -1,13 +1,17 @@
 import { RetryableError, TerminalError, ensureError } from "@herald/runtime";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { InvalidArgumentError, headers as natsHeaders } from "@nats-io/nats-core";
+import type { TraceContext } from "@herald/runtime";
 import type { Bus } from "./connection.js";
+import { setTraceHeaders } from "./trace.js";
 
 export interface PublishEventOptions {
   /** Stored as Nats-Msg-Id: a repeat within the stream's duplicate window is stored once. */
   msgId: string;
   headers?: Record<string, string>;
   timeoutMs?: number;
+  /** The trace the message continues: its `traceparent` goes in the headers. */
+  trace?: TraceContext;
 }
 
 export interface PublishResult {
@@ -29,6 +33,7 @@ export async function publishEvent(
 ): Promise<PublishResult> {
   const h = natsHeaders();
   for (const [key, value] of Object.entries(opts.headers ?? {})) h.set(key, value);
+  setTraceHeaders(h, opts.trace);
   try {
     const ack = await bus.js.publish(subject, data, {
       msgID: opts.msgId,

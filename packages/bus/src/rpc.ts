@@ -1,6 +1,14 @@
 import { createInbox, headers as natsHeaders, NoRespondersError, type Msg } from "@nats-io/nats-core";
-import { RetryableError, type Logger } from "@herald/runtime";
+import {
+  RetryableError,
+  SpanKind,
+  endSpan,
+  startSpan,
+  type Logger,
+  type TraceContext,
+} from "@herald/runtime";
 import type { Bus } from "./connection.js";
+import { messageTrace, setTraceHeaders } from "./trace.js";
 import { aborted } from "./sleep.js";
 
 // A request/reply over a queue group where a worker may die mid-request (SIGKILL, OOM): a worker
@@ -33,6 +41,8 @@ export interface RpcRequestOptions {
   ackTimeoutMs?: number;
   /** How often a silent worker is checked while it works (default 250 ms). */
   probeIntervalMs?: number;
+  /** The trace the request continues: a client span of it, whose context the worker receives. */
+  trace?: TraceContext;
 }
 
 /** Sends `data` to one worker of `subject`'s queue group and resolves with its answer. */
@@ -45,16 +55,31 @@ export async function requestRpc(
   const deadline = Date.now() + opts.timeoutMs;
   const ackTimeoutMs = opts.ackTimeoutMs ?? 500;
   const probeIntervalMs = opts.probeIntervalMs ?? 250;
+  const { span, ctx } =
+    opts.trace === undefined
+      ? { span: undefined, ctx: undefined }
+      : startSpan(`request ${subject}`, opts.trace, {
+          kind: SpanKind.CLIENT,
+          attributes: { "messaging.system": "nats" },
+        });
   let lastProblem = "no answer";
-  for (;;) {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0)
-      throw new RpcUnavailableError(subject, "timeout", `${lastProblem} within ${opts.timeoutMs} ms`);
-    const attempt = await oneAttempt(bus, subject, data, remaining, ackTimeoutMs, probeIntervalMs);
-    if (attempt.kind === "answer") return attempt.data;
-    if (attempt.kind === "no_workers")
-      throw new RpcUnavailableError(subject, "no_workers", "no worker is subscribed");
-    lastProblem = attempt.problem;
+  try {
+    for (;;) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0)
+        throw new RpcUnavailableError(subject, "timeout", `${lastProblem} within ${opts.timeoutMs} ms`);
+      const attempt = await oneAttempt(bus, subject, data, remaining, ackTimeoutMs, probeIntervalMs, ctx);
+      if (attempt.kind === "answer") {
+        if (span !== undefined) endSpan(span);
+        return attempt.data;
+      }
+      if (attempt.kind === "no_workers")
+        throw new RpcUnavailableError(subject, "no_workers", "no worker is subscribed");
+      lastProblem = attempt.problem;
+    }
+  } catch (err) {
+    if (span !== undefined) endSpan(span, err);
+    throw err;
   }
 }
 
@@ -68,6 +93,7 @@ function oneAttempt(
   remainingMs: number,
   ackTimeoutMs: number,
   probeIntervalMs: number,
+  trace: TraceContext | undefined,
 ): Promise<Attempt> {
   const { nc } = bus;
   return new Promise<Attempt>((resolve) => {
@@ -109,6 +135,7 @@ function oneAttempt(
     const close = () => replies.close(reply);
     const h = natsHeaders();
     h.set(DEADLINE, String(remainingMs));
+    setTraceHeaders(h, trace);
     nc.publish(subject, data, { reply, headers: h });
     wait(ackTimeoutMs, () => finish({ kind: "again", problem: "no worker acknowledged the request" }));
   });
@@ -165,6 +192,8 @@ export interface RpcContext {
   /** Time the caller still waits; work should give up before it. */
   deadlineMs: number;
   log: Logger;
+  /** The trace the request carries (NO_TRACE when none). */
+  trace: TraceContext;
 }
 
 export interface RpcServerOptions {
@@ -214,7 +243,7 @@ export function serveRpc(opts: RpcServerOptions): RpcServer {
       const ack = setTimeout(() => answer(undefined, accepted), ACK_AFTER_MS);
       const deadlineMs = Number(msg.headers?.get(DEADLINE) ?? "") || 5_000;
       const job = opts
-        .handle(msg.data, { deadlineMs, log: opts.log })
+        .handle(msg.data, { deadlineMs, log: opts.log, trace: messageTrace(msg.headers) })
         .then(
           (data) => answer(data),
           (e: unknown) =>

@@ -1,6 +1,7 @@
 // Where an Event is stored in EVENTS: its lane, its partition, its copies.
 
 import { Event, eventLane, partitionKey, reachesEveryPartition } from "@herald/proto";
+import { SpanKind, endSpan, startSpan, type TraceContext } from "@herald/runtime";
 import type { Bus } from "./connection.js";
 import { partitionOf } from "./partitions.js";
 import { publishEvent } from "./publish.js";
@@ -63,17 +64,36 @@ export function isCopy(headers: Record<string, string> | undefined): boolean {
 export async function storeEvent(
   bus: Bus,
   event: Event,
-  opts: { msgId: string; timeoutMs?: number; data?: Uint8Array },
+  opts: { msgId: string; timeoutMs?: number; data?: Uint8Array; trace?: TraceContext },
 ): Promise<PublishResult> {
   const data = opts.data ?? Event.encode(event).finish();
-  const acks = await Promise.all(
-    storedCopies(bus, event, opts.msgId).map((c) =>
-      publishEvent(bus, c.subject, data, {
-        msgId: c.msgId,
-        ...(c.headers === undefined ? {} : { headers: c.headers }),
-        ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
-      }),
-    ),
-  );
-  return acks[0] as PublishResult;
+  // The bus hop's span: its context is what the event carries on to the router, the projections and the log.
+  const { span, ctx } =
+    opts.trace === undefined
+      ? { span: undefined, ctx: undefined }
+      : startSpan(`publish ${bus.names.streams.events}`, opts.trace, {
+          kind: SpanKind.PRODUCER,
+          attributes: {
+            "messaging.system": "nats",
+            "herald.app_id": event.appId,
+            "herald.event_id": event.id,
+          },
+        });
+  try {
+    const acks = await Promise.all(
+      storedCopies(bus, event, opts.msgId).map((c) =>
+        publishEvent(bus, c.subject, data, {
+          msgId: c.msgId,
+          ...(c.headers === undefined ? {} : { headers: c.headers }),
+          ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+          ...(ctx === undefined ? {} : { trace: ctx }),
+        }),
+      ),
+    );
+    if (span !== undefined) endSpan(span);
+    return acks[0] as PublishResult;
+  } catch (err) {
+    if (span !== undefined) endSpan(span, err);
+    throw err;
+  }
 }

@@ -1,7 +1,7 @@
 import { RefusedError, UnreachableError, UsageError } from "./errors.js";
 import type { Target } from "./target.js";
 
-/** The admin API's error body (services/gateway/src/admin/errors.ts). */
+/** The admin API's error body (packages/admin/src/errors.ts). */
 interface ErrorBody {
   error?: { code?: string; message?: string; field?: string };
 }

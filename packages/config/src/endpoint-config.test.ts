@@ -99,6 +99,8 @@ describe("endpoints in Herald's YAML", () => {
         timeoutsInARow: 3,
       },
       disableAfterFailingMs: 0,
+      failingAfterAttempts: 4,
+      operational: false,
     });
     expect(rooms).toMatchObject({
       dialect: "rongcloud",
@@ -130,6 +132,8 @@ describe("endpoints in Herald's YAML", () => {
       pauseOnTimeouts: { count: 5, windowMs: 60_000, pauseMs: 120_000 },
       disableOn: { unreachable: false, statuses: [[410, 410]], timeoutsInARow: 0 },
       disableAfterFailingMs: 3 * 86_400_000,
+      failingAfterAttempts: 4,
+      operational: false,
     });
     // No openim: every before-hook is disabled.
     expect(hookConfig(chat, "beforeSendSingleMsg").enable).toBe(false);
@@ -323,6 +327,35 @@ describe("endpoints in the stored form", () => {
     url: "http://h/cb",
     dialect: "mqttchat",
     ...extra,
+  });
+
+  it("takes an operational endpoint in a dialect that says endpoint.*, which then receives only those", async () => {
+    const ops = validateEndpoint({
+      ...endpoint("ops"),
+      dialect: "standard",
+      secrets: [{ value: SECRET }],
+      operational: true,
+    });
+    expect(ops).toMatchObject({ operational: true, eventTypes: ["endpoint.*"], failingAfterAttempts: 4 });
+    expect(validateEndpoint(endpoint("mq")).operational).toBe(false);
+    const dialect = await refusal(() => validateEndpoint(endpoint("mq", { operational: true }), "ep"));
+    expect(dialect.path).toBe("ep.operational");
+    expect(dialect.message).toMatch(/cannot say operational events .*use standard/);
+    const types = await refusal(() =>
+      validateEndpoint(
+        {
+          ...endpoint("ops"),
+          dialect: "standard",
+          secrets: [{ value: SECRET }],
+          operational: true,
+          eventTypes: ["endpoint.disabled", "msg.sent"],
+        },
+        "ep",
+      ),
+    );
+    expect(types.path).toBe("ep.eventTypes.1");
+    const count = await refusal(() => validateEndpoint(endpoint("mq", { failingAfterAttempts: -1 }), "ep"));
+    expect(count.path).toBe("ep.failingAfterAttempts");
   });
 
   it("refuses a duplicate id, naming the second", async () => {

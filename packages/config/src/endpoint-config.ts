@@ -11,6 +11,7 @@ import {
   dialectOf,
 } from "@herald/dialects";
 import type { Dialect, DialectSettingsBlocks, Ordering } from "@herald/dialects";
+import { OPERATIONAL_EVENT_TYPES, isOperationalEventType } from "@herald/proto";
 import { z } from "zod";
 import { attentionIdsSchema, statusRangesSchema, typeRangesSchema } from "./hook-config.js";
 import { httpUrlSchema } from "./openim-webhooks.js";
@@ -66,7 +67,22 @@ export interface CommonEndpointConfig {
   disableOn: { unreachable: boolean; statuses: Array<[number, number]>; timeoutsInARow: number };
   /** Disable after failing this long without any success; 0 = never. */
   disableAfterFailingMs: number;
+  /**
+   * This many failed attempts in a row (as one deliverer saw them) mark the endpoint failing (an
+   * `endpoint.failing` operational event); its next delivered attempt marks it recovered. 0 = never.
+   */
+  failingAfterAttempts: number;
+  /**
+   * Receives the app's operational events (`endpoint.*`: another endpoint disabled, paused, enabled,
+   * failing, recovered) and nothing else; no endpoint receives them otherwise.
+   */
+  operational: boolean;
 }
+
+/** Svix sends its failing event after 4 failed attempts (OP_WEBHOOKS_SEND_FAILING_EVENT_AFTER). */
+export const DEFAULT_FAILING_AFTER_ATTEMPTS = 4;
+/** What an operational endpoint receives when its eventTypes are left out. */
+export const OPERATIONAL_EVENT_PATTERN = "endpoint.*";
 
 /**
  * Whether `type` is selected by one of `patterns`: "*" selects all, "user.*" every type under "user."
@@ -181,6 +197,8 @@ export const endpointInputSchema = z.strictObject(
       )
       .optional(),
     disableAfterFailingMs: intIn(0, 365 * DAY_MS, "milliseconds").optional(),
+    failingAfterAttempts: intIn(0, 1_000_000, "attempts").optional(),
+    operational: z.boolean({ error: "expected true or false" }).optional(),
   },
   mapping,
 );
@@ -243,13 +261,15 @@ export function completeEndpoint(site: Site, raw: unknown, appOpenIm?: OpenImUrl
     );
   }
   const disableOn = input.disableOn;
+  const operational = input.operational ?? false;
+  if (operational) checkOperational(site, dialect, input.eventTypes);
 
   // Built key by key in one order, so equal endpoints serialize to equal bytes.
   return {
     id: input.id,
     url: input.url,
     dialect: dialect.name as Dialect,
-    eventTypes: input.eventTypes ?? [...defaults.eventTypes],
+    eventTypes: input.eventTypes ?? (operational ? [OPERATIONAL_EVENT_PATTERN] : [...defaults.eventTypes]),
     filter: {
       deniedTypes: input.filter?.deniedTypes ?? [],
       allowedTypes: input.filter?.allowedTypes ?? [],
@@ -280,7 +300,40 @@ export function completeEndpoint(site: Site, raw: unknown, appOpenIm?: OpenImUrl
       timeoutsInARow: disableOn?.timeoutsInARow ?? defaults.disableOn.timeoutsInARow,
     },
     disableAfterFailingMs: input.disableAfterFailingMs ?? defaults.disableAfterFailingMs,
+    failingAfterAttempts: input.failingAfterAttempts ?? DEFAULT_FAILING_AFTER_ATTEMPTS,
+    operational,
   };
+}
+
+// An operational endpoint's dialect must say every operational event, and its event types must
+// select some: it receives nothing else.
+function checkOperational(
+  site: Site,
+  dialect: { name: string; renders: readonly string[] },
+  eventTypes: readonly string[] | undefined,
+): void {
+  if (!OPERATIONAL_EVENT_TYPES.every((type) => eventTypeMatches(dialect.renders, type))) {
+    const able = DIALECT_DEFINITIONS.filter((d) =>
+      OPERATIONAL_EVENT_TYPES.every((type) => eventTypeMatches(d.renders, type)),
+    ).map((d) => d.name);
+    fail(
+      child(site, "operational"),
+      `dialect ${dialect.name} cannot say operational events (${OPERATIONAL_EVENT_PATTERN}); use ${able.join(" or ")}`,
+    );
+  }
+  eventTypes?.forEach((pattern, i) => {
+    if (!OPERATIONAL_EVENT_TYPES.some((type) => eventTypeMatches([pattern], type))) {
+      fail(
+        child(site, "eventTypes", i),
+        `an operational endpoint receives only ${OPERATIONAL_EVENT_TYPES.join(", ")}; ${JSON.stringify(pattern)} selects none of them`,
+      );
+    }
+  });
+}
+
+/** Whether an event of `type` may go to `endpoint` at all: operational events to operational endpoints only, and only they. */
+export function takesEventKind(endpoint: Pick<EndpointConfig, "operational">, type: string): boolean {
+  return isOperationalEventType(type) === endpoint.operational;
 }
 
 // The parsed input: the common fields typed, the dialects' blocks read by key.

@@ -17,6 +17,13 @@ export interface EndpointState {
   since: string;
   /** ISO; standard dialect: first exhausted delivery with no success since (Svix's failure clock). */
   failingSince?: string;
+  /**
+   * Set while the endpoint is failing: `failingAfterAttempts` attempts in a row failed (`since`: when
+   * that was found; `reason`: the last failure). A delivered attempt clears it and sets `recovered`.
+   */
+  failing?: { since: string; reason: string };
+  /** ISO; the delivered attempt that ended the last failing spell (kept until the next write). */
+  recovered?: string;
 }
 
 /** A state with the KV revision it was read at, for a later compare-and-set write. */
@@ -56,6 +63,13 @@ const endpointStateSchema = z
       reason: z.string({ error: "expected a reason" }),
       since: isoTimeSchema,
       failingSince: isoTimeSchema.optional(),
+      failing: z
+        .strictObject(
+          { since: isoTimeSchema, reason: z.string({ error: "expected a reason" }) },
+          typeError("expected {since, reason}"),
+        )
+        .optional(),
+      recovered: isoTimeSchema.optional(),
     },
     typeError("expected an endpoint state"),
   )
@@ -74,6 +88,10 @@ export function validateEndpointState(input: unknown, path?: string): EndpointSt
     reason: value.reason,
     since: value.since,
     ...(value.failingSince === undefined ? {} : { failingSince: value.failingSince }),
+    ...(value.failing === undefined
+      ? {}
+      : { failing: { since: value.failing.since, reason: value.failing.reason } }),
+    ...(value.recovered === undefined ? {} : { recovered: value.recovered }),
   };
 }
 

@@ -12,6 +12,7 @@ export { PLAIN_WEBHOOKS_APP_ID, loadConfigFile, parseHeraldConfig } from "./hera
 export type { ConfigFileOptions } from "./herald-file.js";
 export { MAX_URL_BYTES, MAX_YAML_ALIAS_COUNT, MAX_YAML_BYTES, MAX_YAML_DEPTH } from "./limits.js";
 export { ID_PATTERN_TEXT } from "./schemas.js";
+export { appIdSchema, entityIdSchema, eventIdSchema, operationIdSchema } from "./ids.js";
 export {
   appKey,
   applyConfigFile,
@@ -31,13 +32,18 @@ export {
   DIALECTS,
   ORDERINGS,
   endpointInputSchema,
+  DEFAULT_FAILING_AFTER_ATTEMPTS,
+  OPERATIONAL_EVENT_PATTERN,
   eventTypeMatches,
+  takesEventKind,
   validateEndpoint,
 } from "./endpoint-config.js";
 export type { Dialect, EndpointConfig, EndpointSecret, Ordering } from "./endpoint-config.js";
 export {
+  ENDPOINT_STATE_KEY_PREFIX,
   deleteEndpointState,
   endpointStateKey,
+  parseEndpointStateKey,
   readEndpointState,
   validateEndpointState,
   writeEndpointState,

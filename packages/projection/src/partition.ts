@@ -1,5 +1,5 @@
-import { Event, partitionKey } from "@herald/proto";
-import { publishMany, readCurrent, storedCopies } from "@herald/bus";
+import { Event, causeEventId, partitionKey } from "@herald/proto";
+import { publishMany, readCurrent, storedCopies, traceHeaderValues } from "@herald/bus";
 import type { Bus } from "@herald/bus";
 import { ensureError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
@@ -84,6 +84,7 @@ export class PartitionRunner<S> {
   private caughtUp = false;
   private lastTime = 0;
   private lastSeq = 0;
+  private traces: Traces = new Map();
   /** Resolves once the partition has been loaded and consumes. */
   readonly ready: Promise<void>;
   private markReady!: () => void;
@@ -162,6 +163,7 @@ export class PartitionRunner<S> {
     // Anything gathered before the first event (redone side writes, timers long due) goes out first.
     this.caughtUp = false;
     this.lastSeq = checkpoint.through;
+    this.traces = new Map();
     void this.noteCaughtUp(consumer);
     const flushing = this.flushLoop(state, writer).finally(
       () => void messages.close().catch(() => undefined),
@@ -205,6 +207,9 @@ export class PartitionRunner<S> {
         this.lastTime = Math.floor(m.info.timestampNanos / 1_000_000);
         this.lastSeq = m.seq;
         try {
+          // Derived events continue the trace of the event they come from (see publishInWaves).
+          const trace = traceHeaderValues(m.headers);
+          if (trace !== undefined) this.traces.set(event.id, trace);
           state.apply(event, { seq: m.seq, time: this.lastTime });
         } catch (err) {
           this.opts.hooks?.skipped?.("fold_failed");
@@ -235,7 +240,10 @@ export class PartitionRunner<S> {
       // Timers fire only as far as every event stored before then has been folded.
       state.fireDue(this.caughtUp ? Date.now() : this.lastTime);
       if (state.pending > 0) {
-        await writer.flush(state.cut());
+        // The traces of the events folded into this batch, taken with it.
+        const traces = this.traces;
+        this.traces = new Map();
+        await writer.flush(state.cut(), traces);
         continue;
       }
       if (writer.foldingStopped) {
@@ -309,14 +317,14 @@ class BatchWriter<S> {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  async flush(batch: Batch): Promise<void> {
+  async flush(batch: Batch, traces: Traces = new Map()): Promise<void> {
     const { bus, def, hooks } = this.opts;
     const started = performance.now();
     try {
       await this.checkpoint();
       const later = await Promise.all(batch.deferred.map((derive) => derive()));
       // Asked again before each wave: the lease may have run out while the checkpoint was written.
-      await publishInWaves(bus, [...batch.events, ...later.flat()], () => this.checkLease());
+      await publishInWaves(bus, [...batch.events, ...later.flat()], () => this.checkLease(), traces);
       this.checkLease();
       // States: compare-and-set on the revision this owner read or wrote (0: must not exist).
       const kvSubject = (key: string) => `$KV.${def.bucket}.${key}`;
@@ -377,6 +385,9 @@ class BatchWriter<S> {
   }
 }
 
+/** The trace headers of the events of a batch that carried one, by event id. */
+type Traces = Map<string, Record<string, string>>;
+
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
@@ -384,7 +395,12 @@ const encoder = new TextEncoder();
  * Publishes derived events so that each key's events are stored in the order they were derived:
  * wave n holds the n-th event of every key, and starts only once wave n-1 is stored.
  */
-async function publishInWaves(bus: Bus, events: readonly Event[], checkLease: () => void): Promise<void> {
+async function publishInWaves(
+  bus: Bus,
+  events: readonly Event[],
+  checkLease: () => void,
+  traces: Traces,
+): Promise<void> {
   if (events.length === 0) return;
   const waves: Event[][] = [];
   const seen = new Map<string, number>();
@@ -398,12 +414,13 @@ async function publishInWaves(bus: Bus, events: readonly Event[], checkLease: ()
     checkLease();
     const messages = wave.flatMap((e) => {
       const data = Event.encode(e).finish();
-      return storedCopies(bus, e, e.id).map((c) => ({
-        subject: c.subject,
-        data,
-        msgId: c.msgId,
-        ...(c.headers === undefined ? {} : { headers: c.headers }),
-      }));
+      // A derived event carries its cause's traceparent as it came (no span of its own), so its
+      // callbacks are in the trace of the chat core's event that caused it.
+      const trace = traces.get(causeEventId(e));
+      return storedCopies(bus, e, e.id).map((c) => {
+        const headers = trace === undefined ? c.headers : { ...c.headers, ...trace };
+        return { subject: c.subject, data, msgId: c.msgId, ...(headers === undefined ? {} : { headers }) };
+      });
     });
     await publishMany(bus, messages, { inFlight: WRITES_IN_FLIGHT });
   }

@@ -8,11 +8,19 @@ import type { EventPayloadCase } from "./event-type.js";
  * - user: user.* that presence derives, the chatroom's kick timers' input;
  * - room: room.created/joined/left/destroyed, the chatroom's input;
  * - roomout: room.status and room.rejected that the chatroom derives;
- * - msg: messages and OpenIM passthroughs, read by delivery only.
+ * - msg: messages and OpenIM passthroughs, read by delivery only;
+ * - ops: operational events (endpoint.*) that the deliverer derives, read by delivery only.
  */
-export type EventLane = "conn" | "user" | "room" | "roomout" | "msg";
+export type EventLane = "conn" | "user" | "room" | "roomout" | "msg" | "ops";
 
-export const EVENT_LANES: readonly EventLane[] = Object.freeze(["conn", "user", "room", "roomout", "msg"]);
+export const EVENT_LANES: readonly EventLane[] = Object.freeze([
+  "conn",
+  "user",
+  "room",
+  "roomout",
+  "msg",
+  "ops",
+]);
 
 const LANE_BY_CASE = {
   connectionOnline: "conn",
@@ -31,6 +39,11 @@ const LANE_BY_CASE = {
   userBackground: "user",
   roomStatus: "roomout",
   roomRejected: "roomout",
+  endpointDisabled: "ops",
+  endpointPaused: "ops",
+  endpointEnabled: "ops",
+  endpointFailing: "ops",
+  endpointRecovered: "ops",
 } as const satisfies Record<EventPayloadCase, EventLane>;
 
 /** The lane of an event with a payload (`msg` for none: the gateway refuses those first). */
@@ -39,11 +52,11 @@ export function eventLane(event: Event): EventLane {
   return c === undefined ? "msg" : LANE_BY_CASE[c];
 }
 
-type KeyKind = "user" | "node" | "room" | "group" | "conv" | "event";
+type KeyKind = "user" | "node" | "room" | "group" | "conv" | "endpoint" | "event";
 
 /**
  * What an event is about: the user for connection and presence events, the node for node events,
- * the room for room events, the conversation for messages (the group, or the two users of a single
+ * the room for room events, the endpoint for operational events, the conversation for messages (the group, or the two users of a single
  * chat whoever sent), and the event itself when nothing else names one (a passthrough).
  */
 function keyOf(event: Event): { kind: KeyKind; id: string } {
@@ -66,6 +79,12 @@ function keyOf(event: Event): { kind: KeyKind; id: string } {
     case "roomStatus":
     case "roomRejected":
       return { kind: "room", id: p.value.roomId };
+    case "endpointDisabled":
+    case "endpointPaused":
+    case "endpointEnabled":
+    case "endpointFailing":
+    case "endpointRecovered":
+      return { kind: "endpoint", id: p.value.endpointId };
     case "messageSent": {
       const { groupId, fromUserId, toUserId } = p.value;
       if (groupId !== "") return { kind: "group", id: groupId };

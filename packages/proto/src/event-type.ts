@@ -7,6 +7,11 @@ export const DERIVED_PAYLOAD_CASES: ReadonlySet<string> = new Set([
   "userBackground",
   "roomStatus",
   "roomRejected",
+  "endpointDisabled",
+  "endpointPaused",
+  "endpointEnabled",
+  "endpointFailing",
+  "endpointRecovered",
 ]);
 
 /** The payload cases of an Event, as ts-proto names them (`$case`). */
@@ -31,6 +36,11 @@ const FIXED_TYPE_BY_CASE = {
   userBackground: "user.background",
   roomStatus: "room.status",
   roomRejected: "room.rejected",
+  endpointDisabled: "endpoint.disabled",
+  endpointPaused: "endpoint.paused",
+  endpointEnabled: "endpoint.enabled",
+  endpointFailing: "endpoint.failing",
+  endpointRecovered: "endpoint.recovered",
 } as const satisfies Record<Exclude<EventPayloadCase, "passthrough">, string>;
 
 /** An event type that does not depend on the payload's content (all but `openim.<command>`). */
@@ -38,6 +48,31 @@ export type FixedEventType = (typeof FIXED_TYPE_BY_CASE)[keyof typeof FIXED_TYPE
 
 /** Every fixed event type, in the order of the payload's field numbers. */
 export const EVENT_TYPES: readonly FixedEventType[] = Object.freeze(Object.values(FIXED_TYPE_BY_CASE));
+
+/**
+ * Herald's operational events (Svix's "operational webhooks"): a change of an endpoint's state, by the
+ * payload case that carries it. Only an app's operational endpoints receive them, and only they.
+ */
+export const OPERATIONAL_CASE_BY_KIND = {
+  disabled: "endpointDisabled",
+  paused: "endpointPaused",
+  enabled: "endpointEnabled",
+  failing: "endpointFailing",
+  recovered: "endpointRecovered",
+} as const satisfies Record<string, EventPayloadCase>;
+
+/** What changed about an endpoint: the `<kind>` of its operational event type `endpoint.<kind>`. */
+export type OperationalKind = keyof typeof OPERATIONAL_CASE_BY_KIND;
+
+/** Every operational event type ("endpoint.disabled", ...). */
+export const OPERATIONAL_EVENT_TYPES: readonly FixedEventType[] = Object.freeze(
+  Object.values(OPERATIONAL_CASE_BY_KIND).map((c) => FIXED_TYPE_BY_CASE[c]),
+);
+
+/** Whether `type` is an operational event type. */
+export function isOperationalEventType(type: string): boolean {
+  return (OPERATIONAL_EVENT_TYPES as readonly string[]).includes(type);
+}
 
 /** An Event without a payload has no type; the gateway rejects it before asking for one. */
 export class MissingEventPayloadError extends Error {

@@ -193,6 +193,37 @@ const eventsByCase: Record<EventPayloadCase, { event: Event; type: string }> = {
       },
     }),
   },
+  ...(Object.fromEntries(
+    (
+      [
+        ["endpointDisabled", "endpoint.disabled", "disabled"],
+        ["endpointPaused", "endpoint.paused", "paused"],
+        ["endpointEnabled", "endpoint.enabled", "active"],
+        ["endpointFailing", "endpoint.failing", "active"],
+        ["endpointRecovered", "endpoint.recovered", "active"],
+      ] as const
+    ).map(([c, type, state], i) => [
+      c,
+      {
+        type,
+        event: eventOf(`e${17 + i}`, {
+          $case: c,
+          value: {
+            endpointId: "ep-1",
+            state,
+            previousState: "paused",
+            reason: "answered HTTP 401",
+            since: occurredAt,
+            until: occurredAt,
+            revision: 42 + i,
+          },
+        }),
+      },
+    ]),
+  ) as Record<
+    "endpointDisabled" | "endpointPaused" | "endpointEnabled" | "endpointFailing" | "endpointRecovered",
+    { event: Event; type: string }
+  >),
 };
 const cases = Object.entries(eventsByCase);
 const allEvents = cases.map(([, { event }]) => event);

@@ -18,6 +18,7 @@ export {
   UserBackground,
   RoomStatus,
   RoomRejected,
+  EndpointChange,
   OfflineReason,
   offlineReasonFromJSON,
   offlineReasonToJSON,
@@ -82,6 +83,14 @@ export {
   ListDeadDeliveriesRequest,
   ListDeadDeliveriesResponse,
   DeadDelivery,
+  GetOverviewRequest,
+  GetOverviewResponse,
+  OverviewStats,
+  EndpointOverview,
+  OverviewBucket,
+  ListDeliveriesRequest,
+  ListDeliveriesResponse,
+  Delivery,
 } from "./gen/herald/v1/query.js";
 export type {
   PresenceServiceServer,
@@ -108,10 +117,14 @@ export {
   EVENT_TYPES,
   PASSTHROUGH_TYPE_PREFIX,
   MissingEventPayloadError,
+  OPERATIONAL_CASE_BY_KIND,
+  OPERATIONAL_EVENT_TYPES,
+  isOperationalEventType,
 } from "./event-type.js";
-export type { EventPayloadCase, FixedEventType } from "./event-type.js";
+export type { EventPayloadCase, FixedEventType, OperationalKind } from "./event-type.js";
 export { EVENT_LANES, deliveryKey, eventLane, partitionKey, reachesEveryPartition } from "./event-lane.js";
 export type { EventLane } from "./event-lane.js";
 export { heraldDescriptorSet } from "./descriptor-set.js";
+export { causeEventId } from "./event-cause.js";
 export { enumChoices, enumFromJson } from "./enum-json.js";
 export type { ProtoEnum } from "./enum-json.js";

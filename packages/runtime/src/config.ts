@@ -69,6 +69,14 @@ export const baseEnvSchema = z.object({
   // How long a repeated event id of an app is stored once (EVENTS' JetStream duplicate window); every
   // service declares the stream, so every one reads it here, and a changed value updates the stream.
   EVENT_DEDUP_WINDOW: envDuration(SECOND_MS, 7 * DAY_MS).default(DEFAULT_EVENT_DEDUP_WINDOW_MS),
+  // Tracing (startTracing): spans go over OTLP http/protobuf to `<endpoint>/v1/traces` (or to the
+  // traces endpoint as given) when either is set; unset, tracing is off and the SDK is not loaded.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: "expected an http(s) URL" })
+    .optional(),
+  // The service name on this process's spans (default herald-<service>).
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
 });
 
 export type BaseEnv = z.infer<typeof baseEnvSchema>;

@@ -32,3 +32,19 @@ export type { Registry } from "./metrics.js";
 export { runService } from "./service.js";
 export type { ServiceState, ShutdownStep, StartedService, ServiceContext, ServiceHandle } from "./service.js";
 export { bearerToken, tokenDigest, tokenMatches } from "./bearer.js";
+export {
+  NO_TRACE,
+  SpanKind,
+  TRACE_HEADERS,
+  endSpan,
+  extractTrace,
+  injectTrace,
+  startSpan,
+  startTracing,
+  traceHeaders,
+  traceIdOf,
+  traceLogFields,
+  tracedLogger,
+  tracingEnabled,
+} from "./tracing.js";
+export type { Span, TraceContext, Tracing, TracingEnv } from "./tracing.js";

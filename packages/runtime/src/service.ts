@@ -11,6 +11,7 @@ import { evaluateReadiness, startHealthServer } from "./health.js";
 import type { Logger } from "./logger.js";
 import { createLogger, flushLogger } from "./logger.js";
 import { createRegistry } from "./metrics.js";
+import { startTracing } from "./tracing.js";
 
 export type ServiceState = "starting" | "running" | "draining" | "stopped" | "failed";
 
@@ -70,12 +71,25 @@ export async function runService<S extends z.ZodType<BaseEnv & Record<string, un
   const log = createLogger({ service: opts.name, level: baseConfig.LOG_LEVEL });
   const registry = createRegistry(opts.name);
   const lifecycle = trackState(registry);
+  const tracing = await startTracing(opts.name, baseConfig, log);
   let started: StartedService | undefined;
 
   // "started" is false until start() has returned, so a probe never sees a half-built service as ready,
   // and false again once draining.
   const checks = () => ({ ...started?.checks, started: () => lifecycle.state === "running" });
   const ready = async () => (await evaluateReadiness(checks())).ready;
+  // Each readiness check as a metric too (nats: connected), so an alert sees what /readyz sees.
+  new Gauge({
+    name: "herald_service_check",
+    help: "1 while the readiness check passes (nats: the NATS connection is up; started: running), else 0",
+    labelNames: ["check"],
+    registers: [registry],
+    async collect() {
+      const report = await evaluateReadiness(checks());
+      this.reset();
+      for (const [check, passed] of Object.entries(report.checks)) this.set({ check }, passed ? 1 : 0);
+    },
+  });
 
   let health: HealthServer;
   try {
@@ -117,7 +131,10 @@ export async function runService<S extends z.ZodType<BaseEnv & Record<string, un
     const service = await startup.catch(() => undefined);
     // A failed start() has its own path, which cleans up and exits 1.
     if (service === undefined) return;
-    const sequence = runSteps(service.shutdown, deadline, log);
+    // Spans of the last requests are sent once everything else has stopped.
+    const tracingStep: ShutdownStep = { name: "tracing", run: () => tracing.shutdown() };
+    const steps = tracing.enabled ? [...service.shutdown, tracingStep] : service.shutdown;
+    const sequence = runSteps(steps, deadline, log);
     try {
       await deadlineTimeout(sequence, deadlineMs + FORCE_EXIT_GRACE_MS, "shutdown");
       if (deadline.aborted) {

@@ -7,6 +7,7 @@ import { Dispatcher } from "./dispatcher.js";
 import { JobPartition } from "./job-partition.js";
 import type { DelivererMetrics } from "./metrics.js";
 import { migrateLegacyRouter, startLegacyDrain } from "./migrate.js";
+import { OPERATIONAL_PARTITION, OperationalEvents } from "./operational-events.js";
 import { PartitionRouter } from "./router.js";
 
 export interface DelivererOptions {
@@ -55,7 +56,10 @@ export async function startDeliverer(opts: DelivererOptions): Promise<Deliverer>
     allowLoopback: opts.allowLoopback,
     maxInFlight: opts.maxInFlight,
   });
-  const running = new Map<number, { router: PartitionRouter; jobs: JobPartition }>();
+  const running = new Map<
+    number,
+    { router: PartitionRouter; jobs: JobPartition; operational: OperationalEvents | undefined }
+  >();
   const ownership: Ownership = new Ownership({
     bus,
     bucket,
@@ -81,7 +85,7 @@ export async function startDeliverer(opts: DelivererOptions): Promise<Deliverer>
     running.delete(partition);
     const done = (async () => {
       await stopping.get(partition);
-      await Promise.all([both?.router.stop(), both?.jobs.stop()]);
+      await Promise.all([both?.router.stop(), both?.jobs.stop(), both?.operational?.stop()]);
       await dispatcher.disown(partition);
     })();
     stopping.set(partition, done);
@@ -119,10 +123,23 @@ export async function startDeliverer(opts: DelivererOptions): Promise<Deliverer>
       message: (p, m) => dispatcher.message(p, m),
       loaded: (p) => dispatcher.loaded(p),
     });
-    const both = { router, jobs };
+    // The owner of one partition also derives the operational events (see OperationalEvents).
+    const operational =
+      partition === OPERATIONAL_PARTITION
+        ? new OperationalEvents({
+            bus,
+            kv,
+            view: opts.view,
+            log: plog,
+            metrics: opts.metrics,
+            instanceId,
+            lease,
+          })
+        : undefined;
+    const both = { router, jobs, operational };
     running.set(partition, both);
-    // Both end on their own only when the lease ran out while they worked.
-    void Promise.all([router.finished, jobs.finished]).then(async () => {
+    // They end on their own only when the lease ran out while they worked.
+    void Promise.all([router.finished, jobs.finished, operational?.finished]).then(async () => {
       if (running.get(partition) !== both) return;
       await stop(partition);
       ownership.forget(partition);

@@ -5,7 +5,16 @@ import type { HttpRequestSpec } from "@herald/dialects";
 import { callBusinessServer } from "@herald/egress";
 import type { AppAgents } from "@herald/egress";
 import { Event } from "@herald/proto";
-import { ensureError } from "@herald/runtime";
+import {
+  NO_TRACE,
+  SpanKind,
+  endSpan,
+  ensureError,
+  startSpan,
+  traceHeaders,
+  traceIdOf,
+  tracedLogger,
+} from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
 import { EndpointStateCell } from "./endpoint-state.js";
 import { KeyLine } from "./key-line.js";
@@ -14,7 +23,7 @@ import type { DelivererMetrics } from "./metrics.js";
 import { checkSays, dialectOfEndpoint, renderRequest } from "./render.js";
 import { TimeoutWindow } from "./timeout-window.js";
 import { isTimeout, judgeAttempt } from "./verdict.js";
-import type { AttemptContext } from "./verdict.js";
+import type { AttemptContext, Verdict } from "./verdict.js";
 import type { AttemptResult } from "./verdict.js";
 
 export interface QueueDeps {
@@ -84,6 +93,8 @@ interface Item {
   line: KeyLine;
   entry: Entry;
   event?: Event;
+  /** The trace id the attempt's request carried, once it is sent. */
+  traceId?: string;
 }
 
 // A dead record that could not be stored is tried again this much later.
@@ -111,6 +122,8 @@ export class EndpointQueue {
   /** Timeouts since the last answer: some dialects disable after a few (MQTT-chat: "inaccessible URLs cause timeouts"). */
   private timeoutsInARow = 0;
   private lastTimeoutAt = 0;
+  /** Requests since the last delivered one that failed (retry or dead), as this deliverer saw them. */
+  private failedInARow = 0;
   private pumpScheduled = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private lingerUntil = 0;
@@ -428,8 +441,31 @@ export class EndpointQueue {
       for (const item of sendable) await this.dead(item, undefined, undefined, ensureError(err).message);
       return;
     }
+    // The attempt: a client span of the (first) job's trace, its traceparent sent to the business
+    // server. A batch's request can carry one trace only: the others' records keep their own ids.
+    const first = sendable[0] as Item;
+    const { span, ctx } = startSpan(
+      `deliver ${first.entry.job.eventType}`,
+      first.entry.job.trace ?? NO_TRACE,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          "http.request.method": request.method,
+          "url.full": request.url,
+          "herald.delivery_id": first.entry.job.deliveryId,
+          "herald.attempt": first.entry.job.attemptsMade + 1,
+          "herald.batch_size": sendable.length,
+        },
+      },
+    );
+    first.traceId = traceIdOf(ctx);
     const startedAt = Date.now();
-    const result = await this.call(endpoint, app, request);
+    const result = await this.call(endpoint, app, {
+      ...request,
+      headers: { ...request.headers, ...traceHeaders(ctx) },
+    });
+    span.setAttribute("http.response.status_code", result.status);
+    endSpan(span, result.ok ? undefined : new Error(result.failure?.detail ?? "no answer"));
     this.watchTimeouts(endpoint, result, Date.now(), startedAt);
     const context: AttemptContext = {
       timeoutsInARow: this.timeoutsInARow,
@@ -438,7 +474,15 @@ export class EndpointQueue {
           ? dialectOfEndpoint(endpoint).refusal?.(result)
           : undefined,
     };
-    for (const item of sendable) await this.settle(endpoint, item, request, result, context);
+    let last: Verdict | undefined;
+    let delivered = false;
+    for (const item of sendable) {
+      const verdict = await this.settle(endpoint, item, request, result, context);
+      if (verdict?.kind === "delivered") delivered = true;
+      last = verdict ?? last;
+    }
+    if (last !== undefined && last.kind !== "delivered" && !delivered)
+      await this.failed(endpoint, last, Date.now());
   }
 
   private async call(
@@ -457,11 +501,11 @@ export class EndpointQueue {
     request: HttpRequestSpec,
     result: AttemptResult,
     context: AttemptContext,
-  ): Promise<void> {
+  ): Promise<Verdict | undefined> {
     const { entry } = item;
     const { job } = entry;
     // The partition went to another deliverer meanwhile: it sends this job again; write nothing.
-    if (!this.deps.sendable(entry.partition)) return;
+    if (!this.deps.sendable(entry.partition)) return undefined;
     const now = Date.now();
     const attempt = job.attemptsMade + 1;
     const verdict = judgeAttempt(endpoint, attempt, result, context);
@@ -472,17 +516,17 @@ export class EndpointQueue {
         publishAttempt(this.deps.bus, { ...record, outcome: "delivered" });
         this.finish(item);
         await this.recovered(now);
-        return;
+        return verdict;
       case "retry":
         publishAttempt(this.deps.bus, { ...record, outcome: "retry", error: verdict.error });
         await this.retry(item, { ...job, attemptsMade: attempt, notBefore: now + verdict.delayMs });
-        return;
+        return verdict;
       case "dead":
-        if (!(await this.storeDead(item, record, verdict.error))) return;
+        if (!(await this.storeDead(item, record, verdict.error))) return verdict;
         this.finish(item);
         if (verdict.disable !== undefined) await this.disable(verdict.disable, now);
         else await this.exhausted(endpoint, now);
-        return;
+        return verdict;
     }
   }
 
@@ -512,7 +556,10 @@ export class EndpointQueue {
     } catch (err) {
       if (entry.msg === undefined) {
         // Not stored: the job stays here with its original message, and is tried again in time anyway.
-        this.log.warn({ err, deliveryId: next.deliveryId }, "could not store a retry; keeping it in memory");
+        tracedLogger(this.log, next.trace ?? NO_TRACE).warn(
+          { err, deliveryId: next.deliveryId },
+          "could not store a retry; keeping it in memory",
+        );
         entry.msg = original;
         return;
       }
@@ -556,6 +603,7 @@ export class EndpointQueue {
       dialect: endpoint?.dialect ?? "",
       trigger: job.trigger,
       ...(ordered ? { orderingKey: job.key, keyWaitMs } : {}),
+      ...traceIdField(item.traceId ?? traceIdOf(job.trace ?? NO_TRACE)),
       operationId: event === undefined || event.operationId === "" ? job.eventId : event.operationId,
       url: request?.url ?? endpoint?.url ?? "",
       requestBody: request?.body ?? "",
@@ -649,6 +697,7 @@ export class EndpointQueue {
       reason,
       since: new Date(now).toISOString(),
       ...(current?.failingSince === undefined ? {} : { failingSince: current.failingSince }),
+      ...(current?.failing === undefined ? {} : { failing: current.failing }),
     });
   }
 
@@ -658,14 +707,41 @@ export class EndpointQueue {
     await this.state.write({ state: "disabled", reason, since: new Date(now).toISOString() });
   }
 
-  // A success ends a finished pause and stops the failure clock.
+  // A success ends a finished pause, stops the failure clock and ends a failing spell (recovered).
   private async recovered(now: number): Promise<void> {
+    this.failedInARow = 0;
     const current = this.state.current()?.state;
-    if (current === undefined) return;
+    if (current === undefined || current.state === "disabled") return;
     const pauseOver = current.state === "paused" && Date.parse(current.until ?? "") <= now;
-    if (pauseOver || (current.state === "active" && current.failingSince !== undefined)) {
-      await this.state.write(activeState(now));
+    const failing = current.failing !== undefined;
+    const paused = current.state === "paused" && !pauseOver;
+    if (pauseOver || (!paused && (failing || current.failingSince !== undefined))) {
+      await this.state.write({
+        state: "active",
+        reason: "",
+        since: current.state === "active" ? current.since : new Date(now).toISOString(),
+        ...(failing ? { recovered: new Date(now).toISOString() } : {}),
+      });
     }
+  }
+
+  // `failingAfterAttempts` requests in a row that failed mark the endpoint failing (once per spell);
+  // a delivered one ends the spell (recovered). The mark lives in the endpoint's state, so the
+  // operational event is derived once from CONFIG whichever deliverer wrote it.
+  private async failed(
+    endpoint: EndpointConfig,
+    verdict: Exclude<Verdict, { kind: "delivered" }>,
+    now: number,
+  ) {
+    this.failedInARow++;
+    const limit = endpoint.failingAfterAttempts;
+    if (limit <= 0 || this.failedInARow < limit) return;
+    const current = this.state.current()?.state ?? activeState(now);
+    if (current.state === "disabled" || current.failing !== undefined) return;
+    const { recovered: _ended, ...rest } = current;
+    const reason = `${this.failedInARow} attempts in a row failed; the last: ${verdict.error}`;
+    this.log.warn({ reason }, "endpoint failing");
+    await this.state.write({ ...rest, failing: { since: new Date(now).toISOString(), reason } });
   }
 
   // Svix's rule for standard endpoints: a first exhausted delivery starts a clock that any success
@@ -684,4 +760,8 @@ export class EndpointQueue {
 
 function activeState(now: number): EndpointState {
   return { state: "active", reason: "", since: new Date(now).toISOString() };
+}
+
+function traceIdField(traceId: string): { traceId?: string } {
+  return traceId === "" ? {} : { traceId };
 }

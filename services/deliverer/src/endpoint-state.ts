@@ -3,6 +3,23 @@ import type { ConfigView, EndpointState, EndpointStateEntry } from "@herald/conf
 import { writeEndpointState } from "@herald/config";
 import { ConflictError } from "@herald/runtime";
 import type { Logger } from "@herald/runtime";
+import type { EndpointStateSample } from "./metrics.js";
+import { endpointsOf } from "./routes.js";
+
+/** Every endpoint's state (the implied openim one too) as the config view holds it (no state on record: active). */
+export function* endpointStates(view: ConfigView): Iterable<EndpointStateSample> {
+  for (const app of view.apps()) {
+    for (const endpoint of endpointsOf(app)) {
+      const state = view.endpointState(app.appId, endpoint.id)?.state;
+      yield {
+        app: app.appId,
+        endpoint: endpoint.id,
+        state: state?.state ?? "active",
+        failing: state?.failing !== undefined,
+      };
+    }
+  }
+}
 
 /**
  * One endpoint's state as this process knows it: the CONFIG value, or this process's own newer write

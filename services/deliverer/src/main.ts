@@ -4,6 +4,7 @@ import { watchConfig } from "@herald/config";
 import { runService } from "@herald/runtime";
 import { startDeliverer } from "./deliverer.js";
 import { createDelivererMetrics } from "./metrics.js";
+import { endpointStates } from "./endpoint-state.js";
 import type { Dispatcher } from "./dispatcher.js";
 import { schema } from "./config.js";
 
@@ -19,6 +20,7 @@ await runService({
       endpoints: () => started.dispatcher?.size() ?? 0,
       held: () => started.dispatcher?.held() ?? 0,
       configRevision: () => view.revision(),
+      endpointStates: () => endpointStates(view),
     });
     const deliverer = await startDeliverer({
       bus,

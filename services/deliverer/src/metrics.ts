@@ -1,8 +1,23 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
+/** One endpoint's state, for the state gauge. */
+export interface EndpointStateSample {
+  app: string;
+  endpoint: string;
+  state: "active" | "paused" | "disabled";
+  failing: boolean;
+}
+
+const ENDPOINT_STATES = ["active", "paused", "disabled"] as const;
+
 export function createDelivererMetrics(
   registry: Registry,
-  gauges: { endpoints: () => number; held: () => number; configRevision: () => number } = {
+  gauges: {
+    endpoints: () => number;
+    held: () => number;
+    configRevision: () => number;
+    endpointStates?: () => Iterable<EndpointStateSample>;
+  } = {
     endpoints: () => 0,
     held: () => 0,
     configRevision: () => 0,
@@ -47,6 +62,38 @@ export function createDelivererMetrics(
       registers: [registry],
       collect() {
         this.set(gauges.configRevision());
+      },
+    }),
+    operationalEvents: new Counter({
+      name: "herald_deliverer_operational_events_total",
+      help: "Operational events derived from endpoint state changes (disabled, paused, enabled, failing, recovered), by app, endpoint and kind",
+      labelNames: ["app", "endpoint", "kind"] as const,
+      registers: [registry],
+    }),
+    endpointState: new Gauge({
+      name: "herald_deliverer_endpoint_state",
+      help: "1 for each configured endpoint's current state (active, paused, disabled), 0 for the others; every deliverer reports every endpoint",
+      labelNames: ["app", "endpoint", "state"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of gauges.endpointStates?.() ?? []) {
+          for (const state of ENDPOINT_STATES) {
+            this.set({ app: s.app, endpoint: s.endpoint, state }, s.state === state ? 1 : 0);
+          }
+        }
+      },
+    }),
+    endpointFailing: new Gauge({
+      name: "herald_deliverer_endpoint_failing",
+      help: "1 while a configured endpoint is marked failing (failingAfterAttempts attempts in a row failed, no success since), else 0",
+      labelNames: ["app", "endpoint"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of gauges.endpointStates?.() ?? []) {
+          this.set({ app: s.app, endpoint: s.endpoint }, s.failing ? 1 : 0);
+        }
       },
     }),
     held: new Gauge({

@@ -1,4 +1,12 @@
-import { COPY_HEADER, deliveryIdOf, jobMessage, publishMany, routedJobMsgId } from "@herald/bus";
+import {
+  COPY_HEADER,
+  deliveryIdOf,
+  jobMessage,
+  messageTrace,
+  publishMany,
+  routedJobMsgId,
+} from "@herald/bus";
+import { SpanKind, endSpan, startSpan } from "@herald/runtime";
 import type { Bus, Job, OutgoingMessage } from "@herald/bus";
 import type { ConfigView } from "@herald/config";
 import { readCheckpoint, writeCheckpoint } from "@herald/projection";
@@ -160,6 +168,16 @@ export class PartitionRouter extends PartitionLoop {
         continue;
       }
       const key = deliveryKey(event);
+      // The bus hop EVENTS → DELIVERIES: a span of the event's trace, which each of its jobs continues.
+      const { span, ctx: trace } = startSpan(`route ${type}`, messageTrace(m.headers), {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          "messaging.system": "nats",
+          "herald.event_id": event.id,
+          "herald.jobs": targets.length,
+        },
+      });
+      endSpan(span);
       for (const endpoint of targets) {
         const job: Job = {
           appId,
@@ -174,6 +192,7 @@ export class PartitionRouter extends PartitionLoop {
           key,
           order: m.seq,
           event: m.data,
+          trace,
         };
         out.push(jobMessage(bus, job, routedJobMsgId(job)));
       }

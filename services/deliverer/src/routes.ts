@@ -5,6 +5,7 @@ import {
   hookConfig,
   impliedEndpointCalls,
   impliedOpenImEndpoint,
+  takesEventKind,
 } from "@herald/config";
 import { dialectOf, findOpenImHook, openImHookFires, parsePassthroughPayload } from "@herald/dialects";
 import type { JsonObject, OpenImHook, TypeFilter } from "@herald/dialects";
@@ -40,7 +41,8 @@ export function endpointsOf(app: AppConfig): readonly EndpointConfig[] {
 }
 
 /**
- * The endpoints that take an event: the type matches the endpoint's types and its dialect, and the
+ * The endpoints that take an event: operational events the operational endpoints, other events the
+ * others; the type matches the endpoint's types and its dialect, and the
  * payload passes its filter, and the dialect says it. The payload is decoded only when a filter or the
  * dialect needs it.
  */
@@ -49,6 +51,7 @@ export function routeEvent(app: AppConfig, type: string, data: Uint8Array): Endp
   const decoded = (): Event => (event ??= Event.decode(data));
   const targets: EndpointConfig[] = [];
   for (const endpoint of endpointsOf(app)) {
+    if (!takesEventKind(endpoint, type)) continue;
     if (!eventTypeMatches(endpoint.eventTypes, type) || !dialectRenders(endpoint.dialect, type)) continue;
     const fires =
       endpoint.id === OPENIM_WEBHOOKS_ENDPOINT_ID && isImplied(app, endpoint)

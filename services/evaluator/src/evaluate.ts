@@ -8,12 +8,23 @@ import {
   type BeforeHookSettings,
   type BeforeOutcome,
   type CallbackFailure,
+  type HttpRequestSpec,
   type JsonObject,
 } from "@herald/dialects";
 import type { AppConfig, ConfigView } from "@herald/config";
 import type { AttemptRecord } from "@herald/bus";
-import type { Logger } from "@herald/runtime";
-import type { AppAgents, HookProviders } from "@herald/egress";
+import {
+  NO_TRACE,
+  SpanKind,
+  endSpan,
+  startSpan,
+  traceHeaders,
+  traceIdOf,
+  tracedLogger,
+  type Logger,
+  type TraceContext,
+} from "@herald/runtime";
+import type { AppAgents, CallResult, HookProviders } from "@herald/egress";
 import type { Breakers } from "./breaker.js";
 import { callOut } from "./call-out.js";
 import { callWithPolicy } from "./policy.js";
@@ -47,7 +58,31 @@ const CONTINUE_DISABLED: Answer = plainAnswer(
  */
 export function createEvaluator(deps: EvaluatorDeps) {
   const { metrics } = deps;
-  return async function evaluate(req: BeforeRequest, deadlineMs: number): Promise<BeforeResponse> {
+  return async function evaluate(
+    req: BeforeRequest,
+    deadlineMs: number,
+    trace: TraceContext = NO_TRACE,
+  ): Promise<BeforeResponse> {
+    // The evaluator's span of this hook; each call to the business server is a child of it.
+    const { span, ctx } = startSpan(`before-hook ${req.command}`, trace, {
+      kind: SpanKind.CONSUMER,
+      attributes: { "herald.app_id": req.appId, "herald.operation_id": req.operationId },
+    });
+    try {
+      const answer = await evaluateIn(ctx, req, deadlineMs);
+      endSpan(span);
+      return answer;
+    } catch (err) {
+      endSpan(span, err);
+      throw err;
+    }
+  };
+
+  async function evaluateIn(
+    trace: TraceContext,
+    req: BeforeRequest,
+    deadlineMs: number,
+  ): Promise<BeforeResponse> {
     const found = findBeforeHook(req.command);
     const settingsOf = (app: AppConfig | undefined): BeforeHookSettings | undefined => {
       const block = found && app && beforeBlockOf(app, found.dialect);
@@ -98,6 +133,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
         latencyMs,
         outcome,
         error,
+        ...traceIdField(trace),
       });
 
     if (!breaker.allow(app.breaker)) {
@@ -121,7 +157,10 @@ export function createEvaluator(deps: EvaluatorDeps) {
     const { result, outcome } = await callWithPolicy({
       policy: settings.policy,
       budgetMs: timeoutMs,
-      call: (leftMs) => callOut(deps, app, { dialect, hook, block }, req, spec, leftMs),
+      call: (leftMs) =>
+        tracedCall(trace, spec, (traced) =>
+          callOut(deps, app, { dialect, hook, block }, req, traced, leftMs),
+        ),
       judge: (res): BeforeOutcome => {
         metrics.callSeconds.observe(res.latencyMs / 1000);
         return !res.ok
@@ -152,7 +191,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
         DecisionSource.DECISION_SOURCE_CALLBACK_FAILED,
       );
       error = `${outcome.failure.reason}: ${outcome.failure.detail}`;
-      deps.log.warn(
+      tracedLogger(deps.log, trace).warn(
         { appId: app.appId, hook: hook.key, operationID: req.operationId, url: spec.url, error },
         "before-hook callback failed",
       );
@@ -163,7 +202,40 @@ export function createEvaluator(deps: EvaluatorDeps) {
     metrics.calls.inc({ outcome: name });
     record(result.status, result.body, result.latencyMs, name, error, result.via);
     return { ...out, operationId: req.operationId };
-  };
+  }
+}
+
+/** The attempt record's traceId: the trace the hook's requests carried, when they carried one. */
+function traceIdField(trace: TraceContext): { traceId?: string } {
+  const traceId = traceIdOf(trace);
+  return traceId === "" ? {} : { traceId };
+}
+
+/**
+ * One call to the business server as a client span of the hook's trace, its `traceparent` sent with
+ * the request (a gRPC hook provider gets none: its call has no headers of Herald's to carry it).
+ */
+async function tracedCall(
+  trace: TraceContext,
+  spec: HttpRequestSpec,
+  call: (spec: HttpRequestSpec) => Promise<CallResult>,
+): Promise<CallResult> {
+  const { span, ctx } = startSpan(`POST ${hostOf(spec.url)}`, trace, {
+    kind: SpanKind.CLIENT,
+    attributes: { "http.request.method": spec.method, "url.full": spec.url },
+  });
+  const result = await call({ ...spec, headers: { ...spec.headers, ...traceHeaders(ctx) } });
+  span.setAttribute("http.response.status_code", result.status);
+  endSpan(span, result.ok ? undefined : new Error(`${result.failure.reason}: ${result.failure.detail}`));
+  return result;
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "";
+  }
 }
 
 // A modification too large for the answer's NATS message would never reach the gateway, which

@@ -21,7 +21,9 @@ await runService({
       instanceId: `evaluator-${process.pid}-${randomBytes(3).toString("hex")}`,
       log,
       handle: async (data, ctx) =>
-        BeforeResponse.encode(await evaluator.evaluate(BeforeRequest.decode(data), ctx.deadlineMs)).finish(),
+        BeforeResponse.encode(
+          await evaluator.evaluate(BeforeRequest.decode(data), ctx.deadlineMs, ctx.trace),
+        ).finish(),
     });
     await server.ready;
     return {

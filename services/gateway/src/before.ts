@@ -8,7 +8,7 @@ import {
   type Bus,
 } from "@herald/bus";
 import { beforeBlockOf, failedAnswer, findBeforeHook, plainAnswer } from "@herald/dialects";
-import { ValidationError, type Logger } from "@herald/runtime";
+import { NO_TRACE, ValidationError, tracedLogger, type Logger, type TraceContext } from "@herald/runtime";
 import { validateBefore } from "./events.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { KnownApps } from "./known-apps.js";
@@ -24,7 +24,7 @@ export interface BeforeHandlerOptions {
   /** Time over the hook's timeout that the gateway waits for the evaluator's answer. */
   answerMarginMs: number;
   /** An evaluator in this process (BEFORE_EVALUATION=local): asked directly instead of over NATS. */
-  local?: (req: BeforeRequest, deadlineMs: number) => Promise<BeforeResponse>;
+  local?: (req: BeforeRequest, deadlineMs: number, trace: TraceContext) => Promise<BeforeResponse>;
 }
 
 /**
@@ -36,7 +36,7 @@ export interface BeforeHandlerOptions {
  */
 export function createBeforeHandler(opts: BeforeHandlerOptions) {
   const { bus, metrics } = opts;
-  return async function before(req: BeforeRequest): Promise<BeforeResponse> {
+  return async function before(req: BeforeRequest, trace: TraceContext = NO_TRACE): Promise<BeforeResponse> {
     const payload = validateBefore(req, largestPayloadBytes(messageLimitBytes(bus)));
     const found = findBeforeHook(req.command);
     if (found === undefined) {
@@ -67,23 +67,23 @@ export function createBeforeHandler(opts: BeforeHandlerOptions) {
     const asyncCommand = settings.policy.async ? dialect.asyncCommand?.(block, hook) : undefined;
     if (asyncCommand !== undefined) {
       // Stored before the answer: once the chat core goes on, the call is owed and must not be lost.
-      await opts.publish([asyncCallEvent(req, operationId, asyncCommand)]);
+      await opts.publish([asyncCallEvent(req, operationId, asyncCommand)], trace);
       return done(plainAnswer(Decision.DECISION_CONTINUE, DecisionSource.DECISION_SOURCE_ASYNC));
     }
 
     const timeoutMs = settings.timeoutMs + opts.answerMarginMs;
-    if (opts.local !== undefined) return done(await opts.local({ ...req, operationId }, timeoutMs));
+    if (opts.local !== undefined) return done(await opts.local({ ...req, operationId }, timeoutMs, trace));
     try {
       const answer = await requestRpc(
         bus,
         bus.names.subjects.before(req.appId, hook.subjectToken),
         BeforeRequest.encode({ ...req, operationId }).finish(),
-        { timeoutMs },
+        { timeoutMs, trace },
       );
       return done(BeforeResponse.decode(answer));
     } catch (err) {
       if (!(err instanceof RpcUnavailableError)) throw err;
-      opts.log.warn(
+      tracedLogger(opts.log, trace).warn(
         { appId: req.appId, hook: hook.key, operationID: operationId, reason: err.reason },
         "no evaluator answered the before-hook",
       );

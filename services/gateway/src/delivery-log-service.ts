@@ -1,10 +1,7 @@
 import { Metadata, status, type sendUnaryData, type ServerUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import type { DeliveryLogServiceClient, DeliveryLogServiceServer } from "@herald/proto";
+import { LOG_STORE_REFUSED_GATEWAY } from "@herald/admin";
 import type { Logger } from "@herald/runtime";
-
-/** The log store refused the gateway itself: a fault of the deployment, never of the gateway's caller. */
-export const LOG_STORE_REFUSED_GATEWAY =
-  "the log store refused the gateway's credentials: check LOGSTORE_AUTH_TOKEN and LOGSTORE_TLS_*";
 
 type Forwarded<Req, Res> = (
   req: Req,
@@ -38,6 +35,8 @@ export function forwardDeliveryLog(
     getEventDeliveries: forward((req, md, opts, cb) => client.getEventDeliveries(req, md, opts, cb)),
     getEndpointActivity: forward((req, md, opts, cb) => client.getEndpointActivity(req, md, opts, cb)),
     listDeadDeliveries: forward((req, md, opts, cb) => client.listDeadDeliveries(req, md, opts, cb)),
+    getOverview: forward((req, md, opts, cb) => client.getOverview(req, md, opts, cb)),
+    listDeliveries: forward((req, md, opts, cb) => client.listDeliveries(req, md, opts, cb)),
   };
 }
 
@@ -53,5 +52,7 @@ export function withoutLogStore(): DeliveryLogServiceServer {
     getEventDeliveries: refuse,
     getEndpointActivity: refuse,
     listDeadDeliveries: refuse,
+    getOverview: refuse,
+    listDeliveries: refuse,
   };
 }

@@ -1,16 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Event, type DeepPartial } from "@herald/proto";
 import { TooLargeError, ValidationError } from "@herald/runtime";
-import {
-  MAX_JSON_DEPTH,
-  appId,
-  entityId,
-  eventId,
-  normalizeBatch,
-  normalizeEvent,
-  platformName,
-  validateBefore,
-} from "./events.js";
+import { appIdSchema as appId, entityIdSchema as entityId, eventIdSchema as eventId } from "@herald/config";
+import { MAX_JSON_DEPTH, normalizeBatch, normalizeEvent, platformName, validateBefore } from "./events.js";
 
 const now = new Date("2026-11-21T10:00:00Z");
 const event = (e: DeepPartial<Event>) => Event.fromPartial({ id: "e1", appId: "app1", ...e });

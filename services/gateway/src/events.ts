@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { APP_ID_PATTERN, ID_PATTERN_TEXT } from "@herald/config";
+import { appIdSchema, entityIdSchema, eventIdSchema, operationIdSchema } from "@herald/config";
 import { protoFieldName, wireError } from "@herald/grpc";
 import { TooLargeError, ValidationError } from "@herald/runtime";
 import {
@@ -30,38 +30,11 @@ export function platformName(platformId: number): string {
   return PLATFORM_NAMES[platformId] ?? "";
 }
 
-// The id rules, one definition each, shared with the admin API. Lengths count Unicode code points
-// (zod's string length), so an emoji is one character; 256 of them are at most 1 KiB of UTF-8.
-
-/** An app (tenant) id: a NATS subject token and KV key, as the config defines it. */
-export const appId = z.string().regex(APP_ID_PATTERN, `must be ${ID_PATTERN_TEXT}`);
-/** An event id, the chat core's idempotency key; it travels in HTTP headers, hence ASCII. */
-export const eventId = z
-  .string()
-  .regex(/^[A-Za-z0-9_:.-]{1,128}$/, "must be 1-128 characters of [A-Za-z0-9_:.-]");
-/**
- * A user, room, connection, node, message or group id: the chat app's own, so any Unicode text (CJK,
- * emoji, right-to-left) but no whitespace, control characters (NUL included), lone surrogates, or the
- * NATS wildcards '*' and '>'.
- */
-export const entityId = z
-  .string()
-  .min(1, "must not be empty")
-  .max(256, "must be at most 256 characters")
-  .regex(
-    /^[^\s*>\p{Cc}\p{Cs}]+$/u,
-    "must not contain whitespace, control characters, lone surrogates, '*' or '>'",
-  );
-/**
- * The chat core's operationID. It is sent as an HTTP header (OpenIM's operationID), so 0-128 visible
- * ASCII characters; empty means none (Herald makes one for a before-hook).
- */
-export const operationId = z
-  .string()
-  .regex(
-    /^[\x21-\x7e]{0,128}$/,
-    "must be at most 128 visible ASCII characters (it is sent as an HTTP header)",
-  );
+// The id rules live in @herald/config, shared with the admin API.
+const appId = appIdSchema;
+const eventId = eventIdSchema;
+const entityId = entityIdSchema;
+const operationId = operationIdSchema;
 // Dialects send times as Unix seconds or milliseconds, which have no sensible value before the epoch;
 // 9999 is where protobuf's Timestamp and four-digit ISO 8601 years end.
 const TIME_RANGE = "must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z";
@@ -145,7 +118,16 @@ const payloadSchemas = {
 
 type ChatCorePayloadCase = Exclude<
   NonNullable<Event["payload"]>["$case"],
-  "userOnline" | "userOffline" | "userBackground" | "roomStatus" | "roomRejected"
+  | "userOnline"
+  | "userOffline"
+  | "userBackground"
+  | "roomStatus"
+  | "roomRejected"
+  | "endpointDisabled"
+  | "endpointPaused"
+  | "endpointEnabled"
+  | "endpointFailing"
+  | "endpointRecovered"
 >;
 
 const envelopeSchema = z.object({ id: eventId, appId, operationId, occurredAt: time.optional() });

@@ -1,4 +1,4 @@
-import type { ServerDuplexStream, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
+import type { Metadata, ServerDuplexStream, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import {
   BeforeRequest,
@@ -11,7 +11,20 @@ import {
   type PublishStreamRequest,
   type PublishStreamResponse,
 } from "@herald/proto";
-import { NotFoundError, ValidationError, ensureError, errorField, type Logger } from "@herald/runtime";
+import {
+  NotFoundError,
+  SpanKind,
+  TRACE_HEADERS,
+  ValidationError,
+  endSpan,
+  ensureError,
+  errorField,
+  extractTrace,
+  startSpan,
+  tracedLogger,
+  type Logger,
+  type TraceContext,
+} from "@herald/runtime";
 import type { PublishBatch } from "./publisher.js";
 import type { BeforeHandler } from "./before.js";
 import { errorDetails, grpcCode, toServiceError, wireError, wireProblem } from "@herald/grpc";
@@ -38,10 +51,13 @@ export function createHeraldService(opts: HeraldServiceOptions): {
   const { log, metrics } = opts;
   const openStreams = new Set<{ end(): Promise<void> }>();
 
-  async function publishOnce(events: PublishRequest["events"]): Promise<PublishResponse> {
+  async function publishOnce(
+    events: PublishRequest["events"],
+    trace: TraceContext,
+  ): Promise<PublishResponse> {
     const stop = metrics.publishSeconds.startTimer();
     try {
-      const results = await opts.publish(events);
+      const results = await opts.publish(events, trace);
       metrics.events.inc({ outcome: "stored" }, results.filter((r) => !r.duplicate).length);
       metrics.events.inc({ outcome: "duplicate" }, results.filter((r) => r.duplicate).length);
       stop({ outcome: "ok" });
@@ -55,14 +71,17 @@ export function createHeraldService(opts: HeraldServiceOptions): {
   const service: HeraldServiceServer = {
     before(call: ServerUnaryCall<BeforeRequest, BeforeResponse>, callback: sendUnaryData<BeforeResponse>) {
       const stop = metrics.beforeSeconds.startTimer();
-      opts.before(call.request).then(
+      const { span, ctx } = rpcSpan("Before", callTrace(call.metadata));
+      opts.before(call.request, ctx).then(
         (res) => {
           stop();
+          endSpan(span);
           callback(null, res);
         },
         (err: unknown) => {
           stop();
-          if (!isRefusal(err)) log.error({ err }, "before-hook failed");
+          endSpan(span, err);
+          if (!isRefusal(err)) tracedLogger(log, ctx).error({ err }, "before-hook failed");
           callback(toServiceError(err, "Before"));
         },
       );
@@ -72,10 +91,15 @@ export function createHeraldService(opts: HeraldServiceOptions): {
       call: ServerUnaryCall<PublishRequest, PublishResponse>,
       callback: sendUnaryData<PublishResponse>,
     ) {
-      publishOnce(call.request.events).then(
-        (res) => callback(null, res),
+      const { span, ctx } = rpcSpan("Publish", callTrace(call.metadata));
+      publishOnce(call.request.events, ctx).then(
+        (res) => {
+          endSpan(span);
+          callback(null, res);
+        },
         (err: unknown) => {
-          logFailure(log, err, call.request.events.length);
+          endSpan(span, err);
+          logFailure(tracedLogger(log, ctx), err, call.request.events.length);
           callback(toServiceError(err, "Publish"));
         },
       );
@@ -83,6 +107,8 @@ export function createHeraldService(opts: HeraldServiceOptions): {
 
     beforeStream(call: ServerDuplexStream<BeforeStreamRequest, BeforeStreamResponse>) {
       // Each answer goes out as soon as it is decided; the client matches them by request id.
+      // The stream's metadata holds one trace for the whole stream: each request is a span of it.
+      const streamTrace = callTrace(call.metadata);
       let open = 0;
       let ended = false;
       let drained = () => {};
@@ -110,15 +136,20 @@ export function createHeraldService(opts: HeraldServiceOptions): {
         // The request's own fields are checked with it; here only what is outside it (request_id).
         const unreadable =
           req.request === undefined || !wireProblem(req.request) ? wireError(req) : undefined;
-        void (unreadable ? Promise.reject(unreadable) : opts.before(req.request ?? BeforeRequest.create()))
+        const { span, ctx } = rpcSpan("BeforeStream", streamTrace);
+        void (
+          unreadable ? Promise.reject(unreadable) : opts.before(req.request ?? BeforeRequest.create(), ctx)
+        )
           .then(
             (response): BeforeStreamResponse => ({ requestId, response, error: undefined }),
             (err: unknown): BeforeStreamResponse => {
-              if (!isRefusal(err)) log.error({ err }, "before-hook failed");
+              if (!isRefusal(err)) tracedLogger(log, ctx).error({ err }, "before-hook failed");
+              endSpan(span, err);
               return { requestId, response: undefined, error: streamError(err) };
             },
           )
           .then((res) => {
+            if (res.error === undefined) endSpan(span);
             stop();
             open -= 1;
             if (!call.writableEnded && !call.destroyed) call.write(res);
@@ -136,6 +167,7 @@ export function createHeraldService(opts: HeraldServiceOptions): {
     },
 
     publishStream(call: ServerDuplexStream<PublishStreamRequest, PublishStreamResponse>) {
+      const streamTrace = callTrace(call.metadata);
       let answered = Promise.resolve();
       let inFlight = 0;
       let ending = false;
@@ -156,10 +188,15 @@ export function createHeraldService(opts: HeraldServiceOptions): {
         // Batches are stored concurrently and answered in the order they came.
         const { batchId } = req;
         const unreadable = wireError(req);
-        const result = (unreadable ? Promise.reject(unreadable) : publishOnce(req.events)).then(
-          (res): PublishStreamResponse => ({ batchId, results: res.results, error: undefined }),
+        const { span, ctx } = rpcSpan("PublishStream", streamTrace);
+        const result = (unreadable ? Promise.reject(unreadable) : publishOnce(req.events, ctx)).then(
+          (res): PublishStreamResponse => {
+            endSpan(span);
+            return { batchId, results: res.results, error: undefined };
+          },
           (err: unknown): PublishStreamResponse => {
-            logFailure(log, err, req.events.length);
+            endSpan(span, err);
+            logFailure(tracedLogger(log, ctx), err, req.events.length);
             return { batchId, results: [], error: streamError(err) };
           },
         );
@@ -214,4 +251,23 @@ function logFailure(log: Logger, err: unknown, size: number): void {
   } else {
     log.warn({ err, size }, "publish failed");
   }
+}
+
+/** The trace a chat core sent in the call's metadata (`traceparent`, `tracestate`), or none. */
+function callTrace(metadata: Metadata): TraceContext {
+  const parent = metadata.get(TRACE_HEADERS.parent)[0];
+  if (typeof parent !== "string") return extractTrace(undefined);
+  const state = metadata.get(TRACE_HEADERS.state)[0];
+  return extractTrace({
+    [TRACE_HEADERS.parent]: parent,
+    ...(typeof state === "string" ? { [TRACE_HEADERS.state]: state } : {}),
+  });
+}
+
+/** The gateway's span of one call (a stream's: of one request or batch). */
+function rpcSpan(method: string, parent: TraceContext) {
+  return startSpan(`herald.v1.HeraldService/${method}`, parent, {
+    kind: SpanKind.SERVER,
+    attributes: { "rpc.system": "grpc", "rpc.service": "herald.v1.HeraldService", "rpc.method": method },
+  });
 }

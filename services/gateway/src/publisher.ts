@@ -1,4 +1,5 @@
 import { Event, type PublishResult } from "@herald/proto";
+import type { TraceContext } from "@herald/runtime";
 import { appScopedMsgId, largestPayloadBytes, messageLimitBytes, storeEvent, type Bus } from "@herald/bus";
 import { checkSize, normalizeBatch } from "./events.js";
 import type { KnownApps } from "./known-apps.js";
@@ -19,7 +20,10 @@ export interface PublisherOptions {
  */
 export function createPublisher(opts: PublisherOptions) {
   const { bus } = opts;
-  return async function publishBatch(events: readonly Event[]): Promise<PublishResult[]> {
+  return async function publishBatch(
+    events: readonly Event[],
+    trace?: TraceContext,
+  ): Promise<PublishResult[]> {
     const ready = normalizeBatch(events, opts.maxBatch);
     const limit = largestPayloadBytes(messageLimitBytes(bus));
     const encoded = ready.map((event, index) => {
@@ -34,6 +38,7 @@ export function createPublisher(opts: PublisherOptions) {
           msgId: appScopedMsgId(event.appId, event.id),
           timeoutMs: opts.publishTimeoutMs,
           data: bytes,
+          ...(trace === undefined ? {} : { trace }),
         });
         return { eventId: event.id, streamSeq: ack.seq, duplicate: ack.duplicate };
       }),

@@ -5,16 +5,25 @@ import type {
   GetEndpointActivityResponse,
   GetEventDeliveriesRequest,
   GetEventDeliveriesResponse,
+  GetOverviewRequest,
+  GetOverviewResponse,
   ListAttemptsRequest,
   ListAttemptsResponse,
   ListDeadDeliveriesRequest,
   ListDeadDeliveriesResponse,
+  ListDeliveriesRequest,
+  ListDeliveriesResponse,
 } from "@herald/proto";
 import { NotFoundError, ValidationError, type Logger } from "@herald/runtime";
 import { unaryHandler } from "@herald/grpc";
+import { listDeliveries } from "./delivery-listing.js";
 import { deadDeliveries, endpointActivity, eventDeliveries, listAttempts } from "./queries.js";
+import { checkOverviewRange, overview } from "./overview.js";
 
 const KINDS = new Set(["", "delivery", "before"]);
+/** A delivery's outcome is its latest attempt's. */
+const DELIVERY_OUTCOMES = new Set(["", "delivered", "retry", "dead"]);
+const SEARCH_MAX_CHARS = 200;
 
 /** DeliveryLogService over the log store's tables. Field names in errors are as the proto spells them. */
 export function createDeliveryLogService(pool: pg.Pool, log: Logger): DeliveryLogServiceServer {
@@ -82,6 +91,54 @@ export function createDeliveryLogService(pool: pg.Pool, log: Logger): DeliveryLo
         return { deliveries: await deadDeliveries(pool, req.appId, req.endpointId, since, limit) };
       },
     ),
+    getOverview: answer("GetOverview")<GetOverviewRequest, GetOverviewResponse>(async (req) => {
+      required("app_id", req.appId);
+      const from = timestamp("from", req.from);
+      const to = timestamp("to", req.to);
+      if (from === undefined) throw new ValidationError("from: must be set", { field: "from" });
+      if (to === undefined) throw new ValidationError("to: must be set", { field: "to" });
+      const range = {
+        appId: req.appId,
+        endpointId: req.endpointId,
+        from,
+        to,
+        bucketSeconds: req.bucketSeconds,
+      };
+      checkOverviewRange(range);
+      return overview(pool, range);
+    }),
+    listDeliveries: answer("ListDeliveries")<ListDeliveriesRequest, ListDeliveriesResponse>(async (req) => {
+      required("app_id", req.appId);
+      if (!DELIVERY_OUTCOMES.has(req.outcome)) {
+        throw new ValidationError(
+          `outcome: must be "delivered", "retry", "dead" or empty, not ${JSON.stringify(req.outcome)}`,
+          { field: "outcome" },
+        );
+      }
+      if ([...req.search].length > SEARCH_MAX_CHARS) {
+        throw new ValidationError(`search: at most ${SEARCH_MAX_CHARS} characters`, { field: "search" });
+      }
+      const from = timestamp("from", req.from);
+      const to = timestamp("to", req.to);
+      if (from && to && from.getTime() > to.getTime()) {
+        throw new ValidationError("to: must not be before from", { field: "to" });
+      }
+      return listDeliveries(pool, {
+        appId: req.appId,
+        from,
+        to,
+        eventType: req.eventType,
+        eventId: req.eventId,
+        outcome: req.outcome,
+        endpointId: req.endpointId,
+        userId: req.userId,
+        roomId: req.roomId,
+        search: req.search,
+        pageSize: bounded("page_size", req.pageSize, 50, 500),
+        pageToken: req.pageToken,
+        replayableOnly: req.replayableOnly,
+      });
+    }),
   };
 }
 

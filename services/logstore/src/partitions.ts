@@ -29,6 +29,8 @@ export interface MaintenanceReport {
   dropped: string[];
   /** Rows deleted from the DEFAULT partitions for being past retention. */
   purgedDefaultRows: number;
+  /** Overview rollup rows deleted for being past retention (they go with the attempts they count). */
+  purgedRollupRows: number;
 }
 
 /** The UTC day a time falls on, as its midnight. */
@@ -52,7 +54,12 @@ export async function maintainPartitions(
   opts: MaintenanceOptions,
 ): Promise<MaintenanceReport> {
   const today = dayStart(opts.now ?? new Date());
-  const report: MaintenanceReport = { created: [], dropped: [], purgedDefaultRows: 0 };
+  const report: MaintenanceReport = {
+    created: [],
+    dropped: [],
+    purgedDefaultRows: 0,
+    purgedRollupRows: 0,
+  };
   const cutoff = new Date(today.getTime() - opts.retentionDays * DAY_MS);
   for (const table of PARTITIONED_TABLES) {
     for (let i = 0; i <= opts.aheadDays; i++) {
@@ -71,7 +78,11 @@ export async function maintainPartitions(
     ]);
     report.purgedDefaultRows += purged.rowCount ?? 0;
   }
-  if (report.created.length + report.dropped.length + report.purgedDefaultRows > 0) {
+  // Kept as long as the attempts: the overview then never counts what the attempt log no longer shows.
+  const rollups = await pool.query("DELETE FROM herald.attempt_rollups WHERE bucket_start < $1", [cutoff]);
+  report.purgedRollupRows = rollups.rowCount ?? 0;
+  const changes = report.created.length + report.dropped.length;
+  if (changes + report.purgedDefaultRows + report.purgedRollupRows > 0) {
     log.info(report, "partitions maintained");
   }
   return report;

@@ -7,6 +7,7 @@ import { isUnavailable } from "./pg-errors.js";
 const ATTEMPT_COLUMNS = `a.id, a.at, a.kind, a.app_id, a.hook, a.endpoint_id, a.event_id, a.delivery_id,
   a.attempt, a.event_type, a.dialect, a.trigger, a.operation_id, a.url, a.request_body, a.status,
   a.response_body, a.latency_ms, a.outcome, a.error, a.ordering_key, a.key_wait_ms,
+  a.trace_id,
   ((extract(epoch FROM a.at) * 1000000)::bigint)::text AS at_us`;
 
 interface AttemptDbRow {
@@ -32,6 +33,7 @@ interface AttemptDbRow {
   error: string;
   ordering_key: string;
   key_wait_ms: number;
+  trace_id: string;
   at_us: string;
 }
 
@@ -59,6 +61,7 @@ export function toAttempt(r: AttemptDbRow): Attempt {
     trigger: r.trigger ?? "",
     orderingKey: r.ordering_key,
     keyWaitMs: Math.max(0, r.key_wait_ms),
+    traceId: r.trace_id,
   };
 }
 
@@ -105,7 +108,7 @@ export function decodePageToken(token: string): PageKey {
 }
 
 /** Runs a query; a Postgres that cannot be reached becomes a RetryableError (gRPC UNAVAILABLE). */
-async function query<R extends pg.QueryResultRow>(
+export async function query<R extends pg.QueryResultRow>(
   pool: pg.Pool,
   text: string,
   values: unknown[],

@@ -1,6 +1,6 @@
 import { decodeAttemptRecords } from "@herald/bus";
 import { TerminalError } from "@herald/runtime";
-import { Event, eventType } from "@herald/proto";
+import { Event, causeEventId, eventType } from "@herald/proto";
 
 /** One row of herald.attempts, as the writer inserts it. */
 export interface AttemptRow {
@@ -19,6 +19,8 @@ export interface AttemptRow {
   /** "" when the callback kept no key's order. */
   orderingKey: string;
   keyWaitMs: number;
+  /** "" when the request carried no trace. */
+  traceId: string;
   operationId: string;
   url: string;
   requestBody: string;
@@ -85,6 +87,7 @@ function attemptRow(parsed: unknown): AttemptRow {
     trigger: optionalText(r, "trigger"),
     orderingKey: optionalText(r, "orderingKey") ?? "",
     keyWaitMs: Math.max(0, optionalInt(r, "keyWaitMs") ?? 0),
+    traceId: optionalText(r, "traceId") ?? "",
     operationId: optionalText(r, "operationId") ?? "",
     url: optionalText(r, "url") ?? "",
     requestBody: optionalText(r, "requestBody") ?? "",
@@ -169,17 +172,8 @@ export function namedInEvent(event: Event): { userIds: string[]; roomId: string 
 
 /** The cause_event_id of an event Herald derived; null for any other (and for an empty one). */
 export function causeOf(event: Event): string | null {
-  const p = event.payload;
-  switch (p?.$case) {
-    case "userOnline":
-    case "userOffline":
-    case "userBackground":
-    case "roomStatus":
-    case "roomRejected":
-      return p.value.causeEventId === "" ? null : clean(p.value.causeEventId);
-    default:
-      return null;
-  }
+  const cause = causeEventId(event);
+  return cause === "" ? null : clean(cause);
 }
 
 function requiredText(r: Record<string, unknown>, field: string): string {

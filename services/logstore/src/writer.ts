@@ -9,12 +9,21 @@ import type { AttemptRow, EventRow } from "./records.js";
 const INSERT_ATTEMPTS = `
 INSERT INTO herald.attempts (id, at, kind, app_id, hook, endpoint_id, event_id, delivery_id, attempt,
   event_type, dialect, trigger, operation_id, url, request_body, status, response_body, latency_ms,
-  outcome, error, event, ordering_key, key_wait_ms)
+  outcome, error, event, ordering_key, key_wait_ms, trace_id)
 SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
   $7::text[], $8::text[], $9::int[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
   $15::text[], $16::int[], $17::text[], $18::int[], $19::text[], $20::text[], $21::bytea[], $22::text[],
-  $23::int[])
+  $23::int[], $24::text[])
 ON CONFLICT DO NOTHING`;
+
+// The overview's rollups grow in the same statement, by the rows it actually inserted: a redelivered
+// batch (rows already there) adds nothing. herald.roll_up_attempts is the one rule (its migration).
+const INSERT_ATTEMPTS_ROLLED_UP = `
+WITH inserted AS (${INSERT_ATTEMPTS}
+  RETURNING kind, app_id, endpoint_id, at, outcome, latency_ms)
+SELECT herald.roll_up_attempts(array_agg(app_id), array_agg(endpoint_id), array_agg(at), array_agg(outcome),
+  array_agg(latency_ms))
+FROM inserted WHERE kind = 'delivery'`;
 
 const INSERT_EVENTS = `
 INSERT INTO herald.events (id, app_id, type, occurred_at, operation_id, user_ids, room_id, payload,
@@ -53,6 +62,7 @@ export function attemptParams(rows: AttemptRow[]): unknown[] {
     col("event"),
     col("orderingKey"),
     col("keyWaitMs"),
+    col("traceId"),
   ];
 }
 
@@ -70,9 +80,16 @@ function eventParams(rows: EventRow[]): unknown[] {
   ];
 }
 
-/** Writes attempt rows in one statement (one transaction), idempotently. */
+/** Writes attempt rows and their rollups in one statement (one transaction), idempotently. */
 export function attemptWriter(pool: pg.Pool, log: Logger): WriteBatch<AttemptRow> {
-  return batchWriter(pool, log, "attempts", "herald-insert-attempts", INSERT_ATTEMPTS, attemptParams);
+  return batchWriter(
+    pool,
+    log,
+    "attempts",
+    "herald-insert-attempts-rolled-up",
+    INSERT_ATTEMPTS_ROLLED_UP,
+    attemptParams,
+  );
 }
 
 /** Writes event rows in one statement (one transaction), idempotently. */

@@ -112,6 +112,16 @@ export interface Event {
     /** Derived by Herald (chatroom). */
     { $case: "roomStatus"; value: RoomStatus }
     | { $case: "roomRejected"; value: RoomRejected }
+    | //
+    /**
+     * Operational events, derived by Herald (the deliverer) from a change of an endpoint's state;
+     * routed only to the app's operational endpoints.
+     */
+    { $case: "endpointDisabled"; value: EndpointChange }
+    | { $case: "endpointPaused"; value: EndpointChange }
+    | { $case: "endpointEnabled"; value: EndpointChange }
+    | { $case: "endpointFailing"; value: EndpointChange }
+    | { $case: "endpointRecovered"; value: EndpointChange }
     | undefined;
 }
 
@@ -317,6 +327,35 @@ export interface RoomRejected {
   causeType: string;
 }
 
+/**
+ * types "endpoint.disabled", "endpoint.paused", "endpoint.enabled" (active again after a pause or
+ * a disable), "endpoint.failing" (attempts in a row failed) and "endpoint.recovered" (a delivery
+ * succeeded while failing): one change of an endpoint's state, derived by Herald from the state's
+ * revision in CONFIG. Its id is deterministic (the kind and the revision).
+ */
+export interface EndpointChange {
+  endpointId: string;
+  /** The state after the change: "active", "paused" or "disabled". */
+  state: string;
+  /** The state before it. */
+  previousState: string;
+  /**
+   * Why: the reason of a pause or disable ("answered HTTP 401", "disabled by operator"), the last
+   * failure of a failing endpoint; empty for enabled and recovered.
+   */
+  reason: string;
+  /** When the endpoint entered its state (failing: when it was found failing). */
+  since:
+    | Date
+    | undefined;
+  /** Paused only: when sending resumes. */
+  until:
+    | Date
+    | undefined;
+  /** The CONFIG revision of the change: increasing, one per change. */
+  revision: number;
+}
+
 function createBaseEvent(): Event {
   return { id: "", appId: "", occurredAt: undefined, operationId: "", type: "", payload: undefined };
 }
@@ -386,6 +425,21 @@ export const Event: MessageFns<Event> = {
         break;
       case "roomRejected":
         RoomRejected.encode(message.payload.value, writer.uint32(434).fork()).join();
+        break;
+      case "endpointDisabled":
+        EndpointChange.encode(message.payload.value, writer.uint32(482).fork()).join();
+        break;
+      case "endpointPaused":
+        EndpointChange.encode(message.payload.value, writer.uint32(490).fork()).join();
+        break;
+      case "endpointEnabled":
+        EndpointChange.encode(message.payload.value, writer.uint32(498).fork()).join();
+        break;
+      case "endpointFailing":
+        EndpointChange.encode(message.payload.value, writer.uint32(506).fork()).join();
+        break;
+      case "endpointRecovered":
+        EndpointChange.encode(message.payload.value, writer.uint32(514).fork()).join();
         break;
     }
     return writer;
@@ -575,6 +629,46 @@ export const Event: MessageFns<Event> = {
             message.payload = { $case: "roomRejected", value: RoomRejected.decode(reader, reader.uint32()) };
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.payload = { $case: "endpointDisabled", value: EndpointChange.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 61: {
+            if (tag !== 490) {
+              break;
+            }
+
+            message.payload = { $case: "endpointPaused", value: EndpointChange.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 62: {
+            if (tag !== 498) {
+              break;
+            }
+
+            message.payload = { $case: "endpointEnabled", value: EndpointChange.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 63: {
+            if (tag !== 506) {
+              break;
+            }
+
+            message.payload = { $case: "endpointFailing", value: EndpointChange.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 64: {
+            if (tag !== 514) {
+              break;
+            }
+
+            message.payload = { $case: "endpointRecovered", value: EndpointChange.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -668,6 +762,26 @@ export const Event: MessageFns<Event> = {
         ? { $case: "roomRejected", value: RoomRejected.fromJSON(object.roomRejected) }
         : isSet(object.room_rejected)
         ? { $case: "roomRejected", value: RoomRejected.fromJSON(object.room_rejected) }
+        : isSet(object.endpointDisabled)
+        ? { $case: "endpointDisabled", value: EndpointChange.fromJSON(object.endpointDisabled) }
+        : isSet(object.endpoint_disabled)
+        ? { $case: "endpointDisabled", value: EndpointChange.fromJSON(object.endpoint_disabled) }
+        : isSet(object.endpointPaused)
+        ? { $case: "endpointPaused", value: EndpointChange.fromJSON(object.endpointPaused) }
+        : isSet(object.endpoint_paused)
+        ? { $case: "endpointPaused", value: EndpointChange.fromJSON(object.endpoint_paused) }
+        : isSet(object.endpointEnabled)
+        ? { $case: "endpointEnabled", value: EndpointChange.fromJSON(object.endpointEnabled) }
+        : isSet(object.endpoint_enabled)
+        ? { $case: "endpointEnabled", value: EndpointChange.fromJSON(object.endpoint_enabled) }
+        : isSet(object.endpointFailing)
+        ? { $case: "endpointFailing", value: EndpointChange.fromJSON(object.endpointFailing) }
+        : isSet(object.endpoint_failing)
+        ? { $case: "endpointFailing", value: EndpointChange.fromJSON(object.endpoint_failing) }
+        : isSet(object.endpointRecovered)
+        ? { $case: "endpointRecovered", value: EndpointChange.fromJSON(object.endpointRecovered) }
+        : isSet(object.endpoint_recovered)
+        ? { $case: "endpointRecovered", value: EndpointChange.fromJSON(object.endpoint_recovered) }
         : undefined,
     };
   },
@@ -721,6 +835,16 @@ export const Event: MessageFns<Event> = {
       obj.roomStatus = RoomStatus.toJSON(message.payload.value);
     } else if (message.payload?.$case === "roomRejected") {
       obj.roomRejected = RoomRejected.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "endpointDisabled") {
+      obj.endpointDisabled = EndpointChange.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "endpointPaused") {
+      obj.endpointPaused = EndpointChange.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "endpointEnabled") {
+      obj.endpointEnabled = EndpointChange.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "endpointFailing") {
+      obj.endpointFailing = EndpointChange.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "endpointRecovered") {
+      obj.endpointRecovered = EndpointChange.toJSON(message.payload.value);
     }
     return obj;
   },
@@ -832,6 +956,36 @@ export const Event: MessageFns<Event> = {
       case "roomRejected": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
           message.payload = { $case: "roomRejected", value: RoomRejected.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "endpointDisabled": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "endpointDisabled", value: EndpointChange.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "endpointPaused": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "endpointPaused", value: EndpointChange.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "endpointEnabled": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "endpointEnabled", value: EndpointChange.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "endpointFailing": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "endpointFailing", value: EndpointChange.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "endpointRecovered": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "endpointRecovered", value: EndpointChange.fromPartial(object.payload.value) };
         }
         break;
       }
@@ -3358,6 +3512,179 @@ export const RoomRejected: MessageFns<RoomRejected> = {
     message.reason = object.reason ?? "";
     message.causeEventId = object.causeEventId ?? "";
     message.causeType = object.causeType ?? "";
+    return message;
+  },
+};
+
+function createBaseEndpointChange(): EndpointChange {
+  return { endpointId: "", state: "", previousState: "", reason: "", since: undefined, until: undefined, revision: 0 };
+}
+
+export const EndpointChange: MessageFns<EndpointChange> = {
+  encode(message: EndpointChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.endpointId !== "") {
+      writer.uint32(10).string(message.endpointId);
+    }
+    if (message.state !== "") {
+      writer.uint32(18).string(message.state);
+    }
+    if (message.previousState !== "") {
+      writer.uint32(26).string(message.previousState);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.since !== undefined) {
+      Timestamp.encode(toTimestamp(message.since), writer.uint32(42).fork()).join();
+    }
+    if (message.until !== undefined) {
+      Timestamp.encode(toTimestamp(message.until), writer.uint32(50).fork()).join();
+    }
+    if (message.revision !== 0) {
+      writer.uint32(56).uint64(message.revision);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndpointChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndpointChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.endpointId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.previousState = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.since = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.until = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EndpointChange {
+    return {
+      endpointId: isSet(object.endpointId)
+        ? globalThis.String(object.endpointId)
+        : isSet(object.endpoint_id)
+        ? globalThis.String(object.endpoint_id)
+        : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      previousState: isSet(object.previousState)
+        ? globalThis.String(object.previousState)
+        : isSet(object.previous_state)
+        ? globalThis.String(object.previous_state)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
+      until: isSet(object.until) ? fromJsonTimestamp(object.until) : undefined,
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+    };
+  },
+
+  toJSON(message: EndpointChange): unknown {
+    const obj: any = {};
+    if (message.endpointId !== "") {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.previousState !== "") {
+      obj.previousState = message.previousState;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.since !== undefined) {
+      obj.since = message.since.toISOString();
+    }
+    if (message.until !== undefined) {
+      obj.until = message.until.toISOString();
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EndpointChange>, I>>(base?: I): EndpointChange {
+    return EndpointChange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EndpointChange>, I>>(object: I): EndpointChange {
+    const message = createBaseEndpointChange();
+    message.endpointId = object.endpointId ?? "";
+    message.state = object.state ?? "";
+    message.previousState = object.previousState ?? "";
+    message.reason = object.reason ?? "";
+    message.since = object.since ?? undefined;
+    message.until = object.until ?? undefined;
+    message.revision = object.revision ?? 0;
     return message;
   },
 };

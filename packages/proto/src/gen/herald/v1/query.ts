@@ -182,6 +182,11 @@ export interface Attempt {
   orderingKey: string;
   /** Deliveries: ms this attempt waited for an earlier callback of its key; 0 when it did not wait. */
   keyWaitMs: number;
+  /**
+   * The W3C trace id (32 hex digits) the attempt's request carried in its traceparent; empty when it
+   * carried none (tracing off and no trace from the chat core), and on rows written before.
+   */
+  traceId: string;
 }
 
 export interface ListAttemptsRequest {
@@ -266,6 +271,121 @@ export interface DeadDelivery {
 
 export interface ListDeadDeliveriesResponse {
   deliveries: DeadDelivery[];
+}
+
+export interface GetOverviewRequest {
+  appId: string;
+  /** Empty: every endpoint of the app. */
+  endpointId: string;
+  /** Both set, whole minutes, from before to, at most 10000 buckets apart. */
+  from: Date | undefined;
+  to:
+    | Date
+    | undefined;
+  /**
+   * The series' bucket width: a whole number of minutes that divides (to - from). Buckets start at
+   * from; a width that is a multiple of 15 min or 1 h reads the coarser rollups.
+   */
+  bucketSeconds: number;
+}
+
+/**
+ * Counts of delivery attempts and their latency. A delivery ends delivered or dead; retried counts
+ * the attempts that failed and were tried again.
+ */
+export interface OverviewStats {
+  attempts: number;
+  delivered: number;
+  retried: number;
+  dead: number;
+  /**
+   * Attempt latency percentiles in ms: the upper bound of the log-scale histogram bucket holding the
+   * rank, so never below the true value and at most 19% above it; 0 without attempts.
+   */
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface EndpointOverview {
+  endpointId: string;
+  stats: OverviewStats | undefined;
+}
+
+export interface OverviewBucket {
+  start: Date | undefined;
+  stats: OverviewStats | undefined;
+}
+
+export interface GetOverviewResponse {
+  total:
+    | OverviewStats
+    | undefined;
+  /** Endpoints with attempts in the range, by endpoint id. */
+  endpoints: EndpointOverview[];
+  /** Every bucket from from to to, oldest first, empty ones included. */
+  series: OverviewBucket[];
+}
+
+export interface ListDeliveriesRequest {
+  appId: string;
+  /**
+   * A delivery is listed as of `to`: folded from its attempts before `to`, and listed when one of
+   * them is at or after `from`. Both unset: every delivery on record.
+   */
+  from: Date | undefined;
+  to: Date | undefined;
+  eventType: string;
+  /** The latest attempt's outcome: delivered, retry (failed, will be tried again) or dead. */
+  outcome: string;
+  endpointId: string;
+  /** Deliveries of events that name this user (sender, receiver, presence, room member). */
+  userId: string;
+  /** Deliveries of events in this room. */
+  roomId: string;
+  /**
+   * Text in a request or response body of any of its attempts, case-insensitive, taken literally
+   * (% and _ are not wildcards). Scans the bodies of the range; without `from`, the last day.
+   */
+  search: string;
+  /** Default 50, at most 500. */
+  pageSize: number;
+  pageToken: string;
+  /** Only deliveries that can be sent again (the event is on record), each with its event bytes. */
+  replayableOnly: boolean;
+  eventId: string;
+}
+
+/** One delivery: an event to one endpoint, with every attempt and replay of it folded in. */
+export interface Delivery {
+  /** <event id>:<endpoint id>. */
+  deliveryId: string;
+  eventId: string;
+  endpointId: string;
+  eventType: string;
+  /** The latest attempt's: delivered, retry or dead. */
+  outcome: string;
+  attemptCount: number;
+  firstAt: Date | undefined;
+  lastAt:
+    | Date
+    | undefined;
+  /** The latest attempt's status code (0: no answer), latency, error, URL, dialect, trigger, id. */
+  statusCode: number;
+  latencyMs: number;
+  error: string;
+  url: string;
+  dialect: string;
+  trigger: string;
+  lastAttemptId: string;
+  /** The event is on record (a dead attempt's copy, or the event log), so a replay can send it. */
+  replayable: boolean;
+  /** The event, protobuf-encoded; only with replayable_only. */
+  event: Buffer;
+}
+
+export interface ListDeliveriesResponse {
+  deliveries: Delivery[];
+  nextPageToken: string;
 }
 
 function createBaseConnection(): Connection {
@@ -1790,6 +1910,7 @@ function createBaseAttempt(): Attempt {
     trigger: "",
     orderingKey: "",
     keyWaitMs: 0,
+    traceId: "",
   };
 }
 
@@ -1860,6 +1981,9 @@ export const Attempt: MessageFns<Attempt> = {
     }
     if (message.keyWaitMs !== 0) {
       writer.uint32(176).uint32(message.keyWaitMs);
+    }
+    if (message.traceId !== "") {
+      writer.uint32(186).string(message.traceId);
     }
     return writer;
   },
@@ -2053,6 +2177,14 @@ export const Attempt: MessageFns<Attempt> = {
             message.keyWaitMs = reader.uint32();
             continue;
           }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.traceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2137,6 +2269,11 @@ export const Attempt: MessageFns<Attempt> = {
         : isSet(object.key_wait_ms)
         ? globalThis.Number(object.key_wait_ms)
         : 0,
+      traceId: isSet(object.traceId)
+        ? globalThis.String(object.traceId)
+        : isSet(object.trace_id)
+        ? globalThis.String(object.trace_id)
+        : "",
     };
   },
 
@@ -2208,6 +2345,9 @@ export const Attempt: MessageFns<Attempt> = {
     if (message.keyWaitMs !== 0) {
       obj.keyWaitMs = Math.round(message.keyWaitMs);
     }
+    if (message.traceId !== "") {
+      obj.traceId = message.traceId;
+    }
     return obj;
   },
 
@@ -2238,6 +2378,7 @@ export const Attempt: MessageFns<Attempt> = {
     message.trigger = object.trigger ?? "";
     message.orderingKey = object.orderingKey ?? "";
     message.keyWaitMs = object.keyWaitMs ?? 0;
+    message.traceId = object.traceId ?? "";
     return message;
   },
 };
@@ -3430,6 +3571,1376 @@ export const ListDeadDeliveriesResponse: MessageFns<ListDeadDeliveriesResponse> 
   },
 };
 
+function createBaseGetOverviewRequest(): GetOverviewRequest {
+  return { appId: "", endpointId: "", from: undefined, to: undefined, bucketSeconds: 0 };
+}
+
+export const GetOverviewRequest: MessageFns<GetOverviewRequest> = {
+  encode(message: GetOverviewRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appId !== "") {
+      writer.uint32(10).string(message.appId);
+    }
+    if (message.endpointId !== "") {
+      writer.uint32(18).string(message.endpointId);
+    }
+    if (message.from !== undefined) {
+      Timestamp.encode(toTimestamp(message.from), writer.uint32(26).fork()).join();
+    }
+    if (message.to !== undefined) {
+      Timestamp.encode(toTimestamp(message.to), writer.uint32(34).fork()).join();
+    }
+    if (message.bucketSeconds !== 0) {
+      writer.uint32(40).uint32(message.bucketSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOverviewRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOverviewRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.endpointId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.from = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.to = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.bucketSeconds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOverviewRequest {
+    return {
+      appId: isSet(object.appId)
+        ? globalThis.String(object.appId)
+        : isSet(object.app_id)
+        ? globalThis.String(object.app_id)
+        : "",
+      endpointId: isSet(object.endpointId)
+        ? globalThis.String(object.endpointId)
+        : isSet(object.endpoint_id)
+        ? globalThis.String(object.endpoint_id)
+        : "",
+      from: isSet(object.from) ? fromJsonTimestamp(object.from) : undefined,
+      to: isSet(object.to) ? fromJsonTimestamp(object.to) : undefined,
+      bucketSeconds: isSet(object.bucketSeconds)
+        ? globalThis.Number(object.bucketSeconds)
+        : isSet(object.bucket_seconds)
+        ? globalThis.Number(object.bucket_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetOverviewRequest): unknown {
+    const obj: any = {};
+    if (message.appId !== "") {
+      obj.appId = message.appId;
+    }
+    if (message.endpointId !== "") {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.from !== undefined) {
+      obj.from = message.from.toISOString();
+    }
+    if (message.to !== undefined) {
+      obj.to = message.to.toISOString();
+    }
+    if (message.bucketSeconds !== 0) {
+      obj.bucketSeconds = Math.round(message.bucketSeconds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetOverviewRequest>, I>>(base?: I): GetOverviewRequest {
+    return GetOverviewRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetOverviewRequest>, I>>(object: I): GetOverviewRequest {
+    const message = createBaseGetOverviewRequest();
+    message.appId = object.appId ?? "";
+    message.endpointId = object.endpointId ?? "";
+    message.from = object.from ?? undefined;
+    message.to = object.to ?? undefined;
+    message.bucketSeconds = object.bucketSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseOverviewStats(): OverviewStats {
+  return { attempts: 0, delivered: 0, retried: 0, dead: 0, p50Ms: 0, p99Ms: 0 };
+}
+
+export const OverviewStats: MessageFns<OverviewStats> = {
+  encode(message: OverviewStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.attempts !== 0) {
+      writer.uint32(8).uint64(message.attempts);
+    }
+    if (message.delivered !== 0) {
+      writer.uint32(16).uint64(message.delivered);
+    }
+    if (message.retried !== 0) {
+      writer.uint32(24).uint64(message.retried);
+    }
+    if (message.dead !== 0) {
+      writer.uint32(32).uint64(message.dead);
+    }
+    if (message.p50Ms !== 0) {
+      writer.uint32(40).uint32(message.p50Ms);
+    }
+    if (message.p99Ms !== 0) {
+      writer.uint32(48).uint32(message.p99Ms);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OverviewStats {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOverviewStats();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.attempts = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.delivered = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.retried = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dead = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.p50Ms = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.p99Ms = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OverviewStats {
+    return {
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      delivered: isSet(object.delivered) ? globalThis.Number(object.delivered) : 0,
+      retried: isSet(object.retried) ? globalThis.Number(object.retried) : 0,
+      dead: isSet(object.dead) ? globalThis.Number(object.dead) : 0,
+      p50Ms: isSet(object.p50Ms)
+        ? globalThis.Number(object.p50Ms)
+        : isSet(object.p50_ms)
+        ? globalThis.Number(object.p50_ms)
+        : 0,
+      p99Ms: isSet(object.p99Ms)
+        ? globalThis.Number(object.p99Ms)
+        : isSet(object.p99_ms)
+        ? globalThis.Number(object.p99_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: OverviewStats): unknown {
+    const obj: any = {};
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.delivered !== 0) {
+      obj.delivered = Math.round(message.delivered);
+    }
+    if (message.retried !== 0) {
+      obj.retried = Math.round(message.retried);
+    }
+    if (message.dead !== 0) {
+      obj.dead = Math.round(message.dead);
+    }
+    if (message.p50Ms !== 0) {
+      obj.p50Ms = Math.round(message.p50Ms);
+    }
+    if (message.p99Ms !== 0) {
+      obj.p99Ms = Math.round(message.p99Ms);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OverviewStats>, I>>(base?: I): OverviewStats {
+    return OverviewStats.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OverviewStats>, I>>(object: I): OverviewStats {
+    const message = createBaseOverviewStats();
+    message.attempts = object.attempts ?? 0;
+    message.delivered = object.delivered ?? 0;
+    message.retried = object.retried ?? 0;
+    message.dead = object.dead ?? 0;
+    message.p50Ms = object.p50Ms ?? 0;
+    message.p99Ms = object.p99Ms ?? 0;
+    return message;
+  },
+};
+
+function createBaseEndpointOverview(): EndpointOverview {
+  return { endpointId: "", stats: undefined };
+}
+
+export const EndpointOverview: MessageFns<EndpointOverview> = {
+  encode(message: EndpointOverview, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.endpointId !== "") {
+      writer.uint32(10).string(message.endpointId);
+    }
+    if (message.stats !== undefined) {
+      OverviewStats.encode(message.stats, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndpointOverview {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndpointOverview();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.endpointId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stats = OverviewStats.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EndpointOverview {
+    return {
+      endpointId: isSet(object.endpointId)
+        ? globalThis.String(object.endpointId)
+        : isSet(object.endpoint_id)
+        ? globalThis.String(object.endpoint_id)
+        : "",
+      stats: isSet(object.stats) ? OverviewStats.fromJSON(object.stats) : undefined,
+    };
+  },
+
+  toJSON(message: EndpointOverview): unknown {
+    const obj: any = {};
+    if (message.endpointId !== "") {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.stats !== undefined) {
+      obj.stats = OverviewStats.toJSON(message.stats);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EndpointOverview>, I>>(base?: I): EndpointOverview {
+    return EndpointOverview.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EndpointOverview>, I>>(object: I): EndpointOverview {
+    const message = createBaseEndpointOverview();
+    message.endpointId = object.endpointId ?? "";
+    message.stats = (object.stats !== undefined && object.stats !== null)
+      ? OverviewStats.fromPartial(object.stats)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseOverviewBucket(): OverviewBucket {
+  return { start: undefined, stats: undefined };
+}
+
+export const OverviewBucket: MessageFns<OverviewBucket> = {
+  encode(message: OverviewBucket, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.start !== undefined) {
+      Timestamp.encode(toTimestamp(message.start), writer.uint32(10).fork()).join();
+    }
+    if (message.stats !== undefined) {
+      OverviewStats.encode(message.stats, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): OverviewBucket {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOverviewBucket();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.start = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stats = OverviewStats.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): OverviewBucket {
+    return {
+      start: isSet(object.start) ? fromJsonTimestamp(object.start) : undefined,
+      stats: isSet(object.stats) ? OverviewStats.fromJSON(object.stats) : undefined,
+    };
+  },
+
+  toJSON(message: OverviewBucket): unknown {
+    const obj: any = {};
+    if (message.start !== undefined) {
+      obj.start = message.start.toISOString();
+    }
+    if (message.stats !== undefined) {
+      obj.stats = OverviewStats.toJSON(message.stats);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<OverviewBucket>, I>>(base?: I): OverviewBucket {
+    return OverviewBucket.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<OverviewBucket>, I>>(object: I): OverviewBucket {
+    const message = createBaseOverviewBucket();
+    message.start = object.start ?? undefined;
+    message.stats = (object.stats !== undefined && object.stats !== null)
+      ? OverviewStats.fromPartial(object.stats)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetOverviewResponse(): GetOverviewResponse {
+  return { total: undefined, endpoints: [], series: [] };
+}
+
+export const GetOverviewResponse: MessageFns<GetOverviewResponse> = {
+  encode(message: GetOverviewResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.total !== undefined) {
+      OverviewStats.encode(message.total, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.endpoints) {
+      EndpointOverview.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.series) {
+      OverviewBucket.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOverviewResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOverviewResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.total = OverviewStats.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.endpoints.push(EndpointOverview.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.series.push(OverviewBucket.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOverviewResponse {
+    return {
+      total: isSet(object.total) ? OverviewStats.fromJSON(object.total) : undefined,
+      endpoints: globalThis.Array.isArray(object?.endpoints)
+        ? object.endpoints.map((e: any) => EndpointOverview.fromJSON(e))
+        : [],
+      series: globalThis.Array.isArray(object?.series) ? object.series.map((e: any) => OverviewBucket.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: GetOverviewResponse): unknown {
+    const obj: any = {};
+    if (message.total !== undefined) {
+      obj.total = OverviewStats.toJSON(message.total);
+    }
+    if (message.endpoints?.length) {
+      obj.endpoints = message.endpoints.map((e) => EndpointOverview.toJSON(e));
+    }
+    if (message.series?.length) {
+      obj.series = message.series.map((e) => OverviewBucket.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetOverviewResponse>, I>>(base?: I): GetOverviewResponse {
+    return GetOverviewResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetOverviewResponse>, I>>(object: I): GetOverviewResponse {
+    const message = createBaseGetOverviewResponse();
+    message.total = (object.total !== undefined && object.total !== null)
+      ? OverviewStats.fromPartial(object.total)
+      : undefined;
+    message.endpoints = object.endpoints?.map((e) => EndpointOverview.fromPartial(e)) || [];
+    message.series = object.series?.map((e) => OverviewBucket.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListDeliveriesRequest(): ListDeliveriesRequest {
+  return {
+    appId: "",
+    from: undefined,
+    to: undefined,
+    eventType: "",
+    outcome: "",
+    endpointId: "",
+    userId: "",
+    roomId: "",
+    search: "",
+    pageSize: 0,
+    pageToken: "",
+    replayableOnly: false,
+    eventId: "",
+  };
+}
+
+export const ListDeliveriesRequest: MessageFns<ListDeliveriesRequest> = {
+  encode(message: ListDeliveriesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appId !== "") {
+      writer.uint32(10).string(message.appId);
+    }
+    if (message.from !== undefined) {
+      Timestamp.encode(toTimestamp(message.from), writer.uint32(18).fork()).join();
+    }
+    if (message.to !== undefined) {
+      Timestamp.encode(toTimestamp(message.to), writer.uint32(26).fork()).join();
+    }
+    if (message.eventType !== "") {
+      writer.uint32(34).string(message.eventType);
+    }
+    if (message.outcome !== "") {
+      writer.uint32(42).string(message.outcome);
+    }
+    if (message.endpointId !== "") {
+      writer.uint32(50).string(message.endpointId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(58).string(message.userId);
+    }
+    if (message.roomId !== "") {
+      writer.uint32(66).string(message.roomId);
+    }
+    if (message.search !== "") {
+      writer.uint32(74).string(message.search);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(80).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(90).string(message.pageToken);
+    }
+    if (message.replayableOnly !== false) {
+      writer.uint32(96).bool(message.replayableOnly);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(106).string(message.eventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDeliveriesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDeliveriesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.from = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.to = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.eventType = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.outcome = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.endpointId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.search = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.replayableOnly = reader.bool();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDeliveriesRequest {
+    return {
+      appId: isSet(object.appId)
+        ? globalThis.String(object.appId)
+        : isSet(object.app_id)
+        ? globalThis.String(object.app_id)
+        : "",
+      from: isSet(object.from) ? fromJsonTimestamp(object.from) : undefined,
+      to: isSet(object.to) ? fromJsonTimestamp(object.to) : undefined,
+      eventType: isSet(object.eventType)
+        ? globalThis.String(object.eventType)
+        : isSet(object.event_type)
+        ? globalThis.String(object.event_type)
+        : "",
+      outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
+      endpointId: isSet(object.endpointId)
+        ? globalThis.String(object.endpointId)
+        : isSet(object.endpoint_id)
+        ? globalThis.String(object.endpoint_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      search: isSet(object.search) ? globalThis.String(object.search) : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      replayableOnly: isSet(object.replayableOnly)
+        ? globalThis.Boolean(object.replayableOnly)
+        : isSet(object.replayable_only)
+        ? globalThis.Boolean(object.replayable_only)
+        : false,
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListDeliveriesRequest): unknown {
+    const obj: any = {};
+    if (message.appId !== "") {
+      obj.appId = message.appId;
+    }
+    if (message.from !== undefined) {
+      obj.from = message.from.toISOString();
+    }
+    if (message.to !== undefined) {
+      obj.to = message.to.toISOString();
+    }
+    if (message.eventType !== "") {
+      obj.eventType = message.eventType;
+    }
+    if (message.outcome !== "") {
+      obj.outcome = message.outcome;
+    }
+    if (message.endpointId !== "") {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.search !== "") {
+      obj.search = message.search;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.replayableOnly !== false) {
+      obj.replayableOnly = message.replayableOnly;
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDeliveriesRequest>, I>>(base?: I): ListDeliveriesRequest {
+    return ListDeliveriesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDeliveriesRequest>, I>>(object: I): ListDeliveriesRequest {
+    const message = createBaseListDeliveriesRequest();
+    message.appId = object.appId ?? "";
+    message.from = object.from ?? undefined;
+    message.to = object.to ?? undefined;
+    message.eventType = object.eventType ?? "";
+    message.outcome = object.outcome ?? "";
+    message.endpointId = object.endpointId ?? "";
+    message.userId = object.userId ?? "";
+    message.roomId = object.roomId ?? "";
+    message.search = object.search ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.replayableOnly = object.replayableOnly ?? false;
+    message.eventId = object.eventId ?? "";
+    return message;
+  },
+};
+
+function createBaseDelivery(): Delivery {
+  return {
+    deliveryId: "",
+    eventId: "",
+    endpointId: "",
+    eventType: "",
+    outcome: "",
+    attemptCount: 0,
+    firstAt: undefined,
+    lastAt: undefined,
+    statusCode: 0,
+    latencyMs: 0,
+    error: "",
+    url: "",
+    dialect: "",
+    trigger: "",
+    lastAttemptId: "",
+    replayable: false,
+    event: Buffer.alloc(0),
+  };
+}
+
+export const Delivery: MessageFns<Delivery> = {
+  encode(message: Delivery, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deliveryId !== "") {
+      writer.uint32(10).string(message.deliveryId);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(18).string(message.eventId);
+    }
+    if (message.endpointId !== "") {
+      writer.uint32(26).string(message.endpointId);
+    }
+    if (message.eventType !== "") {
+      writer.uint32(34).string(message.eventType);
+    }
+    if (message.outcome !== "") {
+      writer.uint32(42).string(message.outcome);
+    }
+    if (message.attemptCount !== 0) {
+      writer.uint32(48).uint32(message.attemptCount);
+    }
+    if (message.firstAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.firstAt), writer.uint32(58).fork()).join();
+    }
+    if (message.lastAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastAt), writer.uint32(66).fork()).join();
+    }
+    if (message.statusCode !== 0) {
+      writer.uint32(72).int32(message.statusCode);
+    }
+    if (message.latencyMs !== 0) {
+      writer.uint32(80).uint32(message.latencyMs);
+    }
+    if (message.error !== "") {
+      writer.uint32(90).string(message.error);
+    }
+    if (message.url !== "") {
+      writer.uint32(98).string(message.url);
+    }
+    if (message.dialect !== "") {
+      writer.uint32(106).string(message.dialect);
+    }
+    if (message.trigger !== "") {
+      writer.uint32(114).string(message.trigger);
+    }
+    if (message.lastAttemptId !== "") {
+      writer.uint32(122).string(message.lastAttemptId);
+    }
+    if (message.replayable !== false) {
+      writer.uint32(128).bool(message.replayable);
+    }
+    if (message.event.length !== 0) {
+      writer.uint32(138).bytes(message.event);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Delivery {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDelivery();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deliveryId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.endpointId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.eventType = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.outcome = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.attemptCount = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.firstAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.lastAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.statusCode = reader.int32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.latencyMs = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.dialect = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.trigger = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.lastAttemptId = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.replayable = reader.bool();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.event = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Delivery {
+    return {
+      deliveryId: isSet(object.deliveryId)
+        ? globalThis.String(object.deliveryId)
+        : isSet(object.delivery_id)
+        ? globalThis.String(object.delivery_id)
+        : "",
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      endpointId: isSet(object.endpointId)
+        ? globalThis.String(object.endpointId)
+        : isSet(object.endpoint_id)
+        ? globalThis.String(object.endpoint_id)
+        : "",
+      eventType: isSet(object.eventType)
+        ? globalThis.String(object.eventType)
+        : isSet(object.event_type)
+        ? globalThis.String(object.event_type)
+        : "",
+      outcome: isSet(object.outcome) ? globalThis.String(object.outcome) : "",
+      attemptCount: isSet(object.attemptCount)
+        ? globalThis.Number(object.attemptCount)
+        : isSet(object.attempt_count)
+        ? globalThis.Number(object.attempt_count)
+        : 0,
+      firstAt: isSet(object.firstAt)
+        ? fromJsonTimestamp(object.firstAt)
+        : isSet(object.first_at)
+        ? fromJsonTimestamp(object.first_at)
+        : undefined,
+      lastAt: isSet(object.lastAt)
+        ? fromJsonTimestamp(object.lastAt)
+        : isSet(object.last_at)
+        ? fromJsonTimestamp(object.last_at)
+        : undefined,
+      statusCode: isSet(object.statusCode)
+        ? globalThis.Number(object.statusCode)
+        : isSet(object.status_code)
+        ? globalThis.Number(object.status_code)
+        : 0,
+      latencyMs: isSet(object.latencyMs)
+        ? globalThis.Number(object.latencyMs)
+        : isSet(object.latency_ms)
+        ? globalThis.Number(object.latency_ms)
+        : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      dialect: isSet(object.dialect) ? globalThis.String(object.dialect) : "",
+      trigger: isSet(object.trigger) ? globalThis.String(object.trigger) : "",
+      lastAttemptId: isSet(object.lastAttemptId)
+        ? globalThis.String(object.lastAttemptId)
+        : isSet(object.last_attempt_id)
+        ? globalThis.String(object.last_attempt_id)
+        : "",
+      replayable: isSet(object.replayable) ? globalThis.Boolean(object.replayable) : false,
+      event: isSet(object.event) ? Buffer.from(bytesFromBase64(object.event)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: Delivery): unknown {
+    const obj: any = {};
+    if (message.deliveryId !== "") {
+      obj.deliveryId = message.deliveryId;
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.endpointId !== "") {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.eventType !== "") {
+      obj.eventType = message.eventType;
+    }
+    if (message.outcome !== "") {
+      obj.outcome = message.outcome;
+    }
+    if (message.attemptCount !== 0) {
+      obj.attemptCount = Math.round(message.attemptCount);
+    }
+    if (message.firstAt !== undefined) {
+      obj.firstAt = message.firstAt.toISOString();
+    }
+    if (message.lastAt !== undefined) {
+      obj.lastAt = message.lastAt.toISOString();
+    }
+    if (message.statusCode !== 0) {
+      obj.statusCode = Math.round(message.statusCode);
+    }
+    if (message.latencyMs !== 0) {
+      obj.latencyMs = Math.round(message.latencyMs);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.dialect !== "") {
+      obj.dialect = message.dialect;
+    }
+    if (message.trigger !== "") {
+      obj.trigger = message.trigger;
+    }
+    if (message.lastAttemptId !== "") {
+      obj.lastAttemptId = message.lastAttemptId;
+    }
+    if (message.replayable !== false) {
+      obj.replayable = message.replayable;
+    }
+    if (message.event.length !== 0) {
+      obj.event = base64FromBytes(message.event);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Delivery>, I>>(base?: I): Delivery {
+    return Delivery.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Delivery>, I>>(object: I): Delivery {
+    const message = createBaseDelivery();
+    message.deliveryId = object.deliveryId ?? "";
+    message.eventId = object.eventId ?? "";
+    message.endpointId = object.endpointId ?? "";
+    message.eventType = object.eventType ?? "";
+    message.outcome = object.outcome ?? "";
+    message.attemptCount = object.attemptCount ?? 0;
+    message.firstAt = object.firstAt ?? undefined;
+    message.lastAt = object.lastAt ?? undefined;
+    message.statusCode = object.statusCode ?? 0;
+    message.latencyMs = object.latencyMs ?? 0;
+    message.error = object.error ?? "";
+    message.url = object.url ?? "";
+    message.dialect = object.dialect ?? "";
+    message.trigger = object.trigger ?? "";
+    message.lastAttemptId = object.lastAttemptId ?? "";
+    message.replayable = object.replayable ?? false;
+    message.event = object.event ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseListDeliveriesResponse(): ListDeliveriesResponse {
+  return { deliveries: [], nextPageToken: "" };
+}
+
+export const ListDeliveriesResponse: MessageFns<ListDeliveriesResponse> = {
+  encode(message: ListDeliveriesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deliveries) {
+      Delivery.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDeliveriesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDeliveriesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deliveries.push(Delivery.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDeliveriesResponse {
+    return {
+      deliveries: globalThis.Array.isArray(object?.deliveries)
+        ? object.deliveries.map((e: any) => Delivery.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListDeliveriesResponse): unknown {
+    const obj: any = {};
+    if (message.deliveries?.length) {
+      obj.deliveries = message.deliveries.map((e) => Delivery.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListDeliveriesResponse>, I>>(base?: I): ListDeliveriesResponse {
+    return ListDeliveriesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListDeliveriesResponse>, I>>(object: I): ListDeliveriesResponse {
+    const message = createBaseListDeliveriesResponse();
+    message.deliveries = object.deliveries?.map((e) => Delivery.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
 /** Presence state folded from connection events. */
 export type PresenceServiceService = typeof PresenceServiceService;
 export const PresenceServiceService = {
@@ -3656,6 +5167,34 @@ export const DeliveryLogServiceService = {
       Buffer.from(ListDeadDeliveriesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListDeadDeliveriesResponse => ListDeadDeliveriesResponse.decode(value),
   },
+  /**
+   * Delivery attempts of an app (or one endpoint) over a time range, from the log store's rollups:
+   * totals, per endpoint, and as a series of equal buckets.
+   */
+  getOverview: {
+    path: "/herald.v1.DeliveryLogService/GetOverview" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetOverviewRequest): Buffer => Buffer.from(GetOverviewRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetOverviewRequest => GetOverviewRequest.decode(value),
+    responseSerialize: (value: GetOverviewResponse): Buffer => Buffer.from(GetOverviewResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetOverviewResponse => GetOverviewResponse.decode(value),
+  },
+  /**
+   * Deliveries (one per delivery id, its attempts folded in), newest last attempt first, filtered
+   * and paged; the attempts of one: ListAttempts with its delivery_id.
+   */
+  listDeliveries: {
+    path: "/herald.v1.DeliveryLogService/ListDeliveries" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListDeliveriesRequest): Buffer =>
+      Buffer.from(ListDeliveriesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListDeliveriesRequest => ListDeliveriesRequest.decode(value),
+    responseSerialize: (value: ListDeliveriesResponse): Buffer =>
+      Buffer.from(ListDeliveriesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListDeliveriesResponse => ListDeliveriesResponse.decode(value),
+  },
 } as const;
 
 export interface DeliveryLogServiceServer extends UntypedServiceImplementation {
@@ -3670,6 +5209,16 @@ export interface DeliveryLogServiceServer extends UntypedServiceImplementation {
    * replay sends again.
    */
   listDeadDeliveries: handleUnaryCall<ListDeadDeliveriesRequest, ListDeadDeliveriesResponse>;
+  /**
+   * Delivery attempts of an app (or one endpoint) over a time range, from the log store's rollups:
+   * totals, per endpoint, and as a series of equal buckets.
+   */
+  getOverview: handleUnaryCall<GetOverviewRequest, GetOverviewResponse>;
+  /**
+   * Deliveries (one per delivery id, its attempts folded in), newest last attempt first, filtered
+   * and paged; the attempts of one: ListAttempts with its delivery_id.
+   */
+  listDeliveries: handleUnaryCall<ListDeliveriesRequest, ListDeliveriesResponse>;
 }
 
 export interface DeliveryLogServiceClient extends Client {
@@ -3739,6 +5288,44 @@ export interface DeliveryLogServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListDeadDeliveriesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Delivery attempts of an app (or one endpoint) over a time range, from the log store's rollups:
+   * totals, per endpoint, and as a series of equal buckets.
+   */
+  getOverview(
+    request: GetOverviewRequest,
+    callback: (error: ServiceError | null, response: GetOverviewResponse) => void,
+  ): ClientUnaryCall;
+  getOverview(
+    request: GetOverviewRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetOverviewResponse) => void,
+  ): ClientUnaryCall;
+  getOverview(
+    request: GetOverviewRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetOverviewResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deliveries (one per delivery id, its attempts folded in), newest last attempt first, filtered
+   * and paged; the attempts of one: ListAttempts with its delivery_id.
+   */
+  listDeliveries(
+    request: ListDeliveriesRequest,
+    callback: (error: ServiceError | null, response: ListDeliveriesResponse) => void,
+  ): ClientUnaryCall;
+  listDeliveries(
+    request: ListDeliveriesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListDeliveriesResponse) => void,
+  ): ClientUnaryCall;
+  listDeliveries(
+    request: ListDeliveriesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListDeliveriesResponse) => void,
   ): ClientUnaryCall;
 }
 

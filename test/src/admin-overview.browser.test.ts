@@ -1,0 +1,201 @@
+// The panel's overview in Chromium: deliveries to a loopback business server (half of them dead)
+// shown as counts, success rate and charts; the range picker; and a phone-wide page that does not
+// scroll sideways. Screenshots go to test/artifacts/ (not committed) for a reader to look at.
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { pino } from "pino";
+import { connectBus, type Bus } from "@herald/bus";
+import { putApp, type AppConfig } from "@herald/config";
+import type { HeraldServiceClient } from "@herald/proto";
+import {
+  startNats,
+  startPostgres,
+  startRecordingServer,
+  waitFor,
+  type NatsFixture,
+  type PostgresFixture,
+  type RecordingServer,
+} from "@herald/testkit";
+import { adminCaller } from "./admin-client.js";
+import { messageEvent, waitForConfig } from "./delivery-fixture.js";
+import { heraldClient, publish } from "./grpc-client.js";
+import { startService, stopAll, type ServiceProcess } from "./harness.js";
+
+// Debian's Chromium, installed by .ci/run; playwright-core drives it and downloads nothing.
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+const ARTIFACTS = fileURLToPath(new URL("../artifacts/", import.meta.url));
+const ADMIN_TOKEN = "overview-panel-token";
+const APP_ID = "overview-panel";
+const EVENTS = 3;
+const secrets = [{ value: `whsec_${Buffer.alloc(32, 5).toString("base64")}` }];
+
+let nats: NatsFixture;
+let postgres: PostgresFixture;
+let services: ServiceProcess[] = [];
+let gateway: ServiceProcess;
+let server: RecordingServer;
+let bus: Bus;
+let client: HeraldServiceClient;
+let browser: Browser;
+const call = adminCaller(() => gateway.adminUrl, ADMIN_TOKEN);
+
+async function openOverview(width: number): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = await browser.newPage({ viewport: { width, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on("pageerror", (err) => pageErrors.push(err.message));
+  await page.goto(`${gateway.adminUrl}/admin/#app=${APP_ID}`);
+  await page.getByTestId("token-input").fill(ADMIN_TOKEN);
+  await page.getByTestId("token-save").click();
+  await page.getByTestId("overview-delivered").waitFor();
+  return { page, pageErrors };
+}
+
+/** Waits for the overview card to show `range` with its charts drawn. */
+async function waitForRange(page: Page, range: string, buckets: number): Promise<void> {
+  const chart = page.getByTestId("overview-volume-chart");
+  await waitFor(
+    async () =>
+      (await page.getByTestId("overview").getAttribute("data-range")) === range &&
+      (await chart.getAttribute("data-buckets")) === String(buckets),
+    { what: `the ${range} overview` },
+  );
+}
+
+describe.skipIf(!hasChromium)(
+  `overview in the admin panel${hasChromium ? "" : ` (skipped: ${CHROMIUM} is missing; .ci/run installs it)`}`,
+  () => {
+    beforeAll(async () => {
+      await mkdir(ARTIFACTS, { recursive: true });
+      nats = await startNats();
+      postgres = await startPostgres();
+      const base = { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace };
+      const logstore = await startService("logstore", { ...base, DATABASE_URL: postgres.url });
+      gateway = await startService("gateway", {
+        ...base,
+        ADMIN_TOKEN,
+        LOGSTORE_ADDRESS: logstore.grpcAddress,
+        DELIVERY_ALLOW_LOOPBACK: "true",
+      });
+      const deliverer = await startService("deliverer", { ...base, DELIVERY_ALLOW_LOOPBACK: "true" });
+      services = [logstore, gateway, deliverer];
+      await Promise.all(services.map((s) => s.waitReady()));
+      server = await startRecordingServer();
+      server.fallback((req) => (req.path === "/ok" ? { status: 200, body: {} } : { status: 500, body: {} }));
+      bus = await connectBus({
+        servers: nats.url,
+        name: "test-overview-panel",
+        namespace: nats.namespace,
+        log: pino({ level: "silent" }),
+      });
+      client = heraldClient(gateway.grpcAddress);
+      const endpoint = (id: string) => ({
+        id,
+        url: `${server.url}/${id}`,
+        dialect: "standard",
+        secrets,
+        retry: { scheduleMs: [], jitter: 0 },
+      });
+      const revision = await putApp(bus, {
+        appId: APP_ID,
+        endpoints: [endpoint("ok"), endpoint("down")],
+      } as unknown as AppConfig);
+      await waitForConfig([deliverer], revision);
+      await publish(
+        client,
+        Array.from({ length: EVENTS }, () => messageEvent(APP_ID, { occurredAt: new Date() })),
+      );
+      await waitFor(
+        async () => {
+          const res = await call("GET", `/v1/apps/${APP_ID}/overview?range=hour`);
+          const total = (res.body as { total?: { dead: number; delivered: number } }).total;
+          return res.status === 200 && total?.dead === EVENTS && total.delivered === EVENTS;
+        },
+        { what: "the deliveries in the overview" },
+      );
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], headless: true });
+    }, 120_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      client?.close();
+      await bus?.drain().catch(() => undefined);
+      await stopAll(services);
+      await server?.close();
+      await postgres?.stop();
+      await nats?.stop();
+    });
+
+    it("shows the counts, success rate and charts, and switches range", async () => {
+      const { page, pageErrors } = await openOverview(1200);
+      await waitForRange(page, "day", 24);
+      const text = (id: string) => page.getByTestId(id).textContent();
+      await expect(text("overview-delivered")).resolves.toBe(String(EVENTS));
+      await expect(text("overview-dead")).resolves.toBe(String(EVENTS));
+      await expect(text("overview-attempts")).resolves.toBe(String(2 * EVENTS));
+      await expect(text("overview-success-rate")).resolves.toBe("50%");
+      await expect(text("overview-p99")).resolves.toMatch(/^≤\d+ ms$/);
+      const row = (id: string) =>
+        page.locator(`[data-testid="overview-endpoint-row"][data-endpoint-id="${id}"]`);
+      await expect(row("ok").locator("td").nth(4).textContent()).resolves.toBe("100%");
+      await expect(row("down").locator("td").nth(3).textContent()).resolves.toBe(String(EVENTS));
+      await expect(row("down").locator("td").nth(4).textContent()).resolves.toBe("0%");
+
+      // Both charts drawn (uPlot's canvas), with the attempts in their series.
+      const volume = page.getByTestId("overview-volume-chart");
+      const latency = page.getByTestId("overview-latency-chart");
+      expect(await volume.locator("canvas").count()).toBe(1);
+      expect(await latency.locator("canvas").count()).toBe(1);
+      await expect(volume.getAttribute("data-attempts")).resolves.toBe(String(2 * EVENTS));
+      expect(Number(await latency.getAttribute("data-points"))).toBeGreaterThan(0);
+      await page.screenshot({ path: path.join(ARTIFACTS, "overview-day.png"), fullPage: true });
+
+      await page.getByTestId("overview-range-hour").click();
+      await waitForRange(page, "hour", 60);
+      await expect(volume.getAttribute("data-attempts")).resolves.toBe(String(2 * EVENTS));
+      await page.getByTestId("overview-range-week").click();
+      await waitForRange(page, "week", 168);
+      await expect(text("overview-dead")).resolves.toBe(String(EVENTS));
+
+      // One endpoint: the totals are its own.
+      await page.getByTestId("overview-endpoint").selectOption("ok");
+      await waitFor(async () => (await text("overview-dead")) === "0", {
+        what: "the ok endpoint's overview",
+      });
+      await expect(text("overview-success-rate")).resolves.toBe("100%");
+      await page.screenshot({ path: path.join(ARTIFACTS, "overview-week-endpoint.png"), fullPage: true });
+      expect(pageErrors).toEqual([]);
+      expect(await page.getByTestId("overview-error").isHidden()).toBe(true);
+      await page.close();
+    }, 60_000);
+
+    it("fits a 400 px wide screen without scrolling sideways", async () => {
+      const { page, pageErrors } = await openOverview(400);
+      await waitForRange(page, "day", 24);
+      // The test's tsconfig has no DOM types: the page's own widths, read as an expression.
+      const sideways = Number(
+        await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"),
+      );
+      const right = async (testid: string) => {
+        const box = await page.getByTestId(testid).boundingBox();
+        return box === null ? Infinity : box.x + box.width;
+      };
+      await page.screenshot({ path: path.join(ARTIFACTS, "overview-400px.png"), fullPage: true });
+      expect(await right("overview")).toBeLessThanOrEqual(400);
+      expect(await right("overview-volume-chart")).toBeLessThanOrEqual(400);
+      // The endpoint table scrolls inside its card when its columns need more room.
+      expect(await right("overview-endpoints")).toBeLessThanOrEqual(400);
+      expect(await right("overview-range-week")).toBeLessThanOrEqual(400);
+      expect(await right("overview-endpoint")).toBeLessThanOrEqual(400);
+      expect(await right("token-input")).toBeLessThanOrEqual(400);
+      expect(await page.getByTestId("overview-volume-chart").locator("canvas").count()).toBe(1);
+      expect(sideways).toBeLessThanOrEqual(0);
+      expect(pageErrors).toEqual([]);
+      await page.close();
+    }, 60_000);
+  },
+);
