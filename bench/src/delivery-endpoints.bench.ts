@@ -257,7 +257,8 @@ export async function benchDeliveryEndpoints(): Promise<Row[]> {
       ...["delivered", "retry", "dead"].map((outcome) => ({
         name: `  attempts recorded ${outcome}`,
         unit: "count",
-        value: c.attempts?.byOutcome.get(outcome) ?? NaN,
+        // An outcome no attempt had is 0; NaN only when the attempts could not be read.
+        value: c.attempts === undefined ? NaN : (c.attempts.byOutcome.get(outcome) ?? 0),
       })),
       ...(c.attempts?.topError === undefined
         ? []
