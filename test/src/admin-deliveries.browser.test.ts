@@ -8,22 +8,19 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Locator, type Page } from "playwright-core";
-import { pino } from "pino";
 import type { HeraldServiceClient } from "@herald/proto";
-import { connectBus, publishAttemptDurably, type AttemptRecord, type Bus } from "@herald/bus";
+import { publishAttemptDurably, type AttemptRecord, type Bus } from "@herald/bus";
 import { putApp, type AppConfig } from "@herald/config";
 import {
-  startNats,
   startPostgres,
   startRecordingServer,
   waitFor,
-  type NatsFixture,
   type PostgresFixture,
   type RecordingServer,
 } from "@herald/testkit";
-import { startService, stopAll, type ServiceProcess } from "./harness.js";
-import { heraldClient, publish } from "./grpc-client.js";
-import { messageEvent, waitForConfig } from "./delivery-fixture.js";
+import type { ServiceProcess } from "./harness.js";
+import { publish } from "./grpc-client.js";
+import { messageEvent, waitForConfig, startDeliveryStack, type DeliveryStack } from "./delivery-fixture.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -35,9 +32,8 @@ const USER = "用户😀";
 const SECRET = `whsec_${Buffer.alloc(32, 3).toString("base64")}`;
 const DAY_MS = 86_400_000;
 
-let nats: NatsFixture;
+let stack: DeliveryStack;
 let postgres: PostgresFixture;
-let services: ServiceProcess[] = [];
 let gateway: ServiceProcess;
 let server: RecordingServer;
 let bus: Bus;
@@ -96,27 +92,11 @@ describe.skipIf(!hasChromium)(
   () => {
     beforeAll(async () => {
       await mkdir(ARTIFACTS, { recursive: true });
-      nats = await startNats();
       postgres = await startPostgres();
-      const base = { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace };
-      const logstore = await startService("logstore", { ...base, DATABASE_URL: postgres.url });
-      gateway = await startService("gateway", {
-        ...base,
-        ADMIN_TOKEN,
-        LOGSTORE_ADDRESS: logstore.grpcAddress,
-        DELIVERY_ALLOW_LOOPBACK: "true",
-      });
-      const deliverer = await startService("deliverer", { ...base, DELIVERY_ALLOW_LOOPBACK: "true" });
-      services = [logstore, gateway, deliverer];
-      await Promise.all(services.map((s) => s.waitReady()));
+      stack = await startDeliveryStack({ env: { ADMIN_TOKEN }, logStoreDatabaseUrl: postgres.url });
+      ({ gateway, bus, client } = stack);
+      const deliverer = stack.deliverers[0]!;
       server = await startRecordingServer();
-      bus = await connectBus({
-        servers: nats.url,
-        name: "test-deliveries-panel",
-        namespace: nats.namespace,
-        log: pino({ level: "silent" }),
-      });
-      client = heraldClient(gateway.grpcAddress);
       const revision = await putApp(bus, {
         appId: APP_ID,
         endpoints: [
@@ -151,12 +131,9 @@ describe.skipIf(!hasChromium)(
 
     afterAll(async () => {
       await browser?.close();
-      client?.close();
-      await bus?.drain().catch(() => undefined);
-      await stopAll(services);
+      await stack?.stop();
       await server?.close();
       await postgres?.stop();
-      await nats?.stop();
     });
 
     async function openPanel(width = 1280): Promise<{ page: Page; pageErrors: string[] }> {

@@ -7,23 +7,20 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { pino } from "pino";
-import { connectBus, type Bus } from "@herald/bus";
+import type { Bus } from "@herald/bus";
 import { putApp, type AppConfig } from "@herald/config";
 import type { HeraldServiceClient } from "@herald/proto";
 import {
-  startNats,
   startPostgres,
   startRecordingServer,
   waitFor,
-  type NatsFixture,
   type PostgresFixture,
   type RecordingServer,
 } from "@herald/testkit";
 import { adminCaller } from "./admin-client.js";
-import { messageEvent, waitForConfig } from "./delivery-fixture.js";
-import { heraldClient, publish } from "./grpc-client.js";
-import { startService, stopAll, type ServiceProcess } from "./harness.js";
+import { messageEvent, waitForConfig, startDeliveryStack, type DeliveryStack } from "./delivery-fixture.js";
+import { publish } from "./grpc-client.js";
+import type { ServiceProcess } from "./harness.js";
 
 // Debian's Chromium, installed by .ci/run; playwright-core drives it and downloads nothing.
 const CHROMIUM = "/usr/bin/chromium";
@@ -34,9 +31,8 @@ const APP_ID = "overview-panel";
 const EVENTS = 3;
 const secrets = [{ value: `whsec_${Buffer.alloc(32, 5).toString("base64")}` }];
 
-let nats: NatsFixture;
+let stack: DeliveryStack;
 let postgres: PostgresFixture;
-let services: ServiceProcess[] = [];
 let gateway: ServiceProcess;
 let server: RecordingServer;
 let bus: Bus;
@@ -71,28 +67,12 @@ describe.skipIf(!hasChromium)(
   () => {
     beforeAll(async () => {
       await mkdir(ARTIFACTS, { recursive: true });
-      nats = await startNats();
       postgres = await startPostgres();
-      const base = { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace };
-      const logstore = await startService("logstore", { ...base, DATABASE_URL: postgres.url });
-      gateway = await startService("gateway", {
-        ...base,
-        ADMIN_TOKEN,
-        LOGSTORE_ADDRESS: logstore.grpcAddress,
-        DELIVERY_ALLOW_LOOPBACK: "true",
-      });
-      const deliverer = await startService("deliverer", { ...base, DELIVERY_ALLOW_LOOPBACK: "true" });
-      services = [logstore, gateway, deliverer];
-      await Promise.all(services.map((s) => s.waitReady()));
+      stack = await startDeliveryStack({ env: { ADMIN_TOKEN }, logStoreDatabaseUrl: postgres.url });
+      ({ gateway, bus, client } = stack);
+      const deliverer = stack.deliverers[0]!;
       server = await startRecordingServer();
       server.fallback((req) => (req.path === "/ok" ? { status: 200, body: {} } : { status: 500, body: {} }));
-      bus = await connectBus({
-        servers: nats.url,
-        name: "test-overview-panel",
-        namespace: nats.namespace,
-        log: pino({ level: "silent" }),
-      });
-      client = heraldClient(gateway.grpcAddress);
       const endpoint = (id: string) => ({
         id,
         url: `${server.url}/${id}`,
@@ -122,12 +102,9 @@ describe.skipIf(!hasChromium)(
 
     afterAll(async () => {
       await browser?.close();
-      client?.close();
-      await bus?.drain().catch(() => undefined);
-      await stopAll(services);
+      await stack?.stop();
       await server?.close();
       await postgres?.stop();
-      await nats?.stop();
     });
 
     it("shows the counts, success rate and charts, and switches range", async () => {

@@ -4,8 +4,7 @@
 import pg from "pg";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pino } from "pino";
-import { AttemptRecorder, connectBus, type AttemptRecord, type Bus } from "@herald/bus";
+import { AttemptRecorder, type AttemptRecord, type Bus } from "@herald/bus";
 import { putApp, type AppConfig } from "@herald/config";
 import {
   DeliveryLogServiceClient,
@@ -14,27 +13,24 @@ import {
   type HeraldServiceClient,
 } from "@herald/proto";
 import {
-  startNats,
   startPostgres,
   startRecordingServer,
   waitFor,
-  type NatsFixture,
   type PostgresFixture,
   type RecordingServer,
 } from "@herald/testkit";
 import { adminCaller, expectAdminError, type AdminAnswer } from "./admin-client.js";
-import { messageEvent, waitForConfig } from "./delivery-fixture.js";
-import { heraldClient, publish } from "./grpc-client.js";
-import { startService, stopAll, type ServiceProcess } from "./harness.js";
+import { messageEvent, startDeliveryStack, waitForConfig, type DeliveryStack } from "./delivery-fixture.js";
+import { publish } from "./grpc-client.js";
+import type { ServiceProcess } from "./harness.js";
 
 const ADMIN_TOKEN = "overview-test-token";
 const APP_ID = "overview";
 const EVENTS = 4;
 const secrets = [{ value: `whsec_${Buffer.alloc(32, 7).toString("base64")}` }];
 
-let nats: NatsFixture;
+let stack: DeliveryStack;
 let postgres: PostgresFixture;
-let services: ServiceProcess[] = [];
 let gateway: ServiceProcess;
 let server: RecordingServer;
 let bus: Bus;
@@ -79,28 +75,12 @@ const sum = (series: Stats[], key: "attempts" | "delivered" | "dead") =>
 
 describe("admin API: overview", () => {
   beforeAll(async () => {
-    nats = await startNats();
     postgres = await startPostgres();
-    const base = { NATS_URL: nats.url, HERALD_NAMESPACE: nats.namespace };
-    const logstore = await startService("logstore", { ...base, DATABASE_URL: postgres.url });
-    gateway = await startService("gateway", {
-      ...base,
-      ADMIN_TOKEN,
-      LOGSTORE_ADDRESS: logstore.grpcAddress,
-      DELIVERY_ALLOW_LOOPBACK: "true",
-    });
-    const deliverer = await startService("deliverer", { ...base, DELIVERY_ALLOW_LOOPBACK: "true" });
-    services = [logstore, gateway, deliverer];
-    await Promise.all(services.map((s) => s.waitReady()));
+    stack = await startDeliveryStack({ env: { ADMIN_TOKEN }, logStoreDatabaseUrl: postgres.url });
+    ({ gateway, bus, client } = stack);
+    const deliverer = stack.deliverers[0]!;
     server = await startRecordingServer();
     server.fallback((req) => (req.path === "/ok" ? { status: 200, body: {} } : { status: 500, body: {} }));
-    bus = await connectBus({
-      servers: nats.url,
-      name: "test-overview",
-      namespace: nats.namespace,
-      log: pino({ level: "silent" }),
-    });
-    client = heraldClient(gateway.grpcAddress);
     const revision = await putApp(bus, {
       appId: APP_ID,
       endpoints: [
@@ -129,12 +109,9 @@ describe("admin API: overview", () => {
   }, 120_000);
 
   afterAll(async () => {
-    client?.close();
-    await bus?.drain().catch(() => undefined);
-    await stopAll(services);
+    await stack?.stop();
     await server?.close();
     await postgres?.stop();
-    await nats?.stop();
   });
 
   it("counts deliveries, retries and dead deliveries per endpoint, in totals and in the series", async () => {
@@ -273,7 +250,7 @@ describe("admin API: overview", () => {
       await db.end();
     }
     const logStore = new DeliveryLogServiceClient(
-      services[0]?.grpcAddress ?? "",
+      stack.others[0]?.grpcAddress ?? "",
       credentials.createInsecure(),
     );
     try {
