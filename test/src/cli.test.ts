@@ -61,7 +61,7 @@ describe("help and usage", () => {
     ["publish", "passthrough"],
     ["before"],
     ...["list", "get", "create", "delete"].map((c) => ["apps", c]),
-    ...["list", "add", "update", "remove", "enable", "disable", "test", "rotate-secret"].map((c) => [
+    ...["list", "add", "update", "remove", "enable", "disable", "pause", "test", "rotate-secret"].map((c) => [
       "endpoints",
       c,
     ]),
@@ -194,6 +194,22 @@ describe("endpoints", () => {
       "maintenance",
     );
     expect(disabled.stdout).toContain("endpoint ep1 is disabled (disabled by operator: maintenance)");
+    const until = new Date(Date.now() + 3_600_000).toISOString();
+    const paused = await herald("endpoints", "pause", "ep1", "--app", "ep-app", "--until", until);
+    expect(paused.stdout, paused.stderr).toContain(
+      `endpoint ep1 is paused until ${until} (paused by operator)`,
+    );
+    const past = await herald(
+      "endpoints",
+      "pause",
+      "ep1",
+      "--app",
+      "ep-app",
+      "--until",
+      "2001-01-01T00:00:00Z",
+    );
+    expect(past.code).toBe(1);
+    expect(past.stderr).toContain("until");
     const enabled = await herald("endpoints", "enable", "ep1", "--app", "ep-app");
     expect(enabled.stdout).toContain("endpoint ep1 is active");
     const rotated = await herald("--json", "endpoints", "rotate-secret", "ep1", "--app", "ep-app");

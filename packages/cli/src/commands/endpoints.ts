@@ -18,7 +18,7 @@ export interface EndpointView {
   dialect: string;
   eventTypes: string[];
   implied?: boolean;
-  state: { state: string; reason: string };
+  state: { state: string; reason: string; until?: string };
 }
 
 /** `herald endpoints …`: an app's business server URLs through the admin API. */
@@ -164,6 +164,19 @@ export function registerEndpoints(program: Command): void {
         endpointId,
         await post(self, endpointId, "disable", reason === undefined ? {} : { reason }),
       );
+    });
+  action("pause", "pause an endpoint until a time: its deliveries wait (enable resumes it sooner)")
+    .requiredOption("--until <time>", "when sending resumes, ISO 8601 (e.g. 2026-12-03T18:00:00Z)")
+    .option("--reason <text>", "why, kept with the state")
+    .action(async (endpointId: string, _o: unknown, self: Command) => {
+      const { until, reason } = self.opts<{ until: string; reason?: string }>();
+      const res = await post<{ state: EndpointView["state"] }>(self, endpointId, "pause", {
+        until,
+        ...(reason === undefined ? {} : { reason }),
+      });
+      if (globalsOf(self).json) return printJson(res);
+      const why = res.state.reason === "" ? "" : ` (${res.state.reason})`;
+      print(`endpoint ${endpointId} is ${res.state.state} until ${res.state.until ?? until}${why}`);
     });
   action("test", "send the endpoint a synthetic event, through the deliverer like any other")
     .option(
