@@ -4,12 +4,13 @@ import type { ProjectionEngine, ProjectionHooks } from "@herald/projection";
 import type { Logger } from "@herald/runtime";
 import { presenceProjection } from "./projection.js";
 import type { PresenceHooks } from "./projection.js";
+import type { PresenceSettingsOf } from "./settings.js";
 
 export interface PresenceEngineOptions {
   bus: Bus;
   log: Logger;
-  /** Grace period for abnormal disconnects, in ms (0: off). */
-  graceMs: number;
+  /** The settings of each app (grace period, node lease margin), read at each fold. */
+  settings: PresenceSettingsOf;
   /** How long a partition's lease lasts without renewal (default 10 s). */
   leaseMs?: number;
   /** Names this replica in leases (default: host, pid, random). */
@@ -25,7 +26,7 @@ export async function startPresence(opts: PresenceEngineOptions): Promise<Projec
   return startProjection(
     presenceProjection({
       bucket: bus.names.buckets.presence,
-      graceMs: opts.graceMs,
+      settings: opts.settings,
       ...(opts.hooks === undefined ? {} : { hooks: opts.hooks }),
     }),
     {

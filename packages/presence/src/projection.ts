@@ -5,6 +5,7 @@ import type { FoldResult, PresenceAnomaly } from "./fold.js";
 import { presenceKeys } from "./keys.js";
 import { decodeUserState, encodeUserState, graceDue } from "./state.js";
 import type { UserState } from "./state.js";
+import type { PresenceSettingsOf } from "./settings.js";
 
 /** Counters the service keeps; every hook is optional. */
 export interface PresenceHooks {
@@ -16,8 +17,8 @@ export interface PresenceHooks {
 export interface PresenceProjectionOptions {
   /** The PRESENCE bucket's name (bus.names.buckets.presence). */
   bucket: string;
-  /** Grace period for abnormal disconnects, in ms (0: off). */
-  graceMs: number;
+  /** The settings of each app (grace period, node lease margin), read at each fold. */
+  settings: PresenceSettingsOf;
   hooks?: PresenceHooks;
 }
 
@@ -61,7 +62,13 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
           return;
         }
         const key = presenceKeys.user(ctx.partition, event.appId, userId);
-        commit(ctx, key, foldPresence(ctx.get(key), event, stored.seq, ctx.now(), { graceMs: opts.graceMs }));
+        commit(
+          ctx,
+          key,
+          foldPresence(ctx.get(key), event, stored.seq, ctx.now(), {
+            graceMs: opts.settings(event.appId).graceMs,
+          }),
+        );
       } else if (p?.$case === "nodeReset") {
         // Resets are rare and a partition's users are in memory: a scan needs no index to keep.
         const nodeId = p.value.nodeId;

@@ -9,4 +9,6 @@ import { projectionEnvSchema } from "@herald/projection";
 export const schema = baseEnvSchema.extend(projectionEnvSchema.shape).extend({
   // One grace period for every app for now; a per-app setting in CONFIG can replace it later.
   PRESENCE_GRACE_MS: z.coerce.number().int().min(0).default(0),
+  // A leased chat-core node is reset once silent for its lease plus this long.
+  PRESENCE_NODE_LEASE_MARGIN_MS: z.coerce.number().int().min(0).default(5_000),
 });

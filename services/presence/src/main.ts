@@ -2,7 +2,7 @@
 import { runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
 import { projectionMetrics } from "@herald/projection";
-import { PRESENCE_PROJECTION, startPresence } from "@herald/presence";
+import { PRESENCE_PROJECTION, fixedPresenceSettings, startPresence } from "@herald/presence";
 import { createPresenceMetrics } from "./metrics.js";
 import { schema } from "./config.js";
 
@@ -14,7 +14,10 @@ await runService({
     const engine = await startPresence({
       bus,
       log,
-      graceMs: config.PRESENCE_GRACE_MS,
+      settings: fixedPresenceSettings({
+        graceMs: config.PRESENCE_GRACE_MS,
+        nodeLeaseMarginMs: config.PRESENCE_NODE_LEASE_MARGIN_MS,
+      }),
       leaseMs: config.PROJECTION_LEASE_MS,
       maxBatch: config.PROJECTION_BATCH,
       hooks: { ...createPresenceMetrics(registry), ...projectionMetrics(registry, PRESENCE_PROJECTION) },
