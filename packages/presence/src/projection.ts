@@ -44,7 +44,7 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
 
   function countsOf(ctx: Ctx): Map<string, number> {
     let counts = nodeCounts.get(ctx.partition);
-    if (counts === undefined) nodeCounts.set(ctx.partition, (counts = new Map()));
+    if (counts === undefined) nodeCounts.set(ctx.partition, (counts = new Map<string, number>()));
     return counts;
   }
 

@@ -91,7 +91,7 @@ const payloadSchemas = {
     nodeId,
     reason: z
       .number()
-      .refine((r) => r !== NodeResetReason.NODE_RESET_REASON_LEASE_EXPIRED, {
+      .refine((r) => r !== (NodeResetReason.NODE_RESET_REASON_LEASE_EXPIRED as number), {
         error: "LEASE_EXPIRED is set by Herald only; a chat core reports REPORTED or leaves it unset",
       })
       .refine((r) => enumFromJson(NodeResetReason, r) !== undefined, {
