@@ -147,3 +147,13 @@ export function leaseExpiry(node: NodeState): number | undefined {
     ? node.heartbeatAt + node.leaseMs + node.marginMs
     : undefined;
 }
+
+export function encodePresenceState(state: PresenceState): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(state));
+}
+
+/** A state read back: a node's under n.* keys, a user's otherwise. */
+export function decodePresenceState(key: string, data: Uint8Array): PresenceState {
+  if (key.startsWith("n.")) return JSON.parse(new TextDecoder().decode(data)) as NodeState;
+  return decodeUserState(data);
+}

@@ -21,8 +21,11 @@ export interface ProjectionDefinition<S> {
   readonly lane: EventLane;
   /** The KV bucket (name) that holds its states and the kit's keys. */
   readonly bucket: string;
-  /** The KV filter of one partition's state keys ("u.3.>"): loaded whole when the partition is taken. */
-  stateFilter(partition: number): string;
+  /**
+   * The KV filter of one partition's state keys ("u.3.>"), or several for states of several kinds:
+   * loaded whole when the partition is taken.
+   */
+  stateFilter(partition: number): string | readonly string[];
   /**
    * The KV filter of side keys the fold keeps in memory too (chatroom's memberships): read when
    * the partition is taken and handed to `loaded`. Without it, side keys are only written.

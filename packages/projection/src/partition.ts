@@ -137,8 +137,9 @@ export class PartitionRunner<S> {
     this.checkLease();
     const { checkpoint, revision } = await readCheckpoint(kv, def.name, partition);
     const state = new PartitionState(def, partition, bus.layout.partitions, log);
-    for await (const e of readCurrent(bus, def.bucket, def.stateFilter(partition))) {
-      state.load(e.key, e.value, e.revision);
+    const filters = def.stateFilter(partition);
+    for (const filter of typeof filters === "string" ? [filters] : filters) {
+      for await (const e of readCurrent(bus, def.bucket, filter)) state.load(e.key, e.value, e.revision);
     }
     const side = new Map<string, Uint8Array>();
     if (def.sideFilter !== undefined) {

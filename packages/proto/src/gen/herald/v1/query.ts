@@ -17,7 +17,7 @@ import {
 } from "@grpc/grpc-js";
 import { Duration } from "../../google/protobuf/duration.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
-import { Event } from "./event.js";
+import { Event, NodeResetReason, nodeResetReasonFromJSON, nodeResetReasonToJSON } from "./event.js";
 
 export const protobufPackage = "herald.v1";
 
@@ -117,48 +117,6 @@ export function nodeLeaseStatusToJSON(object: NodeLeaseStatus): string {
   }
 }
 
-/** Why a node's connections were last reset. */
-export enum NodeResetReason {
-  NODE_RESET_REASON_UNSPECIFIED = 0,
-  /** NODE_RESET_REASON_REPORTED - The chat core sent node.reset. */
-  NODE_RESET_REASON_REPORTED = 1,
-  /** NODE_RESET_REASON_LEASE_EXPIRED - Its lease ran out. */
-  NODE_RESET_REASON_LEASE_EXPIRED = 2,
-  UNRECOGNIZED = -1,
-}
-
-export function nodeResetReasonFromJSON(object: any): NodeResetReason {
-  switch (object) {
-    case 0:
-    case "NODE_RESET_REASON_UNSPECIFIED":
-      return NodeResetReason.NODE_RESET_REASON_UNSPECIFIED;
-    case 1:
-    case "NODE_RESET_REASON_REPORTED":
-      return NodeResetReason.NODE_RESET_REASON_REPORTED;
-    case 2:
-    case "NODE_RESET_REASON_LEASE_EXPIRED":
-      return NodeResetReason.NODE_RESET_REASON_LEASE_EXPIRED;
-    case -1:
-    case "UNRECOGNIZED":
-    default:
-      return NodeResetReason.UNRECOGNIZED;
-  }
-}
-
-export function nodeResetReasonToJSON(object: NodeResetReason): string {
-  switch (object) {
-    case NodeResetReason.NODE_RESET_REASON_UNSPECIFIED:
-      return "NODE_RESET_REASON_UNSPECIFIED";
-    case NodeResetReason.NODE_RESET_REASON_REPORTED:
-      return "NODE_RESET_REASON_REPORTED";
-    case NodeResetReason.NODE_RESET_REASON_LEASE_EXPIRED:
-      return "NODE_RESET_REASON_LEASE_EXPIRED";
-    case NodeResetReason.UNRECOGNIZED:
-    default:
-      return "UNRECOGNIZED";
-  }
-}
-
 export interface Connection {
   connId: string;
   platformId: number;
@@ -219,7 +177,13 @@ export interface ChatCoreNode {
     | Date
     | undefined;
   /** The last reset of the node's connections; unset when none. */
-  resetAt: Date | undefined;
+  resetAt:
+    | Date
+    | undefined;
+  /**
+   * Why that reset: REPORTED (the chat core sent node.reset) or LEASE_EXPIRED; UNSPECIFIED when
+   * reset_at is unset.
+   */
   resetReason: NodeResetReason;
   /** Connections the app's users hold on the node now (grace-held ones included). */
   connections: number;
