@@ -160,6 +160,14 @@ describe("chat-core nodes", () => {
     expectAdminError(await call("GET", `/v1/apps/${APP}/nodes`, { token: null }), 401);
   });
 
+  it("documents the route with its answer's schema", async () => {
+    const doc = await call("GET", "/openapi.json", { token: null });
+    const route = doc.body.paths["/v1/apps/{appId}/nodes"]?.get;
+    expect(route?.tags).toEqual(["presence"]);
+    const schema = route?.responses?.["200"]?.content?.["application/json"]?.schema;
+    expect(JSON.stringify(schema)).toContain("lastHeartbeatAt");
+  });
+
   it("lets the app's own key read its nodes, and no other app's", async () => {
     const key = await call("POST", `/v1/apps/${APP}/keys`);
     expect(key.status, key.text).toBe(201);
