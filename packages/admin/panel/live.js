@@ -251,21 +251,26 @@ export function nodesSection(ctx) {
           const left = node.leaseExpiresAt === null ? null : Date.parse(node.leaseExpiresAt) - now;
           return h(
             "tr",
-            { testid: "node-row", "data-node-id": node.nodeId, "data-status": node.status },
-            h("td", { class: "mono", testid: "node-id" }, node.nodeId),
-            h("td", { testid: "node-status", title: NODE_STATUS_HINT[node.status] }, node.status),
+            { class: "node", testid: "node-row", "data-node-id": node.nodeId, "data-status": node.status },
+            h("td", { class: "mono", testid: "node-id", "data-label": "Node" }, node.nodeId),
+            h(
+              "td",
+              { testid: "node-status", "data-label": "Status", title: NODE_STATUS_HINT[node.status] },
+              node.status,
+            ),
             h(
               "td",
               {
                 class: "nowrap",
                 testid: "node-heartbeat",
+                "data-label": "Last heartbeat",
                 title: node.lastHeartbeatAt === null ? null : formatTime(node.lastHeartbeatAt),
               },
               node.lastHeartbeatAt === null ? "—" : agoText(node.lastHeartbeatAt, now),
             ),
             h(
               "td",
-              { class: "num", testid: "node-lease" },
+              { class: "num", testid: "node-lease", "data-label": "Lease" },
               node.leaseMs > 0 ? formatDuration(node.leaseMs) : "—",
             ),
             h(
@@ -273,6 +278,7 @@ export function nodesSection(ctx) {
               {
                 class: "nowrap",
                 testid: "node-expires",
+                "data-label": "Expires in",
                 title: node.leaseExpiresAt === null ? null : formatTime(node.leaseExpiresAt),
               },
               left === null ? "—" : left >= 0 ? formatDuration(left) : `overdue ${formatDuration(-left)}`,
@@ -282,13 +288,18 @@ export function nodesSection(ctx) {
               {
                 class: "small",
                 testid: "node-reset",
+                "data-label": "Reset",
                 title: node.resetAt === null ? null : formatTime(node.resetAt),
               },
               node.resetAt === null
                 ? "—"
                 : `${node.resetReason === "lease_expired" ? "lease expired" : (node.resetReason ?? "")} ${agoText(node.resetAt, now)}`.trim(),
             ),
-            h("td", { class: "num", testid: "node-connections" }, String(node.connections)),
+            h(
+              "td",
+              { class: "num", testid: "node-connections", "data-label": "Connections" },
+              String(node.connections),
+            ),
           );
         }),
       ),
