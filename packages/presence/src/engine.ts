@@ -17,6 +17,8 @@ export interface PresenceEngineOptions {
   instanceId?: string;
   /** Events folded into one written batch at most (default 1000). */
   maxBatch?: number;
+  /** This replica's clock, which grace periods and lease timers fire by (default Date.now). */
+  clock?: () => number;
   hooks?: PresenceHooks & ProjectionHooks & { owned?(partitions: number): void };
 }
 
@@ -35,6 +37,7 @@ export async function startPresence(opts: PresenceEngineOptions): Promise<Projec
       ...(opts.leaseMs === undefined ? {} : { leaseMs: opts.leaseMs }),
       ...(opts.instanceId === undefined ? {} : { instanceId: opts.instanceId }),
       ...(opts.maxBatch === undefined ? {} : { maxBatch: opts.maxBatch }),
+      ...(opts.clock === undefined ? {} : { clock: opts.clock }),
       ...(opts.hooks === undefined ? {} : { hooks: opts.hooks }),
     },
   );

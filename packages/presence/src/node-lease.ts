@@ -4,10 +4,10 @@ import { emptyNodeState, leaseExpiry } from "./state.js";
 import type { NodeState } from "./state.js";
 
 /**
- * Checks of one lease are asked for at most this often by one replica: a replica whose clock runs
- * ahead of the stream's asks early, finds the lease alive, and must not ask again at once.
+ * A lease found alive is asked about again after its rest, but never sooner than this: so a lease
+ * found alive by a hair is not asked about in a tight loop.
  */
-export const LEASE_CHECK_SPACING_MS = 1_000;
+export const LEASE_RECHECK_MIN_MS = 100;
 
 export interface NodeFoldResult {
   state: NodeState;
@@ -27,13 +27,14 @@ export function leaseCheckEventId(heartbeatSeq: number, check: number): string {
   return `node-lease:${heartbeatSeq}:check:${check}`;
 }
 
-/** When the node's timer should fire (a replica's clock), or undefined while it holds no lease. */
+/**
+ * When the node's timer should fire, or undefined while it holds no lease or a check is on its way
+ * (its answer sets the next). The lease's end is a stored time; a re-ask is on a replica's clock.
+ */
 export function nodeTimerDue(node: NodeState): number | undefined {
   const expiry = leaseExpiry(node);
-  if (expiry === undefined) return undefined;
-  return node.checkAskedAt === undefined
-    ? expiry
-    : Math.max(expiry, node.checkAskedAt + LEASE_CHECK_SPACING_MS);
+  if (expiry === undefined || node.checks > node.answered) return undefined;
+  return node.nextAskAt ?? expiry;
 }
 
 function durationMs(d: Duration | undefined): number {
@@ -51,13 +52,14 @@ export function foldNodeEvent(
   event: Event,
   stored: { seq: number; time: number },
   marginMs: number,
+  wallClock: number,
 ): NodeFoldResult {
   const p = event.payload;
   switch (p?.$case) {
     case "nodeHeartbeat": {
       const current = state ?? emptyNodeState(event.appId, p.value.nodeId);
       if (stored.seq <= current.heartbeatSeq) return { state: current, changed: false, derived: [] };
-      const { checkAskedAt: _asked, ...rest } = current;
+      const { nextAskAt: _next, ...rest } = current;
       return {
         state: {
           ...rest,
@@ -66,6 +68,7 @@ export function foldNodeEvent(
           leaseMs: durationMs(p.value.lease),
           marginMs,
           checks: 0,
+          answered: 0,
         },
         changed: true,
         derived: [],
@@ -77,14 +80,13 @@ export function foldNodeEvent(
         return { state: state ?? emptyNodeState(event.appId, p.value.nodeId), changed: false, derived: [] };
       }
       const current = state ?? emptyNodeState(event.appId, p.value.nodeId);
-      const { checkAskedAt: _asked, ...rest } = current;
+      const { nextAskAt: _next, ...rest } = current;
       // The chat core said the node is gone: its lease ends with it, until its next heartbeat.
       return {
         state: {
           ...rest,
           heartbeatAt: 0,
           leaseMs: 0,
-          checks: 0,
           resetAt: stored.time,
           resetReason: "reported",
         },
@@ -97,12 +99,16 @@ export function foldNodeEvent(
         // A check of a lease renewed or ended since: nothing to decide.
         return { state: state ?? emptyNodeState(event.appId, p.value.nodeId), changed: false, derived: [] };
       }
-      const looked = { ...state, marginMs };
+      const looked = { ...state, marginMs, answered: Math.max(state.answered, p.value.check) };
       const expiry = leaseExpiry(looked);
       if (expiry === undefined) return { state, changed: false, derived: [] };
-      if (stored.time < expiry)
-        return { state: looked, changed: looked.marginMs !== state.marginMs, derived: [] };
-      const { checkAskedAt: _asked, ...rest } = looked;
+      if (stored.time < expiry) {
+        // Alive by the stream's clock (this replica's ran ahead, or the margin grew): ask again
+        // once the rest has passed here.
+        const rest = Math.max(LEASE_RECHECK_MIN_MS, expiry - stored.time);
+        return { state: { ...looked, nextAskAt: wallClock + rest }, changed: true, derived: [] };
+      }
+      const { nextAskAt: _next, ...rest } = looked;
       const reset: NodeReset = {
         nodeId: state.nodeId,
         reason: NodeResetReason.NODE_RESET_REASON_LEASE_EXPIRED,
@@ -138,22 +144,25 @@ export function foldNodeEvent(
 }
 
 /**
- * A node's timer fired at `now` (this replica's clock): when its lease looks run out, asks the
- * stream's clock by storing a lease check; the check's fold decides. Checks are spaced, so a replica
- * whose clock jumped ahead asks once a second at most and resets nothing.
+ * A node's timer fired (by this replica's clock, or by a later stored event): when its lease may have
+ * run out, asks the stream's clock by storing a lease check, whose fold decides. One check is on its
+ * way at a time, and a lease found alive is asked about again only after its rest on this replica's
+ * clock: so a replica whose clock jumped ahead asks once per heartbeat at most and resets nothing.
  */
-export function askLeaseCheck(state: NodeState, now: number): NodeFoldResult {
-  const due = nodeTimerDue(state);
-  if (due === undefined || now < due) return { state, changed: false, derived: [] };
+export function askLeaseCheck(state: NodeState, wallClock: number): NodeFoldResult {
+  if (nodeTimerDue(state) === undefined) return { state, changed: false, derived: [] };
+  if (state.nextAskAt !== undefined && wallClock < state.nextAskAt)
+    return { state, changed: false, derived: [] };
   const check = state.checks + 1;
+  const { nextAskAt: _next, ...rest } = state;
   return {
-    state: { ...state, checks: check, checkAskedAt: now },
+    state: { ...rest, checks: check },
     changed: true,
     derived: [
       Event.fromPartial({
         id: leaseCheckEventId(state.heartbeatSeq, check),
         appId: state.appId,
-        occurredAt: new Date(now),
+        occurredAt: new Date(wallClock),
         type: "node.lease_check",
         payload: {
           $case: "nodeLeaseCheck",

@@ -102,7 +102,11 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
     const key = presenceKeys.node(ctx.partition, event.appId, nodeId);
     const state = ctx.get(key);
     const node = state !== undefined && isNodeState(state) ? state : undefined;
-    commitNode(ctx, key, foldNodeEvent(node, event, stored, opts.settings(event.appId).nodeLeaseMarginMs));
+    commitNode(
+      ctx,
+      key,
+      foldNodeEvent(node, event, stored, opts.settings(event.appId).nodeLeaseMarginMs, ctx.wallClock()),
+    );
   }
 
   return {
@@ -157,7 +161,7 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
       const state = ctx.get(key);
       if (state === undefined) return;
       if (isNodeState(state)) {
-        const asked = askLeaseCheck(state, ctx.now());
+        const asked = askLeaseCheck(state, ctx.wallClock());
         if (asked.changed) commitNode(ctx, key, asked);
         else ctx.setTimer(key, nodeTimerDue(state));
         return;
@@ -169,7 +173,10 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
       const counts = new Map<string, number>();
       for (const [key, state] of ctx.entries()) {
         if (isNodeState(state)) {
-          ctx.setTimer(key, nodeTimerDue(state));
+          // A re-ask time is the last owner's clock: this replica asks the stream once instead.
+          const due = nodeTimerDue(state);
+          ctx.setTimer(key, due === undefined || state.nextAskAt === undefined ? due : ctx.wallClock());
+          if (state.nextAskAt !== undefined) ctx.set(key, { ...state, nextAskAt: ctx.wallClock() });
           continue;
         }
         ctx.setTimer(key, graceDue(state));

@@ -123,8 +123,13 @@ export interface NodeState {
   marginMs: number;
   /** Lease checks asked for this lease, so each has an id of its own. */
   checks: number;
-  /** When (a replica's clock, at a timer) the last check was asked for: checks are spaced by it. */
-  checkAskedAt?: number;
+  /** The last of them folded: while it is behind `checks`, one is on its way and no other is asked. */
+  answered: number;
+  /**
+   * When (the clock of the replica that folded the last answer) to ask again: a lease found alive is
+   * asked about again when its rest has passed on that clock. Pacing only; the stream's clock decides.
+   */
+  nextAskAt?: number;
   /** The last reset of the node's connections, and why. */
   resetAt?: number;
   resetReason?: NodeResetReason;
@@ -138,7 +143,17 @@ export function isNodeState(state: PresenceState): state is NodeState {
 }
 
 export function emptyNodeState(appId: string, nodeId: string): NodeState {
-  return { kind: "node", appId, nodeId, heartbeatAt: 0, heartbeatSeq: 0, leaseMs: 0, marginMs: 0, checks: 0 };
+  return {
+    kind: "node",
+    appId,
+    nodeId,
+    heartbeatAt: 0,
+    heartbeatSeq: 0,
+    leaseMs: 0,
+    marginMs: 0,
+    checks: 0,
+    answered: 0,
+  };
 }
 
 /** When a node's lease runs out (stored time), or undefined when it holds none. */

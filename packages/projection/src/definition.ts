@@ -53,6 +53,11 @@ export interface PartitionContext<S> {
   readonly log: Logger;
   /** The time of this step: the event's stored time, or the time a timer fired at. */
   now(): number;
+  /**
+   * This replica's clock now, not the fold's: only to pace what the fold asks of the stream (a
+   * timer set at wallClock() + d fires about d later here), never to decide.
+   */
+  wallClock(): number;
   get(key: string): S | undefined;
   /** Every state of the partition, for the rare step that has no index. */
   entries(): IterableIterator<[string, S]>;
