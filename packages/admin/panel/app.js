@@ -5,7 +5,7 @@ import { h, show } from "./dom.js";
 import { endpointsSection } from "./endpoints.js";
 import { hooksSection } from "./hooks.js";
 import { keysSection } from "./keys.js";
-import { roomsSection, usersSection } from "./live.js";
+import { nodesSection, roomsSection, usersSection } from "./live.js";
 import { overviewSection } from "./overview.js";
 import { act, button } from "./section.js";
 
@@ -165,8 +165,9 @@ function openApp(appId) {
   const hooks = hooksSection(ctx);
   const users = usersSection(ctx);
   const rooms = roomsSection(ctx);
+  const nodes = nodesSection(ctx);
   const overview = overviewSection(ctx);
-  const sections = [overview, endpoints, deliveries, hooks, users, rooms];
+  const sections = [overview, endpoints, deliveries, hooks, users, nodes, rooms];
   // App keys are the admin's to make; an app key (hak_…) would only be refused.
   if (!loadToken().startsWith("hak_")) sections.push(keysSection(ctx));
 
