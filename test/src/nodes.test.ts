@@ -243,7 +243,11 @@ describe("chat-core nodes", () => {
     const nodes = await waitFor(
       async () => {
         const now = await adminNodes();
-        return now[REPORTED]?.status === "reset" && now[SHORT]?.status === "expired" ? now : undefined;
+        // Connection counts are written about a second after they change.
+        const settled = now[REPORTED]?.connections === 0 && now[SHORT]?.connections === 0;
+        return now[REPORTED]?.status === "reset" && now[SHORT]?.status === "expired" && settled
+          ? now
+          : undefined;
       },
       { timeoutMs: 20_000, what: "a reported reset and an expired lease" },
     );

@@ -41,6 +41,8 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
   const hooks = opts.hooks ?? {};
   // Per partition: connections held on each node, by `${app}\0${node}`; rebuilt at each load.
   const nodeCounts = new Map<number, Map<string, number>>();
+  // Per partition: the counts changed since they were last written (at most every COUNTS_EVERY_MS).
+  const dirtyCounts = new Map<number, Set<string>>();
 
   function countsOf(ctx: Ctx): Map<string, number> {
     let counts = nodeCounts.get(ctx.partition);
@@ -82,13 +84,26 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
       delta.set(k, (delta.get(k) ?? 0) + 1);
     }
     const counts = countsOf(ctx);
+    let dirty = dirtyCounts.get(ctx.partition);
     for (const [k, d] of delta) {
       if (d === 0) continue;
       const n = Math.max(0, (counts.get(k) ?? 0) + d);
       if (n === 0) counts.delete(k);
       else counts.set(k, n);
-      writeCount(ctx, k, n);
+      if (dirty === undefined) {
+        // The first change since the last write: written together when the timer fires, so a
+        // batch pays no extra write round for them (queries see counts up to that much late).
+        dirtyCounts.set(ctx.partition, (dirty = new Set()));
+        ctx.setTimer(COUNTS_TIMER, ctx.wallClock() + COUNTS_EVERY_MS);
+      }
+      dirty.add(k);
     }
+  }
+
+  function writeDirtyCounts(ctx: Ctx): void {
+    const counts = countsOf(ctx);
+    for (const k of dirtyCounts.get(ctx.partition) ?? []) writeCount(ctx, k, counts.get(k) ?? 0);
+    dirtyCounts.delete(ctx.partition);
   }
 
   function writeCount(ctx: Ctx, k: string, n: number): void {
@@ -158,6 +173,10 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
     },
 
     fire(ctx, key) {
+      if (key === COUNTS_TIMER) {
+        writeDirtyCounts(ctx);
+        return;
+      }
       const state = ctx.get(key);
       if (state === undefined) return;
       if (isNodeState(state)) {
@@ -186,6 +205,7 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
         }
       }
       nodeCounts.set(ctx.partition, counts);
+      dirtyCounts.delete(ctx.partition);
       // The counts a crashed owner may not have finished writing: made right from the states.
       const decoder = new TextDecoder();
       const stored = new Map<string, string>();
@@ -200,6 +220,11 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
     },
   };
 }
+
+/** How often a partition writes the node connection counts that changed. */
+export const COUNTS_EVERY_MS = 1_000;
+// The timer key of that write: not a state key (those have a partition after their prefix).
+const COUNTS_TIMER = "nc";
 
 function userState(state: PresenceState | undefined): UserState | undefined {
   return state === undefined || isNodeState(state) ? undefined : state;
