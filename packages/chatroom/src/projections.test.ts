@@ -205,7 +205,7 @@ describe("kicks projection", () => {
     expect(state.get(roomKeys.kick(P, "b", "用户🙂"))).toMatchObject({ due: T0 + 2 + 1_000 });
   });
 
-  it("reads the app's settings when the timer fires: lengthened, it waits again; turned off, no kick", async () => {
+  it("reads the app's settings when the timer fires: lengthened, it waits again; turned off, no kick", () => {
     let now: ChatroomTimers = timers;
     const state = kicks(() => now);
     state.apply(user(1, 2, "userOffline", OfflineReason.OFFLINE_REASON_LOGOUT), at(1));
