@@ -9,7 +9,6 @@ import {
   OfflineReason,
   type DeepPartial,
   type HeraldServiceClient,
-  type ListUserRoomsRequest,
   type ListUserRoomsResponse,
 } from "@herald/proto";
 import { applyTopology, connectBus, partitionOf, type Bus } from "@herald/bus";
@@ -147,9 +146,8 @@ async function derived(appId: string): Promise<string[]> {
 
 const userRooms = (appId: string, userId: string) =>
   new Promise<string[]>((resolve, reject) =>
-    rooms.listUserRooms(
-      { appId, userId } as ListUserRoomsRequest,
-      (err: ServiceError | null, res: ListUserRoomsResponse) => (err ? reject(err) : resolve(res.roomIds)),
+    rooms.listUserRooms({ appId, userId }, (err: ServiceError | null, res: ListUserRoomsResponse) =>
+      err ? reject(err) : resolve(res.roomIds),
     ),
   );
 
@@ -160,7 +158,8 @@ describe("per-app presence settings, in the running presence service", () => {
     expect((await putApp("graceLong", { presence: { graceMs: "10m" } }))["presence"]).toEqual({
       graceMs: 600_000,
     });
-    expect((await call("GET", "/v1/apps/graceLong")).body.presence).toEqual({ graceMs: 600_000 });
+    const got = (await call("GET", "/v1/apps/graceLong")).body as { presence?: unknown };
+    expect(got.presence).toEqual({ graceMs: 600_000 });
 
     // Grace 0: an abnormal disconnect of the last connection is a user.offline at once.
     await send(online("grace0", "用户-甲"), disconnect("grace0", "用户-甲"));
@@ -198,7 +197,11 @@ describe("per-app chatroom settings, in the running chatroom service", () => {
     });
     // kickOff's user.offline is folded (send waited for the kicks projection) and set no kick timer.
     const kv = await bus.kv(bus.names.buckets.rooms);
-    const timer = roomKeys.kick(partitionOf("kickOff", "成员-😀", bus.layout.partitions), "kickOff", "成员-😀");
+    const timer = roomKeys.kick(
+      partitionOf("kickOff", "成员-😀", bus.layout.partitions),
+      "kickOff",
+      "成员-😀",
+    );
     expect((await kv.get(timer))?.operation).not.toBe("PUT");
     expect(await userRooms("kickOff", "成员-😀")).toEqual(["房间-🙂"]);
   });
@@ -216,7 +219,8 @@ describe("the admin API's checks of the blocks", () => {
     for (const [body, field] of cases) {
       const res = await call("PUT", "/v1/apps/refused", { body });
       expectAdminError(res, 400);
-      expect(String(res.body.error.field), res.text).toContain(field);
+      const { error } = res.body as { error: { field?: string } };
+      expect(error.field, res.text).toContain(field);
     }
     expect((await call("GET", "/v1/apps/refused")).status).toBe(404);
   });
