@@ -174,6 +174,7 @@ function openApp(appId) {
   const auto = h("input", { type: "checkbox", testid: "auto-refresh", checked: true });
   const refreshAll = button("Refresh all", "refresh-all", () => sections.forEach((s) => void s.refresh()));
   const ownership = h("div", { class: "small", testid: "app-ownership", hidden: true });
+  const settings = h("div", { class: "small muted", testid: "app-settings", hidden: true });
   show(
     appView,
     h(
@@ -184,9 +185,10 @@ function openApp(appId) {
       refreshAll,
     ),
     ownership,
+    settings,
     sections.map((s) => s.root),
   );
-  void showOwnership(ownership, appId);
+  void showApp(ownership, settings, appId);
   const interval = setInterval(() => {
     if (!auto.checked || document.hidden) return;
     void deliveries.poll();
@@ -200,18 +202,76 @@ function openApp(appId) {
 }
 
 /**
- * An app the config file declares but an operator edited here keeps the edit, and the file's version is
- * not applied; say so, and let the admin hand the app back to the file.
- * @param {HTMLElement} box
+ * The head of an app: who owns it, and its presence and chatroom timings.
+ * @param {HTMLElement} ownership
+ * @param {HTMLElement} settings
  * @param {string} appId
  */
-async function showOwnership(box, appId) {
+async function showApp(ownership, settings, appId) {
   let app;
   try {
     app = /** @type {import("./types.js").AppView} */ (await api.get(appPath(appId)));
   } catch {
     return; // the sections below report what is wrong with the app
   }
+  showSettings(settings, app);
+  showOwnership(ownership, app);
+}
+
+/** @param {number | undefined} ms */
+function duration(ms) {
+  if (ms === undefined) return "service default";
+  if (ms === 0) return "off (0)";
+  for (const [unit, size] of /** @type {const} */ ([
+    ["d", 86_400_000],
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1_000],
+  ])) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/**
+ * The app's presence and chatroom timings (set in the config file or PUT /v1/apps/{appId}); a value the
+ * app does not set is the service's environment default.
+ * @param {HTMLElement} box
+ * @param {import("./types.js").AppView} app
+ */
+function showSettings(box, app) {
+  const p = app.presence ?? {};
+  const c = app.chatroom ?? {};
+  /** @type {Array<[string, number | undefined, string]>} */
+  const items = [
+    ["presence grace", p.graceMs, "presence.graceMs"],
+    ["node lease margin", p.nodeLeaseMarginMs, "presence.nodeLeaseMarginMs"],
+    ["auto-kick after", c.kickAfterMs, "chatroom.kickAfterMs"],
+    ["abnormal delay", c.abnormalDelayMs, "chatroom.abnormalDelayMs"],
+    ["idle destroy", c.idleDestroyMs, "chatroom.idleDestroyMs"],
+  ];
+  show(
+    box,
+    items.map(([label, ms, field], i) =>
+      h(
+        "span",
+        { testid: `setting-${field}`, title: `${field} (ms): ${ms ?? "not set"}` },
+        i === 0 ? "" : " · ",
+        `${label}: ${duration(ms)}`,
+      ),
+    ),
+  );
+  box.hidden = false;
+}
+
+/**
+ * An app the config file declares but an operator edited here keeps the edit, and the file's version is
+ * not applied; say so, and let the admin hand the app back to the file.
+ * @param {HTMLElement} box
+ * @param {import("./types.js").AppView} app
+ */
+function showOwnership(box, app) {
+  const appId = app.appId;
   if (!app.file?.differs) return;
   const handBack = button("Hand back to the config file", "return-to-file", null);
   handBack.addEventListener(
