@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigFileError, parseHeraldConfig, validateAppConfig } from "./index.js";
+import { ConfigFileError, appSettingsOf, parseHeraldConfig, validateAppConfig } from "./index.js";
 
 /** The error `run` throws, which must be a ConfigFileError. */
 async function refusal(run: () => unknown): Promise<ConfigFileError> {
@@ -81,5 +81,23 @@ describe("per-app presence and chatroom settings", () => {
   ])("refuses %j through the stored path, naming the field", async (blocks, path) => {
     const err = await refusal(() => validateAppConfig({ appId: "a", ...blocks }, "apps.a"));
     expect(err.path).toBe(path);
+  });
+});
+
+describe("appSettingsOf", () => {
+  it("reads an app's block over the service's defaults, as CONFIG holds it at each call", () => {
+    const apps = new Map<string, { presence?: { graceMs?: number; nodeLeaseMarginMs?: number } }>([
+      ["set", { presence: { graceMs: 30_000 } }],
+      ["unset", {}],
+    ]);
+    const of = appSettingsOf({ app: (id) => apps.get(id) }, "presence", {
+      graceMs: 0,
+      nodeLeaseMarginMs: 5_000,
+    });
+    expect(of("set")).toEqual({ graceMs: 30_000, nodeLeaseMarginMs: 5_000 });
+    expect(of("unset")).toEqual({ graceMs: 0, nodeLeaseMarginMs: 5_000 });
+    expect(of("unknown")).toEqual({ graceMs: 0, nodeLeaseMarginMs: 5_000 });
+    apps.set("set", { presence: { graceMs: 0, nodeLeaseMarginMs: 1_000 } });
+    expect(of("set")).toEqual({ graceMs: 0, nodeLeaseMarginMs: 1_000 });
   });
 });

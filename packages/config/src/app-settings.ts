@@ -113,3 +113,36 @@ export function readChatroomSettings(site: Site, raw: unknown): ChatroomAppSetti
   if (raw === null || raw === undefined) return undefined;
   return given(CHATROOM_KEYS, parseAt(site, chatroomSettingsSchema, raw));
 }
+
+/** The app blocks whose values fall back to a service's environment defaults. */
+export interface AppSettingsBlocks {
+  presence: PresenceAppSettings;
+  chatroom: ChatroomAppSettings;
+}
+
+/**
+ * Each app's `block` as CONFIG holds it now, over the service's environment `defaults`: read at each
+ * fold and timer, so a change applies without a restart. One object per stored app version, so folds
+ * of the same app share it until the app changes.
+ */
+export function appSettingsOf<B extends keyof AppSettingsBlocks>(
+  view: { app(appId: string): { [K in B]?: AppSettingsBlocks[B] | undefined } | undefined },
+  block: B,
+  defaults: Required<AppSettingsBlocks[B]>,
+): (appId: string) => Required<AppSettingsBlocks[B]> {
+  const merged = new WeakMap<object, Required<AppSettingsBlocks[B]>>();
+  return (appId) => {
+    const app = view.app(appId);
+    const given = app?.[block];
+    if (app === undefined || given === undefined) return defaults;
+    let settings = merged.get(app);
+    if (settings === undefined) {
+      settings = { ...defaults };
+      for (const [key, value] of Object.entries(given) as [keyof typeof settings, unknown][]) {
+        if (typeof value === "number") settings[key] = value as (typeof settings)[typeof key];
+      }
+      merged.set(app, settings);
+    }
+    return settings;
+  };
+}

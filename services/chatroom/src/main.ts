@@ -2,11 +2,10 @@
 // automatic changes (auto-kick of offline members, auto-destroy of empty rooms).
 import { runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
-import { watchConfig } from "@herald/config";
+import { appSettingsOf, watchConfig } from "@herald/config";
 import { projectionMetrics } from "@herald/projection";
 import { KICKS_PROJECTION, ROOMS_PROJECTION, startChatroom } from "@herald/chatroom";
 import { createChatroomMetrics } from "./metrics.js";
-import { chatroomTimersFrom } from "./timers.js";
 import { schema } from "./config.js";
 
 await runService({
@@ -19,7 +18,7 @@ await runService({
     const engine = await startChatroom({
       bus,
       log,
-      timers: chatroomTimersFrom(view, {
+      timers: appSettingsOf(view, "chatroom", {
         kickAfterMs: config.CHATROOM_KICK_AFTER_MS,
         abnormalDelayMs: config.CHATROOM_ABNORMAL_DELAY_MS,
         idleDestroyMs: config.CHATROOM_IDLE_DESTROY_MS,

@@ -1,11 +1,10 @@
 // Folds connection events into presence per user across devices, and publishes user.* events.
 import { runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
-import { watchConfig } from "@herald/config";
+import { appSettingsOf, watchConfig } from "@herald/config";
 import { projectionMetrics } from "@herald/projection";
 import { PRESENCE_PROJECTION, startPresence } from "@herald/presence";
 import { createPresenceMetrics } from "./metrics.js";
-import { presenceSettingsFrom } from "./settings.js";
 import { schema } from "./config.js";
 
 await runService({
@@ -18,7 +17,7 @@ await runService({
     const engine = await startPresence({
       bus,
       log,
-      settings: presenceSettingsFrom(view, {
+      settings: appSettingsOf(view, "presence", {
         graceMs: config.PRESENCE_GRACE_MS,
         nodeLeaseMarginMs: config.PRESENCE_NODE_LEASE_MARGIN_MS,
       }),
