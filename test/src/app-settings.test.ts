@@ -3,9 +3,9 @@
 // environment's defaults, and a change applies without a restart.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
+import type { Event } from "@herald/proto";
 import {
   ChatroomServiceClient,
-  Event,
   OfflineReason,
   type DeepPartial,
   type HeraldServiceClient,
@@ -19,6 +19,7 @@ import { createLogger } from "@herald/runtime";
 import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
 import { adminCaller, expectAdminError } from "./admin-client.js";
 import { heraldClient, publish } from "./grpc-client.js";
+import { storedEvents } from "./stream-contents.js";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 
 const ADMIN_TOKEN = "admin-token-for-app-settings-0123456789";
@@ -125,23 +126,7 @@ async function folded(): Promise<void> {
 
 /** The user.* events presence derived for an app, oldest first. */
 async function derived(appId: string): Promise<string[]> {
-  const stream = bus.names.streams.events;
-  const lane = bus.names.subjects.lane("user");
-  const jsm = await bus.jsm();
-  const last = await jsm.streams
-    .getMessage(stream, { last_by_subj: lane })
-    .then((m) => m?.seq ?? 0)
-    .catch(() => 0);
-  if (last === 0) return [];
-  const consumer = await bus.js.consumers.get(stream, { filter_subjects: lane });
-  const out: string[] = [];
-  const messages = await consumer.consume();
-  for await (const m of messages) {
-    if (bus.names.subjects.parseEvent(m.subject)?.appId === appId) out.push(Event.decode(m.data).type);
-    if (m.seq >= last || m.info.pending === 0) break;
-  }
-  await messages.close();
-  return out;
+  return (await storedEvents(bus, appId, "user")).map((s) => s.event.type);
 }
 
 const userRooms = (appId: string, userId: string) =>

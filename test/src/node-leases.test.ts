@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  Event,
-  NodeResetReason,
-  UserStatus,
-  type DeepPartial,
-  type HeraldServiceClient,
-} from "@herald/proto";
+import type { Event } from "@herald/proto";
+import { NodeResetReason, UserStatus, type DeepPartial, type HeraldServiceClient } from "@herald/proto";
 import { applyTopology, connectBus, partitionOf, type Bus } from "@herald/bus";
 import { getUserPresence } from "@herald/presence";
 import { PRESENCE_PROJECTION } from "@herald/presence";
@@ -15,6 +10,7 @@ import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
 import { startService, stopAll, type ServiceProcess } from "./harness.js";
 import { configureApps } from "./apps.js";
 import { heraldClient, publish } from "./grpc-client.js";
+import { storedEvents, type StoredEvent } from "./stream-contents.js";
 
 // Chat-core node leases with real processes: a gateway, two presence replicas, a real nats-server.
 
@@ -67,35 +63,15 @@ const online = (appId: string, userId: string, connId: string, nodeId: string) =
     event(appId, { $case: "connectionOnline", value: { userId, connId, nodeId, platformId: 1 } }),
   ]);
 
-interface Stored {
-  seq: number;
-  time: number;
-  event: Event;
-}
-
-/** The events stored in EVENTS for an app, per-partition copies left out, in stream order. */
-async function stored(appId: string): Promise<Stored[]> {
-  const jsm = await bus.jsm();
-  const { state } = await jsm.streams.info(bus.names.streams.events);
-  const out: Stored[] = [];
-  for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
-    const msg = await jsm.streams.getMessage(bus.names.streams.events, { seq }).catch(() => null);
-    if (msg === null || msg.header.has("Herald-Copy")) continue;
-    if (bus.names.subjects.parseEvent(msg.subject)?.appId !== appId) continue;
-    out.push({ seq, time: msg.time.getTime(), event: Event.decode(msg.data) });
-  }
-  return out;
-}
-
 const ofType = async (appId: string, type: string) =>
-  (await stored(appId)).filter((s) => s.event.type === type);
+  (await storedEvents(bus, appId)).filter((s) => s.event.type === type);
 
-function resetOf(s: Stored) {
+function resetOf(s: StoredEvent) {
   if (s.event.payload?.$case !== "nodeReset") throw new Error(`${s.event.type} is not a node.reset`);
   return s.event.payload.value;
 }
 
-function offlineOf(s: Stored) {
+function offlineOf(s: StoredEvent) {
   if (s.event.payload?.$case !== "userOffline") throw new Error(`${s.event.type} is not a user.offline`);
   return s.event.payload.value;
 }
@@ -114,11 +90,11 @@ describe("chat-core node leases", () => {
       timeoutMs: 30_000,
       what: "the silent node's users to go offline",
     });
-    const all = await stored(app);
-    const beat = all.find((s) => s.event.type === "node.heartbeat") as Stored;
+    const all = await storedEvents(bus, app);
+    const beat = all.find((s) => s.event.type === "node.heartbeat") as StoredEvent;
     const resets = all.filter((s) => s.event.type === "node.reset");
     expect(resets).toHaveLength(1);
-    const reset = resets[0] as Stored;
+    const reset = resets[0] as StoredEvent;
     expect(resetOf(reset)).toMatchObject({
       nodeId: node,
       reason: NodeResetReason.NODE_RESET_REASON_LEASE_EXPIRED,
@@ -162,13 +138,13 @@ describe("chat-core node leases", () => {
         what: "the marker node's lease to run out",
       });
       // And one more whole lease and margin past it, by the stream's clock.
-      const first = (await ofType(app, "node.reset"))[0] as Stored;
+      const first = (await ofType(app, "node.reset"))[0] as StoredEvent;
       await heartbeat(app, "marker", 3);
       await waitFor(async () => (await ofType(app, "node.reset")).length > 1, {
         timeoutMs: 30_000,
         what: "the marker node's second lease to run out",
       });
-      expect(((await ofType(app, "node.reset"))[1] as Stored).time).toBeGreaterThan(first.time);
+      expect(((await ofType(app, "node.reset"))[1] as StoredEvent).time).toBeGreaterThan(first.time);
     } finally {
       beating = false;
       await beats;
