@@ -193,6 +193,8 @@ function openApp(appId) {
     if (!auto.checked || document.hidden) return;
     void deliveries.poll();
     void endpoints.poll();
+    // A node's lease runs out in seconds: its row keeps up with it.
+    void nodes.refresh();
   }, AUTO_REFRESH_MS);
   current = { appId, timers, interval };
   for (const s of sections) void s.refresh();
