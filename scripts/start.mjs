@@ -104,7 +104,12 @@ async function main() {
  */
 async function choosePorts(env = process.env) {
   const kept = keptPorts(stateDir);
-  const choose = (fromEnv, last, fallback) => pickPort(preferredPort(fromEnv, last, fallback));
+  const chosen = new Set();
+  const choose = async (fromEnv, last, fallback) => {
+    const port = await pickPort(preferredPort(fromEnv, last, fallback), chosen);
+    chosen.add(port);
+    return port;
+  };
   const ports = {
     grpc: await choose(env.GRPC_PORT, kept.grpc, 50051),
     logstoreGrpc: await choose(env.HERALD_LOGSTORE_GRPC_PORT, kept.logstoreGrpc, 50052),

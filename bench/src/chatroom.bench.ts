@@ -4,7 +4,7 @@
 // plain durable consumer that only acks the same messages, in one run.
 import { randomUUID } from "node:crypto";
 import type { DeepPartial, Event } from "@herald/proto";
-import { ROOMS_PROJECTION } from "@herald/chatroom";
+import { KICKS_PROJECTION, ROOMS_PROJECTION } from "@herald/chatroom";
 import type { ProjectionAddress } from "@herald/projection";
 import { startNats } from "@herald/testkit";
 import { startService, stopAll } from "@herald/e2e";
@@ -33,6 +33,19 @@ function roomEvent(payload: DeepPartial<Event>["payload"]): StoredEvent {
     operationId: randomUUID(),
     occurredAt: new Date(),
     payload,
+  });
+}
+
+/**
+ * `n` user changes, presence's own output (user.offline then user.online per user): what the kicks
+ * projection folds. No app sets auto-kick here, so each is dropped early: the cost of the projection
+ * running for every app while none (or few) turn auto-kick on.
+ */
+function userEvents(run: string, n: number): StoredEvent[] {
+  return Array.from({ length: n }, (_, i) => {
+    const userId = `${run}-${Math.floor(i / 2)}`;
+    const value = { userId, seq: (i % 2) + 2, reason: 1 };
+    return roomEvent(i % 2 === 0 ? { $case: "userOffline", value } : { $case: "userOnline", value });
   });
 }
 
@@ -100,6 +113,22 @@ export async function benchChatroom(): Promise<Row[]> {
         floor: TOTAL / floorSeconds,
       });
     }
+    // The user lane, folded by the kicks projection with auto-kick off for the app.
+    const kicks: ProjectionAddress = { ...projection, name: KICKS_PROJECTION, lane: "user" };
+    await ownersSettled(bus, kicks, 1);
+    const floorSeconds = await secondsUntil(floorBus, userEvents(`${run}f`, TOTAL), () =>
+      ackedAll(floorBus, FLOOR_DURABLE),
+    );
+    const kicksRun = (tag: string, n: number) =>
+      secondsUntil(bus, userEvents(`${run}${tag}`, n), (last) => checkpointsCover(bus, kicks, last));
+    await kicksRun("w", 1_000); // warm-up
+    const kicksSeconds = await kicksRun("k", TOTAL);
+    rows.push({
+      name: `chatroom: user changes folded by the kicks projection, auto-kick off (${TOTAL})`,
+      unit: "events/s",
+      value: TOTAL / kicksSeconds,
+      floor: TOTAL / floorSeconds,
+    });
     await floorConsumer.stop();
     return rows;
   } finally {

@@ -38,21 +38,27 @@ export function preferredPort(fromEnv, kept, fallback) {
   return Number.isSafeInteger(kept) && kept > 0 && kept < 65536 ? kept : fallback;
 }
 
-/** The preferred port when it is free, otherwise any free one. */
-export async function pickPort(preferred) {
+/**
+ * The preferred port when it is free, otherwise any free one; never one of `exclude` (the ports this
+ * start chose already: a port closed after the check may be handed out again at once, and two
+ * services then race for it and one dies of EADDRINUSE).
+ */
+export async function pickPort(preferred, exclude = new Set()) {
   const tryListen = (port) =>
     new Promise((resolve) => {
+      if (port !== 0 && exclude.has(port)) return resolve(undefined);
       const srv = net.createServer();
       srv.once("error", () => resolve(undefined));
       srv.listen(port, "127.0.0.1", () => {
         const { port: bound } = srv.address();
-        srv.close(() => resolve(bound));
+        srv.close(() => resolve(exclude.has(bound) ? undefined : bound));
       });
     });
-  const port =
-    (preferred === 0 ? undefined : await tryListen(preferred)) ??
-    (await tryListen(belowEphemeral())) ??
-    (await tryListen(0));
+  let port = preferred === 0 ? undefined : await tryListen(preferred);
+  for (let tries = 0; port === undefined && tries < 20; tries++) {
+    port = (await tryListen(belowEphemeral())) ?? (await tryListen(0));
+  }
+  if (port === undefined) throw new Error("found no free port");
   if (preferred !== 0 && port !== preferred) say(`port ${preferred} is taken; using ${port}`);
   return port;
 }

@@ -73,6 +73,9 @@ describe.skipIf(!hasChromium)(
           apps: {
             [FILE_APP]: {
               endpoints: { audit: { url: "http://127.0.0.1:9/audit", dialect: "mqttchat" } },
+              // Per-app timings, as a duration and as milliseconds; the rest are the services' defaults.
+              presence: { graceMs: "30s" },
+              chatroom: { kickAfterMs: 90_000, idleDestroyMs: 0 },
             },
           },
         }),
@@ -468,6 +471,20 @@ describe.skipIf(!hasChromium)(
       expect(pageErrors).toEqual([]);
       await page.close();
     }, 60_000);
+
+    it("shows the app's presence and chatroom timings from the config file, the services' defaults for the rest", async () => {
+      const { page, pageErrors } = await openPanel(FILE_APP);
+      const settings = page.getByTestId("app-settings");
+      await settings.waitFor({ state: "visible", timeout: 10_000 });
+      const text = (id: string) => page.getByTestId(`setting-${id}`).textContent();
+      await expect(text("presence.graceMs")).resolves.toContain("presence grace: 30s");
+      await expect(text("presence.nodeLeaseMarginMs")).resolves.toContain("service default");
+      await expect(text("chatroom.kickAfterMs")).resolves.toContain("auto-kick after: 90s");
+      await expect(text("chatroom.abnormalDelayMs")).resolves.toContain("service default");
+      await expect(text("chatroom.idleDestroyMs")).resolves.toContain("off (0)");
+      expect(pageErrors).toEqual([]);
+      await page.close();
+    });
 
     it("says when an app edited here differs from the config file, and hands it back on request", async () => {
       // An operator's edit through the API: the app is the API's now, the file's version waits.

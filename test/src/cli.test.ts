@@ -66,6 +66,7 @@ describe("help and usage", () => {
       c,
     ]),
     ...["list", "create", "revoke"].map((c) => ["keys", c]),
+    ["nodes"],
     ["tail"],
     ["replay"],
     ["story"],

@@ -5,7 +5,7 @@ import { h, show } from "./dom.js";
 import { endpointsSection } from "./endpoints.js";
 import { hooksSection } from "./hooks.js";
 import { keysSection } from "./keys.js";
-import { roomsSection, usersSection } from "./live.js";
+import { nodesSection, roomsSection, usersSection } from "./live.js";
 import { overviewSection } from "./overview.js";
 import { act, button } from "./section.js";
 
@@ -165,14 +165,16 @@ function openApp(appId) {
   const hooks = hooksSection(ctx);
   const users = usersSection(ctx);
   const rooms = roomsSection(ctx);
+  const nodes = nodesSection(ctx);
   const overview = overviewSection(ctx);
-  const sections = [overview, endpoints, deliveries, hooks, users, rooms];
+  const sections = [overview, endpoints, deliveries, hooks, users, nodes, rooms];
   // App keys are the admin's to make; an app key (hak_…) would only be refused.
   if (!loadToken().startsWith("hak_")) sections.push(keysSection(ctx));
 
   const auto = h("input", { type: "checkbox", testid: "auto-refresh", checked: true });
   const refreshAll = button("Refresh all", "refresh-all", () => sections.forEach((s) => void s.refresh()));
   const ownership = h("div", { class: "small", testid: "app-ownership", hidden: true });
+  const settings = h("div", { class: "small muted", testid: "app-settings", hidden: true });
   show(
     appView,
     h(
@@ -183,13 +185,16 @@ function openApp(appId) {
       refreshAll,
     ),
     ownership,
+    settings,
     sections.map((s) => s.root),
   );
-  void showOwnership(ownership, appId);
+  void showApp(ownership, settings, appId);
   const interval = setInterval(() => {
     if (!auto.checked || document.hidden) return;
     void deliveries.poll();
     void endpoints.poll();
+    // A node's lease runs out in seconds: its row keeps up with it.
+    void nodes.refresh();
   }, AUTO_REFRESH_MS);
   current = { appId, timers, interval };
   for (const s of sections) void s.refresh();
@@ -199,18 +204,76 @@ function openApp(appId) {
 }
 
 /**
- * An app the config file declares but an operator edited here keeps the edit, and the file's version is
- * not applied; say so, and let the admin hand the app back to the file.
- * @param {HTMLElement} box
+ * The head of an app: who owns it, and its presence and chatroom timings.
+ * @param {HTMLElement} ownership
+ * @param {HTMLElement} settings
  * @param {string} appId
  */
-async function showOwnership(box, appId) {
+async function showApp(ownership, settings, appId) {
   let app;
   try {
     app = /** @type {import("./types.js").AppView} */ (await api.get(appPath(appId)));
   } catch {
     return; // the sections below report what is wrong with the app
   }
+  showSettings(settings, app);
+  showOwnership(ownership, app);
+}
+
+/** @param {number | undefined} ms */
+function duration(ms) {
+  if (ms === undefined) return "service default";
+  if (ms === 0) return "off (0)";
+  for (const [unit, size] of /** @type {const} */ ([
+    ["d", 86_400_000],
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1_000],
+  ])) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/**
+ * The app's presence and chatroom timings (set in the config file or PUT /v1/apps/{appId}); a value the
+ * app does not set is the service's environment default.
+ * @param {HTMLElement} box
+ * @param {import("./types.js").AppView} app
+ */
+function showSettings(box, app) {
+  const p = app.presence ?? {};
+  const c = app.chatroom ?? {};
+  /** @type {Array<[string, number | undefined, string]>} */
+  const items = [
+    ["presence grace", p.graceMs, "presence.graceMs"],
+    ["node lease margin", p.nodeLeaseMarginMs, "presence.nodeLeaseMarginMs"],
+    ["auto-kick after", c.kickAfterMs, "chatroom.kickAfterMs"],
+    ["abnormal delay", c.abnormalDelayMs, "chatroom.abnormalDelayMs"],
+    ["idle destroy", c.idleDestroyMs, "chatroom.idleDestroyMs"],
+  ];
+  show(
+    box,
+    items.map(([label, ms, field], i) =>
+      h(
+        "span",
+        { testid: `setting-${field}`, title: `${field} (ms): ${ms ?? "not set"}` },
+        i === 0 ? "" : " · ",
+        `${label}: ${duration(ms)}`,
+      ),
+    ),
+  );
+  box.hidden = false;
+}
+
+/**
+ * An app the config file declares but an operator edited here keeps the edit, and the file's version is
+ * not applied; say so, and let the admin hand the app back to the file.
+ * @param {HTMLElement} box
+ * @param {import("./types.js").AppView} app
+ */
+function showOwnership(box, app) {
+  const appId = app.appId;
   if (!app.file?.differs) return;
   const handBack = button("Hand back to the config file", "return-to-file", null);
   handBack.addEventListener(

@@ -9,6 +9,8 @@ import { act, button, card } from "./section.js";
 /** @typedef {import("./types.js").RoomJson} RoomJson */
 /** @typedef {import("./types.js").MemberJson} MemberJson */
 /** @typedef {import("./types.js").Page} Page */
+/** @typedef {import("../src/answers.js").NodeJson} NodeJson */
+/** @typedef {import("../src/answers.js").NodeList} NodeList */
 
 const PAGE_SIZE = 100;
 
@@ -156,6 +158,148 @@ export function roomsSection(ctx) {
             h("td", { class: "num" }, String(room.memberCount ?? "")),
             h("td", { class: "nowrap" }, formatTime(room.createdAt)),
             h("td", {}, showMembers, members),
+          );
+        }),
+      ),
+    );
+  }
+
+  return { root: section.root, refresh };
+}
+
+/**
+ * A span of time, short: 850ms, 1.5s, 12s, 4m 10s, 2h 5m, 3d 4h.
+ * @param {number} ms
+ */
+export function formatDuration(ms) {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 10_000) return `${Number((ms / 1000).toFixed(1))}s`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  /** @type {Array<[string, number]>} */
+  const units = [
+    ["d", 86_400],
+    ["h", 3600],
+    ["m", 60],
+    ["s", 1],
+  ];
+  const i = units.findIndex(([, size]) => s >= size);
+  const [bigName, big] = /** @type {[string, number]} */ (units[i]);
+  const [smallName, small] = /** @type {[string, number]} */ (units[i + 1]);
+  const rest = Math.floor((s % big) / small);
+  return `${Math.floor(s / big)}${bigName}${rest === 0 ? "" : ` ${rest}${smallName}`}`;
+}
+
+/**
+ * A time relative to the server's now: "3s ago", or "in 41s".
+ * @param {string} at
+ * @param {number} now
+ */
+function agoText(at, now) {
+  const ms = now - Date.parse(at);
+  return ms >= 0 ? `${formatDuration(ms)} ago` : `in ${formatDuration(-ms)}`;
+}
+
+/** @type {Record<NodeJson["status"], string>} */
+const NODE_STATUS_HINT = {
+  leased: "its heartbeats hold a lease",
+  expired: "its lease ran out: its connections were reset",
+  reset: "the chat core reported its reset; no heartbeat since",
+  unleased: "it never sent a heartbeat, so it is never reset on silence",
+};
+
+/**
+ * Chat-core nodes (GET /v1/apps/{appId}/nodes): lease status, last heartbeat, lease and connections.
+ * Times are read against the server's clock in the answer, not the browser's.
+ * @param {SectionContext} ctx
+ * @returns {Section}
+ */
+export function nodesSection(ctx) {
+  const refreshButton = button("Refresh", "nodes-refresh", () => void refresh());
+  const section = card({ title: "Nodes", testid: "nodes", tools: [refreshButton] });
+
+  async function refresh() {
+    try {
+      const res = /** @type {NodeList} */ (await api.get(appPath(ctx.appId, "nodes")));
+      section.error(null);
+      render(res);
+    } catch (err) {
+      section.error(err);
+    }
+  }
+
+  /** @param {NodeList} res */
+  function render(res) {
+    if (res.nodes.length === 0) {
+      show(
+        section.body,
+        h(
+          "p",
+          { class: "muted", testid: "nodes-empty" },
+          "No chat-core node has sent a heartbeat or holds a connection.",
+        ),
+      );
+      return;
+    }
+    const now = Date.parse(res.now);
+    show(
+      section.body,
+      table(
+        "nodes-table",
+        ["Node", "Status", "Last heartbeat", "Lease", "Expires in", "Reset", "Connections"],
+        res.nodes.map((node) => {
+          const left = node.leaseExpiresAt === null ? null : Date.parse(node.leaseExpiresAt) - now;
+          return h(
+            "tr",
+            { class: "node", testid: "node-row", "data-node-id": node.nodeId, "data-status": node.status },
+            h("td", { class: "mono", testid: "node-id", "data-label": "Node" }, node.nodeId),
+            h(
+              "td",
+              { testid: "node-status", "data-label": "Status", title: NODE_STATUS_HINT[node.status] },
+              node.status,
+            ),
+            h(
+              "td",
+              {
+                class: "nowrap",
+                testid: "node-heartbeat",
+                "data-label": "Last heartbeat",
+                title: node.lastHeartbeatAt === null ? null : formatTime(node.lastHeartbeatAt),
+              },
+              node.lastHeartbeatAt === null ? "—" : agoText(node.lastHeartbeatAt, now),
+            ),
+            h(
+              "td",
+              { class: "num", testid: "node-lease", "data-label": "Lease" },
+              node.leaseMs > 0 ? formatDuration(node.leaseMs) : "—",
+            ),
+            h(
+              "td",
+              {
+                class: "nowrap",
+                testid: "node-expires",
+                "data-label": "Expires in",
+                title: node.leaseExpiresAt === null ? null : formatTime(node.leaseExpiresAt),
+              },
+              left === null ? "—" : left >= 0 ? formatDuration(left) : `overdue ${formatDuration(-left)}`,
+            ),
+            h(
+              "td",
+              {
+                class: "small",
+                testid: "node-reset",
+                "data-label": "Reset",
+                title: node.resetAt === null ? null : formatTime(node.resetAt),
+              },
+              node.resetAt === null
+                ? "—"
+                : `${node.resetReason === "lease_expired" ? "lease expired" : (node.resetReason ?? "")} ${agoText(node.resetAt, now)}`.trim(),
+            ),
+            h(
+              "td",
+              { class: "num", testid: "node-connections", "data-label": "Connections" },
+              String(node.connections),
+            ),
           );
         }),
       ),

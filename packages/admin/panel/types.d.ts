@@ -31,6 +31,10 @@ export interface AppView {
   appId: string;
   source?: string;
   file?: { differs: boolean };
+  /** The app's presence timings, ms (@herald/config's presenceSettingsSchema); absent: the service's default. */
+  presence?: { graceMs?: number; nodeLeaseMarginMs?: number };
+  /** The app's chatroom timings, ms (@herald/config's chatroomSettingsSchema); absent: the service's default. */
+  chatroom?: { kickAfterMs?: number; abnormalDelayMs?: number; idleDestroyMs?: number };
 }
 
 /** An endpoint's state (@herald/config's EndpointState); absent means active. */

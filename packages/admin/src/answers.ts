@@ -165,3 +165,44 @@ export const overviewSchema = z
   .describe("Overview");
 export type Overview = z.infer<typeof overviewSchema>;
 export type OverviewStats = Overview["total"];
+
+/** A chat-core node's lease status (NodeView["status"] of @herald/presence; queries.ts checks they agree). */
+export const NODE_STATUSES = ["leased", "expired", "reset", "unleased"] as const;
+/** Why a node's connections were last reset (NodeResetReason of @herald/presence). */
+export const NODE_RESET_REASONS = ["reported", "lease_expired"] as const;
+
+/** One chat-core node of an app, as GET /v1/apps/{appId}/nodes shows it. Times are ISO 8601. */
+export const nodeJson = z
+  .object({
+    nodeId: z.string(),
+    status: z
+      .enum(NODE_STATUSES)
+      .describe(
+        "leased: its heartbeats hold a lease; expired: its lease ran out and its connections were reset; " +
+          "reset: the chat core reported its reset (node.reset), no heartbeat since; " +
+          "unleased: it never sent a heartbeat, so it is never reset on silence",
+      ),
+    lastHeartbeatAt: z.string().nullable().describe("The last heartbeat since the last reset; null: none"),
+    leaseMs: z.number().int().describe("The lease that heartbeat gave, ms; 0: none"),
+    leaseExpiresAt: z
+      .string()
+      .nullable()
+      .describe("When the lease runs out: last heartbeat + lease + the app's margin; null: not leased"),
+    resetAt: z.string().nullable().describe("The last reset of its connections; null: none"),
+    resetReason: z
+      .enum(NODE_RESET_REASONS)
+      .nullable()
+      .describe("reported: the chat core sent node.reset; lease_expired: its lease ran out"),
+    connections: z.number().int().describe("Connections the app's users hold on the node now"),
+  })
+  .describe("ChatCoreNode");
+
+/** GET /v1/apps/{appId}/nodes: every chat-core node Herald knows of, by node id. */
+export const nodesResponse = z
+  .object({
+    now: z.string().describe("The server's clock when it answered (ISO 8601), to read the times against"),
+    nodes: z.array(nodeJson),
+  })
+  .describe("ChatCoreNodes");
+export type NodeJson = z.infer<typeof nodeJson>;
+export type NodeList = z.infer<typeof nodesResponse>;

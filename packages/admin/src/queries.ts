@@ -1,11 +1,23 @@
 import { z } from "zod";
 import { getRoom, listRoomMembers, listRooms, listUserRooms, MAX_MEMBERS_PAGE } from "@herald/chatroom";
-import { getUserPresence, listUsers } from "@herald/presence";
+import { getUserPresence, listNodes, listUsers, type NodeResetReason, type NodeView } from "@herald/presence";
 import { enumChoices, enumFromJson, Room, RoomMember, UserPresence, UserStatus } from "@herald/proto";
 import { loadApp } from "./app-model.js";
 import type { AdminApp, AdminContext } from "./context.js";
 import { notFound } from "./errors.js";
 import { appParams, entityIdParam, pageSize, pageToken } from "./schemas.js";
+import {
+  nodesResponse,
+  type NODE_RESET_REASONS,
+  type NODE_STATUSES,
+  type NodeJson,
+  type NodeList,
+} from "./answers.js";
+
+// The answers' node statuses and reasons are the presence query's, no more and no fewer.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const _statusesAgree: Same<(typeof NODE_STATUSES)[number], NodeView["status"]> = true;
+const _reasonsAgree: Same<(typeof NODE_RESET_REASONS)[number], NodeResetReason> = true;
 
 const DEFAULT_PAGE = 100;
 const userId = entityIdParam;
@@ -21,6 +33,21 @@ const STATUS_FILTER: Partial<Record<number, "online" | "offline">> = {
   [UserStatus.USER_STATUS_ONLINE]: "online",
   [UserStatus.USER_STATUS_OFFLINE]: "offline",
 };
+
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+
+function nodeJson(node: NodeView): NodeJson {
+  return {
+    nodeId: node.nodeId,
+    status: node.status,
+    lastHeartbeatAt: iso(node.lastHeartbeatAt),
+    leaseMs: node.leaseMs,
+    leaseExpiresAt: iso(node.leaseExpiresAt),
+    resetAt: iso(node.resetAt),
+    resetReason: node.resetReason ?? null,
+    connections: node.connections,
+  };
+}
 
 const pageQuery = (max: number) =>
   z.object({ pageSize: pageSize(max).optional(), pageToken: pageToken.optional() });
@@ -72,6 +99,27 @@ export function registerQueryRoutes(app: AdminApp, ctx: AdminContext): void {
       if (presence === undefined)
         throw notFound("userId", `user ${user} of app ${appId} has no presence on record`);
       return UserPresence.toJSON(presence);
+    },
+  );
+
+  app.get(
+    "/v1/apps/:appId/nodes",
+    {
+      config: { access: "app" },
+      schema: {
+        tags: ["presence"],
+        summary: "Chat-core nodes: last heartbeat, lease and connections",
+        description:
+          "Every chat-core node of the app that Herald knows of, by node id: the nodes that sent a heartbeat " +
+          "(node.heartbeat) or a reset (node.reset), and the nodes users hold connections on.",
+        params: appParams,
+        response: { 200: nodesResponse },
+      },
+    },
+    async (request): Promise<NodeList> => {
+      await loadApp(ctx, request.params.appId);
+      const nodes = await listNodes(ctx.bus, request.params.appId);
+      return { now: new Date().toISOString(), nodes: nodes.map(nodeJson) };
     },
   );
 

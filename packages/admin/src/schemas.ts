@@ -1,5 +1,11 @@
 import { z } from "zod";
-import { APP_ID_PATTERN, ID_PATTERN_TEXT, endpointInputSchema } from "@herald/config";
+import {
+  APP_ID_PATTERN,
+  ID_PATTERN_TEXT,
+  chatroomSettingsSchema,
+  endpointInputSchema,
+  presenceSettingsSchema,
+} from "@herald/config";
 import { BEFORE_DIALECTS, hookProviderSchema } from "@herald/dialects";
 import { isDerivedEventId } from "@herald/presence";
 import { appIdSchema as appId, entityIdSchema as entityId, eventIdSchema as eventId } from "@herald/config";
@@ -95,4 +101,7 @@ export const appBody = z.looseObject({
   breaker: z
     .looseObject({ failureThreshold: z.number().optional(), openMs: z.number().optional() })
     .optional(),
+  // The config's own schemas: the same check, messages and OpenAPI as a file's blocks.
+  presence: presenceSettingsSchema.nullish(),
+  chatroom: chatroomSettingsSchema.nullish(),
 });

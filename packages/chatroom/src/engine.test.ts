@@ -14,6 +14,7 @@ import { roomKeys } from "./keys.js";
 import { getRoom, listRoomMembers, listRooms, listUserRooms } from "./queries.js";
 import { rebuildChatroom } from "./rebuild.js";
 import { ROOMS_PROJECTION } from "./rooms.js";
+import { fixedChatroomTimers } from "./timers.js";
 import type { ChatroomTimers } from "./timers.js";
 
 const log = createLogger({ service: "chatroom-test", level: process.env["LOG_LEVEL"] ?? "silent" });
@@ -32,7 +33,7 @@ async function openBus(): Promise<Bus> {
 }
 
 async function start(timers: ChatroomTimers = OFF, on: Bus = bus): Promise<ChatroomEngine> {
-  const engine = await startChatroom({ bus: on, log, timers, leaseMs: 2_000 });
+  const engine = await startChatroom({ bus: on, log, timers: fixedChatroomTimers(timers), leaseMs: 2_000 });
   engines.push(engine);
   return engine;
 }

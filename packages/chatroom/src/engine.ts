@@ -6,14 +6,15 @@ import { kicksProjection } from "./kicks.js";
 import { listUserRooms } from "./queries.js";
 import { roomsProjection } from "./rooms.js";
 import type { ChatroomHooks } from "./rooms.js";
-import type { ChatroomTimers } from "./timers.js";
+import type { ChatroomTimersOf } from "./timers.js";
 
 type KitHooks = ProjectionHooks & { owned?(partitions: number): void };
 
 export interface ChatroomEngineOptions {
   bus: Bus;
   log: Logger;
-  timers: ChatroomTimers;
+  /** The timers of each app (auto-kick, abnormal delay, idle destroy), read at each fold and timer. */
+  timers: ChatroomTimersOf;
   /** How long a partition's lease lasts without renewal (default 10 s). */
   leaseMs?: number;
   /** Names this replica in leases (default: host, pid, random). */
@@ -27,8 +28,7 @@ export interface ChatroomEngineOptions {
 
 export interface ChatroomEngine {
   readonly rooms: ProjectionEngine;
-  /** Undefined while auto-kick is off (CHATROOM_KICK_AFTER_MS 0). */
-  readonly kicks: ProjectionEngine | undefined;
+  readonly kicks: ProjectionEngine;
   /** Resolves once every partition owned now has been loaded. */
   ready(): Promise<void>;
   /** Writes what each partition gathered and gives the partitions of both projections up. */
@@ -36,9 +36,9 @@ export interface ChatroomEngine {
 }
 
 /**
- * Runs the chatroom in this process: the rooms projection (room lane, by room) and, while
- * auto-kick is on, the kicks projection (user lane, by user), each over its fair share of the
- * partitions. Both keep their keys in the ROOMS bucket.
+ * Runs the chatroom in this process: the rooms projection (room lane, by room) and the kicks
+ * projection (user lane, by user; always, since any app may turn auto-kick on), each over its fair
+ * share of the partitions. Both keep their keys in the ROOMS bucket.
  */
 export async function startChatroom(opts: ChatroomEngineOptions): Promise<ChatroomEngine> {
   const { bus, timers } = opts;
@@ -53,29 +53,26 @@ export async function startChatroom(opts: ChatroomEngineOptions): Promise<Chatro
     ...(kit === undefined ? {} : { hooks: kit }),
   });
   const rooms = await startProjection(
-    roomsProjection({ bucket, idleDestroyMs: timers.idleDestroyMs, ...hooks }),
+    roomsProjection({ bucket, timers, ...hooks }),
     kitOptions(opts.projectionHooks?.rooms),
   );
-  const kicks =
-    timers.kickAfterMs > 0
-      ? await startProjection(
-          kicksProjection({
-            bucket,
-            timers,
-            userRooms: (appId, userId) => listUserRooms(bus, appId, userId),
-            ...hooks,
-          }),
-          kitOptions(opts.projectionHooks?.kicks),
-        )
-      : undefined;
+  const kicks = await startProjection(
+    kicksProjection({
+      bucket,
+      timers,
+      userRooms: (appId, userId) => listUserRooms(bus, appId, userId),
+      ...hooks,
+    }),
+    kitOptions(opts.projectionHooks?.kicks),
+  );
   return {
     rooms,
     kicks,
     async ready() {
-      await Promise.all([rooms.ready(), kicks?.ready()]);
+      await Promise.all([rooms.ready(), kicks.ready()]);
     },
     async stop() {
-      await Promise.all([rooms.stop(), kicks?.stop()]);
+      await Promise.all([rooms.stop(), kicks.stop()]);
     },
   };
 }

@@ -3,8 +3,16 @@ export type { MembershipChange, RoomChange, RoomFold, RoomRejectReason } from ".
 export { emptyRoomMeta, decodeRoomMeta } from "./state.js";
 export type { RoomMeta, RoomState } from "./state.js";
 export { roomKeys } from "./keys.js";
-export { idleDestroyEvent, kickEvent, kickTimerFor, decodeKickTimer } from "./timers.js";
-export type { ChatroomTimers, KickTimer } from "./timers.js";
+export {
+  idleDestroyEvent,
+  fixedChatroomTimers,
+  kickDue,
+  kickEvent,
+  kickTimerFor,
+  decodeKickTimer,
+  TIMERS_OFF,
+} from "./timers.js";
+export type { ChatroomTimers, ChatroomTimersOf, KickTimer } from "./timers.js";
 export { ROOMS_PROJECTION, roomsProjection } from "./rooms.js";
 export type { ChatroomHooks, RoomsProjectionOptions } from "./rooms.js";
 export { KICKS_PROJECTION, kicksProjection } from "./kicks.js";

@@ -1,13 +1,14 @@
 import type { ProjectionDefinition } from "@herald/projection";
 import { roomKeys } from "./keys.js";
 import type { ChatroomHooks } from "./rooms.js";
-import { decodeKickTimer, encodeKickTimer, kickEvent, kickTimerFor } from "./timers.js";
-import type { ChatroomTimers, KickTimer } from "./timers.js";
+import { decodeKickTimer, encodeKickTimer, kickDue, kickEvent, kickTimerFor } from "./timers.js";
+import type { ChatroomTimersOf, KickTimer } from "./timers.js";
 
 export interface KicksProjectionOptions {
   /** The ROOMS bucket's name (bus.names.buckets.rooms). */
   bucket: string;
-  timers: ChatroomTimers;
+  /** The timers of each app, read at each fold and each timer. */
+  timers: ChatroomTimersOf;
   /** The rooms a user is in now (the u. index the rooms projection keeps). */
   userRooms(appId: string, userId: string): Promise<string[]>;
   hooks?: ChatroomHooks;
@@ -24,6 +25,9 @@ export const KICKS_PROJECTION = "kicks";
  * room is published; each lands in its room's partition and is folded by the rooms projection,
  * which drops it if the user left meanwhile. A crash before the timer's removal is written fires it
  * again after the load: the same ids, stored once within the stream's duplicate window.
+ * It runs whatever the settings, since any app may turn auto-kick on; a user.offline of an app with
+ * auto-kick off is dropped before any key is built. A timer that comes due is checked against the
+ * app's settings then: off since, it is dropped; lengthened, it waits again.
  */
 export function kicksProjection(opts: KicksProjectionOptions): ProjectionDefinition<KickTimer> {
   const hooks = opts.hooks ?? {};
@@ -38,6 +42,8 @@ export function kicksProjection(opts: KicksProjectionOptions): ProjectionDefinit
     apply(ctx, event) {
       const p = event.payload;
       if (p?.$case !== "userOnline" && p?.$case !== "userOffline") return;
+      // Auto-kick off for the app: an offline sets nothing (an online may still cancel an earlier timer).
+      if (p.$case === "userOffline" && opts.timers(event.appId).kickAfterMs <= 0) return;
       const key = roomKeys.kick(ctx.partition, event.appId, p.value.userId);
       const current = ctx.get(key);
       // Presence numbers a user's changes; a replay after a load may bring ones already folded.
@@ -48,7 +54,7 @@ export function kicksProjection(opts: KicksProjectionOptions): ProjectionDefinit
         ctx.setTimer(key, undefined);
         return;
       }
-      const timer = kickTimerFor(event, opts.timers, ctx.now());
+      const timer = kickTimerFor(event, opts.timers(event.appId), ctx.now());
       if (timer === undefined) return;
       ctx.set(key, timer);
       ctx.setTimer(key, timer.due);
@@ -57,7 +63,15 @@ export function kicksProjection(opts: KicksProjectionOptions): ProjectionDefinit
     fire(ctx, key) {
       const timer = ctx.get(key);
       if (timer === undefined) return;
+      const due = kickDue(timer, opts.timers(timer.appId));
+      if (due !== undefined && due > ctx.now()) {
+        const later = { ...timer, due };
+        ctx.set(key, later);
+        ctx.setTimer(key, due);
+        return;
+      }
       ctx.delete(key);
+      if (due === undefined) return; // auto-kick turned off for the app since the user went offline
       ctx.publishAsync(async () => {
         const rooms = await opts.userRooms(timer.appId, timer.userId);
         for (const _ of rooms) hooks.automatic?.("kick");

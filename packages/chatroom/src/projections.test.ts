@@ -7,7 +7,8 @@ import { kicksProjection } from "./kicks.js";
 import { roomKeys } from "./keys.js";
 import { roomsProjection } from "./rooms.js";
 import type { RoomState } from "./state.js";
-import type { KickTimer } from "./timers.js";
+import { fixedChatroomTimers } from "./timers.js";
+import type { ChatroomTimers, ChatroomTimersOf, KickTimer } from "./timers.js";
 
 // The two projections' folds, driven through the kit's in-memory partition (no NATS).
 
@@ -33,8 +34,9 @@ const leave = (seq: number, ...userIds: string[]) =>
 const ROOM = roomKeys.room(P, "a", "房间-🙂");
 const member = (u: string) => roomKeys.member(P, "a", "房间-🙂", u);
 
-function rooms(idleDestroyMs = 0): PartitionState<RoomState> {
-  return new PartitionState(roomsProjection({ bucket: "ROOMS", idleDestroyMs }), P, 8, log);
+function rooms(idleDestroyMs: number | ChatroomTimersOf = 0): PartitionState<RoomState> {
+  const timers = typeof idleDestroyMs === "number" ? fixedChatroomTimers({ idleDestroyMs }) : idleDestroyMs;
+  return new PartitionState(roomsProjection({ bucket: "ROOMS", timers }), P, 8, log);
 }
 const at = (seq: number) => ({ seq, time: T0 + seq });
 const types = (events: readonly Event[]) => events.map((e) => `${e.type} ${e.id}`);
@@ -124,6 +126,23 @@ describe("rooms projection", () => {
     busy.fireDue(T0 + 5_000);
     expect(busy.cut().events.map((e) => e.type)).toEqual(["room.status", "room.status"]);
   });
+
+  it("reads the app's idle time when the timer fires: turned off since, nothing; lengthened, it waits again", () => {
+    let now: ChatroomTimers = { kickAfterMs: 0, abnormalDelayMs: 0, idleDestroyMs: 1_000 };
+    const state = rooms((appId) => (appId === "a" ? now : { ...now, idleDestroyMs: 0 }));
+    state.loaded(0);
+    state.apply(create(1), at(1));
+    expect(state.timers.next()).toBe(T0 + 1 + 1_000);
+    state.cut();
+    now = { ...now, idleDestroyMs: 3_000 };
+    expect(state.fireDue(T0 + 1 + 1_000)).toBe(1);
+    expect(state.cut().events).toEqual([]);
+    expect(state.timers.next()).toBe(T0 + 1 + 3_000);
+    now = { ...now, idleDestroyMs: 0 };
+    state.fireDue(T0 + 1 + 3_000);
+    expect(state.cut().events).toEqual([]);
+    expect(state.timers.next()).toBeUndefined();
+  });
 });
 
 describe("kicks projection", () => {
@@ -134,9 +153,9 @@ describe("kicks projection", () => {
       value: { userId: "用户🙂", seq: presenceSeq, ...($case === "userOffline" ? { reason } : {}) },
     });
   const KEY = roomKeys.kick(P, "a", "用户🙂");
-  function kicks(): PartitionState<KickTimer> {
+  function kicks(timersOf: ChatroomTimersOf = () => timers): PartitionState<KickTimer> {
     const state = new PartitionState(
-      kicksProjection({ bucket: "ROOMS", timers, userRooms: () => Promise.resolve(["r1", "r2"]) }),
+      kicksProjection({ bucket: "ROOMS", timers: timersOf, userRooms: () => Promise.resolve(["r1", "r2"]) }),
       P,
       8,
       log,
@@ -174,5 +193,33 @@ describe("kicks projection", () => {
       })),
     );
     expect(derived.every((e) => e.occurredAt?.getTime() === T0 + 1 + 1_000)).toBe(true);
+  });
+
+  it("sets nothing for an app with auto-kick off, while another app's users are kicked", () => {
+    const state = kicks((appId) => (appId === "a" ? fixedChatroomTimers()(appId) : timers));
+    state.apply(user(1, 2, "userOffline", OfflineReason.OFFLINE_REASON_LOGOUT), at(1));
+    expect(state.get(KEY)).toBeUndefined();
+    expect(state.timers.next()).toBeUndefined();
+    const other = { ...user(2, 2, "userOffline", OfflineReason.OFFLINE_REASON_LOGOUT), appId: "b" };
+    state.apply(other, at(2));
+    expect(state.get(roomKeys.kick(P, "b", "用户🙂"))).toMatchObject({ due: T0 + 2 + 1_000 });
+  });
+
+  it("reads the app's settings when the timer fires: lengthened, it waits again; turned off, no kick", () => {
+    let now: ChatroomTimers = timers;
+    const state = kicks(() => now);
+    state.apply(user(1, 2, "userOffline", OfflineReason.OFFLINE_REASON_LOGOUT), at(1));
+    state.cut();
+    now = { ...timers, kickAfterMs: 4_000 };
+    expect(state.fireDue(T0 + 1 + 1_000)).toBe(1);
+    expect(state.get(KEY)).toMatchObject({ due: T0 + 1 + 4_000 });
+    expect(state.timers.next()).toBe(T0 + 1 + 4_000);
+    expect(state.cut().deferred).toEqual([]);
+    now = { ...timers, kickAfterMs: 0 };
+    expect(state.fireDue(T0 + 1 + 4_000)).toBe(1);
+    expect(state.get(KEY)).toBeUndefined();
+    const batch = state.cut();
+    expect(batch.deferred).toEqual([]);
+    expect(batch.writes.map((w) => [w.key, w.data])).toEqual([[KEY, undefined]]);
   });
 });

@@ -7,6 +7,7 @@ import { roomKeys } from "./keys.js";
 import { decodeRoomMeta, encodeRoomMeta } from "./state.js";
 import type { RoomState } from "./state.js";
 import { idleDestroyEvent } from "./timers.js";
+import type { ChatroomTimersOf } from "./timers.js";
 
 /** Counters the service keeps; every hook is optional. */
 export interface ChatroomHooks {
@@ -21,8 +22,8 @@ export interface ChatroomHooks {
 export interface RoomsProjectionOptions {
   /** The ROOMS bucket's name (bus.names.buckets.rooms). */
   bucket: string;
-  /** An empty room is destroyed with status 3 after this long (0: never). */
-  idleDestroyMs: number;
+  /** The timers of each app (its idleDestroyMs: an empty room is destroyed with status 3 after it, 0 never). */
+  timers: ChatroomTimersOf;
   hooks?: ChatroomHooks;
 }
 
@@ -58,8 +59,9 @@ export function roomsProjection(opts: RoomsProjectionOptions): ProjectionDefinit
 
   function setIdleTimer(ctx: PartitionContext<RoomState>, key: string, room: RoomState): void {
     const { meta } = room;
-    const idle = opts.idleDestroyMs > 0 && meta.exists && meta.memberCount === 0;
-    ctx.setTimer(key, idle ? meta.changedAt + opts.idleDestroyMs : undefined);
+    const idleMs = opts.timers(meta.appId).idleDestroyMs;
+    const idle = idleMs > 0 && meta.exists && meta.memberCount === 0;
+    ctx.setTimer(key, idle ? meta.changedAt + idleMs : undefined);
   }
 
   function publish(ctx: PartitionContext<RoomState>, event: Event): void {
@@ -118,7 +120,14 @@ export function roomsProjection(opts: RoomsProjectionOptions): ProjectionDefinit
       // Any change since the timer was set has set it again or cancelled it.
       if (room === undefined || !room.meta.exists || room.meta.memberCount > 0) return;
       const { appId, roomId, lastSeq, changedAt } = room.meta;
-      publish(ctx, idleDestroyEvent(appId, roomId, lastSeq, changedAt + opts.idleDestroyMs));
+      // The app's setting now: turned off since, nothing; lengthened, the timer waits again.
+      const idleMs = opts.timers(appId).idleDestroyMs;
+      if (idleMs <= 0) return;
+      if (changedAt + idleMs > ctx.now()) {
+        ctx.setTimer(key, changedAt + idleMs);
+        return;
+      }
+      publish(ctx, idleDestroyEvent(appId, roomId, lastSeq, changedAt + idleMs));
       hooks.automatic?.("idle_destroy");
     },
 

@@ -23,6 +23,7 @@ describe("chatroom timers", () => {
       due: AT + 30_000,
       abnormal: false,
       causeEventId: "a:u:presence:7",
+      offlineAt: AT,
     });
     for (const abnormal of [
       offline(OfflineReason.OFFLINE_REASON_DISCONNECT),

@@ -12,6 +12,21 @@ export interface ChatroomTimers {
   idleDestroyMs: number;
 }
 
+/** The timers of an app as they are now: read at each fold and timer, so a change applies without a restart. */
+export type ChatroomTimersOf = (appId: string) => ChatroomTimers;
+
+export const TIMERS_OFF: ChatroomTimers = Object.freeze({
+  kickAfterMs: 0,
+  abnormalDelayMs: 0,
+  idleDestroyMs: 0,
+});
+
+/** The same timers for every app (default: every rule off). */
+export function fixedChatroomTimers(timers: Partial<ChatroomTimers> = {}): ChatroomTimersOf {
+  const fixed = Object.freeze({ ...TIMERS_OFF, ...timers });
+  return () => fixed;
+}
+
 /** k.<p>.<app>.<user>: the user went offline; their rooms are left at `due` unless they come back. */
 export interface KickTimer {
   appId: string;
@@ -22,6 +37,8 @@ export interface KickTimer {
   due: number;
   abnormal: boolean;
   causeEventId: string;
+  /** When the user went offline (ms since the epoch), so `due` can be worked out again under new settings. */
+  offlineAt?: number;
 }
 
 const ABNORMAL = new Set([OfflineReason.OFFLINE_REASON_DISCONNECT, OfflineReason.OFFLINE_REASON_TIMEOUT]);
@@ -39,7 +56,18 @@ export function kickTimerFor(event: Event, timers: ChatroomTimers, now: number):
     due: at + timers.kickAfterMs + (abnormal ? timers.abnormalDelayMs : 0),
     abnormal,
     causeEventId: event.id,
+    offlineAt: at,
   };
+}
+
+/**
+ * When a kick timer is due under `timers` (the app's settings now): undefined when auto-kick is now off
+ * for the app. A timer stored before offlineAt was kept stays at its own due time.
+ */
+export function kickDue(timer: KickTimer, timers: ChatroomTimers): number | undefined {
+  if (timers.kickAfterMs <= 0) return undefined;
+  if (timer.offlineAt === undefined) return timer.due;
+  return timer.offlineAt + timers.kickAfterMs + (timer.abnormal ? timers.abnormalDelayMs : 0);
 }
 
 export function encodeKickTimer(timer: KickTimer): Uint8Array {

@@ -3,6 +3,7 @@ import { registerApps } from "./commands/apps.js";
 import { registerBefore } from "./commands/before.js";
 import { registerEndpoints } from "./commands/endpoints.js";
 import { registerLogs } from "./commands/logs.js";
+import { registerNodes } from "./commands/nodes.js";
 import { registerPublish } from "./commands/publish.js";
 import { registerReceive } from "./commands/receive.js";
 import { EXIT_OK, EXIT_USAGE, RefusedError, exitCodeOf } from "./errors.js";
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerApps(program);
   registerEndpoints(program);
   registerLogs(program);
+  registerNodes(program);
   registerReceive(program);
   return program;
 }

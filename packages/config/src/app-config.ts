@@ -5,6 +5,8 @@ import { readStoredEndpoints } from "./endpoint-config.js";
 import type { EndpointConfig } from "./endpoint-config.js";
 import { defaultHookConfig, readHookConfig } from "./hook-config.js";
 import type { HookConfig } from "./hook-config.js";
+import { readChatroomSettings, readPresenceSettings } from "./app-settings.js";
+import type { ChatroomAppSettings, PresenceAppSettings } from "./app-settings.js";
 import { httpUrlSchema } from "./openim-webhooks.js";
 import { OPENIM_HOOK_KEYS, openImHookKey } from "./openim-hooks.js";
 import { appIdSchema, commandNamesSchema, urlStyleSchema } from "./schemas.js";
@@ -43,6 +45,10 @@ export interface CommonAppConfig {
   /** Lets the app's endpoints reach private, loopback and link-local addresses (off: SSRF guard). */
   allowPrivateDestinations: boolean;
   breaker: BreakerConfig;
+  /** The app's presence timings (grace period, node lease margin); absent ones are the service's defaults. */
+  presence?: PresenceAppSettings;
+  /** The app's chatroom timings (auto-kick, abnormal delay, idle destroy); absent ones are the service's defaults. */
+  chatroom?: ChatroomAppSettings;
   /** "file" apps are owned by the declarative file; "api" apps by the admin API. */
   source: "file" | "api";
 }
@@ -81,6 +87,8 @@ const storedAppSchema = z.strictObject({
   endpoints: z.unknown().optional(),
   allowPrivateDestinations: z.boolean({ error: "expected true or false" }).default(false),
   breaker: z.unknown().optional(),
+  presence: z.unknown().optional(),
+  chatroom: z.unknown().optional(),
   source: z.enum(["file", "api"], { error: 'expected "file" or "api"' }).default("api"),
 });
 
@@ -104,7 +112,21 @@ export function validateAppConfig(input: unknown, path?: string): AppConfig {
     endpoints: readStoredEndpoints(child(site, "endpoints"), app.endpoints, openim),
     allowPrivateDestinations: app.allowPrivateDestinations,
     breaker: readBreaker(child(site, "breaker"), app.breaker),
+    ...appSettings(site, app),
     source: app.source,
+  };
+}
+
+/** The app's presence and chatroom blocks, those it has (a block with no value given is left out). */
+export function appSettings(
+  site: Site,
+  app: { presence?: unknown; chatroom?: unknown },
+): { presence?: PresenceAppSettings; chatroom?: ChatroomAppSettings } {
+  const presence = readPresenceSettings(child(site, "presence"), app.presence);
+  const chatroom = readChatroomSettings(child(site, "chatroom"), app.chatroom);
+  return {
+    ...(presence === undefined ? {} : { presence }),
+    ...(chatroom === undefined ? {} : { chatroom }),
   };
 }
 

@@ -11,7 +11,7 @@ import {
   dialectOf,
 } from "@herald/dialects";
 import type { Dialect, DialectSettingsBlocks, Ordering } from "@herald/dialects";
-import { OPERATIONAL_EVENT_TYPES, isOperationalEventType } from "@herald/proto";
+import { OPERATIONAL_EVENT_TYPES, isInternalEventType, isOperationalEventType } from "@herald/proto";
 import { z } from "zod";
 import { attentionIdsSchema, statusRangesSchema, typeRangesSchema } from "./hook-config.js";
 import { httpUrlSchema } from "./openim-webhooks.js";
@@ -331,9 +331,12 @@ function checkOperational(
   });
 }
 
-/** Whether an event of `type` may go to `endpoint` at all: operational events to operational endpoints only, and only they. */
+/**
+ * Whether an event of `type` may go to `endpoint` at all: operational events to operational endpoints
+ * only, and only they; internal events (presence's lease checks) to none.
+ */
 export function takesEventKind(endpoint: Pick<EndpointConfig, "operational">, type: string): boolean {
-  return isOperationalEventType(type) === endpoint.operational;
+  return !isInternalEventType(type) && isOperationalEventType(type) === endpoint.operational;
 }
 
 // The parsed input: the common fields typed, the dialects' blocks read by key.

@@ -4,7 +4,13 @@ import { BEFORE_DIALECTS, hookProviderSchema } from "@herald/dialects";
 import type { HookProvider } from "@herald/dialects";
 import { z } from "zod";
 import { ID_PATTERN_TEXT } from "./schemas.js";
-import { APP_ID_PATTERN, commandNamesSchema, readBreaker, urlStyleSchema } from "./app-config.js";
+import {
+  APP_ID_PATTERN,
+  appSettings,
+  commandNamesSchema,
+  readBreaker,
+  urlStyleSchema,
+} from "./app-config.js";
 import type { AppConfig } from "./app-config.js";
 import { readFileEndpoints } from "./endpoint-file.js";
 import { ConfigFileError } from "./errors.js";
@@ -123,6 +129,8 @@ async function readApp(
     "endpoints",
     "allowPrivateDestinations",
     "breaker",
+    "presence",
+    "chatroom",
   ]);
   const openimSite = child(site, "openim");
   const openim =
@@ -147,6 +155,7 @@ async function readApp(
     endpoints,
     allowPrivateDestinations: allowPrivateDestinations ?? false,
     breaker: readBreaker(child(site, "breaker"), app["breaker"]),
+    ...appSettings(site, app),
     source: "file",
   };
 }

@@ -7,6 +7,13 @@ export type { HookConfig } from "./hook-config.js";
 export { parseOpenImWebhooks } from "./openim-webhooks.js";
 export type { OpenImWebhooks } from "./openim-webhooks.js";
 export { APP_ID_PATTERN, DEFAULT_BREAKER, hookConfig, validateAppConfig } from "./app-config.js";
+export {
+  MAX_APP_SETTING_MS,
+  appSettingsOf,
+  chatroomSettingsSchema,
+  presenceSettingsSchema,
+} from "./app-settings.js";
+export type { AppSettingsBlocks, ChatroomAppSettings, PresenceAppSettings } from "./app-settings.js";
 export type { AppConfig, BreakerConfig } from "./app-config.js";
 export { PLAIN_WEBHOOKS_APP_ID, loadConfigFile, parseHeraldConfig } from "./herald-file.js";
 export type { ConfigFileOptions } from "./herald-file.js";

@@ -15,6 +15,7 @@ import { presenceKeys } from "./keys.js";
 import { PRESENCE_PROJECTION } from "./projection.js";
 import { getUserPresence, listUsers } from "./queries.js";
 import { rebuildPresence } from "./rebuild.js";
+import { fixedPresenceSettings } from "./settings.js";
 import { decodeUserState, toUserPresence } from "./state.js";
 
 const log = createLogger({ service: "presence-test", level: process.env["LOG_LEVEL"] ?? "silent" });
@@ -95,7 +96,12 @@ async function read(kv: KV, appId: string, userId: string) {
 }
 
 async function start(graceMs = 0, on: Bus = bus): Promise<ProjectionEngine> {
-  const engine = await startPresence({ bus: on, log, graceMs, leaseMs: 2_000 });
+  const engine = await startPresence({
+    bus: on,
+    log,
+    settings: fixedPresenceSettings({ graceMs }),
+    leaseMs: 2_000,
+  });
   engines.push(engine);
   return engine;
 }

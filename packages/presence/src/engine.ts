@@ -4,18 +4,21 @@ import type { ProjectionEngine, ProjectionHooks } from "@herald/projection";
 import type { Logger } from "@herald/runtime";
 import { presenceProjection } from "./projection.js";
 import type { PresenceHooks } from "./projection.js";
+import type { PresenceSettingsOf } from "./settings.js";
 
 export interface PresenceEngineOptions {
   bus: Bus;
   log: Logger;
-  /** Grace period for abnormal disconnects, in ms (0: off). */
-  graceMs: number;
+  /** The settings of each app (grace period, node lease margin), read at each fold. */
+  settings: PresenceSettingsOf;
   /** How long a partition's lease lasts without renewal (default 10 s). */
   leaseMs?: number;
   /** Names this replica in leases (default: host, pid, random). */
   instanceId?: string;
   /** Events folded into one written batch at most (default 1000). */
   maxBatch?: number;
+  /** This replica's clock, which grace periods and lease timers fire by (default Date.now). */
+  clock?: () => number;
   hooks?: PresenceHooks & ProjectionHooks & { owned?(partitions: number): void };
 }
 
@@ -25,7 +28,7 @@ export async function startPresence(opts: PresenceEngineOptions): Promise<Projec
   return startProjection(
     presenceProjection({
       bucket: bus.names.buckets.presence,
-      graceMs: opts.graceMs,
+      settings: opts.settings,
       ...(opts.hooks === undefined ? {} : { hooks: opts.hooks }),
     }),
     {
@@ -34,6 +37,7 @@ export async function startPresence(opts: PresenceEngineOptions): Promise<Projec
       ...(opts.leaseMs === undefined ? {} : { leaseMs: opts.leaseMs }),
       ...(opts.instanceId === undefined ? {} : { instanceId: opts.instanceId }),
       ...(opts.maxBatch === undefined ? {} : { maxBatch: opts.maxBatch }),
+      ...(opts.clock === undefined ? {} : { clock: opts.clock }),
       ...(opts.hooks === undefined ? {} : { hooks: opts.hooks }),
     },
   );

@@ -1,4 +1,4 @@
-import { Event, OfflineReason } from "@herald/proto";
+import { Event, NodeResetReason, OfflineReason } from "@herald/proto";
 import type { UserBackground, UserOffline, UserOnline } from "@herald/proto";
 import { emptyUserState } from "./state.js";
 import type { CauseRef, ConnectionState, UserState } from "./state.js";
@@ -122,7 +122,7 @@ export function foldPresence(
         return change.result();
       }
       change.remove(v.connId, streamSeq);
-      change.offlineIfEmpty(v.connId, conn, v.reason, false, cause);
+      change.offlineIfEmpty(v.connId, conn, v.reason, undefined, cause);
       return change.result();
     }
     case "connectionBackground": {
@@ -148,14 +148,21 @@ export function foldPresence(
       return change.result();
     }
     case "nodeReset": {
-      const nodeId = p.value.nodeId;
+      const { nodeId, beforeSeq, reason } = p.value;
+      // A lease expiry resets what the node held when the lease was found expired, not what it
+      // reported after it came back.
+      const cutoff = beforeSeq > 0 ? Math.min(beforeSeq, streamSeq) : streamSeq;
       const gone = Object.entries(current.connections).filter(
-        ([, c]) => c.nodeId === nodeId && c.lastSeq < streamSeq,
+        ([, c]) => c.nodeId === nodeId && c.lastSeq < cutoff,
       );
       if (gone.length === 0) return unchanged(current, event, userId);
       for (const [connId] of gone) change.remove(connId, streamSeq);
       const [firstId, first] = gone[0] as [string, ConnectionState];
-      change.offlineIfEmpty(firstId, first, OfflineReason.OFFLINE_REASON_UNSPECIFIED, true, cause);
+      const why =
+        reason === NodeResetReason.NODE_RESET_REASON_LEASE_EXPIRED
+          ? reason
+          : NodeResetReason.NODE_RESET_REASON_REPORTED;
+      change.offlineIfEmpty(firstId, first, OfflineReason.OFFLINE_REASON_UNSPECIFIED, why, cause);
       return change.result();
     }
     default:
@@ -173,7 +180,7 @@ export function expireGrace(state: UserState, now: number): FoldResult {
   const cause = first.graceCause ?? { eventId: "", operationId: "", occurredAt: now, reason: 0 };
   const change = new Change(state, cause, now);
   for (const [connId, c] of due) change.remove(connId, c.lastSeq);
-  change.offlineIfEmpty(firstId, first, cause.reason, false, cause);
+  change.offlineIfEmpty(firstId, first, cause.reason, undefined, cause);
   return change.result();
 }
 
@@ -212,7 +219,7 @@ function lateOnline(
   if (next.status === "online") return change.result();
   change.derive("online", (seq) => userOnline(next.userId, seq, v, event.id));
   const conn: ConnectionState = { ...v, since: offlineCause.occurredAt, lastSeq: streamSeq };
-  change.offlineIfEmpty(v.connId, conn, offlineCause.reason, false, offlineCause);
+  change.offlineIfEmpty(v.connId, conn, offlineCause.reason, undefined, offlineCause);
   return change.result();
 }
 
@@ -267,7 +274,8 @@ class Change {
     connId: string,
     conn: ConnectionState,
     reason: OfflineReason,
-    nodeReset: boolean,
+    /** Set when the node's reset took the connection: why the node was reset. */
+    nodeReset: NodeResetReason | undefined,
     cause: CauseRef,
   ): void {
     if (Object.keys(this.next.connections).length > 0) return;
@@ -283,8 +291,9 @@ class Change {
           platform: conn.platform,
           reason,
           nodeId: conn.nodeId,
-          nodeReset,
+          nodeReset: nodeReset !== undefined,
           causeEventId: cause.eventId,
+          nodeResetReason: nodeReset ?? NodeResetReason.NODE_RESET_REASON_UNSPECIFIED,
         } satisfies UserOffline,
       }),
       cause,

@@ -1,10 +1,14 @@
+import { partitionOf } from "@herald/bus";
 import type { Event } from "@herald/proto";
 import type { PartitionContext, ProjectionDefinition } from "@herald/projection";
 import { expireGrace, foldPresence, presenceUserId } from "./fold.js";
 import type { FoldResult, PresenceAnomaly } from "./fold.js";
 import { presenceKeys } from "./keys.js";
-import { decodeUserState, encodeUserState, graceDue } from "./state.js";
-import type { UserState } from "./state.js";
+import { askLeaseCheck, foldNodeEvent, nodeTimerDue } from "./node-lease.js";
+import type { NodeFoldResult } from "./node-lease.js";
+import { decodePresenceState, encodePresenceState, graceDue, isNodeState } from "./state.js";
+import type { NodeState, PresenceState, UserState } from "./state.js";
+import type { PresenceSettingsOf } from "./settings.js";
 
 /** Counters the service keeps; every hook is optional. */
 export interface PresenceHooks {
@@ -16,23 +20,37 @@ export interface PresenceHooks {
 export interface PresenceProjectionOptions {
   /** The PRESENCE bucket's name (bus.names.buckets.presence). */
   bucket: string;
-  /** Grace period for abnormal disconnects, in ms (0: off). */
-  graceMs: number;
+  /** The settings of each app (grace period, node lease margin), read at each fold. */
+  settings: PresenceSettingsOf;
   hooks?: PresenceHooks;
 }
 
 /** The projection kit's name for presence: lease.presence.<p>, ckpt.presence.<p>. */
 export const PRESENCE_PROJECTION = "presence";
 
-/**
- * Presence as a projection: the connection lane folded per user, in the partition of the user.
- * A grace period is a timer of the user's key; a node.reset (each partition has its copy) ends
- * the node's connections of the partition's users.
- */
-export function presenceProjection(opts: PresenceProjectionOptions): ProjectionDefinition<UserState> {
-  const hooks = opts.hooks ?? {};
+type Ctx = PartitionContext<PresenceState>;
 
-  function commit(ctx: PartitionContext<UserState>, key: string, result: FoldResult): void {
+/**
+ * Presence as a projection: the connection lane folded per user, in the partition of the user, and
+ * per chat-core node, in the partition of the node. A grace period is a timer of the user's key; a
+ * node.reset (each partition has its copy) ends the node's connections of the partition's users; a
+ * node's lease is a timer of the node's key (see node-lease.ts). Each partition also keeps how many
+ * connections its users hold on each node (side keys nc.*, for queries).
+ */
+export function presenceProjection(opts: PresenceProjectionOptions): ProjectionDefinition<PresenceState> {
+  const hooks = opts.hooks ?? {};
+  // Per partition: connections held on each node, by `${app}\0${node}`; rebuilt at each load.
+  const nodeCounts = new Map<number, Map<string, number>>();
+  // Per partition: the counts changed since they were last written (at most every COUNTS_EVERY_MS).
+  const dirtyCounts = new Map<number, Set<string>>();
+
+  function countsOf(ctx: Ctx): Map<string, number> {
+    let counts = nodeCounts.get(ctx.partition);
+    if (counts === undefined) nodeCounts.set(ctx.partition, (counts = new Map<string, number>()));
+    return counts;
+  }
+
+  function commitUser(ctx: Ctx, key: string, before: UserState | undefined, result: FoldResult): void {
     if (result.anomaly !== undefined) hooks.anomaly?.(result.anomaly);
     if (!result.changed) return;
     ctx.set(key, result.state);
@@ -41,15 +59,79 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
       hooks.derived?.(e.type);
     }
     ctx.setTimer(key, graceDue(result.state));
+    recount(ctx, before, result.state);
+  }
+
+  function commitNode(ctx: Ctx, key: string, result: NodeFoldResult): void {
+    if (!result.changed) return;
+    ctx.set(key, result.state);
+    for (const e of result.derived) {
+      ctx.publish(e);
+      hooks.derived?.(e.type);
+    }
+    ctx.setTimer(key, nodeTimerDue(result.state));
+  }
+
+  // Moves a user's connections in the node counts from `before` to `after`, writing the counts changed.
+  function recount(ctx: Ctx, before: UserState | undefined, after: UserState): void {
+    const delta = new Map<string, number>();
+    for (const c of Object.values(before?.connections ?? {})) {
+      const k = countKey(after.appId, c.nodeId);
+      delta.set(k, (delta.get(k) ?? 0) - 1);
+    }
+    for (const c of Object.values(after.connections)) {
+      const k = countKey(after.appId, c.nodeId);
+      delta.set(k, (delta.get(k) ?? 0) + 1);
+    }
+    const counts = countsOf(ctx);
+    let dirty = dirtyCounts.get(ctx.partition);
+    for (const [k, d] of delta) {
+      if (d === 0) continue;
+      const n = Math.max(0, (counts.get(k) ?? 0) + d);
+      if (n === 0) counts.delete(k);
+      else counts.set(k, n);
+      if (dirty === undefined) {
+        // The first change since the last write: written together when the timer fires, so a
+        // batch pays no extra write round for them (queries see counts up to that much late).
+        dirtyCounts.set(ctx.partition, (dirty = new Set()));
+        ctx.setTimer(COUNTS_TIMER, ctx.wallClock() + COUNTS_EVERY_MS);
+      }
+      dirty.add(k);
+    }
+  }
+
+  function writeDirtyCounts(ctx: Ctx): void {
+    const counts = countsOf(ctx);
+    for (const k of dirtyCounts.get(ctx.partition) ?? []) writeCount(ctx, k, counts.get(k) ?? 0);
+    dirtyCounts.delete(ctx.partition);
+  }
+
+  function writeCount(ctx: Ctx, k: string, n: number): void {
+    const [appId, nodeId] = k.split("\u0000") as [string, string];
+    ctx.side(presenceKeys.nodeCount(ctx.partition, appId, nodeId), n === 0 ? undefined : String(n));
+  }
+
+  function applyToNode(ctx: Ctx, event: Event, nodeId: string, stored: { seq: number; time: number }): void {
+    // Only the node's own partition keeps its state; a node.reset's copies elsewhere reset users only.
+    if (partitionOf(event.appId, nodeId, ctx.partitions) !== ctx.partition) return;
+    const key = presenceKeys.node(ctx.partition, event.appId, nodeId);
+    const state = ctx.get(key);
+    const node = state !== undefined && isNodeState(state) ? state : undefined;
+    commitNode(
+      ctx,
+      key,
+      foldNodeEvent(node, event, stored, opts.settings(event.appId).nodeLeaseMarginMs, ctx.wallClock()),
+    );
   }
 
   return {
     name: PRESENCE_PROJECTION,
     lane: "conn",
     bucket: opts.bucket,
-    stateFilter: presenceKeys.partition,
-    encode: encodeUserState,
-    decode: (_key, data) => decodeUserState(data),
+    stateFilter: (p) => [presenceKeys.partition(p), presenceKeys.nodePartition(p)],
+    sideFilter: presenceKeys.nodeCountPartition,
+    encode: encodePresenceState,
+    decode: decodePresenceState,
 
     apply(ctx, event: Event, stored) {
       const p = event.payload;
@@ -61,28 +143,95 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
           return;
         }
         const key = presenceKeys.user(ctx.partition, event.appId, userId);
-        commit(ctx, key, foldPresence(ctx.get(key), event, stored.seq, ctx.now(), { graceMs: opts.graceMs }));
-      } else if (p?.$case === "nodeReset") {
-        // Resets are rare and a partition's users are in memory: a scan needs no index to keep.
-        const nodeId = p.value.nodeId;
-        const held: [string, UserState][] = [];
-        for (const [key, state] of ctx.entries()) {
-          if (state.appId !== event.appId) continue;
-          if (Object.values(state.connections).some((c) => c.nodeId === nodeId)) held.push([key, state]);
+        const before = userState(ctx.get(key));
+        const { graceMs } = opts.settings(event.appId);
+        commitUser(ctx, key, before, foldPresence(before, event, stored.seq, ctx.now(), { graceMs }));
+        return;
+      }
+      switch (p?.$case) {
+        case "nodeReset": {
+          // Resets are rare and a partition's users are in memory: a scan needs no index to keep.
+          const nodeId = p.value.nodeId;
+          const held: [string, UserState][] = [];
+          for (const [key, state] of ctx.entries()) {
+            if (isNodeState(state) || state.appId !== event.appId) continue;
+            if (Object.values(state.connections).some((c) => c.nodeId === nodeId)) held.push([key, state]);
+          }
+          for (const [key, state] of held) {
+            commitUser(ctx, key, state, foldPresence(state, event, stored.seq, ctx.now()));
+          }
+          applyToNode(ctx, event, nodeId, stored);
+          return;
         }
-        for (const [key, state] of held) commit(ctx, key, foldPresence(state, event, stored.seq, ctx.now()));
-      } else if (p?.$case !== "nodeHeartbeat") {
-        hooks.anomaly?.("not_a_presence_event");
+        case "nodeHeartbeat":
+        case "nodeLeaseCheck":
+          applyToNode(ctx, event, p.value.nodeId, stored);
+          return;
+        default:
+          hooks.anomaly?.("not_a_presence_event");
       }
     },
 
     fire(ctx, key) {
+      if (key === COUNTS_TIMER) {
+        writeDirtyCounts(ctx);
+        return;
+      }
       const state = ctx.get(key);
-      if (state !== undefined) commit(ctx, key, expireGrace(state, ctx.now()));
+      if (state === undefined) return;
+      if (isNodeState(state)) {
+        const asked = askLeaseCheck(state, ctx.wallClock());
+        if (asked.changed) commitNode(ctx, key, asked);
+        else ctx.setTimer(key, nodeTimerDue(state));
+        return;
+      }
+      commitUser(ctx, key, state, expireGrace(state, ctx.now()));
     },
 
-    loaded(ctx) {
-      for (const [key, state] of ctx.entries()) ctx.setTimer(key, graceDue(state));
+    loaded(ctx, _through, side) {
+      const counts = new Map<string, number>();
+      for (const [key, state] of ctx.entries()) {
+        if (isNodeState(state)) {
+          // A re-ask time is the last owner's clock: this replica asks the stream once instead.
+          const due = nodeTimerDue(state);
+          ctx.setTimer(key, due === undefined || state.nextAskAt === undefined ? due : ctx.wallClock());
+          if (state.nextAskAt !== undefined) ctx.set(key, { ...state, nextAskAt: ctx.wallClock() });
+          continue;
+        }
+        ctx.setTimer(key, graceDue(state));
+        for (const c of Object.values(state.connections)) {
+          const k = countKey(state.appId, c.nodeId);
+          counts.set(k, (counts.get(k) ?? 0) + 1);
+        }
+      }
+      nodeCounts.set(ctx.partition, counts);
+      dirtyCounts.delete(ctx.partition);
+      // The counts a crashed owner may not have finished writing: made right from the states.
+      const decoder = new TextDecoder();
+      const stored = new Map<string, string>();
+      for (const [key, value] of side) stored.set(key, decoder.decode(value));
+      for (const [k, n] of counts) {
+        const [appId, nodeId] = k.split("\u0000") as [string, string];
+        const key = presenceKeys.nodeCount(ctx.partition, appId, nodeId);
+        if (stored.get(key) !== String(n)) writeCount(ctx, k, n);
+        stored.delete(key);
+      }
+      for (const key of stored.keys()) ctx.side(key, undefined);
     },
   };
 }
+
+/** How often a partition writes the node connection counts that changed. */
+export const COUNTS_EVERY_MS = 1_000;
+// The timer key of that write: not a state key (those have a partition after their prefix).
+const COUNTS_TIMER = "nc";
+
+function userState(state: PresenceState | undefined): UserState | undefined {
+  return state === undefined || isNodeState(state) ? undefined : state;
+}
+
+function countKey(appId: string, nodeId: string): string {
+  return `${appId}\u0000${nodeId}`;
+}
+
+export type { NodeState };

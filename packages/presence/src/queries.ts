@@ -4,8 +4,8 @@ import type { UserPresence } from "@herald/proto";
 import { ValidationError } from "@herald/runtime";
 import type { KV } from "@nats-io/kv";
 import { presenceKeys } from "./keys.js";
-import { decodeUserState, toUserPresence } from "./state.js";
-import type { UserState } from "./state.js";
+import { decodeUserState, leaseExpiry, toUserPresence } from "./state.js";
+import type { NodeResetReason, NodeState, UserState } from "./state.js";
 
 export interface ListUsersQuery {
   status?: "online" | "offline";
@@ -73,4 +73,74 @@ export async function listUsers(
     users.push(toUserPresence(state));
   }
   return { users, nextPageToken: "" };
+}
+
+/** What a query shows of one chat-core node. Times are stored times, milliseconds since the epoch. */
+export interface NodeView {
+  appId: string;
+  nodeId: string;
+  /**
+   * leased: heartbeats hold a lease; expired: its lease ran out and its connections were reset;
+   * reset: the chat core reported its reset (no heartbeat since); unleased: it never sent a heartbeat,
+   * so it is never reset on silence.
+   */
+  status: "leased" | "expired" | "reset" | "unleased";
+  /** The last heartbeat since the last reset, if any. */
+  lastHeartbeatAt?: number;
+  /** The lease that heartbeat gave (0: none). */
+  leaseMs: number;
+  /** When the lease runs out: last heartbeat + lease + the app's margin. */
+  leaseExpiresAt?: number;
+  resetAt?: number;
+  resetReason?: NodeResetReason;
+  /** Connections the app's users hold on the node now (grace-held ones included). */
+  connections: number;
+}
+
+/**
+ * Every chat-core node of an app that Herald knows of, by node id: the nodes that sent a heartbeat or
+ * a reset, and the nodes that users hold connections on.
+ */
+export async function listNodes(bus: Bus, appId: string): Promise<NodeView[]> {
+  const bucket = bus.names.buckets.presence;
+  const counts = new Map<string, number>();
+  for await (const e of readCurrent(bus, bucket, presenceKeys.nodeCounts(appId))) {
+    const nodeId = presenceKeys.lastId(e.key);
+    const n = Number(new TextDecoder().decode(e.value));
+    if (Number.isFinite(n)) counts.set(nodeId, (counts.get(nodeId) ?? 0) + n);
+  }
+  const views = new Map<string, NodeView>();
+  for await (const e of readCurrent(bus, bucket, presenceKeys.nodes(appId))) {
+    const state = JSON.parse(new TextDecoder().decode(e.value)) as NodeState;
+    views.set(state.nodeId, nodeView(state, counts.get(state.nodeId) ?? 0));
+  }
+  for (const [nodeId, connections] of counts) {
+    if (!views.has(nodeId) && connections > 0) {
+      views.set(nodeId, { appId, nodeId, status: "unleased", leaseMs: 0, connections });
+    }
+  }
+  return [...views.values()].sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+}
+
+function nodeView(state: NodeState, connections: number): NodeView {
+  const expiresAt = leaseExpiry(state);
+  const status: NodeView["status"] =
+    expiresAt !== undefined
+      ? "leased"
+      : state.resetReason === "lease_expired"
+        ? "expired"
+        : state.resetReason === "reported"
+          ? "reset"
+          : "unleased";
+  return {
+    appId: state.appId,
+    nodeId: state.nodeId,
+    status,
+    leaseMs: state.leaseMs,
+    connections,
+    ...(state.heartbeatAt > 0 ? { lastHeartbeatAt: state.heartbeatAt } : {}),
+    ...(expiresAt === undefined ? {} : { leaseExpiresAt: expiresAt }),
+    ...(state.resetAt === undefined ? {} : { resetAt: state.resetAt }),
+    ...(state.resetReason === undefined ? {} : { resetReason: state.resetReason }),
+  };
 }

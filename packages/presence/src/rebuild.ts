@@ -3,13 +3,15 @@ import { rebuildProjection } from "@herald/projection";
 import type { RebuildReport } from "@herald/projection";
 import type { Logger } from "@herald/runtime";
 import { presenceProjection } from "./projection.js";
+import { fixedPresenceSettings } from "./settings.js";
+import type { PresenceSettingsOf } from "./settings.js";
 
 export interface RebuildOptions {
   log: Logger;
   /** The bucket to fill (default PRESENCE); created when missing; it should be empty. */
   bucket?: string;
-  /** The grace period the live service runs with. */
-  graceMs?: number;
+  /** The settings the live service runs with (default: the defaults for every app). */
+  settings?: PresenceSettingsOf;
   /** The end of the replay's clock: grace periods due by then end (default Date.now()). */
   now?: number;
   /** Only these partitions (default all). */
@@ -22,10 +24,14 @@ export interface RebuildOptions {
  */
 export async function rebuildPresence(bus: Bus, opts: RebuildOptions): Promise<RebuildReport> {
   const bucket = opts.bucket ?? bus.names.buckets.presence;
-  return rebuildProjection(presenceProjection({ bucket, graceMs: opts.graceMs ?? 0 }), bus, {
-    log: opts.log,
-    bucket,
-    ...(opts.now === undefined ? {} : { now: opts.now }),
-    ...(opts.partitions === undefined ? {} : { partitions: opts.partitions }),
-  });
+  return rebuildProjection(
+    presenceProjection({ bucket, settings: opts.settings ?? fixedPresenceSettings() }),
+    bus,
+    {
+      log: opts.log,
+      bucket,
+      ...(opts.now === undefined ? {} : { now: opts.now }),
+      ...(opts.partitions === undefined ? {} : { partitions: opts.partitions }),
+    },
+  );
 }

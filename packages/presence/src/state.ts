@@ -100,3 +100,75 @@ export function toUserPresence(state: UserState): UserPresence {
       })),
   });
 }
+
+/** Why a node's connections were last reset: the chat core said so, or its lease ran out. */
+export type NodeResetReason = "reported" | "lease_expired";
+
+/**
+ * One chat-core node of an app, stored as JSON under n.<partition>.<app>.<node> in the node's
+ * partition: its last heartbeat and lease, and its last reset. Times are stored times (the stream's
+ * clock, not a replica's), milliseconds since the epoch.
+ */
+export interface NodeState {
+  kind: "node";
+  appId: string;
+  nodeId: string;
+  /** The last heartbeat since the last reset (0: none, so the node is not leased). */
+  heartbeatAt: number;
+  /** Its stream sequence: names the lease, so the reset of one lease is stored once. */
+  heartbeatSeq: number;
+  /** The lease that heartbeat gave (0: none). */
+  leaseMs: number;
+  /** The app's lease margin when the lease was last looked at. */
+  marginMs: number;
+  /** Lease checks asked for this lease, so each has an id of its own. */
+  checks: number;
+  /** The last of them folded: while it is behind `checks`, one is on its way and no other is asked. */
+  answered: number;
+  /**
+   * When (the clock of the replica that folded the last answer) to ask again: a lease found alive is
+   * asked about again when its rest has passed on that clock. Pacing only; the stream's clock decides.
+   */
+  nextAskAt?: number;
+  /** The last reset of the node's connections, and why. */
+  resetAt?: number;
+  resetReason?: NodeResetReason;
+}
+
+/** A state of the PRESENCE projection: a user's, or a node's (keys n.*). */
+export type PresenceState = UserState | NodeState;
+
+export function isNodeState(state: PresenceState): state is NodeState {
+  return (state as NodeState).kind === "node";
+}
+
+export function emptyNodeState(appId: string, nodeId: string): NodeState {
+  return {
+    kind: "node",
+    appId,
+    nodeId,
+    heartbeatAt: 0,
+    heartbeatSeq: 0,
+    leaseMs: 0,
+    marginMs: 0,
+    checks: 0,
+    answered: 0,
+  };
+}
+
+/** When a node's lease runs out (stored time), or undefined when it holds none. */
+export function leaseExpiry(node: NodeState): number | undefined {
+  return node.heartbeatAt > 0 && node.leaseMs > 0
+    ? node.heartbeatAt + node.leaseMs + node.marginMs
+    : undefined;
+}
+
+export function encodePresenceState(state: PresenceState): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(state));
+}
+
+/** A state read back: a node's under n.* keys, a user's otherwise. */
+export function decodePresenceState(key: string, data: Uint8Array): PresenceState {
+  if (key.startsWith("n.")) return JSON.parse(new TextDecoder().decode(data)) as NodeState;
+  return decodeUserState(data);
+}

@@ -21,8 +21,11 @@ export interface ProjectionDefinition<S> {
   readonly lane: EventLane;
   /** The KV bucket (name) that holds its states and the kit's keys. */
   readonly bucket: string;
-  /** The KV filter of one partition's state keys ("u.3.>"): loaded whole when the partition is taken. */
-  stateFilter(partition: number): string;
+  /**
+   * The KV filter of one partition's state keys ("u.3.>"), or several for states of several kinds:
+   * loaded whole when the partition is taken.
+   */
+  stateFilter(partition: number): string | readonly string[];
   /**
    * The KV filter of side keys the fold keeps in memory too (chatroom's memberships): read when
    * the partition is taken and handed to `loaded`. Without it, side keys are only written.
@@ -50,6 +53,11 @@ export interface PartitionContext<S> {
   readonly log: Logger;
   /** The time of this step: the event's stored time, or the time a timer fired at. */
   now(): number;
+  /**
+   * This replica's clock now, not the fold's: only to pace what the fold asks of the stream (a
+   * timer set at wallClock() + d fires about d later here), never to decide.
+   */
+  wallClock(): number;
   get(key: string): S | undefined;
   /** Every state of the partition, for the rare step that has no index. */
   entries(): IterableIterator<[string, S]>;

@@ -17,6 +17,8 @@ export interface ProjectionOptions {
   hooks?: ProjectionHooks & { owned?(partitions: number): void };
   /** Events applied per batch at most (default 1000). */
   maxBatch?: number;
+  /** This replica's clock, which timers fire by (default Date.now): a test skews it. */
+  clock?: () => number;
 }
 
 export interface ProjectionEngine {
@@ -75,6 +77,7 @@ export async function startProjection<S>(
         log,
         ...(opts.hooks === undefined ? {} : { hooks: opts.hooks }),
         ...(opts.maxBatch === undefined ? {} : { maxBatch: opts.maxBatch }),
+        ...(opts.clock === undefined ? {} : { clock: opts.clock }),
       });
       runners.set(partition, runner);
       opts.hooks?.owned?.(runners.size);

@@ -42,10 +42,15 @@ export class PartitionState<S> implements PartitionContext<S> {
     readonly partition: number,
     readonly partitions: number,
     readonly log: Logger,
+    private readonly replicaClock: () => number = Date.now,
   ) {}
 
   now(): number {
     return this.clock;
+  }
+
+  wallClock(): number {
+    return this.replicaClock();
   }
 
   get(key: string): S | undefined {

@@ -45,6 +45,8 @@ export interface PartitionRunnerOptions<S> {
   maxBatch?: number;
   /** Messages the consumer holds ahead of the fold (default 1000). */
   prefetch?: number;
+  /** This replica's clock, which timers fire by once caught up (default Date.now). */
+  clock?: () => number;
 }
 
 /** The partition's owner gave it up: its lease may be another replica's now. */
@@ -136,9 +138,10 @@ export class PartitionRunner<S> {
     const started = performance.now();
     this.checkLease();
     const { checkpoint, revision } = await readCheckpoint(kv, def.name, partition);
-    const state = new PartitionState(def, partition, bus.layout.partitions, log);
-    for await (const e of readCurrent(bus, def.bucket, def.stateFilter(partition))) {
-      state.load(e.key, e.value, e.revision);
+    const state = new PartitionState(def, partition, bus.layout.partitions, log, this.opts.clock);
+    const filters = def.stateFilter(partition);
+    for (const filter of typeof filters === "string" ? [filters] : filters) {
+      for await (const e of readCurrent(bus, def.bucket, filter)) state.load(e.key, e.value, e.revision);
     }
     const side = new Map<string, Uint8Array>();
     if (def.sideFilter !== undefined) {
@@ -238,7 +241,8 @@ export class PartitionRunner<S> {
       if (this.abandon) return;
       this.checkLease();
       // Timers fire only as far as every event stored before then has been folded.
-      state.fireDue(this.caughtUp ? Date.now() : this.lastTime);
+      const clock = this.opts.clock ?? Date.now;
+      state.fireDue(this.caughtUp ? clock() : this.lastTime);
       if (state.pending > 0) {
         // The traces of the events folded into this batch, taken with it.
         const traces = this.traces;
@@ -255,8 +259,7 @@ export class PartitionRunner<S> {
         continue;
       }
       const next = state.timers.next();
-      const waitMs =
-        next === undefined ? IDLE_TICK_MS : Math.max(0, Math.min(IDLE_TICK_MS, next - Date.now()));
+      const waitMs = next === undefined ? IDLE_TICK_MS : Math.max(0, Math.min(IDLE_TICK_MS, next - clock()));
       await this.pause(waitMs);
     }
   }

@@ -55,9 +55,18 @@ export async function rebuildProjection<S>(
   };
   let events = 0;
 
-  if (lastSeq > 0) {
+  // A lane with nothing stored would leave the consumer below waiting for its first message for ever.
+  const lane = bus.names.subjects.lane(def.lane);
+  const laneLastSeq =
+    lastSeq === 0
+      ? 0
+      : await jsm.streams
+          .getMessage(stream, { last_by_subj: lane })
+          .then((m) => m?.seq ?? 0)
+          .catch(() => 0);
+  if (laneLastSeq > 0) {
     const consumer = await bus.js.consumers.get(stream, {
-      filter_subjects: bus.names.subjects.lane(def.lane),
+      filter_subjects: lane,
       deliver_policy: DeliverPolicy.All,
     });
     const messages = await consumer.consume({ max_messages: 1000 });
@@ -81,7 +90,7 @@ export async function rebuildProjection<S>(
           events++;
         }
       }
-      if (m.seq >= lastSeq || m.info.pending === 0) break;
+      if (m.seq >= laneLastSeq || m.info.pending === 0) break;
     }
     await messages.close();
   }

@@ -28,6 +28,7 @@ const LANE_BY_CASE = {
   connectionBackground: "conn",
   nodeReset: "conn",
   nodeHeartbeat: "conn",
+  nodeLeaseCheck: "conn",
   messageSent: "msg",
   passthrough: "msg",
   roomCreated: "room",
@@ -71,6 +72,7 @@ function keyOf(event: Event): { kind: KeyKind; id: string } {
       return { kind: "user", id: p.value.userId };
     case "nodeReset":
     case "nodeHeartbeat":
+    case "nodeLeaseCheck":
       return { kind: "node", id: p.value.nodeId };
     case "roomCreated":
     case "roomJoined":

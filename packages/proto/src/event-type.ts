@@ -12,6 +12,7 @@ export const DERIVED_PAYLOAD_CASES: ReadonlySet<string> = new Set([
   "endpointEnabled",
   "endpointFailing",
   "endpointRecovered",
+  "nodeLeaseCheck",
 ]);
 
 /** The payload cases of an Event, as ts-proto names them (`$case`). */
@@ -26,6 +27,7 @@ const FIXED_TYPE_BY_CASE = {
   connectionBackground: "conn.background",
   nodeReset: "node.reset",
   nodeHeartbeat: "node.heartbeat",
+  nodeLeaseCheck: "node.lease_check",
   messageSent: "msg.sent",
   roomCreated: "room.created",
   roomJoined: "room.joined",
@@ -72,6 +74,19 @@ export const OPERATIONAL_EVENT_TYPES: readonly FixedEventType[] = Object.freeze(
 /** Whether `type` is an operational event type. */
 export function isOperationalEventType(type: string): boolean {
   return (OPERATIONAL_EVENT_TYPES as readonly string[]).includes(type);
+}
+
+/**
+ * Event types that only Herald's own folds read (presence's lease checks): stored and logged, never
+ * delivered to any endpoint.
+ */
+export const INTERNAL_EVENT_TYPES: readonly FixedEventType[] = Object.freeze([
+  FIXED_TYPE_BY_CASE.nodeLeaseCheck,
+]);
+
+/** Whether `type` is an internal event type, delivered nowhere. */
+export function isInternalEventType(type: string): boolean {
+  return (INTERNAL_EVENT_TYPES as readonly string[]).includes(type);
 }
 
 /** An Event without a payload has no type; the gateway rejects it before asking for one. */

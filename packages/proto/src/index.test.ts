@@ -67,13 +67,29 @@ const eventsByCase: Record<EventPayloadCase, { event: Event; type: string }> = {
       value: { userId: "u1", connId: "c1", isAppBackground: true, nodeId: "n1" },
     }),
   },
-  nodeReset: { type: "node.reset", event: eventOf("e4", { $case: "nodeReset", value: { nodeId: "n2" } }) },
+  nodeReset: {
+    type: "node.reset",
+    event: eventOf("e4", {
+      $case: "nodeReset",
+      value: {
+        nodeId: "n2",
+        reason: 2,
+        beforeSeq: 41,
+        lastHeartbeat: occurredAt,
+        lease: { seconds: 30, nanos: 0 },
+      },
+    }),
+  },
   nodeHeartbeat: {
     type: "node.heartbeat",
     event: eventOf("e5", {
       $case: "nodeHeartbeat",
       value: { nodeId: "n2", lease: { seconds: 30, nanos: 500_000_000 } },
     }),
+  },
+  nodeLeaseCheck: {
+    type: "node.lease_check",
+    event: eventOf("e5b", { $case: "nodeLeaseCheck", value: { nodeId: "n2", heartbeatSeq: 7, check: 2 } }),
   },
   messageSent: {
     type: "msg.sent",
@@ -155,6 +171,7 @@ const eventsByCase: Record<EventPayloadCase, { event: Event; type: string }> = {
         nodeId: "n1",
         nodeReset: true,
         causeEventId: "e2",
+        nodeResetReason: 2,
       },
     }),
   },

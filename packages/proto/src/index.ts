@@ -7,6 +7,10 @@ export {
   ConnectionBackground,
   NodeReset,
   NodeHeartbeat,
+  NodeLeaseCheck,
+  NodeResetReason,
+  nodeResetReasonFromJSON,
+  nodeResetReasonToJSON,
   MessageSent,
   RoomCreated,
   RoomJoined,
@@ -60,6 +64,12 @@ export {
   GetUserPresenceResponse,
   ListUsersRequest,
   ListUsersResponse,
+  NodeLeaseStatus,
+  nodeLeaseStatusFromJSON,
+  nodeLeaseStatusToJSON,
+  ChatCoreNode,
+  ListNodesRequest,
+  ListNodesResponse,
   ChatroomServiceService,
   ChatroomServiceClient,
   Room,
@@ -120,6 +130,8 @@ export {
   OPERATIONAL_CASE_BY_KIND,
   OPERATIONAL_EVENT_TYPES,
   isOperationalEventType,
+  INTERNAL_EVENT_TYPES,
+  isInternalEventType,
 } from "./event-type.js";
 export type { EventPayloadCase, FixedEventType, OperationalKind } from "./event-type.js";
 export { EVENT_LANES, deliveryKey, eventLane, partitionKey, reachesEveryPartition } from "./event-lane.js";

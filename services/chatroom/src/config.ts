@@ -7,6 +7,7 @@ import { projectionEnvSchema } from "@herald/projection";
  * checks (test/src/deploy.test.ts) can read the variables it takes.
  */
 export const schema = baseEnvSchema.extend(projectionEnvSchema.shape).extend({
+  // Defaults for apps whose chatroom block in CONFIG sets none.
   // A member offline this long leaves with status 1 (0: off).
   CHATROOM_KICK_AFTER_MS: z.coerce.number().int().min(0).default(0),
   // Added to the kick after an abnormal disconnect; RongCloud delays such syncs by 5 minutes.

@@ -1,8 +1,19 @@
-import { Counter, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { ChatroomHooks } from "@herald/chatroom";
 
 /** The chatroom service's counters, handed to the engine as hooks (the kit's come from projectionMetrics). */
-export function createChatroomMetrics(registry: Registry): ChatroomHooks {
+export function createChatroomMetrics(
+  registry: Registry,
+  gauges: { configRevision: () => number },
+): ChatroomHooks {
+  new Gauge({
+    name: "herald_chatroom_config_revision",
+    help: "The highest CONFIG revision this chatroom has applied: apps' chatroom settings written at or below it are in force",
+    registers: [registry],
+    collect() {
+      this.set(gauges.configRevision());
+    },
+  });
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     new Counter({ name, help, labelNames, registers: [registry] });
   const folded = counter("herald_chatroom_events_folded_total", "Room events folded, by type", ["type"]);

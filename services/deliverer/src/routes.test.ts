@@ -159,3 +159,30 @@ describe("the endpoint implied by webhooks.yml", () => {
     expect(ids(app, "msg.sent", message({}))).toEqual([]);
   });
 });
+
+describe("routeEvent and Herald's internal events", () => {
+  it("delivers a lease expiry's node.reset like a reported one, and its node.lease_check to no endpoint", () => {
+    const app = validateAppConfig({
+      appId: "a",
+      endpoints: [
+        { id: "all", url: "https://example.com/all", dialect: "standard", secrets: [{ value: SECRET }] },
+        {
+          id: "nodes",
+          url: "https://example.com/n",
+          dialect: "standard",
+          secrets: [{ value: SECRET }],
+          eventTypes: ["node.*"],
+        },
+        { id: "mqtt", url: "https://example.com/q", dialect: "mqttchat", eventTypes: ["*"] },
+      ],
+    });
+    const check = encode({
+      payload: { $case: "nodeLeaseCheck", value: { nodeId: "节点", heartbeatSeq: 3, check: 1 } },
+    });
+    expect(ids(app, "node.lease_check", check)).toEqual([]);
+    const reset = encode({
+      payload: { $case: "nodeReset", value: { nodeId: "节点", reason: 2, beforeSeq: 9 } },
+    });
+    expect(ids(app, "node.reset", reset)).toEqual(["all", "mqtt", "nodes"]);
+  });
+});

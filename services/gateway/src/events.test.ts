@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Event, type DeepPartial } from "@herald/proto";
+import { Event, NodeResetReason, type DeepPartial, type NodeReset } from "@herald/proto";
 import { TooLargeError, ValidationError } from "@herald/runtime";
 import { appIdSchema as appId, entityIdSchema as entityId, eventIdSchema as eventId } from "@herald/config";
 import { MAX_JSON_DEPTH, normalizeBatch, normalizeEvent, platformName, validateBefore } from "./events.js";
@@ -59,6 +59,30 @@ describe("normalizeEvent", () => {
   it("refuses the events that only Herald derives", () => {
     const derived = event({ payload: { $case: "userOnline", value: { userId: "u1", seq: 1 } } });
     expect(fieldOf(() => normalizeEvent(derived, 2, now))).toBe("events[2].user_online");
+    const check = event({
+      payload: { $case: "nodeLeaseCheck", value: { nodeId: "n1", heartbeatSeq: 3, check: 1 } },
+    });
+    expect(fieldOf(() => normalizeEvent(check, 0, now))).toBe("events[0].node_lease_check");
+  });
+
+  it("takes a chat core's node.reset, but not the fields Herald sets on a lease expiry", () => {
+    const reset = (value: DeepPartial<NodeReset>) =>
+      event({ payload: { $case: "nodeReset", value: { nodeId: "节点-1🚀", ...value } } });
+    expect(normalizeEvent(reset({}), 0, now).type).toBe("node.reset");
+    expect(normalizeEvent(reset({ reason: NodeResetReason.NODE_RESET_REASON_REPORTED }), 0, now).type).toBe(
+      "node.reset",
+    );
+    expect(
+      fieldOf(() =>
+        normalizeEvent(reset({ reason: NodeResetReason.NODE_RESET_REASON_LEASE_EXPIRED }), 0, now),
+      ),
+    ).toBe("events[0].node_reset.reason");
+    expect(fieldOf(() => normalizeEvent(reset({ beforeSeq: 9 }), 0, now))).toBe(
+      "events[0].node_reset.before_seq",
+    );
+    expect(fieldOf(() => normalizeEvent(reset({ lease: { seconds: 5 } }), 0, now))).toBe(
+      "events[0].node_reset.lease",
+    );
   });
 
   it("accepts a passthrough command as its own type", () => {

@@ -8,6 +8,7 @@ import {
   enumFromJson,
   Event,
   eventType,
+  NodeResetReason,
   OfflineReason,
   type BeforeRequest,
 } from "@herald/proto";
@@ -85,7 +86,21 @@ const payloadSchemas = {
     }),
   }),
   connectionBackground: z.object({ userId: entityId, connId: entityId, nodeId: optionalEntityId }),
-  nodeReset: z.object({ nodeId }),
+  // The other fields are what Herald sets on the reset it derives when a lease runs out.
+  nodeReset: z.object({
+    nodeId,
+    reason: z
+      .number()
+      .refine((r) => r !== (NodeResetReason.NODE_RESET_REASON_LEASE_EXPIRED as number), {
+        error: "LEASE_EXPIRED is set by Herald only; a chat core reports REPORTED or leaves it unset",
+      })
+      .refine((r) => enumFromJson(NodeResetReason, r) !== undefined, {
+        error: `must be one of ${enumChoices(NodeResetReason)}`,
+      }),
+    beforeSeq: z.literal(0, { error: "is set by Herald only" }),
+    lastHeartbeat: z.undefined({ error: "is set by Herald only" }),
+    lease: z.undefined({ error: "is set by Herald only" }),
+  }),
   nodeHeartbeat: z.object({
     nodeId,
     lease: z
@@ -128,6 +143,7 @@ type ChatCorePayloadCase = Exclude<
   | "endpointEnabled"
   | "endpointFailing"
   | "endpointRecovered"
+  | "nodeLeaseCheck"
 >;
 
 const envelopeSchema = z.object({ id: eventId, appId, operationId, occurredAt: time.optional() });

@@ -1,17 +1,56 @@
 import {
+  NodeLeaseStatus,
+  NodeResetReason,
   UserStatus,
+  type ChatCoreNode,
   type GetUserPresenceRequest,
   type GetUserPresenceResponse,
   type ListUsersRequest,
+  type ListNodesRequest,
+  type ListNodesResponse,
   type ListUsersResponse,
   type PresenceServiceServer,
 } from "@herald/proto";
-import { getUserPresence, listUsers } from "@herald/presence";
+import { getUserPresence, listNodes, listUsers, type NodeView } from "@herald/presence";
 import type { Bus } from "@herald/bus";
 import { NotFoundError, ValidationError, type Logger } from "@herald/runtime";
 import { queryHandler, required } from "./query-handler.js";
 
 const MAX_PAGE = 1000;
+
+const LEASE_STATUS: Record<NodeView["status"], NodeLeaseStatus> = {
+  leased: NodeLeaseStatus.NODE_LEASE_STATUS_LEASED,
+  expired: NodeLeaseStatus.NODE_LEASE_STATUS_EXPIRED,
+  reset: NodeLeaseStatus.NODE_LEASE_STATUS_RESET,
+  unleased: NodeLeaseStatus.NODE_LEASE_STATUS_UNLEASED,
+};
+
+const RESET_REASON: Record<NonNullable<NodeView["resetReason"]>, NodeResetReason> = {
+  reported: NodeResetReason.NODE_RESET_REASON_REPORTED,
+  lease_expired: NodeResetReason.NODE_RESET_REASON_LEASE_EXPIRED,
+};
+
+/** A node as the gRPC API shows it: absent times and no lease stay unset. */
+function toChatCoreNode(node: NodeView): ChatCoreNode {
+  const date = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
+  return {
+    appId: node.appId,
+    nodeId: node.nodeId,
+    status: LEASE_STATUS[node.status],
+    lastHeartbeat: date(node.lastHeartbeatAt),
+    lease:
+      node.leaseMs > 0
+        ? { seconds: Math.floor(node.leaseMs / 1000), nanos: (node.leaseMs % 1000) * 1_000_000 }
+        : undefined,
+    leaseExpiresAt: date(node.leaseExpiresAt),
+    resetAt: date(node.resetAt),
+    resetReason:
+      node.resetReason === undefined
+        ? NodeResetReason.NODE_RESET_REASON_UNSPECIFIED
+        : RESET_REASON[node.resetReason],
+    connections: node.connections,
+  };
+}
 
 /** Presence queries, answered from the presence state in KV. */
 export function createPresenceService(bus: Bus, log: Logger): PresenceServiceServer {
@@ -48,6 +87,11 @@ export function createPresenceService(bus: Bus, log: Logger): PresenceServiceSer
         pageSize: req.pageSize === 0 ? 100 : req.pageSize,
         pageToken: req.pageToken === "" ? undefined : req.pageToken,
       });
+    }),
+    listNodes: answer<ListNodesRequest, ListNodesResponse>(async (req) => {
+      required("app_id", req.appId);
+      const nodes = await listNodes(bus, req.appId);
+      return { nodes: nodes.map(toChatCoreNode) };
     }),
   };
 }

@@ -7,6 +7,8 @@ import { projectionEnvSchema } from "@herald/projection";
  * checks (test/src/deploy.test.ts) can read the variables it takes.
  */
 export const schema = baseEnvSchema.extend(projectionEnvSchema.shape).extend({
-  // One grace period for every app for now; a per-app setting in CONFIG can replace it later.
+  // The grace period of apps whose presence block in CONFIG sets none.
   PRESENCE_GRACE_MS: z.coerce.number().int().min(0).default(0),
+  // A leased chat-core node is reset once silent for its lease plus this long (apps' presence block may say otherwise).
+  PRESENCE_NODE_LEASE_MARGIN_MS: z.coerce.number().int().min(0).default(5_000),
 });

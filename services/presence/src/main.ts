@@ -1,6 +1,7 @@
 // Folds connection events into presence per user across devices, and publishes user.* events.
 import { runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
+import { appSettingsOf, watchConfig } from "@herald/config";
 import { projectionMetrics } from "@herald/projection";
 import { PRESENCE_PROJECTION, startPresence } from "@herald/presence";
 import { createPresenceMetrics } from "./metrics.js";
@@ -11,13 +12,21 @@ await runService({
   schema,
   async start({ config, log, registry }) {
     const bus = await startBus({ config, name: "herald-presence", log });
+    // Each app's presence block, over the environment's defaults (loaded before the first fold).
+    const view = await watchConfig(bus, log);
     const engine = await startPresence({
       bus,
       log,
-      graceMs: config.PRESENCE_GRACE_MS,
+      settings: appSettingsOf(view, "presence", {
+        graceMs: config.PRESENCE_GRACE_MS,
+        nodeLeaseMarginMs: config.PRESENCE_NODE_LEASE_MARGIN_MS,
+      }),
       leaseMs: config.PROJECTION_LEASE_MS,
       maxBatch: config.PROJECTION_BATCH,
-      hooks: { ...createPresenceMetrics(registry), ...projectionMetrics(registry, PRESENCE_PROJECTION) },
+      hooks: {
+        ...createPresenceMetrics(registry, { configRevision: () => view.revision() }),
+        ...projectionMetrics(registry, PRESENCE_PROJECTION),
+      },
     });
     return {
       checks: {
@@ -25,6 +34,7 @@ await runService({
       },
       shutdown: [
         { name: "presence partitions", run: () => engine.stop() },
+        { name: "config watch", run: () => view.close() },
         { name: "nats drain", run: () => bus.drain() },
       ],
     };

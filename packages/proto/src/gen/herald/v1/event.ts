@@ -65,6 +65,48 @@ export function offlineReasonToJSON(object: OfflineReason): string {
   }
 }
 
+/** Why a chat-core node's connections were reset. */
+export enum NodeResetReason {
+  /** NODE_RESET_REASON_UNSPECIFIED - The chat core published the node.reset (the same as REPORTED). */
+  NODE_RESET_REASON_UNSPECIFIED = 0,
+  NODE_RESET_REASON_REPORTED = 1,
+  /** NODE_RESET_REASON_LEASE_EXPIRED - Herald reset a node that was silent past its lease (last heartbeat + lease + the app's margin). */
+  NODE_RESET_REASON_LEASE_EXPIRED = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function nodeResetReasonFromJSON(object: any): NodeResetReason {
+  switch (object) {
+    case 0:
+    case "NODE_RESET_REASON_UNSPECIFIED":
+      return NodeResetReason.NODE_RESET_REASON_UNSPECIFIED;
+    case 1:
+    case "NODE_RESET_REASON_REPORTED":
+      return NodeResetReason.NODE_RESET_REASON_REPORTED;
+    case 2:
+    case "NODE_RESET_REASON_LEASE_EXPIRED":
+      return NodeResetReason.NODE_RESET_REASON_LEASE_EXPIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return NodeResetReason.UNRECOGNIZED;
+  }
+}
+
+export function nodeResetReasonToJSON(object: NodeResetReason): string {
+  switch (object) {
+    case NodeResetReason.NODE_RESET_REASON_UNSPECIFIED:
+      return "NODE_RESET_REASON_UNSPECIFIED";
+    case NodeResetReason.NODE_RESET_REASON_REPORTED:
+      return "NODE_RESET_REASON_REPORTED";
+    case NodeResetReason.NODE_RESET_REASON_LEASE_EXPIRED:
+      return "NODE_RESET_REASON_LEASE_EXPIRED";
+    case NodeResetReason.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /**
  * Event is the envelope of everything that happened in the chat core. It is stored in the
  * EVENTS stream under herald.ev.<lane>.<partition>.<app_id>.<type>, deduplicated by (app_id, id).
@@ -97,6 +139,12 @@ export interface Event {
     | { $case: "connectionBackground"; value: ConnectionBackground }
     | { $case: "nodeReset"; value: NodeReset }
     | { $case: "nodeHeartbeat"; value: NodeHeartbeat }
+    | //
+    /**
+     * Derived by Herald (presence), internal: asks the stream's clock whether a node's lease ran out.
+     * Never delivered to business servers; the chat core cannot publish it.
+     */
+    { $case: "nodeLeaseCheck"; value: NodeLeaseCheck }
     | { $case: "messageSent"; value: MessageSent }
     | { $case: "roomCreated"; value: RoomCreated }
     | { $case: "roomJoined"; value: RoomJoined }
@@ -164,15 +212,42 @@ export interface ConnectionBackground {
 /** type "node.reset": a chat-core node restarted or died; every connection it held is gone. */
 export interface NodeReset {
   nodeId: string;
+  /**
+   * Set by Herald: LEASE_EXPIRED on the reset it derives when a node's lease runs out. A chat core
+   * leaves it unset or says REPORTED.
+   */
+  reason: NodeResetReason;
+  /**
+   * Set by Herald on a lease expiry: the EVENTS sequence at which the lease was found expired. Only
+   * connections last reported before it are reset, so those a node reports after it came back stay.
+   */
+  beforeSeq: number;
+  /** Set by Herald on a lease expiry: the node's last heartbeat, and the lease it gave. */
+  lastHeartbeat: Date | undefined;
+  lease: Duration | undefined;
 }
 
 /**
- * type "node.heartbeat": a chat-core node is alive. A node silent past its lease is treated
- * as reset.
+ * type "node.heartbeat": a chat-core node is alive, for `lease` from when Herald stores this
+ * heartbeat. A node silent past its lease plus the app's margin is reset (node.reset with reason
+ * LEASE_EXPIRED). Without a lease (or 0) the node is not leased. Send one every lease/3 or so.
  */
 export interface NodeHeartbeat {
   nodeId: string;
   lease: Duration | undefined;
+}
+
+/**
+ * type "node.lease_check", derived by presence and internal: when a node's lease should have run
+ * out by a replica's clock, this event is stored and folded, and its stored time (the stream's
+ * clock) decides. So a replica whose clock jumped cannot reset a healthy node.
+ */
+export interface NodeLeaseCheck {
+  nodeId: string;
+  /** The EVENTS sequence of the heartbeat whose lease is checked. */
+  heartbeatSeq: number;
+  /** Counts the checks of that lease (each is its own event). */
+  check: number;
 }
 
 /** type "msg.sent": a message was sent, to one user (to_user_id) or to a group (group_id). */
@@ -279,6 +354,8 @@ export interface UserOffline {
   /** True when the user went offline because their chat-core node was reset. */
   nodeReset: boolean;
   causeEventId: string;
+  /** When node_reset: why (LEASE_EXPIRED when the node went silent past its lease). */
+  nodeResetReason: NodeResetReason;
 }
 
 /**
@@ -392,6 +469,9 @@ export const Event: MessageFns<Event> = {
         break;
       case "nodeHeartbeat":
         NodeHeartbeat.encode(message.payload.value, writer.uint32(114).fork()).join();
+        break;
+      case "nodeLeaseCheck":
+        NodeLeaseCheck.encode(message.payload.value, writer.uint32(122).fork()).join();
         break;
       case "messageSent":
         MessageSent.encode(message.payload.value, writer.uint32(162).fork()).join();
@@ -539,6 +619,14 @@ export const Event: MessageFns<Event> = {
             }
 
             message.payload = { $case: "nodeHeartbeat", value: NodeHeartbeat.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.payload = { $case: "nodeLeaseCheck", value: NodeLeaseCheck.decode(reader, reader.uint32()) };
             continue;
           }
           case 20: {
@@ -720,6 +808,10 @@ export const Event: MessageFns<Event> = {
         ? { $case: "nodeHeartbeat", value: NodeHeartbeat.fromJSON(object.nodeHeartbeat) }
         : isSet(object.node_heartbeat)
         ? { $case: "nodeHeartbeat", value: NodeHeartbeat.fromJSON(object.node_heartbeat) }
+        : isSet(object.nodeLeaseCheck)
+        ? { $case: "nodeLeaseCheck", value: NodeLeaseCheck.fromJSON(object.nodeLeaseCheck) }
+        : isSet(object.node_lease_check)
+        ? { $case: "nodeLeaseCheck", value: NodeLeaseCheck.fromJSON(object.node_lease_check) }
         : isSet(object.messageSent)
         ? { $case: "messageSent", value: MessageSent.fromJSON(object.messageSent) }
         : isSet(object.message_sent)
@@ -813,6 +905,8 @@ export const Event: MessageFns<Event> = {
       obj.nodeReset = NodeReset.toJSON(message.payload.value);
     } else if (message.payload?.$case === "nodeHeartbeat") {
       obj.nodeHeartbeat = NodeHeartbeat.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "nodeLeaseCheck") {
+      obj.nodeLeaseCheck = NodeLeaseCheck.toJSON(message.payload.value);
     } else if (message.payload?.$case === "messageSent") {
       obj.messageSent = MessageSent.toJSON(message.payload.value);
     } else if (message.payload?.$case === "roomCreated") {
@@ -890,6 +984,12 @@ export const Event: MessageFns<Event> = {
       case "nodeHeartbeat": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
           message.payload = { $case: "nodeHeartbeat", value: NodeHeartbeat.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "nodeLeaseCheck": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "nodeLeaseCheck", value: NodeLeaseCheck.fromPartial(object.payload.value) };
         }
         break;
       }
@@ -1482,13 +1582,25 @@ export const ConnectionBackground: MessageFns<ConnectionBackground> = {
 };
 
 function createBaseNodeReset(): NodeReset {
-  return { nodeId: "" };
+  return { nodeId: "", reason: 0, beforeSeq: 0, lastHeartbeat: undefined, lease: undefined };
 }
 
 export const NodeReset: MessageFns<NodeReset> = {
   encode(message: NodeReset, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.nodeId !== "") {
       writer.uint32(10).string(message.nodeId);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(16).int32(message.reason);
+    }
+    if (message.beforeSeq !== 0) {
+      writer.uint32(24).uint64(message.beforeSeq);
+    }
+    if (message.lastHeartbeat !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastHeartbeat), writer.uint32(34).fork()).join();
+    }
+    if (message.lease !== undefined) {
+      Duration.encode(message.lease, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1514,6 +1626,38 @@ export const NodeReset: MessageFns<NodeReset> = {
             message.nodeId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.beforeSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastHeartbeat = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.lease = Duration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1533,6 +1677,18 @@ export const NodeReset: MessageFns<NodeReset> = {
         : isSet(object.node_id)
         ? globalThis.String(object.node_id)
         : "",
+      reason: isSet(object.reason) ? nodeResetReasonFromJSON(object.reason) : 0,
+      beforeSeq: isSet(object.beforeSeq)
+        ? globalThis.Number(object.beforeSeq)
+        : isSet(object.before_seq)
+        ? globalThis.Number(object.before_seq)
+        : 0,
+      lastHeartbeat: isSet(object.lastHeartbeat)
+        ? fromJsonTimestamp(object.lastHeartbeat)
+        : isSet(object.last_heartbeat)
+        ? fromJsonTimestamp(object.last_heartbeat)
+        : undefined,
+      lease: isSet(object.lease) ? Duration.fromJSON(object.lease) : undefined,
     };
   },
 
@@ -1540,6 +1696,18 @@ export const NodeReset: MessageFns<NodeReset> = {
     const obj: any = {};
     if (message.nodeId !== "") {
       obj.nodeId = message.nodeId;
+    }
+    if (message.reason !== 0) {
+      obj.reason = nodeResetReasonToJSON(message.reason);
+    }
+    if (message.beforeSeq !== 0) {
+      obj.beforeSeq = Math.round(message.beforeSeq);
+    }
+    if (message.lastHeartbeat !== undefined) {
+      obj.lastHeartbeat = message.lastHeartbeat.toISOString();
+    }
+    if (message.lease !== undefined) {
+      obj.lease = Duration.toJSON(message.lease);
     }
     return obj;
   },
@@ -1550,6 +1718,12 @@ export const NodeReset: MessageFns<NodeReset> = {
   fromPartial<I extends Exact<DeepPartial<NodeReset>, I>>(object: I): NodeReset {
     const message = createBaseNodeReset();
     message.nodeId = object.nodeId ?? "";
+    message.reason = object.reason ?? 0;
+    message.beforeSeq = object.beforeSeq ?? 0;
+    message.lastHeartbeat = object.lastHeartbeat ?? undefined;
+    message.lease = (object.lease !== undefined && object.lease !== null)
+      ? Duration.fromPartial(object.lease)
+      : undefined;
     return message;
   },
 };
@@ -1641,6 +1815,115 @@ export const NodeHeartbeat: MessageFns<NodeHeartbeat> = {
     message.lease = (object.lease !== undefined && object.lease !== null)
       ? Duration.fromPartial(object.lease)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseNodeLeaseCheck(): NodeLeaseCheck {
+  return { nodeId: "", heartbeatSeq: 0, check: 0 };
+}
+
+export const NodeLeaseCheck: MessageFns<NodeLeaseCheck> = {
+  encode(message: NodeLeaseCheck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.heartbeatSeq !== 0) {
+      writer.uint32(16).uint64(message.heartbeatSeq);
+    }
+    if (message.check !== 0) {
+      writer.uint32(24).uint32(message.check);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeLeaseCheck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeLeaseCheck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.heartbeatSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.check = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeLeaseCheck {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      heartbeatSeq: isSet(object.heartbeatSeq)
+        ? globalThis.Number(object.heartbeatSeq)
+        : isSet(object.heartbeat_seq)
+        ? globalThis.Number(object.heartbeat_seq)
+        : 0,
+      check: isSet(object.check) ? globalThis.Number(object.check) : 0,
+    };
+  },
+
+  toJSON(message: NodeLeaseCheck): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.heartbeatSeq !== 0) {
+      obj.heartbeatSeq = Math.round(message.heartbeatSeq);
+    }
+    if (message.check !== 0) {
+      obj.check = Math.round(message.check);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NodeLeaseCheck>, I>>(base?: I): NodeLeaseCheck {
+    return NodeLeaseCheck.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NodeLeaseCheck>, I>>(object: I): NodeLeaseCheck {
+    const message = createBaseNodeLeaseCheck();
+    message.nodeId = object.nodeId ?? "";
+    message.heartbeatSeq = object.heartbeatSeq ?? 0;
+    message.check = object.check ?? 0;
     return message;
   },
 };
@@ -2801,6 +3084,7 @@ function createBaseUserOffline(): UserOffline {
     nodeId: "",
     nodeReset: false,
     causeEventId: "",
+    nodeResetReason: 0,
   };
 }
 
@@ -2832,6 +3116,9 @@ export const UserOffline: MessageFns<UserOffline> = {
     }
     if (message.causeEventId !== "") {
       writer.uint32(74).string(message.causeEventId);
+    }
+    if (message.nodeResetReason !== 0) {
+      writer.uint32(80).int32(message.nodeResetReason);
     }
     return writer;
   },
@@ -2921,6 +3208,14 @@ export const UserOffline: MessageFns<UserOffline> = {
             message.causeEventId = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.nodeResetReason = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2968,6 +3263,11 @@ export const UserOffline: MessageFns<UserOffline> = {
         : isSet(object.cause_event_id)
         ? globalThis.String(object.cause_event_id)
         : "",
+      nodeResetReason: isSet(object.nodeResetReason)
+        ? nodeResetReasonFromJSON(object.nodeResetReason)
+        : isSet(object.node_reset_reason)
+        ? nodeResetReasonFromJSON(object.node_reset_reason)
+        : 0,
     };
   },
 
@@ -3000,6 +3300,9 @@ export const UserOffline: MessageFns<UserOffline> = {
     if (message.causeEventId !== "") {
       obj.causeEventId = message.causeEventId;
     }
+    if (message.nodeResetReason !== 0) {
+      obj.nodeResetReason = nodeResetReasonToJSON(message.nodeResetReason);
+    }
     return obj;
   },
 
@@ -3017,6 +3320,7 @@ export const UserOffline: MessageFns<UserOffline> = {
     message.nodeId = object.nodeId ?? "";
     message.nodeReset = object.nodeReset ?? false;
     message.causeEventId = object.causeEventId ?? "";
+    message.nodeResetReason = object.nodeResetReason ?? 0;
     return message;
   },
 };

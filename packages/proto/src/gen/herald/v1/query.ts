@@ -15,8 +15,9 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Duration } from "../../google/protobuf/duration.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
-import { Event } from "./event.js";
+import { Event, NodeResetReason, nodeResetReasonFromJSON, nodeResetReasonToJSON } from "./event.js";
 
 export const protobufPackage = "herald.v1";
 
@@ -56,6 +57,61 @@ export function userStatusToJSON(object: UserStatus): string {
     case UserStatus.USER_STATUS_OFFLINE:
       return "USER_STATUS_OFFLINE";
     case UserStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum NodeLeaseStatus {
+  NODE_LEASE_STATUS_UNSPECIFIED = 0,
+  /** NODE_LEASE_STATUS_LEASED - Its heartbeats hold a lease that has not run out. */
+  NODE_LEASE_STATUS_LEASED = 1,
+  /** NODE_LEASE_STATUS_EXPIRED - Its lease ran out (no heartbeat within lease + the app's margin): its connections were reset. */
+  NODE_LEASE_STATUS_EXPIRED = 2,
+  /** NODE_LEASE_STATUS_RESET - The chat core reported its reset (node.reset), and no heartbeat came since. */
+  NODE_LEASE_STATUS_RESET = 3,
+  /** NODE_LEASE_STATUS_UNLEASED - It never sent a heartbeat, so it is never reset on silence. */
+  NODE_LEASE_STATUS_UNLEASED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function nodeLeaseStatusFromJSON(object: any): NodeLeaseStatus {
+  switch (object) {
+    case 0:
+    case "NODE_LEASE_STATUS_UNSPECIFIED":
+      return NodeLeaseStatus.NODE_LEASE_STATUS_UNSPECIFIED;
+    case 1:
+    case "NODE_LEASE_STATUS_LEASED":
+      return NodeLeaseStatus.NODE_LEASE_STATUS_LEASED;
+    case 2:
+    case "NODE_LEASE_STATUS_EXPIRED":
+      return NodeLeaseStatus.NODE_LEASE_STATUS_EXPIRED;
+    case 3:
+    case "NODE_LEASE_STATUS_RESET":
+      return NodeLeaseStatus.NODE_LEASE_STATUS_RESET;
+    case 4:
+    case "NODE_LEASE_STATUS_UNLEASED":
+      return NodeLeaseStatus.NODE_LEASE_STATUS_UNLEASED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return NodeLeaseStatus.UNRECOGNIZED;
+  }
+}
+
+export function nodeLeaseStatusToJSON(object: NodeLeaseStatus): string {
+  switch (object) {
+    case NodeLeaseStatus.NODE_LEASE_STATUS_UNSPECIFIED:
+      return "NODE_LEASE_STATUS_UNSPECIFIED";
+    case NodeLeaseStatus.NODE_LEASE_STATUS_LEASED:
+      return "NODE_LEASE_STATUS_LEASED";
+    case NodeLeaseStatus.NODE_LEASE_STATUS_EXPIRED:
+      return "NODE_LEASE_STATUS_EXPIRED";
+    case NodeLeaseStatus.NODE_LEASE_STATUS_RESET:
+      return "NODE_LEASE_STATUS_RESET";
+    case NodeLeaseStatus.NODE_LEASE_STATUS_UNLEASED:
+      return "NODE_LEASE_STATUS_UNLEASED";
+    case NodeLeaseStatus.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -102,6 +158,44 @@ export interface ListUsersRequest {
 export interface ListUsersResponse {
   users: UserPresence[];
   nextPageToken: string;
+}
+
+export interface ChatCoreNode {
+  appId: string;
+  nodeId: string;
+  status: NodeLeaseStatus;
+  /** The last heartbeat since the last reset; unset when none. */
+  lastHeartbeat:
+    | Date
+    | undefined;
+  /** The lease that heartbeat gave; unset when none. */
+  lease:
+    | Duration
+    | undefined;
+  /** When the lease runs out: last heartbeat + lease + the app's margin; unset when not leased. */
+  leaseExpiresAt:
+    | Date
+    | undefined;
+  /** The last reset of the node's connections; unset when none. */
+  resetAt:
+    | Date
+    | undefined;
+  /**
+   * Why that reset: REPORTED (the chat core sent node.reset) or LEASE_EXPIRED; UNSPECIFIED when
+   * reset_at is unset.
+   */
+  resetReason: NodeResetReason;
+  /** Connections the app's users hold on the node now (grace-held ones included). */
+  connections: number;
+}
+
+export interface ListNodesRequest {
+  appId: string;
+}
+
+export interface ListNodesResponse {
+  /** By node id. */
+  nodes: ChatCoreNode[];
 }
 
 export interface Room {
@@ -1108,6 +1202,381 @@ export const ListUsersResponse: MessageFns<ListUsersResponse> = {
     const message = createBaseListUsersResponse();
     message.users = object.users?.map((e) => UserPresence.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseChatCoreNode(): ChatCoreNode {
+  return {
+    appId: "",
+    nodeId: "",
+    status: 0,
+    lastHeartbeat: undefined,
+    lease: undefined,
+    leaseExpiresAt: undefined,
+    resetAt: undefined,
+    resetReason: 0,
+    connections: 0,
+  };
+}
+
+export const ChatCoreNode: MessageFns<ChatCoreNode> = {
+  encode(message: ChatCoreNode, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appId !== "") {
+      writer.uint32(10).string(message.appId);
+    }
+    if (message.nodeId !== "") {
+      writer.uint32(18).string(message.nodeId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.lastHeartbeat !== undefined) {
+      Timestamp.encode(toTimestamp(message.lastHeartbeat), writer.uint32(34).fork()).join();
+    }
+    if (message.lease !== undefined) {
+      Duration.encode(message.lease, writer.uint32(42).fork()).join();
+    }
+    if (message.leaseExpiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.leaseExpiresAt), writer.uint32(50).fork()).join();
+    }
+    if (message.resetAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.resetAt), writer.uint32(58).fork()).join();
+    }
+    if (message.resetReason !== 0) {
+      writer.uint32(64).int32(message.resetReason);
+    }
+    if (message.connections !== 0) {
+      writer.uint32(72).uint64(message.connections);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChatCoreNode {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChatCoreNode();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastHeartbeat = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.lease = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.leaseExpiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.resetAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.resetReason = reader.int32() as any;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.connections = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChatCoreNode {
+    return {
+      appId: isSet(object.appId)
+        ? globalThis.String(object.appId)
+        : isSet(object.app_id)
+        ? globalThis.String(object.app_id)
+        : "",
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      status: isSet(object.status) ? nodeLeaseStatusFromJSON(object.status) : 0,
+      lastHeartbeat: isSet(object.lastHeartbeat)
+        ? fromJsonTimestamp(object.lastHeartbeat)
+        : isSet(object.last_heartbeat)
+        ? fromJsonTimestamp(object.last_heartbeat)
+        : undefined,
+      lease: isSet(object.lease) ? Duration.fromJSON(object.lease) : undefined,
+      leaseExpiresAt: isSet(object.leaseExpiresAt)
+        ? fromJsonTimestamp(object.leaseExpiresAt)
+        : isSet(object.lease_expires_at)
+        ? fromJsonTimestamp(object.lease_expires_at)
+        : undefined,
+      resetAt: isSet(object.resetAt)
+        ? fromJsonTimestamp(object.resetAt)
+        : isSet(object.reset_at)
+        ? fromJsonTimestamp(object.reset_at)
+        : undefined,
+      resetReason: isSet(object.resetReason)
+        ? nodeResetReasonFromJSON(object.resetReason)
+        : isSet(object.reset_reason)
+        ? nodeResetReasonFromJSON(object.reset_reason)
+        : 0,
+      connections: isSet(object.connections) ? globalThis.Number(object.connections) : 0,
+    };
+  },
+
+  toJSON(message: ChatCoreNode): unknown {
+    const obj: any = {};
+    if (message.appId !== "") {
+      obj.appId = message.appId;
+    }
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.status !== 0) {
+      obj.status = nodeLeaseStatusToJSON(message.status);
+    }
+    if (message.lastHeartbeat !== undefined) {
+      obj.lastHeartbeat = message.lastHeartbeat.toISOString();
+    }
+    if (message.lease !== undefined) {
+      obj.lease = Duration.toJSON(message.lease);
+    }
+    if (message.leaseExpiresAt !== undefined) {
+      obj.leaseExpiresAt = message.leaseExpiresAt.toISOString();
+    }
+    if (message.resetAt !== undefined) {
+      obj.resetAt = message.resetAt.toISOString();
+    }
+    if (message.resetReason !== 0) {
+      obj.resetReason = nodeResetReasonToJSON(message.resetReason);
+    }
+    if (message.connections !== 0) {
+      obj.connections = Math.round(message.connections);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChatCoreNode>, I>>(base?: I): ChatCoreNode {
+    return ChatCoreNode.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChatCoreNode>, I>>(object: I): ChatCoreNode {
+    const message = createBaseChatCoreNode();
+    message.appId = object.appId ?? "";
+    message.nodeId = object.nodeId ?? "";
+    message.status = object.status ?? 0;
+    message.lastHeartbeat = object.lastHeartbeat ?? undefined;
+    message.lease = (object.lease !== undefined && object.lease !== null)
+      ? Duration.fromPartial(object.lease)
+      : undefined;
+    message.leaseExpiresAt = object.leaseExpiresAt ?? undefined;
+    message.resetAt = object.resetAt ?? undefined;
+    message.resetReason = object.resetReason ?? 0;
+    message.connections = object.connections ?? 0;
+    return message;
+  },
+};
+
+function createBaseListNodesRequest(): ListNodesRequest {
+  return { appId: "" };
+}
+
+export const ListNodesRequest: MessageFns<ListNodesRequest> = {
+  encode(message: ListNodesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appId !== "") {
+      writer.uint32(10).string(message.appId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNodesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNodesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.appId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListNodesRequest {
+    return {
+      appId: isSet(object.appId)
+        ? globalThis.String(object.appId)
+        : isSet(object.app_id)
+        ? globalThis.String(object.app_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListNodesRequest): unknown {
+    const obj: any = {};
+    if (message.appId !== "") {
+      obj.appId = message.appId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListNodesRequest>, I>>(base?: I): ListNodesRequest {
+    return ListNodesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListNodesRequest>, I>>(object: I): ListNodesRequest {
+    const message = createBaseListNodesRequest();
+    message.appId = object.appId ?? "";
+    return message;
+  },
+};
+
+function createBaseListNodesResponse(): ListNodesResponse {
+  return { nodes: [] };
+}
+
+export const ListNodesResponse: MessageFns<ListNodesResponse> = {
+  encode(message: ListNodesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.nodes) {
+      ChatCoreNode.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNodesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNodesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodes.push(ChatCoreNode.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListNodesResponse {
+    return {
+      nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => ChatCoreNode.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListNodesResponse): unknown {
+    const obj: any = {};
+    if (message.nodes?.length) {
+      obj.nodes = message.nodes.map((e) => ChatCoreNode.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListNodesResponse>, I>>(base?: I): ListNodesResponse {
+    return ListNodesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListNodesResponse>, I>>(object: I): ListNodesResponse {
+    const message = createBaseListNodesResponse();
+    message.nodes = object.nodes?.map((e) => ChatCoreNode.fromPartial(e)) || [];
     return message;
   },
 };
@@ -4964,11 +5433,29 @@ export const PresenceServiceService = {
     responseSerialize: (value: ListUsersResponse): Buffer => Buffer.from(ListUsersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListUsersResponse => ListUsersResponse.decode(value),
   },
+  /**
+   * Every chat-core node of an app that Herald knows of, by node id: the nodes that sent a
+   * heartbeat or a reset, and the nodes users hold connections on.
+   */
+  listNodes: {
+    path: "/herald.v1.PresenceService/ListNodes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListNodesRequest): Buffer => Buffer.from(ListNodesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListNodesRequest => ListNodesRequest.decode(value),
+    responseSerialize: (value: ListNodesResponse): Buffer => Buffer.from(ListNodesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListNodesResponse => ListNodesResponse.decode(value),
+  },
 } as const;
 
 export interface PresenceServiceServer extends UntypedServiceImplementation {
   getUserPresence: handleUnaryCall<GetUserPresenceRequest, GetUserPresenceResponse>;
   listUsers: handleUnaryCall<ListUsersRequest, ListUsersResponse>;
+  /**
+   * Every chat-core node of an app that Herald knows of, by node id: the nodes that sent a
+   * heartbeat or a reset, and the nodes users hold connections on.
+   */
+  listNodes: handleUnaryCall<ListNodesRequest, ListNodesResponse>;
 }
 
 export interface PresenceServiceClient extends Client {
@@ -5001,6 +5488,25 @@ export interface PresenceServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListUsersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Every chat-core node of an app that Herald knows of, by node id: the nodes that sent a
+   * heartbeat or a reset, and the nodes users hold connections on.
+   */
+  listNodes(
+    request: ListNodesRequest,
+    callback: (error: ServiceError | null, response: ListNodesResponse) => void,
+  ): ClientUnaryCall;
+  listNodes(
+    request: ListNodesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListNodesResponse) => void,
+  ): ClientUnaryCall;
+  listNodes(
+    request: ListNodesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListNodesResponse) => void,
   ): ClientUnaryCall;
 }
 
