@@ -156,10 +156,23 @@ describe("per-app presence settings, in the running presence service", () => {
     await send(online("graceLong", "用户-乙"));
     expect(await derived("graceLong")).toEqual(["user.online"]);
 
-    // The app's grace set to 0 through the admin API applies to the next disconnect, no restart.
+    // A disconnect held by the long grace, then the grace set to 0 through the admin API: what
+    // already waits ends at once, and the next disconnect is an offline at once. No restart.
+    await send(online("graceLong", "用户-丙"), disconnect("graceLong", "用户-丙"));
+    expect(await derived("graceLong")).toEqual(["user.online", "user.online"]);
     await putApp("graceLong", { presence: { graceMs: "0s" } });
+    await waitFor(async () => (await derived("graceLong")).length === 3, {
+      timeoutMs: 20_000,
+      what: "the held disconnect to end once the grace is 0",
+    });
+    expect(await derived("graceLong")).toEqual(["user.online", "user.online", "user.offline"]);
     await send(disconnect("graceLong", "用户-乙"));
-    expect(await derived("graceLong")).toEqual(["user.online", "user.offline"]);
+    expect(await derived("graceLong")).toEqual([
+      "user.online",
+      "user.online",
+      "user.offline",
+      "user.offline",
+    ]);
   });
 });
 

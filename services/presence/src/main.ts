@@ -28,12 +28,27 @@ await runService({
         ...projectionMetrics(registry, PRESENCE_PROJECTION),
       },
     });
+    // A changed grace period or lease margin also moves what already waits on the old one. Other
+    // changes of an app (its endpoints…) leave the partitions alone: a retime scans their states.
+    const blocks = new Map(view.apps().map((app) => [app.appId, JSON.stringify(app.presence ?? {})]));
+    const stopRetiming = view.onChange((appId, app) => {
+      const block = JSON.stringify(app?.presence ?? {});
+      if (blocks.get(appId) === block) return;
+      blocks.set(appId, block);
+      engine.retime(appId);
+    });
     return {
       checks: {
         nats: () => bus.isConnected(),
       },
       shutdown: [
-        { name: "presence partitions", run: () => engine.stop() },
+        {
+          name: "presence partitions",
+          run: async () => {
+            stopRetiming();
+            await engine.stop();
+          },
+        },
         { name: "config watch", run: () => view.close() },
         { name: "nats drain", run: () => bus.drain() },
       ],
