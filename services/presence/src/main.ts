@@ -1,7 +1,7 @@
 // Folds connection events into presence per user across devices, and publishes user.* events.
 import { runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
-import { appSettingsOf, watchConfig } from "@herald/config";
+import { appSettingsOf, onAppSettingsChange, watchConfig } from "@herald/config";
 import { projectionMetrics } from "@herald/projection";
 import { PRESENCE_PROJECTION, startPresence } from "@herald/presence";
 import { createPresenceMetrics } from "./metrics.js";
@@ -28,15 +28,8 @@ await runService({
         ...projectionMetrics(registry, PRESENCE_PROJECTION),
       },
     });
-    // A changed grace period or lease margin also moves what already waits on the old one. Other
-    // changes of an app (its endpoints…) leave the partitions alone: a retime scans their states.
-    const blocks = new Map(view.apps().map((app) => [app.appId, JSON.stringify(app.presence ?? {})]));
-    const stopRetiming = view.onChange((appId, app) => {
-      const block = JSON.stringify(app?.presence ?? {});
-      if (blocks.get(appId) === block) return;
-      blocks.set(appId, block);
-      engine.retime(appId);
-    });
+    // A changed grace period or lease margin also moves what already waits on the old one.
+    const stopRetiming = onAppSettingsChange(view, "presence", (appId) => engine.retime(appId));
     return {
       checks: {
         nats: () => bus.isConnected(),
