@@ -156,10 +156,23 @@ describe("per-app presence settings, in the running presence service", () => {
     await send(online("graceLong", "用户-乙"));
     expect(await derived("graceLong")).toEqual(["user.online"]);
 
-    // The app's grace set to 0 through the admin API applies to the next disconnect, no restart.
+    // A disconnect held by the long grace, then the grace set to 0 through the admin API: what
+    // already waits ends at once, and the next disconnect is an offline at once. No restart.
+    await send(online("graceLong", "用户-丙"), disconnect("graceLong", "用户-丙"));
+    expect(await derived("graceLong")).toEqual(["user.online", "user.online"]);
     await putApp("graceLong", { presence: { graceMs: "0s" } });
+    await waitFor(async () => (await derived("graceLong")).length === 3, {
+      timeoutMs: 20_000,
+      what: "the held disconnect to end once the grace is 0",
+    });
+    expect(await derived("graceLong")).toEqual(["user.online", "user.online", "user.offline"]);
     await send(disconnect("graceLong", "用户-乙"));
-    expect(await derived("graceLong")).toEqual(["user.online", "user.offline"]);
+    expect(await derived("graceLong")).toEqual([
+      "user.online",
+      "user.online",
+      "user.offline",
+      "user.offline",
+    ]);
   });
 });
 
@@ -189,6 +202,27 @@ describe("per-app chatroom settings, in the running chatroom service", () => {
     );
     expect((await kv.get(timer))?.operation).not.toBe("PUT");
     expect(await userRooms("kickOff", "成员-😀")).toEqual(["房间-🙂"]);
+  });
+
+  it("moves a kick that already waits when the app's kickAfterMs is shortened", async () => {
+    const app = "kickLater";
+    await putApp(app, { chatroom: { kickAfterMs: "1h", abnormalDelayMs: 0 } });
+    await send(
+      event(app, { $case: "roomCreated", value: { roomId: "房间-⏳" } }),
+      event(app, { $case: "roomJoined", value: { roomId: "房间-⏳", userIds: ["成员-🐢"] } }),
+      online(app, "成员-🐢"),
+      disconnect(app, "成员-🐢"),
+    );
+    // The kick waits for the hour: its timer is stored.
+    const kv = await bus.kv(bus.names.buckets.rooms);
+    const timer = roomKeys.kick(partitionOf(app, "成员-🐢", bus.layout.partitions), app, "成员-🐢");
+    expect((await kv.get(timer))?.operation).toBe("PUT");
+    expect(await userRooms(app, "成员-🐢")).toEqual(["房间-⏳"]);
+    await putApp(app, { chatroom: { kickAfterMs: "200ms", abnormalDelayMs: 0 } });
+    await waitFor(async () => (await userRooms(app, "成员-🐢")).length === 0, {
+      timeoutMs: 20_000,
+      what: "the waiting kick to happen once kickAfterMs is 200 ms",
+    });
   });
 });
 

@@ -33,6 +33,8 @@ export interface ChatroomEngine {
   ready(): Promise<void>;
   /** Writes what each partition gathered and gives the partitions of both projections up. */
   stop(): Promise<void>;
+  /** The app's chatroom settings changed: what already waits (kicks, idle destroys) moves with them. */
+  retime(appId: string): void;
 }
 
 /**
@@ -70,6 +72,10 @@ export async function startChatroom(opts: ChatroomEngineOptions): Promise<Chatro
     kicks,
     async ready() {
       await Promise.all([rooms.ready(), kicks.ready()]);
+    },
+    retime(appId) {
+      rooms.retime(appId);
+      kicks.retime(appId);
     },
     async stop() {
       await Promise.all([rooms.stop(), kicks.stop()]);

@@ -79,6 +79,21 @@ export function kicksProjection(opts: KicksProjectionOptions): ProjectionDefinit
       });
     },
 
+    retime(ctx, appId) {
+      // A shorter kick moves the wait; a kick turned off drops it (fire drops it as well).
+      const waiting = [...ctx.entries()].filter(([, timer]) => timer.appId === appId);
+      for (const [key, timer] of waiting) {
+        const due = kickDue(timer, opts.timers(appId));
+        if (due === undefined) {
+          ctx.delete(key);
+          ctx.setTimer(key, undefined);
+        } else if (due !== timer.due) {
+          ctx.set(key, { ...timer, due });
+          ctx.setTimer(key, due);
+        }
+      }
+    },
+
     loaded(ctx) {
       for (const [key, timer] of ctx.entries()) ctx.setTimer(key, timer.due);
     },

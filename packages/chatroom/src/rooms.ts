@@ -131,6 +131,11 @@ export function roomsProjection(opts: RoomsProjectionOptions): ProjectionDefinit
       hooks.automatic?.("idle_destroy");
     },
 
+    retime(ctx, appId) {
+      const rooms = [...ctx.entries()].filter(([, room]) => room.meta.appId === appId);
+      for (const [key, room] of rooms) setIdleTimer(ctx, key, room);
+    },
+
     loaded(ctx, _through, side) {
       for (const key of side.keys()) {
         ctx.get(roomKeys.roomOfMember(key))?.members.add(decodeKeyToken(key.slice(key.lastIndexOf(".") + 1)));

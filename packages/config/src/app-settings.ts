@@ -2,6 +2,7 @@ import { formatDuration, parseDuration } from "@herald/runtime";
 import { z } from "zod";
 import { parseAt } from "./site.js";
 import type { Site } from "./site.js";
+import type { ConfigView } from "./config-view.js";
 
 /** The longest any per-app timing may be: a week. */
 export const MAX_APP_SETTING_MS = 7 * 86_400_000;
@@ -145,4 +146,23 @@ export function appSettingsOf<B extends keyof AppSettingsBlocks>(
     }
     return settings;
   };
+}
+
+/**
+ * Calls `changed(appId)` when an app's `block` changes in CONFIG (not at other changes of the app,
+ * its endpoints…): a service then moves what already waits on the old settings. Returns a function
+ * that stops it.
+ */
+export function onAppSettingsChange<B extends keyof AppSettingsBlocks>(
+  view: Pick<ConfigView, "apps" | "onChange">,
+  block: B,
+  changed: (appId: string) => void,
+): () => void {
+  const seen = new Map(view.apps().map((app) => [app.appId, JSON.stringify(app[block] ?? {})]));
+  return view.onChange((appId, app) => {
+    const now = JSON.stringify(app?.[block] ?? {});
+    if (seen.get(appId) === now) return;
+    seen.set(appId, now);
+    changed(appId);
+  });
 }

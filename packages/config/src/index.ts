@@ -10,6 +10,7 @@ export { APP_ID_PATTERN, DEFAULT_BREAKER, hookConfig, validateAppConfig } from "
 export {
   MAX_APP_SETTING_MS,
   appSettingsOf,
+  onAppSettingsChange,
   chatroomSettingsSchema,
   presenceSettingsSchema,
 } from "./app-settings.js";

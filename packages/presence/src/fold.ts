@@ -117,6 +117,7 @@ export function foldPresence(
           ...conn,
           lastSeq: streamSeq,
           graceUntil: now + graceMs,
+          graceFrom: now,
           graceCause: { ...cause, reason: v.reason },
         };
         return change.result();
@@ -168,6 +169,23 @@ export function foldPresence(
     default:
       return unchanged(current, event, userId, "not_a_presence_event");
   }
+}
+
+/**
+ * The app's grace period changed to `graceMs`: each held connection now ends at the start of its hold
+ * plus the new period (at once if that is past). Undefined when nothing moves. Holds made before
+ * graceFrom was kept keep their end.
+ */
+export function regrace(state: UserState, graceMs: number): UserState | undefined {
+  let next: UserState | undefined;
+  for (const [connId, c] of Object.entries(state.connections)) {
+    if (c.graceUntil === undefined || c.graceFrom === undefined) continue;
+    const until = c.graceFrom + graceMs;
+    if (until === c.graceUntil) continue;
+    next ??= { ...state, connections: { ...state.connections } };
+    next.connections[connId] = { ...c, graceUntil: until };
+  }
+  return next;
 }
 
 /** Ends every grace period due by `now`: the held connections go, and the user goes offline if none is left. */

@@ -172,3 +172,16 @@ export function askLeaseCheck(state: NodeState, wallClock: number): NodeFoldResu
     ],
   };
 }
+
+/**
+ * The app's lease margin changed to `marginMs`: a leased node's lease now ends at its last heartbeat
+ * plus lease plus the new margin. Undefined when nothing moves (or a check is on its way: its answer
+ * reads the new margin).
+ */
+export function remargin(state: NodeState, marginMs: number): NodeState | undefined {
+  if (leaseExpiry(state) === undefined || state.marginMs === marginMs || state.checks > state.answered) {
+    return undefined;
+  }
+  const { nextAskAt: _next, ...rest } = state;
+  return { ...rest, marginMs };
+}

@@ -1,10 +1,10 @@
 import { partitionOf } from "@herald/bus";
 import type { Event } from "@herald/proto";
 import type { PartitionContext, ProjectionDefinition } from "@herald/projection";
-import { expireGrace, foldPresence, presenceUserId } from "./fold.js";
+import { expireGrace, foldPresence, presenceUserId, regrace } from "./fold.js";
 import type { FoldResult, PresenceAnomaly } from "./fold.js";
 import { presenceKeys } from "./keys.js";
-import { askLeaseCheck, foldNodeEvent, nodeTimerDue } from "./node-lease.js";
+import { askLeaseCheck, foldNodeEvent, nodeTimerDue, remargin } from "./node-lease.js";
 import type { NodeFoldResult } from "./node-lease.js";
 import { decodePresenceState, encodePresenceState, graceDue, isNodeState } from "./state.js";
 import type { NodeState, PresenceState, UserState } from "./state.js";
@@ -186,6 +186,20 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
         return;
       }
       commitUser(ctx, key, state, expireGrace(state, ctx.now()));
+    },
+
+    retime(ctx, appId) {
+      const { graceMs, nodeLeaseMarginMs } = opts.settings(appId);
+      const moved: [string, PresenceState][] = [];
+      for (const [key, state] of ctx.entries()) {
+        if (state.appId !== appId) continue;
+        const next = isNodeState(state) ? remargin(state, nodeLeaseMarginMs) : regrace(state, graceMs);
+        if (next !== undefined) moved.push([key, next]);
+      }
+      for (const [key, state] of moved) {
+        ctx.set(key, state);
+        ctx.setTimer(key, isNodeState(state) ? nodeTimerDue(state) : graceDue(state));
+      }
     },
 
     loaded(ctx, _through, side) {

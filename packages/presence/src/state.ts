@@ -22,6 +22,8 @@ export interface ConnectionState {
   lastSeq: number;
   /** Set while an abnormal disconnect is held by the grace period: when it becomes an offline. */
   graceUntil?: number;
+  /** When the hold began (the disconnect's stored time), so a changed grace period can move its end. */
+  graceFrom?: number;
   graceCause?: CauseRef & { reason: OfflineReason };
 }
 

@@ -38,6 +38,11 @@ export interface ProjectionDefinition<S> {
   /** A timer set with ctx.setTimer came due; ctx.now() is the time it fired at. */
   fire?(ctx: PartitionContext<S>, key: string): void;
   /**
+   * The settings of an app changed (ProjectionEngine.retime): set again the timers (and states)
+   * that the app's settings timed, so a shorter time applies to what already waits.
+   */
+  retime?(ctx: PartitionContext<S>, appId: string): void;
+  /**
    * The partition's states were loaded, before any event is applied: set timers, build indexes,
    * redo side writes a crashed owner may not have finished (changes after `through` may be unfinished).
    * `side` holds the live keys of `sideFilter` with their values (empty without one).

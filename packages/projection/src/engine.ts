@@ -31,6 +31,11 @@ export interface ProjectionEngine {
   ready(): Promise<void>;
   /** Writes what each partition gathered, gives the partitions up and leaves. */
   stop(): Promise<void>;
+  /**
+   * The settings of an app changed: each owned partition sets the app's timers again (the
+   * definition's retime). A partition loaded later reads the settings as they are then.
+   */
+  retime(appId: string): void;
 }
 
 export const DEFAULT_LEASE_MS = 10_000;
@@ -106,5 +111,8 @@ export async function startProjection<S>(
       await Promise.all([...runners.values()].map((r) => r.ready));
     },
     stop: () => ownership.stop(),
+    retime(appId) {
+      for (const runner of runners.values()) runner.retime(appId);
+    },
   };
 }

@@ -87,6 +87,8 @@ export class PartitionRunner<S> {
   private lastTime = 0;
   private lastSeq = 0;
   private traces: Traces = new Map();
+  /** Apps whose settings changed, to retime at the next turn of the flush loop. */
+  private readonly retiming = new Set<string>();
   /** Resolves once the partition has been loaded and consumes. */
   readonly ready: Promise<void>;
   private markReady!: () => void;
@@ -98,6 +100,13 @@ export class PartitionRunner<S> {
 
   get partition(): number {
     return this.opts.partition;
+  }
+
+  /** The settings of an app changed: its timers are set again at the next turn (see retime). */
+  retime(appId: string): void {
+    if (this.opts.def.retime === undefined) return;
+    this.retiming.add(appId);
+    this.wake?.();
   }
 
   /**
@@ -241,6 +250,8 @@ export class PartitionRunner<S> {
       if (this.abandon) return;
       this.checkLease();
       // Timers fire only as far as every event stored before then has been folded.
+      for (const appId of this.retiming) this.opts.def.retime?.(state, appId);
+      this.retiming.clear();
       const clock = this.opts.clock ?? Date.now;
       state.fireDue(this.caughtUp ? clock() : this.lastTime);
       if (state.pending > 0) {

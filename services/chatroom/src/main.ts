@@ -2,7 +2,7 @@
 // automatic changes (auto-kick of offline members, auto-destroy of empty rooms).
 import { runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
-import { appSettingsOf, watchConfig } from "@herald/config";
+import { appSettingsOf, onAppSettingsChange, watchConfig } from "@herald/config";
 import { projectionMetrics } from "@herald/projection";
 import { KICKS_PROJECTION, ROOMS_PROJECTION, startChatroom } from "@herald/chatroom";
 import { createChatroomMetrics } from "./metrics.js";
@@ -31,12 +31,20 @@ await runService({
         kicks: projectionMetrics(registry, KICKS_PROJECTION),
       },
     });
+    // A changed kick or idle time also moves the kicks and destroys that already wait.
+    const stopRetiming = onAppSettingsChange(view, "chatroom", (appId) => engine.retime(appId));
     return {
       checks: {
         nats: () => bus.isConnected(),
       },
       shutdown: [
-        { name: "chatroom partitions", run: () => engine.stop() },
+        {
+          name: "chatroom partitions",
+          run: async () => {
+            stopRetiming();
+            await engine.stop();
+          },
+        },
         { name: "config watch", run: () => view.close() },
         { name: "nats drain", run: () => bus.drain() },
       ],

@@ -1,7 +1,7 @@
 // Folds connection events into presence per user across devices, and publishes user.* events.
 import { runService } from "@herald/runtime";
 import { startBus } from "@herald/bus";
-import { appSettingsOf, watchConfig } from "@herald/config";
+import { appSettingsOf, onAppSettingsChange, watchConfig } from "@herald/config";
 import { projectionMetrics } from "@herald/projection";
 import { PRESENCE_PROJECTION, startPresence } from "@herald/presence";
 import { createPresenceMetrics } from "./metrics.js";
@@ -28,12 +28,20 @@ await runService({
         ...projectionMetrics(registry, PRESENCE_PROJECTION),
       },
     });
+    // A changed grace period or lease margin also moves what already waits on the old one.
+    const stopRetiming = onAppSettingsChange(view, "presence", (appId) => engine.retime(appId));
     return {
       checks: {
         nats: () => bus.isConnected(),
       },
       shutdown: [
-        { name: "presence partitions", run: () => engine.stop() },
+        {
+          name: "presence partitions",
+          run: async () => {
+            stopRetiming();
+            await engine.stop();
+          },
+        },
         { name: "config watch", run: () => view.close() },
         { name: "nats drain", run: () => bus.drain() },
       ],
