@@ -11,59 +11,48 @@ import {
   type HeraldServiceClient,
   type ListUserRoomsResponse,
 } from "@herald/proto";
-import { applyTopology, connectBus, partitionOf, type Bus } from "@herald/bus";
+import { partitionOf, type Bus } from "@herald/bus";
 import { KICKS_PROJECTION, ROOMS_PROJECTION, roomKeys } from "@herald/chatroom";
 import { PRESENCE_PROJECTION } from "@herald/presence";
 import { partitionsBehind } from "@herald/projection";
-import { createLogger } from "@herald/runtime";
-import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
+import { waitFor } from "@herald/testkit";
 import { adminCaller, expectAdminError } from "./admin-client.js";
-import { heraldClient, publish } from "./grpc-client.js";
+import { publish } from "./grpc-client.js";
+import { startDeliveryStack, type DeliveryStack } from "./delivery-fixture.js";
+import type { ServiceProcess } from "./harness.js";
 import { storedEvents } from "./stream-contents.js";
-import { startService, stopAll, type ServiceProcess } from "./harness.js";
 
 const ADMIN_TOKEN = "admin-token-for-app-settings-0123456789";
 
-let nats: NatsFixture;
+let stack: DeliveryStack;
 let bus: Bus;
-let gateway: ServiceProcess;
-let presence: ServiceProcess;
-let chatroom: ServiceProcess;
-let services: ServiceProcess[] = [];
 let client: HeraldServiceClient;
 let rooms: ChatroomServiceClient;
+let presence: ServiceProcess;
+let chatroom: ServiceProcess;
 let n = 0;
-const call = adminCaller(() => gateway.adminUrl, ADMIN_TOKEN);
+const call = adminCaller(() => stack.gateway.adminUrl, ADMIN_TOKEN);
 
 beforeAll(async () => {
-  nats = await startNats();
-  const env = {
-    NATS_URL: nats.url,
-    HERALD_NAMESPACE: nats.namespace,
-    ADMIN_TOKEN,
-    // The defaults of apps that set nothing: no grace, no auto-kick.
-    PRESENCE_GRACE_MS: "0",
-    CHATROOM_KICK_AFTER_MS: "0",
-    CHATROOM_ABNORMAL_DELAY_MS: "0",
-  };
-  gateway = await startService("gateway", env);
-  presence = await startService("presence", env);
-  chatroom = await startService("chatroom", env);
-  services = [gateway, presence, chatroom];
-  await Promise.all(services.map((s) => s.waitReady()));
-  client = heraldClient(gateway.grpcAddress);
-  rooms = new ChatroomServiceClient(gateway.grpcAddress, credentials.createInsecure());
-  const log = createLogger({ service: "app-settings-e2e", level: "silent" });
-  bus = await connectBus({ servers: nats.url, name: "app-settings-e2e", log, namespace: nats.namespace });
-  await applyTopology(bus, { replicas: 1 });
+  stack = await startDeliveryStack({
+    env: {
+      ADMIN_TOKEN,
+      // The defaults of apps that set nothing: no grace, no auto-kick.
+      PRESENCE_GRACE_MS: "0",
+      CHATROOM_KICK_AFTER_MS: "0",
+      CHATROOM_ABNORMAL_DELAY_MS: "0",
+    },
+    also: ["presence", "chatroom"],
+    deliverers: 0,
+  });
+  ({ bus, client } = stack);
+  [presence, chatroom] = stack.others as [ServiceProcess, ServiceProcess];
+  rooms = new ChatroomServiceClient(stack.gateway.grpcAddress, credentials.createInsecure());
 }, 120_000);
 
 afterAll(async () => {
-  client?.close();
   rooms?.close();
-  await bus?.drain();
-  await stopAll(services);
-  await nats?.stop();
+  await stack?.stop();
 });
 
 /** Creates or replaces an app through the admin API, and waits until presence and chatroom hold it. */

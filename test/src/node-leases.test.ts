@@ -1,52 +1,39 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Event } from "@herald/proto";
-import { NodeResetReason, UserStatus, type DeepPartial, type HeraldServiceClient } from "@herald/proto";
-import { applyTopology, connectBus, partitionOf, type Bus } from "@herald/bus";
+import { NodeResetReason, UserStatus, type DeepPartial } from "@herald/proto";
+import { partitionOf } from "@herald/bus";
 import { getUserPresence } from "@herald/presence";
 import { PRESENCE_PROJECTION } from "@herald/presence";
 import { kitKeys } from "@herald/projection";
-import { createLogger } from "@herald/runtime";
-import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
-import { startService, stopAll, type ServiceProcess } from "./harness.js";
+import { waitFor } from "@herald/testkit";
+import { startDeliveryStack, type DeliveryStack } from "./delivery-fixture.js";
+import { startService, type ServiceProcess } from "./harness.js";
 import { configureApps } from "./apps.js";
-import { heraldClient, publish } from "./grpc-client.js";
+import { publish } from "./grpc-client.js";
 import { storedEvents, type StoredEvent } from "./stream-contents.js";
 
-// Chat-core node leases with real processes: a gateway, two presence replicas, a real nats-server.
+// Chat-core node leases with real processes: a gateway, two presence replicas (no deliverer), a real
+// nats-server.
 
 const MARGIN_MS = 1_000;
-let nats: NatsFixture;
-let bus: Bus;
-let gateway: ServiceProcess;
-let presence: ServiceProcess[] = [];
-let client: HeraldServiceClient;
-let env: Record<string, string> & { NATS_URL: string };
+let stack: DeliveryStack;
 let n = 0;
 
 beforeAll(async () => {
-  nats = await startNats();
-  env = {
-    NATS_URL: nats.url,
-    HERALD_NAMESPACE: nats.namespace,
-    PRESENCE_NODE_LEASE_MARGIN_MS: String(MARGIN_MS),
-    // A killed replica's partitions move soon.
-    PROJECTION_LEASE_MS: "3000",
-  };
-  gateway = await startService("gateway", env);
-  presence = [await startService("presence", env), await startService("presence", env)];
-  await Promise.all([gateway, ...presence].map((s) => s.waitReady()));
-  await configureApps(env, ["silent", "beating", "killed"]);
-  client = heraldClient(gateway.grpcAddress);
-  const log = createLogger({ service: "node-leases-e2e", level: "silent" });
-  bus = await connectBus({ servers: nats.url, name: "node-leases-e2e", log, namespace: nats.namespace });
-  await applyTopology(bus, { replicas: 1 });
+  stack = await startDeliveryStack({
+    env: {
+      PRESENCE_NODE_LEASE_MARGIN_MS: String(MARGIN_MS),
+      // A killed replica's partitions move soon.
+      PROJECTION_LEASE_MS: "3000",
+    },
+    also: ["presence", "presence"],
+    deliverers: 0,
+  });
+  await configureApps(stack.env, ["silent", "beating", "killed"]);
 });
 
 afterAll(async () => {
-  client?.close();
-  await bus?.drain();
-  await stopAll([gateway, ...presence].filter(Boolean));
-  await nats?.stop();
+  await stack?.stop();
 });
 
 function event(appId: string, payload: DeepPartial<Event>["payload"]): DeepPartial<Event> {
@@ -55,16 +42,16 @@ function event(appId: string, payload: DeepPartial<Event>["payload"]): DeepParti
 }
 
 const heartbeat = (appId: string, nodeId: string, leaseSeconds: number) =>
-  publish(client, [
+  publish(stack.client, [
     event(appId, { $case: "nodeHeartbeat", value: { nodeId, lease: { seconds: leaseSeconds } } }),
   ]);
 const online = (appId: string, userId: string, connId: string, nodeId: string) =>
-  publish(client, [
+  publish(stack.client, [
     event(appId, { $case: "connectionOnline", value: { userId, connId, nodeId, platformId: 1 } }),
   ]);
 
 const ofType = async (appId: string, type: string) =>
-  (await storedEvents(bus, appId)).filter((s) => s.event.type === type);
+  (await storedEvents(stack.bus, appId)).filter((s) => s.event.type === type);
 
 function resetOf(s: StoredEvent) {
   if (s.event.payload?.$case !== "nodeReset") throw new Error(`${s.event.type} is not a node.reset`);
@@ -90,7 +77,7 @@ describe("chat-core node leases", () => {
       timeoutMs: 30_000,
       what: "the silent node's users to go offline",
     });
-    const all = await storedEvents(bus, app);
+    const all = await storedEvents(stack.bus, app);
     const beat = all.find((s) => s.event.type === "node.heartbeat") as StoredEvent;
     const resets = all.filter((s) => s.event.type === "node.reset");
     expect(resets).toHaveLength(1);
@@ -111,7 +98,7 @@ describe("chat-core node leases", () => {
         nodeResetReason: NodeResetReason.NODE_RESET_REASON_LEASE_EXPIRED,
       });
     }
-    const both = await getUserPresence(bus, app, "two-nodes");
+    const both = await getUserPresence(stack.bus, app, "two-nodes");
     expect(both?.status).toBe(UserStatus.USER_STATUS_ONLINE);
     expect(both?.connections.map((c) => c.nodeId)).toEqual(["core-2"]);
   });
@@ -152,7 +139,7 @@ describe("chat-core node leases", () => {
     const resets = (await ofType(app, "node.reset")).map(resetOf);
     expect(resets.map((r) => r.nodeId)).toEqual(["marker", "marker"]);
     expect((await ofType(app, "user.offline")).map((s) => offlineOf(s).userId)).toEqual(["marker-user"]);
-    expect((await getUserPresence(bus, app, "kept"))?.status).toBe(UserStatus.USER_STATUS_ONLINE);
+    expect((await getUserPresence(stack.bus, app, "kept"))?.status).toBe(UserStatus.USER_STATUS_ONLINE);
   });
 
   it("resets exactly once when the owner of the node's partition is SIGKILLed while the lease runs out", async () => {
@@ -162,22 +149,21 @@ describe("chat-core node leases", () => {
     await heartbeat(app, node, 3);
     await Promise.all(users.map((u, i) => online(app, u, `c${i}`, node)));
     // The replica that holds the node's partition, by the lease it wrote (its instance id holds its pid).
-    const kv = await bus.kv(bus.names.buckets.presence);
-    const partition = partitionOf(app, node, bus.layout.partitions);
+    const kv = await stack.bus.kv(stack.bus.names.buckets.presence);
+    const partition = partitionOf(app, node, stack.bus.layout.partitions);
     const lease = await kv.get(kitKeys.lease(PRESENCE_PROJECTION, partition));
     const owner = (lease?.json<{ owner: string }>() ?? { owner: "" }).owner;
-    const victim = presence.find((p) => owner.includes(`-${p.child.pid}-`));
+    const victim = stack.others.find((p) => owner.includes(`-${p.child.pid}-`));
     expect(victim, `owner ${owner} among the presence replicas`).toBeDefined();
     await (victim as ServiceProcess).stop("SIGKILL");
-    presence = presence.filter((p) => p !== victim);
 
     await waitFor(async () => (await ofType(app, "user.offline")).length >= users.length, {
       timeoutMs: 60_000,
       what: "the other replica to take the partition over and reset the node",
     });
     // Started again: it takes some partitions back and must not reset the node a second time.
-    const again = await startService("presence", env);
-    presence.push(again);
+    const again = await startService("presence", stack.env);
+    stack.others.push(again);
     await again.waitReady();
     await heartbeat(app, "after", 1);
     await waitFor(async () => (await ofType(app, "node.reset")).some((s) => resetOf(s).nodeId === "after"), {

@@ -17,9 +17,9 @@ import {
   type HeraldServiceClient,
   type ListNodesResponse,
 } from "@herald/proto";
-import { startNats, waitFor, type NatsFixture } from "@herald/testkit";
-import { startService, stopAll, type ServiceProcess } from "./harness.js";
-import { heraldClient, publish } from "./grpc-client.js";
+import { waitFor } from "@herald/testkit";
+import { startDeliveryStack, type DeliveryStack } from "./delivery-fixture.js";
+import { publish } from "./grpc-client.js";
 import { adminCaller, expectAdminError } from "./admin-client.js";
 import { runCli } from "./cli-process.js";
 
@@ -33,27 +33,21 @@ const UNLEASED = "核心-2🛰️";
 const SHORT = "ノード-3⏳";
 const REPORTED = "노드-4🔁";
 
-let nats: NatsFixture;
-let gateway: ServiceProcess;
-let presence: ServiceProcess;
+let stack: DeliveryStack;
 let client: HeraldServiceClient;
 let presenceClient: PresenceServiceClient;
 let n = 0;
 
-const call = adminCaller(() => gateway.adminUrl, ADMIN_TOKEN);
+const call = adminCaller(() => stack.gateway.adminUrl, ADMIN_TOKEN);
 
 beforeAll(async () => {
-  nats = await startNats();
-  const env = {
-    NATS_URL: nats.url,
-    HERALD_NAMESPACE: nats.namespace,
-    PRESENCE_NODE_LEASE_MARGIN_MS: String(MARGIN_MS),
-  };
-  gateway = await startService("gateway", { ...env, ADMIN_TOKEN });
-  presence = await startService("presence", env);
-  await Promise.all([gateway, presence].map((s) => s.waitReady()));
-  client = heraldClient(gateway.grpcAddress);
-  presenceClient = new PresenceServiceClient(gateway.grpcAddress, credentials.createInsecure());
+  stack = await startDeliveryStack({
+    env: { ADMIN_TOKEN, PRESENCE_NODE_LEASE_MARGIN_MS: String(MARGIN_MS) },
+    also: ["presence"],
+    deliverers: 0,
+  });
+  client = stack.client;
+  presenceClient = new PresenceServiceClient(stack.gateway.grpcAddress, credentials.createInsecure());
   for (const app of [APP, "nodes-empty"]) {
     const put = await call("PUT", `/v1/apps/${app}`, { body: {} });
     expect(put.status, put.text).toBe(201);
@@ -61,10 +55,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  client?.close();
   presenceClient?.close();
-  await stopAll([gateway, presence].filter(Boolean));
-  await nats?.stop();
+  await stack?.stop();
 });
 
 function event(payload: DeepPartial<Event>["payload"]): DeepPartial<Event> {
@@ -212,7 +204,11 @@ describe("chat-core nodes", () => {
   });
 
   it("prints them with herald nodes", async () => {
-    const env = { HERALD_ADMIN_URL: gateway.adminUrl, ADMIN_TOKEN, HERALD_HOME: "/nonexistent-herald-home" };
+    const env = {
+      HERALD_ADMIN_URL: stack.gateway.adminUrl,
+      ADMIN_TOKEN,
+      HERALD_HOME: "/nonexistent-herald-home",
+    };
     const text = await runCli(["nodes", "--app", APP], { env });
     expect(text.code, text.stderr).toBe(0);
     const line = (nodeId: string) => text.stdout.split("\n").find((l) => l.startsWith(`${nodeId}  `)) ?? "";

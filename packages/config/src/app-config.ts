@@ -5,7 +5,7 @@ import { readStoredEndpoints } from "./endpoint-config.js";
 import type { EndpointConfig } from "./endpoint-config.js";
 import { defaultHookConfig, readHookConfig } from "./hook-config.js";
 import type { HookConfig } from "./hook-config.js";
-import { readChatroomSettings, readPresenceSettings } from "./app-settings.js";
+import { readAppSettings } from "./app-settings.js";
 import type { ChatroomAppSettings, PresenceAppSettings } from "./app-settings.js";
 import { httpUrlSchema } from "./openim-webhooks.js";
 import { OPENIM_HOOK_KEYS, openImHookKey } from "./openim-hooks.js";
@@ -112,21 +112,8 @@ export function validateAppConfig(input: unknown, path?: string): AppConfig {
     endpoints: readStoredEndpoints(child(site, "endpoints"), app.endpoints, openim),
     allowPrivateDestinations: app.allowPrivateDestinations,
     breaker: readBreaker(child(site, "breaker"), app.breaker),
-    ...appSettings(site, app),
+    ...readAppSettings(site, app),
     source: app.source,
-  };
-}
-
-/** The app's presence and chatroom blocks, those it has (a block with no value given is left out). */
-export function appSettings(
-  site: Site,
-  app: { presence?: unknown; chatroom?: unknown },
-): { presence?: PresenceAppSettings; chatroom?: ChatroomAppSettings } {
-  const presence = readPresenceSettings(child(site, "presence"), app.presence);
-  const chatroom = readChatroomSettings(child(site, "chatroom"), app.chatroom);
-  return {
-    ...(presence === undefined ? {} : { presence }),
-    ...(chatroom === undefined ? {} : { chatroom }),
   };
 }
 

@@ -1,16 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigFileError, appSettingsOf, parseHeraldConfig, validateAppConfig } from "./index.js";
-
-/** The error `run` throws, which must be a ConfigFileError. */
-async function refusal(run: () => unknown): Promise<ConfigFileError> {
-  try {
-    await run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigFileError);
-    return err as ConfigFileError;
-  }
-  throw new Error("expected a ConfigFileError, nothing was thrown");
-}
+import { appSettingsOf, parseHeraldConfig, validateAppConfig } from "./index.js";
+import { refusal } from "./__fixtures__/refusal.js";
 
 const file = (blocks: string) =>
   parseHeraldConfig(`apps:\n  app1:\n    openim: {url: "http://h/cb"}\n${blocks}`, {

@@ -1,6 +1,6 @@
 import { formatDuration, parseDuration } from "@herald/runtime";
 import { z } from "zod";
-import { parseAt } from "./site.js";
+import { child, parseAt } from "./site.js";
 import type { Site } from "./site.js";
 import type { ConfigView } from "./config-view.js";
 
@@ -72,53 +72,43 @@ export const chatroomSettingsSchema = z
   )
   .describe("Chatroom settings of the app; each absent one is the service's default");
 
-export interface PresenceAppSettings {
-  graceMs?: number;
-  nodeLeaseMarginMs?: number;
-}
+/** Each block's schema, by its key in an app's config: the one list of the blocks and their fields. */
+const APP_SETTINGS_SCHEMAS = { presence: presenceSettingsSchema, chatroom: chatroomSettingsSchema };
 
-export interface ChatroomAppSettings {
-  kickAfterMs?: number;
-  abnormalDelayMs?: number;
-  idleDestroyMs?: number;
-}
-
-const PRESENCE_KEYS = ["graceMs", "nodeLeaseMarginMs"] as const;
-const CHATROOM_KEYS = ["kickAfterMs", "abnormalDelayMs", "idleDestroyMs"] as const;
-
-/**
- * Only the values given, in one key order (equal blocks store equal bytes); undefined for none, so an
- * app that sets nothing stores no block and every service default applies.
- */
-function given<K extends string>(
-  keys: readonly K[],
-  block: Partial<Record<K, number | null | undefined>> | null | undefined,
-): Partial<Record<K, number>> | undefined {
-  if (block === null || block === undefined) return undefined;
-  const out: Partial<Record<K, number>> = {};
-  for (const key of keys) {
-    const value = block[key];
-    if (value !== null && value !== undefined) out[key] = value;
-  }
-  return Object.keys(out).length === 0 ? undefined : out;
-}
-
-/** The presence mapping at `site` (absent, null or empty: undefined, all defaults). */
-export function readPresenceSettings(site: Site, raw: unknown): PresenceAppSettings | undefined {
-  if (raw === null || raw === undefined) return undefined;
-  return given(PRESENCE_KEYS, parseAt(site, presenceSettingsSchema, raw));
-}
-
-/** The chatroom mapping at `site` (absent, null or empty: undefined, all defaults). */
-export function readChatroomSettings(site: Site, raw: unknown): ChatroomAppSettings | undefined {
-  if (raw === null || raw === undefined) return undefined;
-  return given(CHATROOM_KEYS, parseAt(site, chatroomSettingsSchema, raw));
-}
+/** A block as stored: only the values the app gives, each whole milliseconds. */
+type StoredBlock<S extends z.ZodObject> = { [K in keyof z.output<S>]?: number };
+export type PresenceAppSettings = StoredBlock<typeof presenceSettingsSchema>;
+export type ChatroomAppSettings = StoredBlock<typeof chatroomSettingsSchema>;
 
 /** The app blocks whose values fall back to a service's environment defaults. */
 export interface AppSettingsBlocks {
   presence: PresenceAppSettings;
   chatroom: ChatroomAppSettings;
+}
+
+/**
+ * An app's presence and chatroom blocks read at `site` (the file or the stored config), those it has.
+ * Only the values given are kept, in the schema's key order (equal blocks store equal bytes); a block
+ * with none is left out, so an app that sets nothing stores no block and every service default applies.
+ */
+export function readAppSettings(
+  site: Site,
+  app: { [B in keyof AppSettingsBlocks]?: unknown },
+): Partial<AppSettingsBlocks> {
+  const blocks: Partial<AppSettingsBlocks> = {};
+  for (const block of Object.keys(APP_SETTINGS_SCHEMAS) as (keyof AppSettingsBlocks)[]) {
+    const raw = app[block];
+    if (raw === null || raw === undefined) continue;
+    const schema = APP_SETTINGS_SCHEMAS[block];
+    const parsed = parseAt(child(site, block), schema, raw) as Record<string, number | null | undefined>;
+    const given: Record<string, number> = {};
+    for (const key of Object.keys(schema.shape)) {
+      const value = parsed[key];
+      if (value !== null && value !== undefined) given[key] = value;
+    }
+    if (Object.keys(given).length > 0) blocks[block] = given;
+  }
+  return blocks;
 }
 
 /**

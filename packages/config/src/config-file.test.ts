@@ -3,7 +3,6 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_HOOK_POLICY } from "@herald/dialects";
 import {
-  ConfigFileError,
   OPENIM_HOOK_KEYS,
   hookConfig,
   loadConfigFile,
@@ -11,6 +10,7 @@ import {
   parseOpenImWebhooks,
   validateAppConfig,
 } from "./index.js";
+import { refusal } from "./__fixtures__/refusal.js";
 
 // Herald's before-hook policy, filled into every hook of a webhooks.yml (failedAction is failedContinue there).
 const { failedAction: _, ...POLICY_DEFAULTS } = DEFAULT_HOOK_POLICY;
@@ -55,17 +55,6 @@ apps:
         url: https://hooks.example.com/openim
         afterUserOnline: { enable: true }
 `;
-
-/** The error `run` throws, which must be a ConfigFileError. */
-async function refusal(run: () => unknown): Promise<ConfigFileError> {
-  try {
-    await run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigFileError);
-    return err as ConfigFileError;
-  }
-  throw new Error("expected a ConfigFileError, nothing was thrown");
-}
 
 describe("OpenIM webhooks.yml", () => {
   it("loads seed 004's example with OpenIM's defaults", () => {

@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  ConfigFileError,
   MAX_URL_BYTES,
   MAX_YAML_BYTES,
   MAX_YAML_DEPTH,
@@ -13,17 +12,7 @@ import {
   validateAppConfig,
   validateEndpoint,
 } from "./index.js";
-
-/** The error `run` throws, which must be a ConfigFileError. */
-async function refusal(run: () => unknown): Promise<ConfigFileError> {
-  try {
-    await run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigFileError);
-    return err as ConfigFileError;
-  }
-  throw new Error("expected a ConfigFileError, nothing was thrown");
-}
+import { refusal } from "./__fixtures__/refusal.js";
 
 // Each level multiplies by 9: 9^9 (387 million) strings once expanded.
 const ALIAS_BOMB = [

@@ -1,13 +1,13 @@
 import { dialectOf } from "@herald/dialects";
 import { describe, expect, it } from "vitest";
 import {
-  ConfigFileError,
   eventTypeMatches,
   hookConfig,
   parseHeraldConfig,
   validateAppConfig,
   validateEndpoint,
 } from "./index.js";
+import { refusal } from "./__fixtures__/refusal.js";
 
 // Svix's example secret: 24 bytes.
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -47,17 +47,6 @@ apps:
         url: http://127.0.0.1:10006/after
         dialect: openim
 `;
-
-/** The error `run` throws, which must be a ConfigFileError. */
-async function refusal(run: () => unknown): Promise<ConfigFileError> {
-  try {
-    await run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigFileError);
-    return err as ConfigFileError;
-  }
-  throw new Error("expected a ConfigFileError, nothing was thrown");
-}
 
 /** Herald's YAML with one app `a` whose endpoint `e` has `fields` (indented by the caller: 6 spaces). */
 function oneEndpoint(fields: string): string {

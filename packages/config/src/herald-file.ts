@@ -4,13 +4,8 @@ import { BEFORE_DIALECTS, hookProviderSchema } from "@herald/dialects";
 import type { HookProvider } from "@herald/dialects";
 import { z } from "zod";
 import { ID_PATTERN_TEXT } from "./schemas.js";
-import {
-  APP_ID_PATTERN,
-  appSettings,
-  commandNamesSchema,
-  readBreaker,
-  urlStyleSchema,
-} from "./app-config.js";
+import { APP_ID_PATTERN, commandNamesSchema, readBreaker, urlStyleSchema } from "./app-config.js";
+import { readAppSettings } from "./app-settings.js";
 import type { AppConfig } from "./app-config.js";
 import { readFileEndpoints } from "./endpoint-file.js";
 import { ConfigFileError } from "./errors.js";
@@ -155,7 +150,7 @@ async function readApp(
     endpoints,
     allowPrivateDestinations: allowPrivateDestinations ?? false,
     breaker: readBreaker(child(site, "breaker"), app["breaker"]),
-    ...appSettings(site, app),
+    ...readAppSettings(site, app),
     source: "file",
   };
 }

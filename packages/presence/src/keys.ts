@@ -14,6 +14,8 @@ export const presenceKeys = {
   /** n.<partition>.<app>.<node>: the NodeState (heartbeat and lease) of one chat-core node, in the node's partition. */
   node: (partition: number, appId: string, nodeId: string): string =>
     `n.${partition}.${encodeKeyToken(appId)}.${encodeKeyToken(nodeId)}`,
+  /** Whether a key is a node's (n.), not a user's. */
+  isNode: (key: string): boolean => key.startsWith("n."),
   /** Every node key of an app, in any partition. */
   nodes: (appId: string): string => `n.*.${encodeKeyToken(appId)}.*`,
   /** Every node key of a partition. */

@@ -1,5 +1,5 @@
-import { Event, NodeResetReason } from "@herald/proto";
-import type { Duration, NodeReset } from "@herald/proto";
+import { Event, NodeResetReason, durationFromMs, durationToMs } from "@herald/proto";
+import type { NodeReset } from "@herald/proto";
 import { emptyNodeState, leaseExpiry } from "./state.js";
 import type { NodeState } from "./state.js";
 
@@ -37,10 +37,6 @@ export function nodeTimerDue(node: NodeState): number | undefined {
   return node.nextAskAt ?? expiry;
 }
 
-function durationMs(d: Duration | undefined): number {
-  return d === undefined ? 0 : d.seconds * 1000 + Math.floor(d.nanos / 1_000_000);
-}
-
 /**
  * Folds one node event, in the node's partition, at its stored sequence and time (the stream's
  * clock): a heartbeat renews the lease, a reported reset ends it, and a lease check whose stored
@@ -65,7 +61,7 @@ export function foldNodeEvent(
           ...rest,
           heartbeatAt: stored.time,
           heartbeatSeq: stored.seq,
-          leaseMs: durationMs(p.value.lease),
+          leaseMs: durationToMs(p.value.lease),
           marginMs,
           checks: 0,
           answered: 0,
@@ -114,7 +110,7 @@ export function foldNodeEvent(
         reason: NodeResetReason.NODE_RESET_REASON_LEASE_EXPIRED,
         beforeSeq: stored.seq,
         lastHeartbeat: new Date(state.heartbeatAt),
-        lease: { seconds: Math.floor(state.leaseMs / 1000), nanos: (state.leaseMs % 1000) * 1_000_000 },
+        lease: durationFromMs(state.leaseMs),
       };
       return {
         state: {

@@ -50,39 +50,38 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
     return counts;
   }
 
-  function commitUser(ctx: Ctx, key: string, before: UserState | undefined, result: FoldResult): void {
-    if (result.anomaly !== undefined) hooks.anomaly?.(result.anomaly);
-    if (!result.changed) return;
-    ctx.set(key, result.state);
-    for (const e of result.derived) {
+  /** Writes a changed state with its derived events, and sets its key's timer. */
+  function commit(
+    ctx: Ctx,
+    key: string,
+    state: PresenceState,
+    derived: readonly Event[],
+    due: number | undefined,
+  ) {
+    ctx.set(key, state);
+    for (const e of derived) {
       ctx.publish(e);
       hooks.derived?.(e.type);
     }
-    ctx.setTimer(key, graceDue(result.state));
+    ctx.setTimer(key, due);
+  }
+
+  function commitUser(ctx: Ctx, key: string, before: UserState | undefined, result: FoldResult): void {
+    if (result.anomaly !== undefined) hooks.anomaly?.(result.anomaly);
+    if (!result.changed) return;
+    commit(ctx, key, result.state, result.derived, graceDue(result.state));
     recount(ctx, before, result.state);
   }
 
   function commitNode(ctx: Ctx, key: string, result: NodeFoldResult): void {
-    if (!result.changed) return;
-    ctx.set(key, result.state);
-    for (const e of result.derived) {
-      ctx.publish(e);
-      hooks.derived?.(e.type);
-    }
-    ctx.setTimer(key, nodeTimerDue(result.state));
+    if (result.changed) commit(ctx, key, result.state, result.derived, nodeTimerDue(result.state));
   }
 
-  // Moves a user's connections in the node counts from `before` to `after`, writing the counts changed.
+  // Moves a user's connections in the node counts from `before` to `after`, marking the counts changed.
   function recount(ctx: Ctx, before: UserState | undefined, after: UserState): void {
     const delta = new Map<string, number>();
-    for (const c of Object.values(before?.connections ?? {})) {
-      const k = countKey(after.appId, c.nodeId);
-      delta.set(k, (delta.get(k) ?? 0) - 1);
-    }
-    for (const c of Object.values(after.connections)) {
-      const k = countKey(after.appId, c.nodeId);
-      delta.set(k, (delta.get(k) ?? 0) + 1);
-    }
+    if (before !== undefined) tally(delta, before, -1);
+    tally(delta, after, +1);
     const counts = countsOf(ctx);
     let dirty = dirtyCounts.get(ctx.partition);
     for (const [k, d] of delta) {
@@ -115,13 +114,9 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
     // Only the node's own partition keeps its state; a node.reset's copies elsewhere reset users only.
     if (partitionOf(event.appId, nodeId, ctx.partitions) !== ctx.partition) return;
     const key = presenceKeys.node(ctx.partition, event.appId, nodeId);
-    const state = ctx.get(key);
-    const node = state !== undefined && isNodeState(state) ? state : undefined;
-    commitNode(
-      ctx,
-      key,
-      foldNodeEvent(node, event, stored, opts.settings(event.appId).nodeLeaseMarginMs, ctx.wallClock()),
-    );
+    const node = nodeState(ctx.get(key));
+    const marginMs = opts.settings(event.appId).nodeLeaseMarginMs;
+    commitNode(ctx, key, foldNodeEvent(node, event, stored, marginMs, ctx.wallClock()));
   }
 
   return {
@@ -213,10 +208,7 @@ export function presenceProjection(opts: PresenceProjectionOptions): ProjectionD
           continue;
         }
         ctx.setTimer(key, graceDue(state));
-        for (const c of Object.values(state.connections)) {
-          const k = countKey(state.appId, c.nodeId);
-          counts.set(k, (counts.get(k) ?? 0) + 1);
-        }
+        tally(counts, state, +1);
       }
       nodeCounts.set(ctx.partition, counts);
       dirtyCounts.delete(ctx.partition);
@@ -244,8 +236,14 @@ function userState(state: PresenceState | undefined): UserState | undefined {
   return state === undefined || isNodeState(state) ? undefined : state;
 }
 
-function countKey(appId: string, nodeId: string): string {
-  return `${appId}\u0000${nodeId}`;
+function nodeState(state: PresenceState | undefined): NodeState | undefined {
+  return state !== undefined && isNodeState(state) ? state : undefined;
 }
 
-export type { NodeState };
+/** Adds `by` to the count of each node a user's connection is on, by `${app}\0${node}`. */
+function tally(counts: Map<string, number>, state: UserState, by: number): void {
+  for (const c of Object.values(state.connections)) {
+    const k = `${state.appId}\u0000${c.nodeId}`;
+    counts.set(k, (counts.get(k) ?? 0) + by);
+  }
+}

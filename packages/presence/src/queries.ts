@@ -4,7 +4,7 @@ import type { UserPresence } from "@herald/proto";
 import { ValidationError } from "@herald/runtime";
 import type { KV } from "@nats-io/kv";
 import { presenceKeys } from "./keys.js";
-import { decodeUserState, leaseExpiry, toUserPresence } from "./state.js";
+import { decodeNodeState, decodeUserState, leaseExpiry, toUserPresence } from "./state.js";
 import type { NodeResetReason, NodeState, UserState } from "./state.js";
 
 export interface ListUsersQuery {
@@ -111,7 +111,7 @@ export async function listNodes(bus: Bus, appId: string): Promise<NodeView[]> {
   }
   const views = new Map<string, NodeView>();
   for await (const e of readCurrent(bus, bucket, presenceKeys.nodes(appId))) {
-    const state = JSON.parse(new TextDecoder().decode(e.value)) as NodeState;
+    const state = decodeNodeState(e.value);
     views.set(state.nodeId, nodeView(state, counts.get(state.nodeId) ?? 0));
   }
   for (const [nodeId, connections] of counts) {

@@ -1,5 +1,6 @@
 import { UserPresence, UserStatus } from "@herald/proto";
 import type { OfflineReason } from "@herald/proto";
+import { presenceKeys } from "./keys.js";
 
 /** What caused a change, carried into the derived event. */
 export interface CauseRef {
@@ -59,10 +60,6 @@ export function emptyUserState(appId: string, userId: string): UserState {
     connections: {},
     tombstones: {},
   };
-}
-
-export function encodeUserState(state: UserState): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(state));
 }
 
 export function decodeUserState(data: Uint8Array): UserState {
@@ -169,8 +166,11 @@ export function encodePresenceState(state: PresenceState): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(state));
 }
 
+export function decodeNodeState(data: Uint8Array): NodeState {
+  return JSON.parse(new TextDecoder().decode(data)) as NodeState;
+}
+
 /** A state read back: a node's under n.* keys, a user's otherwise. */
 export function decodePresenceState(key: string, data: Uint8Array): PresenceState {
-  if (key.startsWith("n.")) return JSON.parse(new TextDecoder().decode(data)) as NodeState;
-  return decodeUserState(data);
+  return presenceKeys.isNode(key) ? decodeNodeState(data) : decodeUserState(data);
 }

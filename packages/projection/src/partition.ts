@@ -249,11 +249,10 @@ export class PartitionRunner<S> {
     for (;;) {
       if (this.abandon) return;
       this.checkLease();
-      // Timers fire only as far as every event stored before then has been folded.
       for (const appId of this.retiming) this.opts.def.retime?.(state, appId);
       this.retiming.clear();
-      const clock = this.opts.clock ?? Date.now;
-      state.fireDue(this.caughtUp ? clock() : this.lastTime);
+      // Timers fire only as far as every event stored before then has been folded.
+      state.fireDue(this.caughtUp ? state.wallClock() : this.lastTime);
       if (state.pending > 0) {
         // The traces of the events folded into this batch, taken with it.
         const traces = this.traces;
@@ -270,7 +269,8 @@ export class PartitionRunner<S> {
         continue;
       }
       const next = state.timers.next();
-      const waitMs = next === undefined ? IDLE_TICK_MS : Math.max(0, Math.min(IDLE_TICK_MS, next - clock()));
+      const waitMs =
+        next === undefined ? IDLE_TICK_MS : Math.max(0, Math.min(IDLE_TICK_MS, next - state.wallClock()));
       await this.pause(waitMs);
     }
   }

@@ -120,6 +120,7 @@ export type { HookProviderServiceServer } from "./gen/herald/v1/hook_provider.js
 
 // Timestamps are plain Dates (useDate=true); durations keep the well-known message shape.
 export { Duration } from "./gen/google/protobuf/duration.js";
+export { durationFromMs, durationToMs } from "./duration-ms.js";
 
 export {
   DERIVED_PAYLOAD_CASES,

@@ -1,4 +1,5 @@
 import {
+  durationFromMs,
   NodeLeaseStatus,
   NodeResetReason,
   UserStatus,
@@ -38,10 +39,7 @@ function toChatCoreNode(node: NodeView): ChatCoreNode {
     nodeId: node.nodeId,
     status: LEASE_STATUS[node.status],
     lastHeartbeat: date(node.lastHeartbeatAt),
-    lease:
-      node.leaseMs > 0
-        ? { seconds: Math.floor(node.leaseMs / 1000), nanos: (node.leaseMs % 1000) * 1_000_000 }
-        : undefined,
+    lease: node.leaseMs > 0 ? durationFromMs(node.leaseMs) : undefined,
     leaseExpiresAt: date(node.leaseExpiresAt),
     resetAt: date(node.resetAt),
     resetReason:
