@@ -187,7 +187,7 @@ export function registerPublish(program: Command): void {
 
   kind(cmd, "heartbeat", "a chat-core node is alive (node.heartbeat)")
     .requiredOption("--node <id>", "the node id")
-    .option("--lease <seconds>", "silent longer than this, the node counts as reset", integer)
+    .option("--lease <seconds>", "silent longer than this plus the app's margin, the node is reset", integer)
     .action(
       publishWith((o) => ({
         $case: "nodeHeartbeat",
